@@ -1,0 +1,50 @@
+import pg from 'pg';
+import type { Database, Queryable, QueryResult } from './database.ts';
+
+// Return timestamps as ISO text and bigint counts as numbers, the same shapes PGlite gives us.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+function wrap(client: pg.Pool | pg.PoolClient): Queryable {
+  return {
+    async query<T>(text: string, values: unknown[] = []): Promise<QueryResult<T>> {
+      const r = await client.query(text, values);
+      return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length };
+    },
+  };
+}
+
+export interface PostgresOptions {
+  url: string;
+  /** Schema to use as search_path (tests use a throwaway schema). */
+  schema?: string;
+  max?: number;
+}
+
+export async function openPostgres(opts: PostgresOptions): Promise<Database> {
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.max ?? 10,
+    options: opts.schema ? `-c search_path=${opts.schema}` : undefined,
+  });
+  await pool.query('select 1');
+  const base = wrap(pool);
+  return {
+    dialect: 'postgres',
+    query: base.query,
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('begin');
+        const result = await fn(wrap(client));
+        await client.query('commit');
+        return result;
+      } catch (err) {
+        await client.query('rollback').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
