@@ -28,6 +28,8 @@ export interface AccessContext {
   personId?: string;
   sourceIp?: string;
   requestId?: string;
+  /** Set only by `systemContext()` for the server's own jobs; never by a token. */
+  internal?: boolean;
 }
 
 /** The context used by trusted internal jobs (migrations, demo loading, re-linking) — still audited. */
@@ -38,5 +40,6 @@ export function systemContext(displayName: string): AccessContext {
     role: 'system',
     scopes: ['system/*.cruds'],
     purposeOfUse: 'HSYSADMIN',
+    internal: true,
   };
 }

@@ -1,0 +1,70 @@
+// Unsupervised accuracy evaluation of the MPI matcher on labelled corpora and synthetic populations.
+// Usage: node bin/run-ts.mjs bench/mpi/eval.ts [--set febrl1|febrl2|febrl3|febrl4|fake_1000|historical_50k|population|all] [--n 20000] [--seed 1]
+import { parseArgs } from 'node:util';
+import { pairwiseMetrics } from '../../src/mpi/cluster.ts';
+import { linkBatch } from '../../src/mpi/link-batch.ts';
+import { train } from '../../src/mpi/model.ts';
+import { CORPUS_SETS, corporaPresent, type LabelledSet } from './corpora.ts';
+import { generatePopulation } from './population.ts';
+
+const { values } = parseArgs({
+  options: {
+    set: { type: 'string', default: 'all' },
+    n: { type: 'string', default: '20000' },
+    seed: { type: 'string', default: '1' },
+    upper: { type: 'string' },
+    lower: { type: 'string' },
+  },
+});
+
+function loadSet(name: string): LabelledSet {
+  if (name === 'population') {
+    const rows = generatePopulation({ size: Number(values.n), seed: Number(values.seed) });
+    return { name: `population_${values.n}`, records: rows.map((r) => r.record), truth: rows.map((r) => r.truthId) };
+  }
+  const load = CORPUS_SETS[name];
+  if (!load) throw new Error(`unknown set ${name}`);
+  return load();
+}
+
+function evaluate(set: LabelledSet) {
+  const t0 = performance.now();
+  const thresholds =
+    values.upper !== undefined ? { upper: Number(values.upper), lower: Number(values.lower ?? 4) } : undefined;
+  const model = train(set.records, { seed: 1, thresholds, now: new Date(0) });
+  const t1 = performance.now();
+  const linked = linkBatch(set.records, model);
+  const t2 = performance.now();
+  const metrics = pairwiseMetrics(linked.clusters, set.truth);
+  return {
+    set: set.name,
+    records: set.records.length,
+    candidates: linked.candidatePairs,
+    autoLinks: linked.autoLinks.length,
+    reviews: linked.reviews.length,
+    tp: metrics.truePositives,
+    fp: metrics.falsePositives,
+    fn: metrics.falseNegatives,
+    precision: metrics.precision.toFixed(4),
+    recall: metrics.recall.toFixed(4),
+    f1: metrics.f1.toFixed(4),
+    prior: model.prior.toExponential(2),
+    trainS: ((t1 - t0) / 1000).toFixed(1),
+    linkRecPerS: Math.round(set.records.length / ((t2 - t1) / 1000)),
+    totalRecPerS: Math.round(set.records.length / ((t2 - t0) / 1000)),
+    reasons: JSON.stringify(linked.reasons),
+  };
+}
+
+const names = values.set === 'all' ? Object.keys(CORPUS_SETS).concat('population') : [values.set];
+if (!corporaPresent() && names.some((n) => n !== 'population')) {
+  console.warn('corpora under ../shared/corpora absent: only --set population can run');
+}
+const rows = [];
+for (const name of names) {
+  if (name !== 'population' && !corporaPresent()) continue;
+  const row = evaluate(loadSet(name));
+  console.log(JSON.stringify(row));
+  rows.push(row);
+}
+console.table(rows.map(({ reasons, ...rest }) => rest));

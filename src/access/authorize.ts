@@ -1,0 +1,36 @@
+import { forbidden } from '../fhir/outcome.ts';
+import type { AccessContext, Role } from './context.ts';
+import type { Interaction } from './scopes.ts';
+import { scopeAllows } from './scopes.ts';
+
+/** Resource types a role may write at all; clinical writes also need the person in the caller's care. */
+const WRITABLE: Record<Role, (type: string) => boolean> = {
+  system: () => true,
+  clinician: (t) => !['Consent', 'Person'].includes(t),
+  'clinical-staff': (t) => !['Consent', 'Person'].includes(t),
+  registrar: (t) => ['Patient', 'Consent', 'RelatedPerson', 'Coverage'].includes(t),
+  'privacy-officer': (t) => t === 'Consent',
+  admin: (t) => ['Organization', 'Practitioner', 'PractitionerRole', 'Location', 'Endpoint', 'HealthcareService'].includes(t),
+  patient: () => false,
+};
+
+/** Scope check for a read or search; what rows may leave is decided by the privacy filter afterwards. */
+export function authorizeRead(ctx: AccessContext, type: string, interaction: Interaction = 'r'): void {
+  if (ctx.internal) return;
+  const checkType = type === '*' ? 'Patient' : type;
+  if (!scopeAllows(ctx.scopes, checkType, interaction) && !scopeAllows(ctx.scopes, checkType, interaction === 's' ? 'r' : 's')) {
+    throw forbidden(`Your access token's scopes do not allow ${interaction === 's' ? 'searching' : 'reading'} ${type}.`);
+  }
+}
+
+/** Role, scope and tenant checks for a create, update or delete. */
+export function authorizeWrite(ctx: AccessContext, type: string, target: { sourceOrg: string | null; personId: string | null }): void {
+  if (ctx.internal) return;
+  if (!WRITABLE[ctx.role](type)) throw forbidden(`The ${ctx.role} role may not write ${type} resources.`);
+  if (!scopeAllows(ctx.scopes, type, 'c') && !scopeAllows(ctx.scopes, type, 'u')) {
+    throw forbidden(`Your access token's scopes do not allow writing ${type}.`);
+  }
+  if (ctx.role === 'system' && target.sourceOrg !== null && target.sourceOrg !== ctx.organizationId) {
+    throw forbidden('A submitting system may only write data for its own organization.');
+  }
+}

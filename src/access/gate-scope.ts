@@ -1,0 +1,298 @@
+import type { Resource } from '@medplum/fhirtypes';
+import { forbidden, gone, notFound } from '../fhir/outcome.ts';
+import type { Queryable } from '../store/database.ts';
+import { run } from '../store/database.ts';
+import type { StoredRow } from '../store/resource-store.ts';
+import { readCurrent, readHistory, readVersion, writeVersion } from '../store/resource-store.ts';
+import { sql } from '../store/sql.ts';
+import type { AuditAction, AuditRecord } from './audit-sink.ts';
+import type { AccessContext } from './context.ts';
+import type { FieldProtector } from './field-protector.ts';
+import { authorizeRead, authorizeWrite } from './authorize.ts';
+import type { OutgoingRow } from './outgoing.ts';
+import { demographicsOnly, verdictFor } from './outgoing.ts';
+import type { PersonFacts } from './person-facts.ts';
+import { loadPersonFacts } from './person-facts.ts';
+import type { FilterSettings } from './privacy-filter.ts';
+import { privacyFilter } from './privacy-filter.ts';
+import type { ParsedSearch, ResultRow, SearchEngine } from './search-engine.ts';
+
+export interface WriteInput {
+  resource: Resource & { id: string };
+  patientId?: string;
+  personId?: string;
+  sourceOrg?: string;
+  security: string[];
+  clinicalDate?: string;
+  /** Expected current version for `If-Match`; undefined = no check. */
+  previous?: StoredRow;
+  action: 'create' | 'update';
+  /** Server-derived resources (the MPI's Person) are written on behalf of whoever caused them, without a role check. */
+  derived?: boolean;
+}
+
+export interface SearchResult {
+  request: ParsedSearch;
+  matches: Resource[];
+  included: Resource[];
+  total?: number;
+  warnings: string[];
+}
+
+const ROW_COLUMNS = sql`resource_type, id, content, person_id, source_org, security`;
+
+/** One transaction's view of the store for one caller. Created only by `AccessGate.run`. */
+export class GateScope {
+  private readonly records: AuditRecord[] = [];
+  readonly filter: (alias: string) => ReturnType<typeof sql>;
+
+  constructor(
+    /** Only for fact tables (MPI links, privacy facts); never for reading `resources`. */
+    readonly tx: Queryable,
+    readonly ctx: AccessContext,
+    readonly settings: FilterSettings,
+    private readonly protector: FieldProtector,
+    private readonly search?: SearchEngine,
+  ) {
+    this.filter = privacyFilter(ctx, settings);
+  }
+
+  auditRecords(): AuditRecord[] {
+    return this.records;
+  }
+
+  note(action: AuditAction, personIds: string[], resources: string[], extra: Partial<AuditRecord> = {}): void {
+    this.records.push({ ctx: this.ctx, action, outcome: 'success', personIds: unique(personIds), resources, ...extra });
+  }
+
+  async read(type: string, id: string, action: AuditAction = 'read'): Promise<Resource> {
+    authorizeRead(this.ctx, type);
+    const row = await readCurrent(this.tx, type, id);
+    if (!row) throw notFound(`${type}/${id} is not known`);
+    if (row.deleted) throw gone(`${type}/${id} was deleted`);
+    return this.deliverOne(row, undefined, action);
+  }
+
+  async vread(type: string, id: string, version: number): Promise<Resource> {
+    authorizeRead(this.ctx, type);
+    const current = await readCurrent(this.tx, type, id);
+    const row = current && (await readVersion(this.tx, type, id, version));
+    if (!current || !row) throw notFound(`${type}/${id}/_history/${version} is not known`);
+    if (row.deleted) throw gone(`${type}/${id} version ${version} is a deletion`);
+    return this.deliverOne(current, row.content, 'vread');
+  }
+
+  /** One known resource: filtered in SQL, re-checked in code; a refusal says what is missing. */
+  private async deliverOne(row: StoredRow, content: Resource | undefined, action: AuditAction): Promise<Resource> {
+    const [meta] = await this.rowsFor([{ resource_type: row.resource_type, id: row.id }]);
+    const out = meta ? await this.deliver([{ ...meta, content: content ?? meta.content }], action) : [];
+    if (out.length === 1) return out[0];
+    const facts = row.person_id ? (await loadPersonFacts(this.tx, this.ctx, [row.person_id], this.settings)).get(row.person_id) : undefined;
+    throw this.denial(facts);
+  }
+
+  async searchType(type: string, query: Array<[string, string]>, strict: boolean): Promise<SearchResult> {
+    authorizeRead(this.ctx, type, 's');
+    const engine = this.requireSearch();
+    const { request, warnings } = engine.parse(type, query, strict);
+    const total = request.total === 'none' ? undefined : (await run<{ total: number }>(this.tx, engine.count(request, this.filter)))[0]?.total;
+    if (request.summary === 'count') {
+      this.note('search', [], [], { query: queryText(type, query) });
+      return { request, matches: [], included: [], total, warnings };
+    }
+    const rows = await run<ResultRow>(this.tx, engine.page(request, this.filter));
+    const includeSql = request.hasIncludes ? engine.includes(request, rows, this.filter) : undefined;
+    const includeRows = includeSql ? await run<ResultRow>(this.tx, includeSql) : [];
+    const matches = await this.deliver(rows, 'search', { query: queryText(type, query) });
+    const included = await this.deliver(includeRows, 'search', { query: queryText(type, query) + ' (_include)' });
+    return { request, matches, included, total, warnings };
+  }
+
+  /** Rows of the given keys with the columns the outgoing check needs, already filtered by the privacy SQL. */
+  async rowsFor(keys: Array<{ resource_type: string; id: string }>): Promise<ResultRow[]> {
+    if (keys.length === 0) return [];
+    return run<ResultRow>(
+      this.tx,
+      sql`select ${ROW_COLUMNS} from resources r
+          where (r.resource_type, r.id) in (select * from unnest(${keys.map((k) => k.resource_type)}::text[], ${keys.map((k) => k.id)}::text[]))
+          and r.deleted = false and ${this.filter('r')}`,
+    );
+  }
+
+  /** All current resources of a person (the longitudinal record), privacy-filtered, paged. */
+  async personRecord(personId: string, opts: { since?: string; types?: string[]; count: number; offset: number }): Promise<{ resources: Resource[]; total: number }> {
+    authorizeRead(this.ctx, 'Patient');
+    const where = sql`where r.person_id = ${personId} and r.deleted = false and ${this.filter('r')}
+      ${opts.since ? sql`and r.last_updated >= ${opts.since}` : sql``}
+      ${opts.types?.length ? sql`and r.resource_type = any(${opts.types}::text[])` : sql``}`;
+    const rows = await run<ResultRow>(this.tx, sql`select ${ROW_COLUMNS} from resources r ${where}
+      order by case r.resource_type when 'Patient' then 0 else 1 end, r.resource_type, r.id limit ${opts.count} offset ${opts.offset}`);
+    const total = (await run<{ total: number }>(this.tx, sql`select count(*)::int as total from resources r ${where}`))[0].total;
+    return { resources: await this.deliver(rows, 'everything'), total };
+  }
+
+  async history(q: { type?: string; id?: string; since?: string; count: number; offset: number }): Promise<{ entries: StoredRow[]; total: number }> {
+    authorizeRead(this.ctx, q.type ?? '*');
+    const { rows, total } = await readHistory(this.tx, q, this.filter('r'));
+    const metas = await this.rowsFor(unique(rows.map((r) => `${r.resource_type}/${r.id}`)).map(splitKey));
+    const byKey = new Map(metas.map((m) => [`${m.resource_type}/${m.id}`, m]));
+    const out: StoredRow[] = [];
+    for (const row of rows) {
+      const meta = byKey.get(`${row.resource_type}/${row.id}`);
+      if (!meta) continue;
+      const [content] = row.deleted ? [row.content] : await this.deliver([{ ...meta, content: row.content }], 'history');
+      out.push({ ...row, content });
+    }
+    return { entries: out, total };
+  }
+
+  /** The current row for a write (locked), after checking the caller may write it. Not privacy-filtered: writes are authorized instead. */
+  async currentForWrite(type: string, id: string, derived = false): Promise<StoredRow & { source_org?: string | null } | undefined> {
+    const row = await readCurrent(this.tx, type, id, true);
+    if (row) {
+      if (derived) return row;
+      const meta = (await run<{ source_org: string | null; person_id: string | null }>(this.tx, sql`select source_org, person_id from resources where resource_type = ${type} and id = ${id}`))[0];
+      authorizeWrite(this.ctx, type, { sourceOrg: meta?.source_org ?? null, personId: meta?.person_id ?? null });
+      return { ...row, source_org: meta?.source_org };
+    }
+    return undefined;
+  }
+
+  async write(input: WriteInput, engine = this.requireSearch()): Promise<Resource> {
+    if (!input.derived) authorizeWrite(this.ctx, input.resource.resourceType, { sourceOrg: input.sourceOrg ?? null, personId: input.personId ?? null });
+    const versionId = (input.previous?.version_id ?? 0) + 1;
+    const lastUpdated = this.settings.now.toISOString();
+    const { resource: sealed, values } = this.protector.seal(input.resource);
+    const content = {
+      ...sealed,
+      meta: { ...sealed.meta, versionId: String(versionId), lastUpdated, security: securityCodings(sealed, input.security) },
+    } as Resource & { id: string };
+    if (!content.meta?.security?.length) delete content.meta?.security;
+    await writeVersion(this.tx, {
+      resourceType: content.resourceType, id: content.id, versionId, lastUpdated, deleted: false,
+      patientId: input.patientId, personId: input.personId, sourceOrg: input.sourceOrg, security: input.security,
+      clinicalDate: input.clinicalDate, content,
+    });
+    for (const v of values) {
+      await run(this.tx, sql`insert into protected_values (resource_type, id, kind, ciphertext, hmac) values (${content.resourceType}, ${content.id}, ${v.kind}, ${v.ciphertext}, ${v.hmac})
+        on conflict (resource_type, id, kind) do update set ciphertext = excluded.ciphertext, hmac = excluded.hmac`);
+    }
+    await engine.writeIndex(this.tx, [content]);
+    this.note(input.action, input.personId ? [input.personId] : [], [`${content.resourceType}/${content.id}`]);
+    return content;
+  }
+
+  async remove(type: string, id: string): Promise<void> {
+    const current = await this.currentForWrite(type, id);
+    if (!current || current.deleted) return;
+    const lastUpdated = this.settings.now.toISOString();
+    const content = { ...current.content, meta: { ...current.content.meta, versionId: String(current.version_id + 1), lastUpdated } } as Resource;
+    await writeVersion(this.tx, {
+      resourceType: type, id, versionId: current.version_id + 1, lastUpdated, deleted: true,
+      personId: current.person_id ?? undefined, sourceOrg: current.source_org ?? undefined, security: [], content,
+    });
+    await this.requireSearch().deleteIndex(this.tx, [{ resourceType: type, id }]);
+    this.note('delete', current.person_id ? [current.person_id] : [], [`${type}/${id}`]);
+  }
+
+  /** For clinical reads of a whole person: clinicians need a relationship; patients only their own person. */
+  async assertClinicalAccess(personId: string): Promise<PersonFacts | undefined> {
+    if (this.ctx.internal) return undefined;
+    const facts = (await loadPersonFacts(this.tx, this.ctx, [personId], this.settings)).get(personId);
+    const role = this.ctx.role;
+    if ((role === 'clinician' || role === 'clinical-staff') && (!facts || facts.relationship === 'none')) throw this.denial(facts);
+    if (role === 'patient' && this.ctx.personId !== personId) throw forbidden('Patients may only see their own record.');
+    if (role === 'admin' || role === 'registrar' || role === 'privacy-officer') throw forbidden(`The ${role} role may not read clinical data.`);
+    return facts;
+  }
+
+  /** The source Patient of the first referenced resource that has one (owner of a Provenance or Binary). */
+  async compartmentOf(references: string[]): Promise<string | undefined> {
+    for (const ref of references) {
+      const m = /^([A-Z][A-Za-z]+)\/([^/]+)$/.exec(ref);
+      if (!m) continue;
+      if (m[1] === 'Patient') return m[2];
+      const rows = await run<{ patient_id: string | null }>(this.tx, sql`select patient_id from resources where resource_type = ${m[1]} and id = ${m[2]}`);
+      if (rows[0]?.patient_id) return rows[0].patient_id;
+    }
+    return undefined;
+  }
+
+  /** Security labels of referenced resources, for label propagation on write; no content leaves. */
+  async labelsOf(references: string[]): Promise<string[]> {
+    const keys = references.map((ref) => /^([A-Z][A-Za-z]+)\/([^/]+)$/.exec(ref)).filter((m): m is RegExpExecArray => !!m);
+    if (keys.length === 0) return [];
+    const rows = await run<{ security: string[] }>(this.tx, sql`select security from resources
+      where (resource_type, id) in (select * from unnest(${keys.map((k) => k[1])}::text[], ${keys.map((k) => k[2])}::text[]))`);
+    return unique(rows.flatMap((r) => r.security ?? []));
+  }
+
+  /** Re-checks and redacts each outgoing row, records the audit entry, returns what may leave. */
+  async deliver(rows: ResultRow[], action: AuditAction, opts: { query?: string } = {}): Promise<Resource[]> {
+    const persons = unique(rows.map((r) => r.person_id).filter((p): p is string => !!p));
+    const facts = await loadPersonFacts(this.tx, this.ctx, persons, this.settings);
+    const out: Resource[] = [];
+    for (const row of rows) {
+      const outgoing: OutgoingRow = { resourceType: row.resource_type, personId: row.person_id, sourceOrg: row.source_org, security: row.security ?? [] };
+      const verdict = verdictFor(this.ctx, outgoing, row.person_id ? facts.get(row.person_id) : undefined);
+      if (verdict === 'deny') continue;
+      const content = withPersonLink(row);
+      out.push(verdict === 'demographics' ? demographicsOnly(content) : content);
+    }
+    const relationship = summarize(facts);
+    // Everything seen while break-the-glass is active is emergency access (purpose ETREAT), for review and the patient's report.
+    const ctx = relationship === 'break-glass' ? { ...this.ctx, purposeOfUse: 'ETREAT' as const } : this.ctx;
+    this.note(action, persons, out.map((r) => `${r.resourceType}/${r.id}`), { query: opts.query, relationship, ctx });
+    return out;
+  }
+
+  private denial(facts: PersonFacts | undefined) {
+    if (this.ctx.role === 'clinician' || this.ctx.role === 'clinical-staff') {
+      const err = forbidden(
+        !facts || facts.relationship === 'none'
+          ? 'No care relationship with this patient: your organization has no recent encounter or referral, and you have not attested to a treatment relationship.'
+          : 'You are not permitted to see this resource.',
+      );
+      err.outcome.issue![0].details = { coding: [{ system: 'https://katahdin.org/fhir/CodeSystem/access', code: 'no-care-relationship' }] };
+      return err;
+    }
+    return forbidden(`The ${this.ctx.role} role may not see this resource.`);
+  }
+
+  private requireSearch(): SearchEngine {
+    if (!this.search) throw new Error('search engine not configured');
+    return this.search;
+  }
+}
+
+export const PERSON_EXTENSION = 'https://katahdin.org/fhir/StructureDefinition/person';
+
+/** Source Patients name their enterprise person, so clients can group records of one person. */
+function withPersonLink(row: ResultRow): Resource {
+  if (row.resource_type !== 'Patient' || !row.person_id) return row.content;
+  const p = row.content as Resource & { extension?: Array<{ url: string }> };
+  const extension = [...(p.extension ?? []).filter((e) => e.url !== PERSON_EXTENSION), { url: PERSON_EXTENSION, valueReference: { reference: `Person/${row.person_id}` } }];
+  return { ...p, extension } as Resource;
+}
+
+function securityCodings(resource: Resource, labels: string[]) {
+  const others = (resource.meta?.security ?? []).filter((c) => c.system !== 'http://terminology.hl7.org/CodeSystem/v3-ActCode');
+  return [...others, ...labels.map((code) => ({ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code }))];
+}
+
+function summarize(facts: Map<string, PersonFacts>): AuditRecord['relationship'] {
+  if ([...facts.values()].some((f) => f.breakGlass)) return 'break-glass';
+  const kinds = [...facts.values()].map((f) => f.relationship);
+  if (kinds.includes('none')) return 'none';
+  return kinds[0];
+}
+
+function queryText(type: string, query: Array<[string, string]>): string {
+  return `${type}?${new URLSearchParams(query).toString()}`.slice(0, 2000);
+}
+
+const unique = <T,>(xs: T[]): T[] => [...new Set(xs)];
+const splitKey = (k: string) => {
+  const i = k.indexOf('/');
+  return { resource_type: k.slice(0, i), id: k.slice(i + 1) };
+};

@@ -1,0 +1,76 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { Config } from '../config.ts';
+import { FhirError, forbidden, gone, notFound } from '../fhir/outcome.ts';
+import type { Database, Queryable } from '../store/database.ts';
+import type { StoredRow } from '../store/resource-store.ts';
+import type { AuditAction, AuditSink, AuditRecord } from './audit-sink.ts';
+import type { AccessContext } from './context.ts';
+import { GateScope } from './gate-scope.ts';
+import type { FilterSettings } from './privacy-filter.ts';
+import type { FieldProtector } from './field-protector.ts';
+import type { SearchEngine } from './search-engine.ts';
+
+export interface GateDeps {
+  db: Database;
+  config: Pick<Config, 'careRelationshipMonths'>;
+  audit: AuditSink;
+  protector: FieldProtector;
+  search: SearchEngine;
+  clock?: () => Date;
+}
+
+export interface GateRequest {
+  /** What the caller is doing, for the audit event when the work itself does not say more. */
+  action: AuditAction;
+  query?: string;
+}
+
+/**
+ * The one door to the store. Every read or write of the record runs inside `run`: one transaction in which
+ * the scope authorizes, filters in SQL, checks and redacts each outgoing resource, and collects audit records,
+ * which are appended before commit. If the audit append fails the whole access fails. A denied or failed
+ * access is audited in its own transaction, because the work's transaction is rolled back.
+ */
+export class AccessGate {
+  constructor(private readonly deps: GateDeps) {}
+
+  settings(): FilterSettings {
+    return { now: this.deps.clock?.() ?? new Date(), careRelationshipMonths: this.deps.config.careRelationshipMonths };
+  }
+
+  async run<T>(ctx: AccessContext, request: GateRequest, work: (scope: GateScope) => Promise<T>): Promise<T> {
+    const settings = this.settings();
+    try {
+      return await this.deps.db.transaction(async (tx) => {
+        const scope = new GateScope(tx, ctx, settings, this.deps.protector, this.deps.search);
+        const result = await work(scope);
+        const records = scope.auditRecords();
+        if (records.length === 0) records.push(baseRecord(ctx, request, 'success'));
+        await this.deps.audit.append(tx, records);
+        return result;
+      });
+    } catch (err) {
+      await this.auditFailure(ctx, request, err);
+      throw err;
+    }
+  }
+
+  private async auditFailure(ctx: AccessContext, request: GateRequest, err: unknown): Promise<void> {
+    const status = err instanceof FhirError ? err.status : 500;
+    if (status === 404 || status === 410) return this.appendAlone(baseRecord(ctx, request, 'error', `status ${status}`));
+    const outcome = status === 401 || status === 403 ? 'denied' : 'error';
+    const detail = err instanceof FhirError ? err.message.slice(0, 200) : 'internal error';
+    await this.appendAlone(baseRecord(ctx, request, outcome, detail));
+  }
+
+  private async appendAlone(record: AuditRecord): Promise<void> {
+    await this.deps.db.transaction((tx: Queryable) => this.deps.audit.append(tx, [record]));
+  }
+}
+
+function baseRecord(ctx: AccessContext, request: GateRequest, outcome: AuditRecord['outcome'], detail?: string): AuditRecord {
+  return { ctx, action: request.action, outcome, personIds: [], resources: [], query: request.query, detail };
+}
+
+export { GateScope, forbidden, gone, notFound };
+export type { Resource, StoredRow };

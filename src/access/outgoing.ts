@@ -1,0 +1,60 @@
+import type { Patient, Resource } from '@medplum/fhirtypes';
+import type { AccessContext } from './context.ts';
+import type { PersonFacts } from './person-facts.ts';
+import { DEMOGRAPHIC_TYPES } from './privacy-filter.ts';
+
+export interface OutgoingRow {
+  resourceType: string;
+  personId: string | null;
+  sourceOrg: string | null;
+  security: string[];
+}
+
+export type Verdict = 'full' | 'demographics' | 'deny';
+
+/**
+ * The second check, in code, of what the SQL filter already decided — defence in depth before serialisation.
+ * It must agree with `privacyFilter`; the leak tests compare both.
+ */
+export function verdictFor(ctx: AccessContext, row: OutgoingRow, facts: PersonFacts | undefined): Verdict {
+  if (ctx.internal) return 'full';
+  const shared = row.personId === null && row.resourceType !== 'Consent';
+  if (shared) return 'full';
+  const demographic = DEMOGRAPHIC_TYPES.includes(row.resourceType);
+  switch (ctx.role) {
+    case 'clinician':
+    case 'clinical-staff': {
+      const related = !!facts && facts.relationship !== 'none';
+      const labelsOk = row.security.every((l) => facts?.breakGlass || facts?.sharedLabels.includes(l));
+      if (related && labelsOk) return 'full';
+      return demographic ? 'demographics' : 'deny';
+    }
+    case 'patient':
+      return row.personId === ctx.personId ? 'full' : 'deny';
+    case 'system':
+      return row.sourceOrg !== null && row.sourceOrg === ctx.organizationId ? 'full' : 'deny';
+    case 'registrar':
+    case 'privacy-officer':
+      return demographic || row.resourceType === 'Consent' ? 'full' : 'deny';
+    case 'admin':
+      return demographic ? 'full' : 'deny';
+  }
+}
+
+/** Only what is needed to pick the right person: name, birth date, sex, city (privacy-rules §1). */
+export function demographicsOnly(resource: Resource): Resource {
+  if (resource.resourceType !== 'Patient') {
+    return { resourceType: resource.resourceType, id: resource.id, meta: resource.meta } as Resource;
+  }
+  const p = resource as Patient;
+  return {
+    resourceType: 'Patient',
+    id: p.id,
+    meta: { ...p.meta, tag: [...(p.meta?.tag ?? []), { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'REDACTED', display: 'demographics only' }] },
+    extension: p.extension?.filter((e) => e.url.startsWith('https://katahdin.org/')),
+    name: p.name,
+    gender: p.gender,
+    birthDate: p.birthDate,
+    address: p.address?.map((a) => ({ city: a.city, state: a.state })),
+  };
+}

@@ -1,0 +1,26 @@
+/** SMART v2 scopes: `<context>/<type|*>.<cruds>`; v1 `read`/`write`/`*` are accepted as their v2 equivalents. */
+export type Interaction = 'c' | 'r' | 'u' | 'd' | 's';
+
+interface ParsedScope {
+  context: 'patient' | 'user' | 'system';
+  type: string;
+  permissions: Set<Interaction>;
+}
+
+const V1: Record<string, string> = { read: 'rs', write: 'cud', '*': 'cruds' };
+
+export function parseScope(scope: string): ParsedScope | undefined {
+  const m = /^(patient|user|system)\/([A-Za-z]+|\*)\.([a-z*]+)$/.exec(scope);
+  if (!m) return undefined;
+  const perms = V1[m[3]] ?? m[3];
+  if (!/^c?r?u?d?s?$/.test(perms) || perms === '') return undefined;
+  return { context: m[1] as ParsedScope['context'], type: m[2], permissions: new Set(perms.split('') as Interaction[]) };
+}
+
+/** True when some granted scope permits `interaction` on `resourceType`. */
+export function scopeAllows(scopes: readonly string[], resourceType: string, interaction: Interaction): boolean {
+  return scopes.some((s) => {
+    const p = parseScope(s);
+    return !!p && (p.type === '*' || p.type === resourceType) && p.permissions.has(interaction);
+  });
+}

@@ -1,0 +1,33 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { Queryable } from '../store/database.ts';
+import type { Sql } from '../store/sql.ts';
+
+/** A resource row as the search compiler returns it: content plus the columns the gate re-checks. */
+export interface ResultRow {
+  resource_type: string;
+  id: string;
+  content: Resource;
+  person_id: string | null;
+  source_org: string | null;
+  security: string[];
+}
+
+export interface ParsedSearch {
+  resourceType: string;
+  count: number;
+  offset: number;
+  total: 'accurate' | 'none' | 'estimate';
+  summary?: string;
+  elements?: string[];
+  hasIncludes: boolean;
+}
+
+/** The seam between the gate and the generic search implementation in store/search. */
+export interface SearchEngine {
+  parse(resourceType: string, query: Array<[string, string]>, strict: boolean): { request: ParsedSearch; warnings: string[] };
+  page(request: ParsedSearch, filter: (alias: string) => Sql): Sql;
+  count(request: ParsedSearch, filter: (alias: string) => Sql): Sql;
+  includes(request: ParsedSearch, page: ResultRow[], filter: (alias: string) => Sql): Sql | undefined;
+  writeIndex(tx: Queryable, resources: Resource[]): Promise<void>;
+  deleteIndex(tx: Queryable, keys: Array<{ resourceType: string; id: string }>): Promise<void>;
+}

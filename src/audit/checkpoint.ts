@@ -1,0 +1,75 @@
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Queryable } from '../store/database.ts';
+
+export const CHECKPOINT_KEY_FILE = 'audit-checkpoint.key';
+
+/** The Ed25519 key that signs checkpoints. Kept in `<dataDir>/keys`, never in the database. */
+export interface CheckpointKey {
+  privateKey?: KeyObject;
+  publicKey: KeyObject;
+  keyId: string;
+}
+
+export interface Checkpoint {
+  seq: number;
+  hash: string;
+  signature: string;
+  keyId: string;
+  createdAt: string;
+}
+
+export function keyIdOf(publicKey: KeyObject): string {
+  return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+}
+
+/** Loads the checkpoint key from `keyDir`, creating it (mode 0600) when `create` is set and it is absent. */
+export async function loadCheckpointKey(keyDir: string, opts: { create?: boolean } = {}): Promise<CheckpointKey | undefined> {
+  const file = join(keyDir, CHECKPOINT_KEY_FILE);
+  if (!existsSync(file)) {
+    if (!opts.create) return undefined;
+    const pair = generateKeyPairSync('ed25519');
+    await mkdir(keyDir, { recursive: true, mode: 0o700 });
+    await writeFile(file, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+    await writeFile(join(keyDir, 'audit-checkpoint.pub'), pair.publicKey.export({ type: 'spki', format: 'pem' }));
+  }
+  const privateKey = createPrivateKey(await readFile(file));
+  const publicKey = createPublicKey(privateKey);
+  return { privateKey, publicKey, keyId: keyIdOf(publicKey) };
+}
+
+/** The exact bytes signed: a domain tag so a checkpoint signature can never be replayed as anything else. */
+export function checkpointMessage(seq: number, hash: string, createdAt: string): Buffer {
+  return Buffer.from(`katahdin-audit-checkpoint\n${seq}\n${hash}\n${createdAt}`, 'utf8');
+}
+
+export function checkpointSignatureValid(cp: Checkpoint, key: CheckpointKey): boolean {
+  if (cp.keyId !== key.keyId) return false;
+  return verify(null, checkpointMessage(cp.seq, cp.hash, cp.createdAt), key.publicKey, Buffer.from(cp.signature, 'base64'));
+}
+
+/** Signs the current chain head and stores the checkpoint, so later truncation of the tail is detectable. */
+export async function writeCheckpoint(db: Queryable, key: CheckpointKey, now: Date = new Date()): Promise<Checkpoint> {
+  if (!key.privateKey) throw new Error('checkpoint key has no private part');
+  const head = (await db.query<{ seq: number | string; hash: string }>('select seq, hash from audit_chain_head where id = 1')).rows[0];
+  if (!head) throw new Error('audit chain head missing');
+  const seq = Number(head.seq);
+  const createdAt = now.toISOString();
+  const signature = sign(null, checkpointMessage(seq, head.hash, createdAt), key.privateKey).toString('base64');
+  await db.query(
+    'insert into audit_checkpoints (seq, hash, signature, key_id, created_at) values ($1, $2, $3, $4, $5)',
+    [seq, head.hash, signature, key.keyId, createdAt],
+  );
+  return { seq, hash: head.hash, signature, keyId: key.keyId, createdAt };
+}
+
+export async function listCheckpoints(db: Queryable): Promise<Checkpoint[]> {
+  const rows = (await db.query<{ seq: number | string; hash: string; signature: string; key_id: string; created_at: Date | string }>(
+    'select seq, hash, signature, key_id, created_at from audit_checkpoints order by id',
+  )).rows;
+  return rows.map((r) => ({
+    seq: Number(r.seq), hash: r.hash, signature: r.signature, keyId: r.key_id, createdAt: new Date(r.created_at).toISOString(),
+  }));
+}

@@ -1,0 +1,49 @@
+import type { Queryable } from '../store/database.ts';
+import { exportArchive, type ArchiveManifest } from './archive.ts';
+import { loadCheckpointKey, writeCheckpoint } from './checkpoint.ts';
+import { verifyChain, type VerifyResult } from './verify.ts';
+
+/** What the CLI prints and its exit status. */
+export interface CommandResult<T> {
+  ok: boolean;
+  text: string;
+  result: T;
+}
+
+const PROBLEM_TEXT: Record<string, string> = {
+  changed: 'entry was changed',
+  removed: 'entry is missing (removed)',
+  reordered: 'entries were reordered',
+  'checkpoint-mismatch': 'does not match a signed checkpoint (the chain was rewritten up to here, or the checkpoint was forged)',
+  truncated: 'and every later entry are missing (the log was truncated)',
+};
+
+/** `katahdin audit verify`: walks the chain and checks checkpoints with the key in `keyDir` when present. */
+export async function auditVerify(db: Queryable, keyDir: string): Promise<CommandResult<VerifyResult>> {
+  const key = await loadCheckpointKey(keyDir);
+  const result = await verifyChain(db, { key });
+  if (result.ok) {
+    const sig = result.signaturesChecked ? 'signatures verified' : 'signatures NOT checked (no checkpoint key found)';
+    return { ok: true, result, text: `audit log OK: ${result.count} entries, ${result.checkpoints} checkpoints, ${sig}` };
+  }
+  return { ok: false, result, text: `audit log TAMPERED: entry ${result.firstBadSeq} ${PROBLEM_TEXT[result.problem]}` };
+}
+
+/** `katahdin audit checkpoint`: signs the current head (creating the key on first use). */
+export async function auditCheckpoint(db: Queryable, keyDir: string): Promise<CommandResult<{ seq: number; hash: string }>> {
+  const key = (await loadCheckpointKey(keyDir, { create: true }))!;
+  const cp = await writeCheckpoint(db, key);
+  return { ok: true, result: { seq: cp.seq, hash: cp.hash }, text: `checkpoint at entry ${cp.seq} signed with key ${cp.keyId}` };
+}
+
+/** `katahdin audit export --before DATE --out FILE`: NDJSON archive plus manifest; rows stay in the database. */
+export async function auditExport(db: Queryable, opts: { before: Date; out: string }): Promise<CommandResult<ArchiveManifest>> {
+  if (Number.isNaN(opts.before.getTime())) return { ok: false, text: 'invalid --before date', result: emptyManifest(opts.before) };
+  const m = await exportArchive(db, opts.before, opts.out);
+  const range = m.count ? `entries ${m.firstSeq}–${m.lastSeq}, last hash ${m.lastHash}` : 'no entries';
+  return { ok: true, result: m, text: `exported ${m.count} audit entries before ${m.before} to ${opts.out} (${range}); manifest ${opts.out}.manifest.json` };
+}
+
+function emptyManifest(before: Date): ArchiveManifest {
+  return { before: String(before), count: 0, firstSeq: null, lastSeq: null, firstPrevHash: null, lastHash: null, fileSha256: '', createdAt: new Date().toISOString() };
+}

@@ -1,0 +1,193 @@
+import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding, Extension } from '@medplum/fhirtypes';
+import type { AccessContext } from '../access/context.ts';
+import { canonicalJson } from './canonical.ts';
+import type { AuditAction, AuditFacts, AuditInput, AuditOutcome } from './types.ts';
+
+const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
+const EVENT_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-event-type';
+const REST = 'http://hl7.org/fhir/restful-interaction';
+const ACT_REASON = 'http://terminology.hl7.org/CodeSystem/v3-ActReason';
+const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
+const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
+export const KATAHDIN_ACTION = 'https://katahdin.org/fhir/CodeSystem/audit-action';
+export const KATAHDIN_ROLE = 'https://katahdin.org/fhir/CodeSystem/role';
+export const BREAK_GLASS_URL = 'https://katahdin.org/fhir/StructureDefinition/katahdin-break-the-glass';
+export const RELATIONSHIP_URL = 'https://katahdin.org/fhir/StructureDefinition/katahdin-relationship';
+export const USER_SYSTEM = 'https://katahdin.org/fhir/sid/user';
+export const CLIENT_SYSTEM = 'https://katahdin.org/fhir/sid/client';
+
+type ActionCode = NonNullable<AuditEvent['action']>;
+
+interface ActionShape {
+  type: Coding;
+  subtype: Coding;
+  code: ActionCode;
+}
+
+const rest = (code: string): Coding => ({ system: REST, code });
+const dcm = (code: string, display: string): Coding => ({ system: DCM, code, display });
+const TYPE_REST: Coding = { system: EVENT_TYPE, code: 'rest', display: 'Restful Operation' };
+const TYPE_AUTH = dcm('110114', 'User Authentication');
+const TYPE_ALERT = dcm('110113', 'Security Alert');
+const TYPE_AUDIT = dcm('110101', 'Audit Log Used');
+
+/** IHE BALP shape of each Katahdin action: event type, standard subtype, CRUDE action code. */
+const SHAPES: Record<AuditAction, ActionShape> = {
+  read: { type: TYPE_REST, subtype: rest('read'), code: 'R' },
+  vread: { type: TYPE_REST, subtype: rest('vread'), code: 'R' },
+  search: { type: TYPE_REST, subtype: rest('search-type'), code: 'E' },
+  create: { type: TYPE_REST, subtype: rest('create'), code: 'C' },
+  update: { type: TYPE_REST, subtype: rest('update'), code: 'U' },
+  delete: { type: TYPE_REST, subtype: rest('delete'), code: 'D' },
+  history: { type: TYPE_REST, subtype: rest('history-instance'), code: 'R' },
+  everything: { type: TYPE_REST, subtype: rest('operation'), code: 'E' },
+  match: { type: TYPE_REST, subtype: rest('operation'), code: 'E' },
+  validate: { type: TYPE_REST, subtype: rest('operation'), code: 'E' },
+  operation: { type: TYPE_REST, subtype: rest('operation'), code: 'E' },
+  capabilities: { type: TYPE_REST, subtype: rest('capabilities'), code: 'R' },
+  document: { type: TYPE_REST, subtype: rest('read'), code: 'R' },
+  binary: { type: TYPE_REST, subtype: rest('read'), code: 'R' },
+  consent: { type: TYPE_REST, subtype: rest('update'), code: 'U' },
+  purge: { type: TYPE_REST, subtype: rest('delete'), code: 'D' },
+  'mpi-link': { type: TYPE_REST, subtype: rest('operation'), code: 'U' },
+  'mpi-unlink': { type: TYPE_REST, subtype: rest('operation'), code: 'U' },
+  'mpi-merge': { type: TYPE_REST, subtype: rest('operation'), code: 'U' },
+  attest: { type: TYPE_REST, subtype: rest('operation'), code: 'C' },
+  admin: { type: TYPE_REST, subtype: rest('operation'), code: 'E' },
+  denied: { type: TYPE_ALERT, subtype: rest('operation'), code: 'E' },
+  export: { type: dcm('110106', 'Export'), subtype: rest('operation'), code: 'R' },
+  ingest: { type: dcm('110107', 'Import'), subtype: rest('create'), code: 'C' },
+  login: { type: TYPE_AUTH, subtype: dcm('110122', 'Login'), code: 'E' },
+  'login-failed': { type: TYPE_AUTH, subtype: dcm('110122', 'Login'), code: 'E' },
+  logout: { type: TYPE_AUTH, subtype: dcm('110123', 'Logout'), code: 'E' },
+  token: { type: TYPE_AUTH, subtype: rest('operation'), code: 'E' },
+  'break-glass': { type: TYPE_ALERT, subtype: rest('operation'), code: 'E' },
+  'audit-review': { type: TYPE_AUDIT, subtype: rest('update'), code: 'U' },
+  'audit-request': { type: TYPE_AUDIT, subtype: rest('create'), code: 'C' },
+  'audit-report': { type: TYPE_AUDIT, subtype: rest('read'), code: 'R' },
+};
+
+const OUTCOME: Record<AuditOutcome, NonNullable<AuditEvent['outcome']>> = { success: '0', denied: '4', error: '8' };
+
+// Nine digits shaped like an SSN (with or without separators) are masked wherever free text reaches the log.
+const SSN_LIKE = /(?<!\d)\d{3}([- ]|%2D)?\d{2}([- ]|%2D)?\d{4}(?!\d)/gi;
+
+export function maskIdentifiers(text: string): string {
+  return text.replace(SSN_LIKE, '#########');
+}
+
+export function isBreakGlass(input: AuditInput): boolean {
+  return input.action === 'break-glass' || input.ctx.purposeOfUse === 'ETREAT' || input.relationship === 'break-glass';
+}
+
+function purposeOf(ctx: AccessContext) {
+  return [{ coding: [{ system: ACT_REASON, code: ctx.purposeOfUse }] }];
+}
+
+function agents(ctx: AccessContext): AuditEventAgent[] {
+  const network = ctx.sourceIp ? { address: ctx.sourceIp, type: '2' as const } : undefined;
+  const role = [{ coding: [{ system: KATAHDIN_ROLE, code: ctx.role }] }];
+  const out: AuditEventAgent[] = [];
+  if (ctx.userId || !ctx.clientId) {
+    out.push({
+      type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP' }] },
+      who: { display: ctx.displayName, ...(ctx.userId ? { identifier: { system: USER_SYSTEM, value: ctx.userId } } : {}) },
+      role, requestor: true, network, purposeOfUse: purposeOf(ctx),
+    });
+  }
+  if (ctx.clientId) {
+    const alone = !ctx.userId;
+    out.push({
+      type: { coding: [dcm('110150', 'Application')] },
+      who: { identifier: { system: CLIENT_SYSTEM, value: ctx.clientId }, ...(alone ? { display: ctx.displayName } : {}) },
+      requestor: alone,
+      ...(alone ? { role, network, purposeOfUse: purposeOf(ctx) } : {}),
+    });
+  }
+  if (ctx.organizationId) {
+    out.push({
+      type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-RoleClass', code: 'PROV' }] },
+      who: { reference: `Organization/${ctx.organizationId}` },
+      requestor: false,
+    });
+  }
+  return out;
+}
+
+function entities(input: AuditInput): AuditEventEntity[] {
+  const people = input.personIds.map((id): AuditEventEntity => ({
+    what: { reference: `Person/${id}` },
+    type: { system: ENTITY_TYPE, code: '1' },
+    role: { system: OBJECT_ROLE, code: '1' },
+  }));
+  const resources = input.resources.map((ref): AuditEventEntity => ({
+    what: { reference: ref },
+    type: { system: ENTITY_TYPE, code: '2' },
+    role: { system: OBJECT_ROLE, code: '4' },
+  }));
+  const query: AuditEventEntity[] = input.query
+    ? [{
+        type: { system: ENTITY_TYPE, code: '2' },
+        role: { system: OBJECT_ROLE, code: '24' },
+        query: Buffer.from(maskIdentifiers(input.query), 'utf8').toString('base64'),
+      }]
+    : [];
+  return [...people, ...resources, ...query];
+}
+
+function extensions(input: AuditInput, breakGlass: boolean): Extension[] {
+  const out: Extension[] = [];
+  if (breakGlass) out.push({ url: BREAK_GLASS_URL, valueBoolean: true });
+  if (input.relationship) out.push({ url: RELATIONSHIP_URL, valueCode: input.relationship });
+  return out;
+}
+
+/** Builds the FHIR R4 AuditEvent (IHE BALP) for one audited act. Pure; `id` is assigned from the log sequence when read back. */
+export function buildAuditEvent(input: AuditInput, recorded: Date): AuditEvent {
+  const shape = SHAPES[input.action];
+  const breakGlass = isBreakGlass(input);
+  const ext = extensions(input, breakGlass);
+  const outcome = input.action === 'login-failed' && input.outcome === 'success' ? 'denied' : input.outcome;
+  return {
+    resourceType: 'AuditEvent',
+    ...(breakGlass ? { meta: { security: [{ system: ACT_REASON, code: 'BTG', display: 'break the glass' }] } } : {}),
+    ...(ext.length ? { extension: ext } : {}),
+    type: shape.type,
+    subtype: [shape.subtype, { system: KATAHDIN_ACTION, code: input.action }, ...(input.personIds.length && shape.type === TYPE_REST ? [dcm('110110', 'Patient Record')] : [])],
+    action: shape.code,
+    recorded: recorded.toISOString(),
+    outcome: OUTCOME[outcome],
+    ...(input.detail ? { outcomeDesc: maskIdentifiers(input.detail).slice(0, 200) } : {}),
+    purposeOfEvent: purposeOf(input.ctx),
+    agent: agents(input.ctx),
+    source: {
+      observer: { display: 'Katahdin', identifier: { system: 'https://katahdin.org/fhir/sid/system', value: 'katahdin' } },
+      type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4' }],
+    },
+    entity: entities(input),
+  };
+}
+
+/** The event plus the compact columns stored beside it. */
+export function auditFacts(input: AuditInput, recorded: Date): AuditFacts {
+  const event = buildAuditEvent(input, recorded);
+  const { ctx } = input;
+  return {
+    recorded: recorded.toISOString(),
+    action: input.action,
+    subtype: SHAPES[input.action].subtype.code ?? input.action,
+    outcome: event.outcome === '0' ? 'success' : event.outcome === '4' ? 'denied' : 'error',
+    purpose: ctx.purposeOfUse ?? null,
+    agentUserId: ctx.userId ?? null,
+    agentName: ctx.displayName,
+    agentRole: ctx.role,
+    agentOrg: ctx.organizationId ?? null,
+    agentClient: ctx.clientId ?? null,
+    sourceIp: ctx.sourceIp ?? null,
+    personIds: [...new Set(input.personIds)],
+    entityRefs: [...new Set(input.resources)],
+    relationship: input.relationship ?? null,
+    breakGlass: isBreakGlass(input),
+    event: canonicalJson(event),
+  };
+}

@@ -1,0 +1,50 @@
+import type { AccessContext } from '../access/context.ts';
+
+/** Everything the HIE audits. A superset of the gate's `AuditAction`, so its records can be passed as they are. */
+export type AuditAction =
+  | 'read' | 'vread' | 'search' | 'create' | 'update' | 'delete' | 'history' | 'everything' | 'match'
+  | 'export' | 'document' | 'binary' | 'ingest' | 'login' | 'login-failed' | 'logout' | 'token' | 'consent'
+  | 'mpi-link' | 'mpi-unlink' | 'mpi-merge' | 'break-glass' | 'attest' | 'denied' | 'purge' | 'admin'
+  | 'capabilities' | 'validate' | 'operation' | 'audit-review' | 'audit-request' | 'audit-report';
+
+/** How the gate justified access to the person: recorded so privacy officers can find access without one. */
+export type Relationship = 'none' | 'encounter' | 'attestation' | 'break-glass';
+
+export type AuditOutcome = 'success' | 'denied' | 'error';
+
+/** One audited act. Never put SSNs or clinical content in `query` or `detail` (query values that look like SSNs are masked anyway). */
+export interface AuditInput {
+  ctx: AccessContext;
+  action: AuditAction;
+  outcome: AuditOutcome;
+  /** Enterprise (MPI) person ids the act touched; one search naming 20 people = one input with 20 ids. */
+  personIds: string[];
+  /** `Type/id` references of the resources read or written. */
+  resources: string[];
+  /** The search or operation query (`Observation?patient=…`), stored base64 in the event. */
+  query?: string;
+  /** Short technical detail (status, reason code) — no PHI. */
+  detail?: string;
+  relationship?: Relationship;
+}
+
+/** The compact, searchable columns of one log row (everything except chain fields). */
+export interface AuditFacts {
+  recorded: string;
+  action: AuditAction;
+  subtype: string;
+  outcome: AuditOutcome;
+  purpose: string | null;
+  agentUserId: string | null;
+  agentName: string;
+  agentRole: string;
+  agentOrg: string | null;
+  agentClient: string | null;
+  sourceIp: string | null;
+  personIds: string[];
+  entityRefs: string[];
+  relationship: Relationship | null;
+  breakGlass: boolean;
+  /** Canonical AuditEvent JSON. */
+  event: string;
+}

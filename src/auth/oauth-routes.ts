@@ -1,0 +1,114 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config.ts';
+import type { Database } from '../store/database.ts';
+import type { AuthAuditHook } from './audit-hook.ts';
+import type { AuthService } from './auth-service.ts';
+import { showAuthorize, submitAuthorize } from './authorize.ts';
+import { createRateLimiter, type RateLimiter } from './rate-limiter.ts';
+import { endSession, revokeRefreshToken } from './sessions.ts';
+import { handleTokenRequest, OAuthError, type TokenForm } from './token-endpoint.ts';
+
+export interface OAuthRoutesOptions {
+  db: Database;
+  config: Config;
+  auth: AuthService;
+  audit?: AuthAuditHook;
+  /** Per-IP limits; defaults: 20 sign-in posts and 60 token requests per minute. */
+  loginLimiter?: RateLimiter;
+  tokenLimiter?: RateLimiter;
+}
+
+/** Scopes we advertise (examples of each context; the role ceilings in scopes.ts decide what is granted). */
+const SCOPES_SUPPORTED = [
+  'openid', 'fhirUser', 'profile', 'offline_access', 'online_access', 'launch/patient',
+  'patient/*.rs', 'user/*.rs', 'user/*.cruds', 'system/*.rs', 'system/*.cruds',
+];
+
+export function smartConfiguration(publicUrl: string): Record<string, unknown> {
+  return {
+    issuer: publicUrl,
+    jwks_uri: `${publicUrl}/oauth/jwks`,
+    authorization_endpoint: `${publicUrl}/oauth/authorize`,
+    token_endpoint: `${publicUrl}/oauth/token`,
+    revocation_endpoint: `${publicUrl}/oauth/revoke`,
+    token_endpoint_auth_methods_supported: ['private_key_jwt', 'none'],
+    token_endpoint_auth_signing_alg_values_supported: ['RS384', 'ES384'],
+    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
+    scopes_supported: SCOPES_SUPPORTED,
+    response_types_supported: ['code'],
+    code_challenge_methods_supported: ['S256'],
+    capabilities: [
+      'launch-standalone', 'client-public', 'client-confidential-asymmetric', 'sso-openid-connect',
+      'permission-v2', 'permission-patient', 'permission-user', 'permission-offline', 'permission-online',
+    ],
+  };
+}
+
+function parseForm(body: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  // Repeated parameters are an error in OAuth (RFC 6749 §3.1); keeping the first is the safe reading.
+  for (const [k, v] of new URLSearchParams(body)) if (!(k in out)) out[k] = v;
+  return out;
+}
+
+function bearerOf(req: FastifyRequest): string | undefined {
+  const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+  return m?.[1];
+}
+
+const noStoreJson = (reply: FastifyReply, status: number, body: unknown) =>
+  reply.status(status).header('cache-control', 'no-store').header('pragma', 'no-cache').send(body);
+
+/** OAuth 2.0 / SMART endpoints. Register without a prefix, outside the protected (token-checking) scope. */
+export async function oauthRoutes(app: FastifyInstance, opts: OAuthRoutesOptions): Promise<void> {
+  const { auth, config, audit } = opts;
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => {
+    done(null, parseForm(body as string));
+  });
+  app.get('/.well-known/smart-configuration', async (_req, reply) =>
+    reply.header('cache-control', 'public, max-age=300').send(smartConfiguration(config.publicUrl)));
+  app.get('/oauth/jwks', async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(auth.jwks()));
+
+  const deps = { auth, audit, loginLimiter: opts.loginLimiter ?? createRateLimiter({ max: 20, windowMs: 60_000 }) };
+  app.get('/oauth/authorize', (req, reply) => showAuthorize(deps, req, reply));
+  app.post('/oauth/authorize', (req, reply) => submitAuthorize(deps, req, reply));
+  tokenRoute(app, auth, audit, opts.tokenLimiter ?? createRateLimiter({ max: 60, windowMs: 60_000 }));
+  sessionRoutes(app, auth, audit);
+}
+
+function tokenRoute(app: FastifyInstance, auth: AuthService, audit: AuthAuditHook | undefined, limiter: RateLimiter): void {
+  app.post('/oauth/token', async (req, reply) => {
+    if (!limiter.take(req.ip)) {
+      return noStoreJson(reply.header('retry-after', '60'), 429, { error: 'invalid_request', error_description: 'too many requests' });
+    }
+    try {
+      return noStoreJson(reply, 200, await handleTokenRequest({ auth, audit }, (req.body ?? {}) as TokenForm, req.ip));
+    } catch (err) {
+      if (!(err instanceof OAuthError)) throw err;
+      if (err.code === 'invalid_client') reply.header('www-authenticate', 'Bearer error="invalid_client"');
+      return noStoreJson(reply, err.status, { error: err.code, error_description: err.description });
+    }
+  });
+}
+
+function sessionRoutes(app: FastifyInstance, auth: AuthService, audit: AuthAuditHook | undefined): void {
+  // RFC 7009: always 200, whether or not the token existed.
+  app.post('/oauth/revoke', async (req, reply) => {
+    const token = ((req.body ?? {}) as TokenForm).token;
+    if (token) await revokeRefreshToken(auth.db, token);
+    return noStoreJson(reply, 200, {});
+  });
+
+  // Logout by refresh token (form) or by the access token's session (Bearer header); ends the session either way.
+  app.post('/oauth/logout', async (req, reply) => {
+    const refresh = ((req.body ?? {}) as TokenForm).refresh_token;
+    const bearer = bearerOf(req);
+    if (refresh) await revokeRefreshToken(auth.db, refresh);
+    const ctx = bearer ? await auth.verify(bearer).catch(() => undefined) : undefined;
+    if (ctx?.sessionId) await endSession(auth.db, ctx.sessionId);
+    await auth.db.transaction(async (tx) => {
+      await audit?.(tx, { type: 'logout', outcome: 'success', userId: ctx?.userId, username: ctx?.username, clientId: ctx?.clientId, sourceIp: req.ip });
+    });
+    return reply.status(204).header('cache-control', 'no-store').send();
+  });
+}

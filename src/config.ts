@@ -1,0 +1,102 @@
+import { resolve } from 'node:path';
+
+/** Every setting Katahdin reads from the environment, typed, with its default. Documented in README.md. */
+export interface Config {
+  host: string;
+  port: number;
+  mllpPort: number;
+  /** Base URL clients use to reach us (links in bundles, SMART metadata). */
+  publicUrl: string;
+  dataDir: string;
+  /** When set, PostgreSQL instead of embedded PGlite. */
+  databaseUrl?: string;
+  demo: boolean;
+  production: boolean;
+  logLevel: string;
+  tls?: { certFile: string; keyFile: string; caFile?: string };
+  tlsTerminatedUpstream: boolean;
+  /** 32-byte key (base64) for encrypting SSNs at rest; when absent a key file in dataDir/keys is used/created. */
+  dataKey?: string;
+  accessTokenSeconds: number;
+  refreshTokenDays: number;
+  sessionMinutes: number;
+  loginMaxFailures: number;
+  lockoutMinutes: number;
+  careRelationshipMonths: number;
+  attestationDays: number;
+  breakGlassHours: number;
+  consentBackdateGraceDays: number;
+  auditRetentionYears: number;
+  bodyLimitBytes: number;
+  mllpMaxMessageBytes: number;
+  mllpIdleTimeoutMs: number;
+  /** Comma-separated addresses allowed to connect over MLLP without a client certificate (empty = any, demo only). */
+  mllpAllowedAddresses: string[];
+  corsOrigins: string[];
+}
+
+type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {}
+
+function int(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
+  return n;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes'].includes(raw)) return true;
+  if (['0', 'false', 'no'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
+}
+
+function list(env: Env, name: string): string[] {
+  return (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const host = env.HOST || '127.0.0.1';
+  const port = int(env, 'PORT', 8080);
+  const tls = env.TLS_CERT_FILE && env.TLS_KEY_FILE
+    ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE, caFile: env.TLS_CA_FILE || undefined }
+    : undefined;
+  const production = env.NODE_ENV === 'production';
+  const tlsTerminatedUpstream = bool(env, 'TLS_TERMINATED_UPSTREAM', false);
+  if (production && !tls && !tlsTerminatedUpstream) {
+    throw new ConfigError('NODE_ENV=production requires TLS_CERT_FILE and TLS_KEY_FILE, or TLS_TERMINATED_UPSTREAM=true');
+  }
+  return {
+    host,
+    port,
+    mllpPort: int(env, 'MLLP_PORT', 2575),
+    publicUrl: (env.PUBLIC_URL || `${tls ? 'https' : 'http'}://${host}:${port}`).replace(/\/$/, ''),
+    dataDir: resolve(env.DATA_DIR || './data'),
+    databaseUrl: env.DATABASE_URL || undefined,
+    demo: bool(env, 'DEMO', true),
+    production,
+    logLevel: env.LOG_LEVEL || 'info',
+    tls,
+    tlsTerminatedUpstream,
+    dataKey: env.KATAHDIN_DATA_KEY || undefined,
+    accessTokenSeconds: int(env, 'ACCESS_TOKEN_SECONDS', 300),
+    refreshTokenDays: int(env, 'REFRESH_TOKEN_DAYS', 1),
+    sessionMinutes: int(env, 'SESSION_MINUTES', 30),
+    loginMaxFailures: int(env, 'LOGIN_MAX_FAILURES', 5),
+    lockoutMinutes: int(env, 'LOCKOUT_MINUTES', 15),
+    careRelationshipMonths: int(env, 'CARE_RELATIONSHIP_MONTHS', 18),
+    attestationDays: int(env, 'ATTESTATION_DAYS', 30),
+    breakGlassHours: int(env, 'BREAK_GLASS_HOURS', 4),
+    consentBackdateGraceDays: int(env, 'CONSENT_BACKDATE_GRACE_DAYS', 7),
+    auditRetentionYears: Math.max(6, int(env, 'AUDIT_RETENTION_YEARS', 6)),
+    bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16 * 1024 * 1024),
+    mllpMaxMessageBytes: int(env, 'MLLP_MAX_MESSAGE_BYTES', 4 * 1024 * 1024),
+    mllpIdleTimeoutMs: int(env, 'MLLP_IDLE_TIMEOUT_MS', 120_000),
+    mllpAllowedAddresses: list(env, 'MLLP_ALLOWED_ADDRESSES'),
+    corsOrigins: list(env, 'CORS_ORIGINS'),
+  };
+}

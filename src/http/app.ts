@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
+import type { Config } from '../config.ts';
+import { errorHandler, notFoundHandler } from './errors.ts';
+
+const TEXT_TYPES = ['x-application/hl7-v2+er7', 'application/hl7-v2', 'application/xml', 'text/xml', 'text/plain'];
+
+/** Paths and fields the logger must never print (tokens, passwords, bodies are never logged at all). */
+const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'];
+
+/** A bare Fastify instance with Katahdin's parsers, limits, logger and error mapping; routes are added by server.ts. */
+export function createApp(config: Config, logStream?: DestinationStream): FastifyInstance {
+  const app = (Fastify as unknown as (o: object) => FastifyInstance)({
+    bodyLimit: config.bodyLimitBytes,
+    logger: {
+      level: config.logLevel,
+      redact: REDACT,
+      serializers: {
+        // URLs are logged without their query string: search parameters can hold names and birth dates.
+        req: (req: { method: string; url: string; id: string }) => ({ method: req.method, path: req.url.split('?')[0], id: req.id }),
+      },
+      ...(logStream ? { stream: logStream } : {}),
+    },
+    genReqId: () => crypto.randomUUID(),
+    routerOptions: { maxParamLength: 256 },
+    ...(config.tls ? { https: { key: readFileSync(config.tls.keyFile), cert: readFileSync(config.tls.certFile) } } : {}),
+  });
+  app.removeContentTypeParser(['application/json']);
+  app.addContentTypeParser(['application/json', 'application/fhir+json'], { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, body === '' ? undefined : JSON.parse(body as string));
+    } catch {
+      const err = Object.assign(new Error('invalid JSON'), { code: 'FST_ERR_CTP_INVALID_JSON_BODY', statusCode: 400 });
+      done(err, undefined);
+    }
+  });
+  app.addContentTypeParser(TEXT_TYPES, { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('X-Content-Type-Options', 'nosniff');
+    reply.header('X-Frame-Options', 'DENY');
+    reply.header('Referrer-Policy', 'no-referrer');
+    if (config.tls || config.tlsTerminatedUpstream) reply.header('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
+    if (!request.url.startsWith('/fhir') && !request.url.startsWith('/oauth')) {
+      reply.header('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'");
+    }
+  });
+  return app;
+}

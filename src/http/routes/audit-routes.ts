@@ -1,0 +1,144 @@
+import type { FastifyInstance } from 'fastify';
+import type { AuditEvent, Bundle, Organization, Patient } from '@medplum/fhirtypes';
+import type { AccessContext } from '../../access/context.ts';
+import type { GateScope } from '../../access/gate-scope.ts';
+import { accessReportCsv, accessReportPdf } from '../../audit/report-render.ts';
+import { patientAccessReport } from '../../audit/reports.ts';
+import { createAuditRequest, fulfilAuditRequest, listAuditRequests } from '../../audit/requests.ts';
+import { listReviews, markReviewed } from '../../audit/review.ts';
+import { searchAudit } from '../../audit/search.ts';
+import { badRequest, forbidden, notFound } from '../../fhir/outcome.ts';
+import { run } from '../../store/database.ts';
+import { sql } from '../../store/sql.ts';
+import type { Services } from '../../services.ts';
+import { pageLinks } from '../fhir-bundle.ts';
+import { intParam, queryPairs } from '../query.ts';
+import { personOfPatient } from './operations.ts';
+
+const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+
+function requirePrivacyOfficer(ctx: AccessContext): void {
+  if (ctx.role !== 'privacy-officer') throw forbidden('Only privacy officers may read the audit log.');
+}
+
+async function organizationName(s: Services, scope: GateScope, orgId: string): Promise<string | undefined> {
+  const rows = await scope.rowsFor([{ resource_type: 'Organization', id: orgId }]);
+  return (rows[0]?.content as Organization | undefined)?.name;
+}
+
+/** The patient's "who viewed my record and when" report (their own, or any for a privacy officer). */
+async function accessReport(s: Services, ctx: AccessContext, patientId: string) {
+  return s.gate.run(ctx, { action: 'audit-report', query: 'access report' }, async (scope) => {
+    const personId = await personOfPatient(s, scope, patientId);
+    if (ctx.role === 'patient' ? ctx.personId !== personId : ctx.role !== 'privacy-officer') {
+      throw forbidden('Only the patient or a privacy officer may see this access report.');
+    }
+    const patient = (await scope.rowsFor([{ resource_type: 'Patient', id: patientId }]))[0]?.content as Patient | undefined;
+    const name = patient?.name?.[0];
+    const rows = await patientAccessReport(scope.tx, { personIds: [personId] }, (org) => organizationName(s, scope, org));
+    scope.note('read', [personId], [], { detail: `access report: ${rows.length} rows` });
+    return { person: { name: `${name?.given?.join(' ') ?? ''} ${name?.family ?? ''}`.trim() }, rows };
+  });
+}
+
+/** Audit log search, access reports, break-the-glass and attestation review, audit requests. */
+export async function auditRoutes(app: FastifyInstance, s: Services): Promise<void> {
+  app.get<{ Params: { id: string } }>('/fhir/Patient/:id/$access-report', async (request, reply) => {
+    const format = queryPairs(request).find(([k]) => k === '_format')?.[1] ?? 'json';
+    const report = await accessReport(s, request.ctx, request.params.id);
+    if (format === 'csv') return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="access-report.csv"').send(accessReportCsv(report.rows));
+    if (format === 'pdf') {
+      const pdf = await accessReportPdf(report.rows, { personName: report.person.name });
+      return reply.type('application/pdf').header('content-disposition', 'attachment; filename="access-report.pdf"').send(pdf);
+    }
+    return report;
+  });
+
+  app.get('/fhir/AuditEvent', async (request, reply) => {
+    requirePrivacyOfficer(request.ctx);
+    const pairs = queryPairs(request);
+    const get = (k: string) => pairs.find(([key]) => key === k)?.[1];
+    const count = intParam(pairs, '_count', 50, 1000);
+    const offset = intParam(pairs, '_offset', 0, 10_000_000);
+    const dates = pairs.filter(([k]) => k === 'date').map(([, v]) => v);
+    const from = dates.find((d) => /^(ge|gt)/.test(d))?.slice(2);
+    const to = dates.find((d) => /^(le|lt)/.test(d))?.slice(2);
+    for (const d of [from, to]) if (d && Number.isNaN(Date.parse(d))) throw badRequest('date must be ge<date> and/or le<date>.');
+    const result = await s.gate.run(request.ctx, { action: 'search', query: 'AuditEvent' }, async (scope) => {
+      const patient = get('patient')?.replace(/^Patient\//, '');
+      const personId = patient ? await s.links.personOf(scope, patient) : undefined;
+      if (patient && !personId) throw notFound('No such patient.');
+      return searchAudit(scope.tx, { date: [from, to], agent: get('agent'), personId, entity: get('entity'), action: get('action') ?? get('subtype'), outcome: get('outcome'), purpose: get('purpose'), count, offset });
+    });
+    const bundle: Bundle<AuditEvent> = {
+      resourceType: 'Bundle', type: 'searchset', total: result.total,
+      link: pageLinks(`${s.fhirBase}/AuditEvent`, pairs, { url: '', offset, count, total: result.total, returned: result.events.length }),
+      entry: result.events.map((e) => ({ fullUrl: `${s.fhirBase}/AuditEvent/${e.id}`, resource: e, search: { mode: 'match' } })),
+    };
+    return reply.type(FHIR_JSON).send(bundle);
+  });
+
+  app.get('/admin/break-glass', async (request) => {
+    requirePrivacyOfficer(request.ctx);
+    const items = await s.gate.run(request.ctx, { action: 'read', query: 'break-glass review queue' }, async (scope) => {
+      const list = [...(await listReviews(s.db, 'break-glass')), ...(await listReviews(s.db, 'break-glass', { status: 'reviewed', limit: 50 }))];
+      const reasons = await run<{ id: string; reason: string }>(scope.tx, sql`select id, reason from break_glass`);
+      const reasonOf = new Map(reasons.map((r) => [r.id, r.reason]));
+      return list.map((i) => ({ ...i, reason: reasonOf.get(/break-the-glass (\S+)/.exec(i.detail ?? '')?.[1] ?? '') }));
+    });
+    return items;
+  });
+
+  app.post<{ Params: { seq: string }; Body: { notes?: string } }>('/admin/break-glass/:seq/review', async (request) => {
+    requirePrivacyOfficer(request.ctx);
+    const seq = Number(request.params.seq);
+    if (!Number.isInteger(seq)) throw badRequest('seq must be an audit sequence number.');
+    return markReviewed(s.db, request.ctx, seq, String(request.body?.notes ?? '').slice(0, 2000));
+  });
+
+  app.get('/admin/attestations', async (request) => {
+    requirePrivacyOfficer(request.ctx);
+    return s.gate.run(request.ctx, { action: 'read', query: 'attestation review' }, async (scope) => {
+      const reviews = await listReviews(s.db, 'attestation', { limit: 500 });
+      const rows = await run<{ id: string; user_id: string; person_id: string; reason: string; created_at: Date; expires_at: Date }>(scope.tx, sql`select * from attestations order by created_at desc limit 500`);
+      return { reviews, attestations: rows.map((r) => ({ id: r.id, userId: r.user_id, personId: r.person_id, reason: r.reason, time: new Date(r.created_at).toISOString(), expires: new Date(r.expires_at).toISOString() })) };
+    });
+  });
+
+  app.get('/admin/audit-requests', async (request) => {
+    if (!['privacy-officer', 'registrar'].includes(request.ctx.role)) throw forbidden('Only privacy officers and registrars handle audit requests.');
+    return listAuditRequests(s.db);
+  });
+
+  app.post<{ Body: { patientId?: string; channel?: string } }>('/admin/audit-requests', async (request, reply) => {
+    if (!['privacy-officer', 'registrar'].includes(request.ctx.role)) throw forbidden('Only privacy officers and registrars record paper or phone requests.');
+    const channel = request.body?.channel;
+    if (channel !== 'paper' && channel !== 'phone') throw badRequest('channel must be paper or phone.');
+    const personId = await s.gate.run(request.ctx, { action: 'read', query: 'audit request' }, (scope) => personOfPatient(s, scope, request.body?.patientId ?? ''));
+    return reply.status(201).send(await createAuditRequest(s.db, request.ctx, { personId, channel }));
+  });
+
+  app.post<{ Params: { id: string } }>('/admin/audit-requests/:id/fulfil', async (request) => {
+    requirePrivacyOfficer(request.ctx);
+    return fulfilAuditRequest(s.db, request.ctx, request.params.id);
+  });
+
+  app.get('/portal/me', async (request) => {
+    const ctx = request.ctx;
+    if (ctx.role !== 'patient' || !ctx.personId) throw forbidden('Only patients have a portal profile.');
+    const patientId = await s.gate.run(ctx, { action: 'read', query: 'portal profile' }, async (scope) => (await s.links.members(scope, ctx.personId!))[0]);
+    return { username: ctx.userId, displayName: ctx.displayName, patientId, personId: ctx.personId };
+  });
+
+  app.post('/portal/audit-requests', async (request, reply) => {
+    const ctx = request.ctx;
+    if (ctx.role !== 'patient' || !ctx.personId) throw forbidden('Only patients request their own report here.');
+    return reply.status(201).send(await createAuditRequest(s.db, ctx, { personId: ctx.personId, channel: 'online' }));
+  });
+
+  app.get('/portal/audit-requests', async (request) => {
+    const ctx = request.ctx;
+    if (ctx.role !== 'patient' || !ctx.personId) throw forbidden('Only patients see their own requests here.');
+    return listAuditRequests(s.db, { personId: ctx.personId });
+  });
+}

@@ -1,0 +1,131 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Resource } from '@medplum/fhirtypes';
+import { isStorableType } from '../../fhir/definitions.ts';
+import { allOk, badRequest, fhirError } from '../../fhir/outcome.ts';
+import { selectElements, summarize } from '../../record/elements.ts';
+import { pageLinks, searchBundle } from '../fhir-bundle.ts';
+import { intParam, isStrict, queryPairs } from '../query.ts';
+import type { HttpServices } from '../services.ts';
+
+const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+
+type TypeParams = { type: string };
+type IdParams = { type: string; id: string };
+
+function checkType(type: string): void {
+  if (!isStorableType(type)) throw fhirError(404, 'not-supported', `Unknown resource type "${type.slice(0, 64)}".`);
+}
+
+function sendResource(reply: FastifyReply, resource: Resource, status = 200): FastifyReply {
+  if (resource.meta?.versionId) reply.header('ETag', `W/"${resource.meta.versionId}"`);
+  if (resource.meta?.lastUpdated) reply.header('Last-Modified', new Date(resource.meta.lastUpdated).toUTCString());
+  return reply.status(status).type(FHIR_JSON).send(resource);
+}
+
+/** Create, read, update, delete, search and history for every resource type. */
+export async function fhirRestRoutes(app: FastifyInstance, s: HttpServices): Promise<void> {
+  const search = async (request: FastifyRequest<{ Params: TypeParams }>, reply: FastifyReply, pairs: Array<[string, string]>) => {
+    const { type } = request.params;
+    checkType(type);
+    const result = await s.gate.run(request.ctx, { action: 'search' }, (scope) => s.records.search(scope, type, pairs, isStrict(request)));
+    const { request: req } = result;
+    const shape = (r: Resource) => (req.summary === 'true' ? summarize(r) : selectElements(r, req.elements));
+    const links = pageLinks(`${s.fhirBase}/${type}`, pairs, { url: '', offset: req.offset, count: req.count, total: result.total, returned: result.matches.length });
+    return reply.type(FHIR_JSON).send(searchBundle(s.fhirBase, result.matches.map(shape), result.included.map(shape), req.summary === 'count' ? [] : links, result.total, result.warnings));
+  };
+
+  app.get<{ Params: TypeParams }>('/fhir/:type', (request, reply) => search(request, reply, queryPairs(request)));
+
+  app.post<{ Params: TypeParams; Body: unknown }>('/fhir/:type/_search', (request, reply) => {
+    const body = typeof request.body === 'string' ? [...new URLSearchParams(request.body)] : [];
+    return search(request, reply, [...queryPairs(request), ...body]);
+  });
+
+  app.get<{ Params: IdParams }>('/fhir/:type/:id', async (request, reply) => {
+    const { type, id } = request.params;
+    checkType(type);
+    const resource = await s.gate.run(request.ctx, { action: 'read' }, (scope) => scope.read(type, id));
+    return sendResource(reply, resource);
+  });
+
+  app.post<{ Params: TypeParams; Body: unknown }>('/fhir/:type', async (request, reply) => {
+    const { type } = request.params;
+    checkType(type);
+    if ((request.body as Resource | undefined)?.resourceType !== type) {
+      throw badRequest(`The body's resourceType must be ${type}.`, ['resourceType']);
+    }
+    const ifNoneExist = request.headers['if-none-exist'];
+    const out = await s.gate.run(request.ctx, { action: 'create' }, (scope) =>
+      s.records.create(scope, request.body, { ifNoneExist: typeof ifNoneExist === 'string' ? ifNoneExist : undefined }),
+    );
+    reply.header('Location', `${s.fhirBase}/${type}/${out.resource.id}/_history/${out.resource.meta?.versionId ?? '1'}`);
+    return sendResource(reply, out.resource, out.status);
+  });
+
+  app.put<{ Params: TypeParams; Body: unknown }>('/fhir/:type', async (request, reply) => {
+    const { type } = request.params;
+    checkType(type);
+    const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
+    if (!query) throw badRequest('Conditional update needs search parameters in the URL.');
+    const out = await s.gate.run(request.ctx, { action: 'update' }, (scope) => s.records.conditionalUpdate(scope, type, query, request.body));
+    return sendResource(reply, out.resource, out.status);
+  });
+
+  app.put<{ Params: IdParams; Body: unknown }>('/fhir/:type/:id', async (request, reply) => {
+    const { type, id } = request.params;
+    checkType(type);
+    const ifMatch = request.headers['if-match'];
+    const out = await s.gate.run(request.ctx, { action: 'update' }, (scope) =>
+      s.records.update(scope, type, id, request.body, typeof ifMatch === 'string' ? ifMatch : undefined),
+    );
+    return sendResource(reply, out.resource, out.status);
+  });
+
+  app.delete<{ Params: IdParams }>('/fhir/:type/:id', async (request, reply) => {
+    const { type, id } = request.params;
+    checkType(type);
+    await s.gate.run(request.ctx, { action: 'delete' }, (scope) => scope.remove(type, id));
+    return reply.status(200).type(FHIR_JSON).send(allOk(`Deleted ${type}/${id}`));
+  });
+
+  const history = async (request: FastifyRequest, reply: FastifyReply, type?: string, id?: string) => {
+    if (type) checkType(type);
+    const pairs = queryPairs(request);
+    const count = intParam(pairs, '_count', 50, 1000);
+    const offset = intParam(pairs, '_offset', 0, 1_000_000);
+    const since = pairs.find(([k]) => k === '_since')?.[1];
+    if (since && Number.isNaN(Date.parse(since))) throw badRequest('_since must be an instant.');
+    const { entries, total } = await s.gate.run(request.ctx, { action: 'history' }, (scope) => scope.history({ type, id, since, count, offset }));
+    const base = `${s.fhirBase}${type ? `/${type}` : ''}${id ? `/${id}` : ''}/_history`;
+    return reply.type(FHIR_JSON).send({
+      resourceType: 'Bundle',
+      type: 'history',
+      total,
+      link: pageLinks(base, pairs, { url: base, offset, count, total, returned: entries.length }),
+      entry: entries.map((e) => ({
+        fullUrl: `${s.fhirBase}/${e.resource_type}/${e.id}`,
+        ...(e.deleted ? {} : { resource: e.content }),
+        request: { method: e.deleted ? 'DELETE' : e.version_id === 1 ? 'POST' : 'PUT', url: `${e.resource_type}/${e.id}` },
+        response: { status: e.deleted ? '204' : e.version_id === 1 ? '201' : '200', etag: `W/"${e.version_id}"`, lastModified: new Date(e.last_updated).toISOString() },
+      })),
+    });
+  };
+
+  app.get('/fhir/_history', (request, reply) => history(request, reply));
+  app.get<{ Params: TypeParams }>('/fhir/:type/_history', (request, reply) => history(request, reply, request.params.type));
+  app.get<{ Params: IdParams }>('/fhir/:type/:id/_history', (request, reply) => history(request, reply, request.params.type, request.params.id));
+
+  app.get<{ Params: IdParams & { vid: string } }>('/fhir/:type/:id/_history/:vid', async (request, reply) => {
+    const { type, id, vid } = request.params;
+    checkType(type);
+    const version = Number(vid);
+    if (!Number.isInteger(version) || version < 1) throw badRequest('The version id must be a positive integer.');
+    const resource = await s.gate.run(request.ctx, { action: 'vread' }, (scope) => scope.vread(type, id, version));
+    return sendResource(reply, resource);
+  });
+
+  app.post<{ Body: unknown }>('/fhir', async (request, reply) => {
+    const bundle = await s.transactions.execute(request.ctx, request.body);
+    return reply.type(FHIR_JSON).send(bundle);
+  });
+}

@@ -1,0 +1,85 @@
+import type { DiagnosticReport, DocumentReference, Observation } from '@medplum/fhirtypes';
+import { describe, expect, it } from 'vitest';
+import { bundleOf, entriesOf, mapEr7, seg } from './test-helpers.ts';
+
+const MSH = 'MSH|^~\\&|LIS|MMCLAB|KAT|HIE|20260115120000-0500||ORU^R01^ORU_R01|L1|P|2.5.1';
+const PID = 'PID|1||MRN1^^^MMC^MR||DOE^JANE||19800215|F';
+const LAB = [
+  MSH, PID,
+  'ORC|RE|PL1^EPIC|FL1^LAB^1.2.3^ISO',
+  seg('OBR', { 1: '1', 2: 'PL1^EPIC', 3: 'FL1^LAB^1.2.3^ISO', 4: '24323-8^Comprehensive metabolic panel^LN', 7: '20260115080000-0500', 22: '20260115110000-0500', 25: 'F' }),
+  'OBX|1|NM|2345-7^Glucose^LN||182|mg/dL^mg/dL^UCUM|70-99|H|||F',
+  'OBX|2|SN|2160-0^Creatinine^LN||<^0.5|mg/dL|0.6-1.3|L|||C',
+  'OBX|3|SN|5195-3^HBsAg titer^LN||^1^:^128|||A|||F',
+  'OBX|4|CWE|600-7^Culture^LN||27268008^Salmonella^SCT||||||P',
+  'OBX|5|DT|8665-2^LMP^LN||20251220||||||F',
+  'OBX|6|TX|8251-1^Comment^LN||Line one\\.br\\Line two \\T\\ more||||||F|||20260115090000-0500',
+  'SPM|1|||BLD|||||||||||||20260115074500-0500',
+];
+
+describe('ORU^R01 mapping', () => {
+  const bundle = bundleOf(mapEr7(LAB));
+  const obs = entriesOf<Observation>(bundle, 'Observation');
+  const byCode = (code: string) => obs.find((o) => o.resource.code.coding?.[0].code === code)!;
+
+  it('makes one DiagnosticReport keyed on the filler order number, with its results', () => {
+    const [dr] = entriesOf<DiagnosticReport>(bundle, 'DiagnosticReport');
+    expect(dr.request?.url).toBe('DiagnosticReport?identifier=urn%3Aoid%3A1.2.3|FL1');
+    expect(dr.resource.identifier?.map((i) => [i.type?.coding?.[0].code, i.value])).toEqual([['FILL', 'FL1'], ['PLAC', 'PL1']]);
+    expect(dr.resource.status).toBe('final');
+    expect(dr.resource.effectiveDateTime).toBe('2026-01-15T07:45:00-05:00');
+    expect(dr.resource.issued).toBe('2026-01-15T11:00:00-05:00');
+    expect(dr.resource.result).toHaveLength(6);
+  });
+
+  it('maps NM with units, range and abnormal flag; identifier = filler + code + sub-id', () => {
+    const glucose = byCode('2345-7');
+    expect(glucose.request?.url).toBe(`Observation?identifier=${encodeURIComponent('urn:oid:1.2.3:obx')}|${encodeURIComponent('FL1|2345-7|')}`);
+    expect(glucose.resource).toMatchObject({
+      status: 'final',
+      valueQuantity: { value: 182, unit: 'mg/dL', system: 'http://unitsofmeasure.org', code: 'mg/dL' },
+      referenceRange: [{ low: { value: 70 }, high: { value: 99 }, text: '70-99' }],
+      interpretation: [{ coding: [{ code: 'H' }] }],
+      effectiveDateTime: '2026-01-15T07:45:00-05:00',
+    });
+  });
+
+  it('maps SN comparators and ratios, CWE, DT and TX', () => {
+    expect(byCode('2160-0').resource).toMatchObject({ status: 'corrected', valueQuantity: { value: 0.5, comparator: '<' } });
+    expect(byCode('5195-3').resource.valueRatio).toEqual({ numerator: { value: 1 }, denominator: { value: 128 } });
+    expect(byCode('600-7').resource).toMatchObject({ status: 'preliminary', valueCodeableConcept: { coding: [{ system: 'http://snomed.info/sct', code: '27268008' }] } });
+    expect(byCode('8665-2').resource.valueDateTime).toBe('2025-12-20');
+    expect(byCode('8251-1').resource).toMatchObject({ valueString: 'Line one\nLine two & more', effectiveDateTime: '2026-01-15T09:00:00-05:00' });
+  });
+
+  it('a corrected result (OBX-11 C) targets the same conditional URL as the original', () => {
+    const corrected = bundleOf(mapEr7(LAB.map((l) => l.replace('|182|', '|180|').replace('|H|||F', '|H|||C').replace('|L1|', '|L2|'))));
+    const c = entriesOf<Observation>(corrected, 'Observation').find((o) => o.resource.code.coding?.[0].code === '2345-7')!;
+    expect(c.request?.url).toBe(byCode('2345-7').request?.url);
+    expect(c.resource.status).toBe('corrected');
+    expect(c.resource.valueQuantity?.value).toBe(180);
+  });
+
+  it('rejects a non-numeric NM with AE 102 at OBX-n-5', () => {
+    const r = mapEr7([MSH, PID, 'OBR|1||F9|X^Y^LN', 'OBX|1|NM|X^Y^LN||positive']);
+    expect(r.kind === 'rejected' && r.error).toEqual({ code: 102, ackCode: 'AE', reason: 'OBX-5 is not numeric for value type NM', location: { segment: 'OBX', sequence: 1, field: 5 } });
+  });
+
+  it('turns a narrative report into presentedForm and a DocumentReference, and ED into an attachment', () => {
+    const rad = bundleOf(mapEr7([
+      MSH, PID,
+      'OBR|1|P7|F7|71020^Chest X-ray^CPT|||20260114|||||||||||||||||F',
+      'OBX|1|TX|IMP^Impression^L||No acute disease.||||||F',
+      'OBX|2|TX|IMP^Impression^L||Heart size normal.||||||F',
+      'OBX|3|ED|PDF^Report^L||^AP^PDF^Base64^JVBERi0x||||||F',
+    ]));
+    expect(entriesOf(rad, 'Observation')).toHaveLength(0);
+    const [dr] = entriesOf<DiagnosticReport>(rad, 'DiagnosticReport');
+    const forms = dr.resource.presentedForm ?? [];
+    expect(Buffer.from(forms[0].data ?? '', 'base64').toString()).toBe('No acute disease.\nHeart size normal.');
+    expect(forms[1]).toEqual({ contentType: 'application/pdf', data: 'JVBERi0x' });
+    const [doc] = entriesOf<DocumentReference>(rad, 'DocumentReference');
+    expect(doc.resource.content.map((c) => c.attachment.contentType)).toEqual(['text/plain; charset=utf-8', 'application/pdf']);
+    expect(doc.resource.subject?.reference).toBe(dr.resource.subject?.reference);
+  });
+});

@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import type { Database, Queryable } from '../store/database.ts';
+import { run } from '../store/database.ts';
+import { sql } from '../store/sql.ts';
+
+export type InboxStatus = 'received' | 'processed' | 'error' | 'rejected' | 'discarded' | 'purged';
+
+export interface InboxMessage {
+  id: string;
+  received_at: Date;
+  channel: string;
+  sender: string;
+  message_type: string | null;
+  control_id: string | null;
+  status: InboxStatus;
+  reason: string | null;
+  raw: string | null;
+  ack: string | null;
+}
+
+export interface NewMessage {
+  channel: 'mllp' | 'http' | 'ccda' | 'import';
+  sender: string;
+  messageType?: string;
+  controlId?: string;
+  raw: string;
+}
+
+/**
+ * Commits the raw message in its own transaction before anything else happens. Returns the existing row when
+ * the same sender already sent this control id (the caller re-acknowledges it and applies nothing twice).
+ */
+export async function storeIncoming(db: Database, m: NewMessage, now: Date): Promise<{ message: InboxMessage; duplicate: boolean }> {
+  const id = randomUUID();
+  const inserted = await run<InboxMessage>(db, sql`insert into ingest_messages (id, received_at, channel, sender, message_type, control_id, status, raw)
+    values (${id}, ${now.toISOString()}, ${m.channel}, ${m.sender}, ${m.messageType ?? null}, ${m.controlId || null}, 'received', ${m.raw})
+    on conflict do nothing returning *`);
+  if (inserted[0]) return { message: inserted[0], duplicate: false };
+  const existing = await run<InboxMessage>(db, sql`select * from ingest_messages where sender = ${m.sender} and control_id = ${m.controlId ?? ''}`);
+  return { message: existing[0], duplicate: true };
+}
+
+export async function markOutcome(
+  tx: Queryable,
+  id: string,
+  o: { status: InboxStatus; ack?: string; reason?: string; location?: string; personIds?: string[]; resources?: number; now: Date },
+): Promise<void> {
+  await run(tx, sql`update ingest_messages set status = ${o.status}, ack = ${o.ack ?? null}, reason = ${o.reason ?? null},
+    error_location = ${o.location ?? null}, person_ids = ${o.personIds ?? []}, resources = ${o.resources ?? 0}, processed_at = ${o.now.toISOString()}
+    where id = ${id}`);
+}
+
+export async function pendingMessages(db: Queryable): Promise<InboxMessage[]> {
+  return run<InboxMessage>(db, sql`select * from ingest_messages where status = 'received' order by received_at limit 1000`);
+}
+
+export async function getMessage(db: Queryable, id: string): Promise<InboxMessage | undefined> {
+  return (await run<InboxMessage>(db, sql`select * from ingest_messages where id = ${id}`))[0];
+}
+
+export async function errorQueue(db: Queryable, limit = 200): Promise<InboxMessage[]> {
+  return run<InboxMessage>(db, sql`select id, received_at, channel, sender, message_type, control_id, status, reason, error_location, null as raw, null as ack
+    from ingest_messages where status in ('error', 'rejected') order by received_at desc limit ${limit}`);
+}
+
+/** Opt-out: raw messages that carried the person's clinical content lose their bodies (the row stays as a count). */
+export async function purgeRawForPerson(tx: Queryable, personId: string): Promise<number> {
+  const rows = await run<{ n: number }>(tx, sql`with p as (update ingest_messages set raw = null, ack = null, status = 'purged'
+    where ${personId} = any(person_ids) and raw is not null returning 1) select count(*)::int as n from p`);
+  return rows[0]?.n ?? 0;
+}

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { decide } from './decide.ts';
+import { score, train, type MatchModel } from './model.ts';
+import type { MpiRecord } from './normalize.ts';
+import { rec, toyPopulation } from './test-records.ts';
+
+const model: MatchModel = { ...train(toyPopulation(300).records, { seed: 3 }), thresholds: { upper: 14, lower: 4 } };
+const judge = (a: MpiRecord, b: MpiRecord) => decide(a, b, score(a, b, model), model);
+
+describe('decisions and safety rules', () => {
+  it('auto-links a near-identical pair and rejects strangers', () => {
+    expect(judge(rec({ id: 'a' }), rec({ id: 'b', phone: undefined }))).toEqual({ decision: 'auto-link', reason: 'above-upper-threshold' });
+    const stranger = rec({ id: 'c', given: ['Kevin'], family: 'Nguyen', birthDate: '1990-01-01', ssn: '555443333', street: '9 Elm Rd', city: 'Bangor', postalCode: '04401', phone: '2079990000', email: 'k@x.org', sex: 'male' });
+    expect(judge(rec({ id: 'a' }), stranger).decision).toBe('no-match');
+  });
+
+  it('never auto-links when SSNs differ by more than one digit', () => {
+    expect(judge(rec({ id: 'a' }), rec({ id: 'b', ssn: '987654321' }))).toEqual({ decision: 'review', reason: 'ssn-conflict' });
+    expect(judge(rec({ id: 'a' }), rec({ id: 'b', ssn: '123456780' })).decision).toBe('auto-link');
+  });
+
+  it('never auto-links likely twins', () => {
+    const twin = rec({ id: 'b', given: ['Susan'], ssn: undefined, email: undefined });
+    expect(judge(rec({ id: 'a', ssn: undefined }), twin)).toEqual({ decision: 'review', reason: 'possible-twin' });
+    const nickname = rec({ id: 'b', given: ['Peggy'], ssn: undefined });
+    expect(judge(rec({ id: 'a', ssn: undefined }), nickname).decision).toBe('auto-link');
+  });
+
+  it('never auto-links different sexes unless the SSN matches exactly', () => {
+    expect(judge(rec({ id: 'a' }), rec({ id: 'b', sex: 'male', ssn: undefined }))).toEqual({ decision: 'review', reason: 'sex-conflict' });
+    expect(judge(rec({ id: 'a' }), rec({ id: 'b', sex: 'male' })).decision).toBe('auto-link');
+  });
+
+  it('never auto-links household members on shared address and phone alone', () => {
+    const spouse = rec({ id: 'b', given: ['Robert'], birthDate: '1958-11-30', sex: undefined, ssn: undefined, email: undefined });
+    const result = judge(rec({ id: 'a', ssn: undefined, email: undefined }), spouse);
+    expect(result.decision).not.toBe('auto-link');
+  });
+
+  it('needs an identifier when a birth date is missing', () => {
+    const a = rec({ id: 'a', ssn: undefined, email: undefined, phone: undefined, street: undefined });
+    const b = rec({ id: 'b', ssn: undefined, email: undefined, phone: undefined, street: undefined, birthDate: undefined });
+    expect(judge(a, b)).toEqual({ decision: 'review', reason: 'insufficient-evidence' });
+  });
+});

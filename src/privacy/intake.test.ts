@@ -1,0 +1,93 @@
+import type { Provenance, Resource } from '@medplum/fhirtypes';
+import { describe, expect, it } from 'vitest';
+import { clinicalDate, isOnOrAfter } from './clinical-date.ts';
+import { NO_CHOICES, type ConsentState } from './consent.ts';
+import { intakeDecision, intakeDecisions } from './intake.ts';
+
+const R = (r: Record<string, unknown>) => r as unknown as Resource;
+const received = '2026-05-01T08:00:00Z';
+
+describe('clinicalDate: the date of the care a resource describes', () => {
+  it.each([
+    [{ resourceType: 'Encounter', period: { start: '2024-01-02T10:00:00Z', end: '2024-01-03' } }, '2024-01-02T10:00:00Z'],
+    [{ resourceType: 'Observation', effectiveDateTime: '2024-02-01', issued: '2024-02-03T00:00:00Z' }, '2024-02-01'],
+    [{ resourceType: 'Observation', effectivePeriod: { start: '2024-02-05' } }, '2024-02-05'],
+    [{ resourceType: 'Observation', issued: '2024-02-03T00:00:00Z' }, '2024-02-03T00:00:00Z'],
+    [{ resourceType: 'DiagnosticReport', effectiveDateTime: '2024-03-01', issued: '2024-03-02' }, '2024-03-01'],
+    [{ resourceType: 'Condition', onsetDateTime: '1990-01-01', recordedDate: '2024-04-01' }, '2024-04-01'],
+    [{ resourceType: 'Condition', onsetDateTime: '1990-01-01' }, '1990-01-01'],
+    [{ resourceType: 'Procedure', performedPeriod: { start: '2024-05-01T09:00:00Z' } }, '2024-05-01T09:00:00Z'],
+    [{ resourceType: 'Immunization', occurrenceDateTime: '2024-06-01' }, '2024-06-01'],
+    [{ resourceType: 'MedicationRequest', authoredOn: '2024-07-01' }, '2024-07-01'],
+    [{ resourceType: 'MedicationStatement', effectiveDateTime: '2024-07-02', dateAsserted: '2024-07-09' }, '2024-07-02'],
+    [{ resourceType: 'MedicationAdministration', effectivePeriod: { start: '2024-07-03' } }, '2024-07-03'],
+    [{ resourceType: 'MedicationDispense', whenHandedOver: '2024-07-04', whenPrepared: '2024-07-01' }, '2024-07-04'],
+    [{ resourceType: 'AllergyIntolerance', onsetDateTime: '2001-01-01', recordedDate: '2024-08-01' }, '2024-08-01'],
+    [{ resourceType: 'DocumentReference', date: '2024-09-10T00:00:00Z', context: { period: { start: '2024-09-01' } } }, '2024-09-01'],
+    [{ resourceType: 'DocumentReference', date: '2024-09-10T00:00:00Z' }, '2024-09-10T00:00:00Z'],
+    [{ resourceType: 'Composition', date: '2024-10-01' }, '2024-10-01'],
+    [{ resourceType: 'Claim', billablePeriod: { start: '2024-11-01' }, created: '2024-11-05' }, '2024-11-01'],
+    [{ resourceType: 'Observation', effectiveDateTime: 'not a date' }, received],
+    [{ resourceType: 'Binary', contentType: 'text/plain' }, received],
+    [{ resourceType: 'Provenance', occurredDateTime: '2024-12-01', recorded: '2024-12-02T00:00:00Z' }, '2024-12-01'],
+  ])('%o → %s', (r, expected) => {
+    expect(clinicalDate(R(r), received)).toBe(expected);
+  });
+
+  it('a date-only value on the opt-in day counts as on or after it', () => {
+    expect(isOnOrAfter('2026-03-01', '2026-03-01T15:00:00Z')).toBe(true);
+    expect(isOnOrAfter('2026-02-28', '2026-03-01T00:00:00Z')).toBe(false);
+    expect(isOnOrAfter('2026-03-01T14:59:00Z', '2026-03-01T15:00:00Z')).toBe(false);
+    expect(isOnOrAfter('2026', '2026-03-01')).toBe(true);
+  });
+});
+
+const optedOut: ConsentState = { optedOut: true, optedOutAt: '2026-01-01', shared: [], history: [] };
+const optedIn: ConsentState = { optedOut: false, optInDate: '2026-03-01', shared: [], history: [] };
+const obs = (date?: string) => R({ resourceType: 'Observation', status: 'final', code: {}, ...(date ? { effectiveDateTime: date } : {}) });
+
+describe('intakeDecision (privacy rules §2 and §3)', () => {
+  it.each(['Patient', 'Person', 'Consent', 'Organization', 'Practitioner', 'Location'])('%s is always stored, even when opted out', (t) => {
+    expect(intakeDecision(R({ resourceType: t }), optedOut, received)).toEqual({ store: true });
+  });
+
+  it('while opted out, clinical data of every kind is not stored', () => {
+    for (const t of ['Observation', 'Encounter', 'DocumentReference', 'Binary', 'Provenance', 'SomeFutureType']) {
+      expect(intakeDecision(R({ resourceType: t, target: [{ reference: 'Observation/1' }] }), optedOut, received)).toEqual({ store: false, reason: 'opted-out' });
+    }
+  });
+
+  it('after opt-in: only data whose clinical date is on or after the opt-in date, even when it arrives late', () => {
+    expect(intakeDecision(obs('2026-03-05'), optedIn, received)).toEqual({ store: true });
+    expect(intakeDecision(obs('2026-03-01'), optedIn, received)).toEqual({ store: true });
+    expect(intakeDecision(obs('2026-02-20'), optedIn, '2026-04-01T00:00:00Z')).toEqual({ store: false, reason: 'before-opt-in' });
+  });
+
+  it('data with no clinical date takes the date it was received', () => {
+    expect(intakeDecision(obs(), optedIn, '2026-03-02T00:00:00Z')).toEqual({ store: true });
+    expect(intakeDecision(obs(), optedIn, '2026-02-27T00:00:00Z')).toEqual({ store: false, reason: 'before-opt-in' });
+  });
+
+  it('a person who never opted out has everything stored', () => {
+    expect(intakeDecision(obs('1999-01-01'), NO_CHOICES, received)).toEqual({ store: true });
+  });
+
+  it('Provenance of a demographic update is kept; Provenance of discarded clinical data goes with it', () => {
+    const prov = (target: string, recorded = '2026-04-01T00:00:00Z'): Provenance =>
+      ({ resourceType: 'Provenance', recorded, target: [{ reference: target }], agent: [] }) as unknown as Provenance;
+    expect(intakeDecision(prov('Patient/p1'), optedOut, received)).toEqual({ store: true });
+    const entries = [
+      { fullUrl: 'urn:uuid:o1', resource: obs('2026-02-01') },
+      { fullUrl: 'urn:uuid:o2', resource: obs('2026-04-01') },
+      { resource: prov('urn:uuid:o1') },
+      { resource: prov('urn:uuid:o2') },
+    ];
+    expect(intakeDecisions(entries, optedIn, received)).toEqual([
+      { store: false, reason: 'before-opt-in' }, { store: true }, { store: false, reason: 'before-opt-in' }, { store: true },
+    ]);
+    const adt = [{ fullUrl: 'urn:uuid:p', resource: R({ resourceType: 'Patient' }) }, { resource: prov('urn:uuid:p') }];
+    expect(intakeDecisions(adt, optedOut, received)).toEqual([{ store: true }, { store: true }]);
+    const mixed = [...adt, { fullUrl: 'urn:uuid:o', resource: obs('2026-04-01') }, { resource: prov('urn:uuid:o') }];
+    expect(intakeDecisions(mixed, optedOut, received).map((d) => d.store)).toEqual([true, true, false, false]);
+  });
+});

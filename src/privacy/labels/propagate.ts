@@ -1,0 +1,121 @@
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { labelsForCdaXml } from './ccda-codes.ts';
+import { applyLabels, declaredLabels, labelsForResource, mergeLabels } from './classifier.ts';
+import type { SensitivityLabel, ValueSets } from './value-set-types.ts';
+
+/**
+ * Reference fields through which sensitivity flows from the target to the holder: a report's results,
+ * a visit's reason and diagnoses, a panel's members, a document's section entries, a prescription's
+ * drug, a claim's diagnoses. Links to the patient, the encounter or the author never carry it.
+ */
+export const PROPAGATING_KEYS = new Set([
+  'result', 'reasonReference', 'diagnosisReference', 'condition', 'hasMember', 'derivedFrom',
+  'addresses', 'medicationReference', 'entry', 'focus', 'prescription', 'claim', 'related', 'basedOn',
+]);
+
+type JsonObject = Record<string, unknown>;
+
+function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Every Reference held directly under a propagating key, anywhere in the resource except `meta`. */
+export function propagatingReferences(resource: Resource): string[] {
+  const refs: string[] = [];
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (!isObject(node)) return;
+    for (const [k, v] of Object.entries(node)) {
+      if (k === 'meta') continue;
+      if (PROPAGATING_KEYS.has(k)) {
+        for (const item of Array.isArray(v) ? v : [v]) {
+          if (isObject(item) && typeof item.reference === 'string') refs.push(item.reference);
+        }
+      }
+      visit(v);
+    }
+  };
+  visit(resource);
+  return refs;
+}
+
+/** Keys a reference may use for a resource: `Type/id`, its fullUrl, and absolute `…/Type/id` URLs. */
+function refKey(reference: string): string {
+  const m = /([A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(reference);
+  return m && !reference.startsWith('urn:') ? m[1] : reference;
+}
+
+/** Labels from an attached C-CDA (DocumentReference.content) when the XML is inline. */
+function attachmentLabels(resource: Resource, vs: ValueSets): SensitivityLabel[] {
+  if (resource.resourceType !== 'DocumentReference') return [];
+  const found: SensitivityLabel[][] = [];
+  for (const c of resource.content ?? []) {
+    const a = c.attachment;
+    if (a?.data && /xml/i.test(a.contentType ?? '')) found.push(labelsForCdaXml(Buffer.from(a.data, 'base64').toString('utf8'), vs));
+  }
+  return mergeLabels(...found);
+}
+
+/**
+ * Resources about no one in particular: the directory and knowledge artifacts (a care-plan template
+ * for depression, a mental-health clinic's service entry). Their codes do not make them sensitive.
+ */
+export const UNLABELLED_TYPES: ReadonlySet<string> = new Set([
+  'Organization', 'Practitioner', 'PractitionerRole', 'Location', 'Endpoint', 'HealthcareService',
+  'ActivityDefinition', 'PlanDefinition', 'Questionnaire', 'ValueSet', 'CodeSystem', 'ConceptMap',
+  'StructureDefinition', 'Library', 'Measure', 'ObservationDefinition', 'SpecimenDefinition',
+]);
+
+/** Own labels: codes in the resource, a C-CDA attachment, and labels already declared in meta.security. */
+export function ownLabels(resource: Resource, vs: ValueSets): SensitivityLabel[] {
+  if (UNLABELLED_TYPES.has(resource.resourceType)) return declaredLabels(resource);
+  return mergeLabels(labelsForResource(resource, vs), attachmentLabels(resource, vs), declaredLabels(resource));
+}
+
+/**
+ * Labels a set of resources (a transaction, a C-CDA conversion, one person's record) including what
+ * flows along references, to a fixed point so chains (EOB → Claim → Condition) resolve.
+ * `fullUrls[i]` is the bundle fullUrl of `resources[i]` when there is one.
+ */
+export function propagateLabels(resources: Resource[], vs: ValueSets, fullUrls: Array<string | undefined> = []): Resource[] {
+  const labels = resources.map((r) => ownLabels(r, vs));
+  const byKey = new Map<string, number>();
+  resources.forEach((r, i) => {
+    if (r.id) byKey.set(`${r.resourceType}/${r.id}`, i);
+    const url = fullUrls[i];
+    if (url) byKey.set(refKey(url), i);
+  });
+  const edges = resources.map((r) =>
+    propagatingReferences(r).map((ref) => byKey.get(refKey(ref))).filter((i): i is number => i !== undefined),
+  );
+  for (let changed = true; changed; ) {
+    changed = false;
+    edges.forEach((targets, i) => {
+      const next = mergeLabels(labels[i], ...targets.map((t) => labels[t]));
+      if (next.length !== labels[i].length) {
+        labels[i] = next;
+        changed = true;
+      }
+    });
+  }
+  return resources.map((r, i) => applyLabels(r, labels[i]));
+}
+
+/** Same for a Bundle: entries resolve each other by fullUrl or `Type/id`. */
+export function propagateBundleLabels(bundle: Bundle, vs: ValueSets): Bundle {
+  const entries = (bundle.entry ?? []).filter((e) => e.resource);
+  const labelled = propagateLabels(entries.map((e) => e.resource as Resource), vs, entries.map((e) => e.fullUrl));
+  let k = 0;
+  return { ...bundle, entry: (bundle.entry ?? []).map((e) => (e.resource ? { ...e, resource: labelled[k++] } : e)) };
+}
+
+/**
+ * `katahdin privacy relabel`: relabels one person's whole record with the current value sets
+ * (labels propagate between the person's resources). Labels are only added, never removed
+ * automatically; returns the indices whose labels changed so only those rows are rewritten.
+ */
+export function relabelRecord(resources: Resource[], vs: ValueSets): { resources: Resource[]; changed: number[] } {
+  const next = propagateLabels(resources, vs);
+  const changed = next.flatMap((r, i) => (declaredLabels(r).join() === declaredLabels(resources[i]).join() ? [] : [i]));
+  return { resources: next, changed };
+}

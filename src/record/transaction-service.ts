@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import type { AccessGate } from '../access/gate.ts';
+import type { GateScope } from '../access/gate-scope.ts';
+import type { AccessContext } from '../access/context.ts';
+import { allOk, badRequest, FhirError, fhirError } from '../fhir/outcome.ts';
+import type { RecordService } from './record-service.ts';
+import { rewriteReferences } from './references.ts';
+import { propagateLabels } from '../privacy/labels/propagate.ts';
+import { loadValueSets } from '../privacy/labels/value-sets.ts';
+
+interface PlannedEntry {
+  index: number;
+  entry: BundleEntry;
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  type: string;
+  id?: string;
+  /** Set when a conditional create found an existing resource: no write. */
+  existing?: Resource;
+}
+
+/** Processing order inside a transaction: deletes, then shared resources, Patients, clinical data, reads. */
+function rank(p: PlannedEntry): number {
+  if (p.method === 'DELETE') return 0;
+  if (p.method === 'GET') return 5;
+  if (['Organization', 'Practitioner', 'Location', 'PractitionerRole', 'Medication'].includes(p.type)) return 1;
+  if (p.type === 'Patient') return 2;
+  if (p.type === 'Provenance') return 4;
+  return 3;
+}
+
+/**
+ * Sensitivity labels flow along references inside the bundle before anything is written, so a report written
+ * before its labelled results is labelled too (labels of already stored resources are added by the write policy).
+ */
+function labelWithinBundle(planned: PlannedEntry[]): void {
+  const withResource = planned.filter((p) => p.entry.resource && (p.method === 'POST' || p.method === 'PUT'));
+  const labelled = propagateLabels(withResource.map((p) => ({ ...p.entry.resource!, id: p.id ?? p.entry.resource!.id })), loadValueSets());
+  withResource.forEach((p, i) => {
+    p.entry = { ...p.entry, resource: labelled[i] };
+  });
+}
+
+/** FHIR `transaction` (atomic, references resolved) and `batch` (entries independent) Bundles. */
+export class TransactionService {
+  constructor(
+    private readonly gate: AccessGate,
+    private readonly records: RecordService,
+    private readonly fhirBase: string,
+  ) {}
+
+  async execute(ctx: AccessContext, body: unknown): Promise<Bundle> {
+    const bundle = body as Bundle;
+    if (!bundle || typeof bundle !== 'object' || bundle.resourceType !== 'Bundle') throw badRequest('Expected a Bundle.', ['resourceType']);
+    if (bundle.type !== 'transaction' && bundle.type !== 'batch') throw badRequest('Bundle.type must be transaction or batch.', ['Bundle.type']);
+    const entries = bundle.entry ?? [];
+    if (bundle.type === 'batch') return this.batch(ctx, entries);
+    const responses = await this.gate.run(ctx, { action: 'create', query: 'transaction' }, (scope) => this.transaction(scope, entries));
+    return { resourceType: 'Bundle', type: 'transaction-response', entry: responses };
+  }
+
+  /** Runs a transaction inside an existing gate scope (ingestion uses this to add its own steps to the same transaction). */
+  async transaction(scope: GateScope, entries: BundleEntry[]): Promise<BundleEntry[]> {
+    const planned = entries.map((entry, index) => this.plan(entry, index));
+    const ids = new Map<string, string>();
+    for (const p of planned) await this.assignIdentity(scope, p, ids);
+    const resolve = await this.conditionalReferences(scope, planned);
+    for (const p of planned) {
+      if (p.entry.resource) {
+        rewriteReferences(p.entry.resource, (ref) => ids.get(ref) ?? resolve.get(ref));
+      }
+    }
+    labelWithinBundle(planned);
+    const responses: BundleEntry[] = new Array(planned.length);
+    for (const p of [...planned].sort((a, b) => rank(a) - rank(b) || a.index - b.index)) {
+      responses[p.index] = await this.apply(scope, p);
+    }
+    return responses;
+  }
+
+  private plan(entry: BundleEntry, index: number): PlannedEntry {
+    const method = entry.request?.method;
+    const url = entry.request?.url;
+    if (!method || !url || !['GET', 'POST', 'PUT', 'DELETE'].includes(method)) {
+      throw badRequest(`Bundle entry ${index} needs request.method (GET, POST, PUT or DELETE) and request.url.`, [`Bundle.entry[${index}].request`]);
+    }
+    const type = url.split(/[/?]/)[0];
+    if ((method === 'POST' || method === 'PUT') && entry.resource?.resourceType !== type) {
+      throw badRequest(`Bundle entry ${index}: resource type does not match request.url.`, [`Bundle.entry[${index}].resource`]);
+    }
+    const id = /^[A-Za-z]+\/([^/?]+)$/.exec(url)?.[1];
+    return { index, entry, method: method as PlannedEntry['method'], type, id };
+  }
+
+  private async assignIdentity(scope: GateScope, p: PlannedEntry, ids: Map<string, string>): Promise<void> {
+    const { entry } = p;
+    if (p.method === 'POST') {
+      if (entry.request?.ifNoneExist) p.existing = await this.records.conditionalMatch(scope, p.type, entry.request.ifNoneExist);
+      p.id = p.existing?.id ?? randomUUID();
+    } else if (p.method === 'PUT' && !p.id) {
+      const query = entry.request!.url.split('?')[1] ?? '';
+      const found = await scope.searchType(p.type, [...new URLSearchParams(query)], false);
+      if (found.matches.length > 1) throw fhirError(412, 'multiple-matches', `Bundle entry ${p.index}: conditional update matched ${found.matches.length} resources.`);
+      p.id = found.matches[0]?.id ?? entry.resource?.id ?? randomUUID();
+    }
+    if (entry.fullUrl && p.id) ids.set(entry.fullUrl, `${p.type}/${p.id}`);
+  }
+
+  /** Conditional references (`Patient?identifier=x|y`) must match exactly one resource. */
+  private async conditionalReferences(scope: GateScope, planned: PlannedEntry[]): Promise<Map<string, string>> {
+    const refs = new Set<string>();
+    for (const p of planned) {
+      rewriteReferences(p.entry.resource, (ref) => {
+        if (/^[A-Z][A-Za-z]+\?/.test(ref)) refs.add(ref);
+        return undefined;
+      });
+    }
+    const out = new Map<string, string>();
+    for (const ref of refs) {
+      const [type, query] = [ref.slice(0, ref.indexOf('?')), ref.slice(ref.indexOf('?') + 1)];
+      const inBundle = planned.filter((p) => (p.type === type && p.entry.request?.ifNoneExist === query) || p.entry.request?.url === ref);
+      if (inBundle.length === 1 && inBundle[0].id) {
+        out.set(ref, `${type}/${inBundle[0].id}`);
+        continue;
+      }
+      const found = await scope.searchType(type, [...new URLSearchParams(query)], false);
+      if (found.matches.length !== 1) {
+        throw fhirError(412, 'not-found', `Conditional reference ${type}?… matched ${found.matches.length} resources; it must match exactly one.`);
+      }
+      out.set(ref, `${type}/${found.matches[0].id}`);
+    }
+    return out;
+  }
+
+  private async apply(scope: GateScope, p: PlannedEntry): Promise<BundleEntry> {
+    const { entry } = p;
+    const location = (r: Resource) => `${p.type}/${r.id}/_history/${r.meta?.versionId ?? '1'}`;
+    switch (p.method) {
+      case 'POST': {
+        if (p.existing) return { fullUrl: `${this.fhirBase}/${p.type}/${p.existing.id}`, response: { status: '200 OK', location: location(p.existing) } };
+        const out = await this.records.create(scope, entry.resource, { id: p.id });
+        return { fullUrl: `${this.fhirBase}/${p.type}/${out.resource.id}`, response: { status: '201 Created', location: location(out.resource), etag: `W/"${out.resource.meta?.versionId ?? '1'}"` } };
+      }
+      case 'PUT': {
+        const out = await this.records.update(scope, p.type, p.id!, { ...entry.resource, id: p.id }, entry.request?.ifMatch);
+        return { fullUrl: `${this.fhirBase}/${p.type}/${p.id}`, response: { status: out.status === 201 ? '201 Created' : '200 OK', location: location(out.resource), etag: `W/"${out.resource.meta?.versionId}"` } };
+      }
+      case 'DELETE':
+        if (!p.id) throw badRequest(`Bundle entry ${p.index}: DELETE needs Type/id.`);
+        await scope.remove(p.type, p.id);
+        return { response: { status: '204 No Content' } };
+      case 'GET': {
+        if (!p.id) throw badRequest(`Bundle entry ${p.index}: only reads (Type/id) are supported as GET entries.`);
+        const resource = await scope.read(p.type, p.id);
+        return { resource, response: { status: '200 OK' } };
+      }
+    }
+  }
+
+  private async batch(ctx: AccessContext, entries: BundleEntry[]): Promise<Bundle> {
+    const out: BundleEntry[] = [];
+    for (const entry of entries) {
+      try {
+        const [response] = await this.gate.run(ctx, { action: 'create', query: 'batch' }, (scope) => this.transaction(scope, [entry]));
+        out.push(response);
+      } catch (err) {
+        if (!(err instanceof FhirError)) throw err;
+        out.push({ response: { status: String(err.status), outcome: err.outcome } });
+      }
+    }
+    return { resourceType: 'Bundle', type: 'batch-response', entry: out.length ? out : [{ response: { status: '200', outcome: allOk('Empty batch') } }] };
+  }
+}

@@ -1,0 +1,78 @@
+import { createServer } from 'node:net';
+import type { DestinationStream } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { loadConfig, type Config } from './config.ts';
+import { createApp } from './http/app.ts';
+import { registerRoutes } from './http/routes/index.ts';
+import { buildServices, openDatabase, type Services } from './services.ts';
+import { loadDemoData } from './demo/load-demo.ts';
+import { startIngestion, type IngestionHandle } from './ingest/start-ingestion.ts';
+
+export interface StartOptions {
+  /** Overrides on top of the environment (tests: port 0, temp dataDir…). */
+  config?: Partial<Config>;
+  env?: Record<string, string | undefined>;
+  logStream?: DestinationStream;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  mllpPort?: number;
+  app: FastifyInstance;
+  services: Services;
+  close(): Promise<void>;
+}
+
+/** Opens the database, migrates, loads demo data when asked, and serves HTTP and MLLP until `close`. */
+export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
+  const config: Config = { ...loadConfig(opts.env ?? process.env), ...opts.config };
+  if (config.port === 0) {
+    // Token issuer and audience are the public URL, so a random port is chosen before anything is built.
+    config.port = await freePort(config.host);
+    if (!opts.config?.publicUrl) config.publicUrl = `${config.tls ? 'https' : 'http'}://${config.host}:${config.port}`;
+  }
+  const db = await openDatabase(config);
+  const app = createApp(config, opts.logStream);
+  let ingestion: IngestionHandle | undefined;
+  try {
+    const services = await buildServices(config, db);
+    if (config.demo) await loadDemoData(services, app.log);
+    await registerRoutes(app, services);
+    await app.listen({ host: config.host, port: config.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const url = `${config.tls ? 'https' : 'http'}://${config.host}:${port}`;
+    ingestion = await startIngestion(services, app.log);
+    app.log.info({ url, mllpPort: ingestion.mllpPort, database: db.dialect }, 'Katahdin is running');
+    return {
+      url,
+      port,
+      mllpPort: ingestion.mllpPort,
+      app,
+      services,
+      async close() {
+        await ingestion?.close();
+        await app.close();
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await ingestion?.close().catch(() => undefined);
+    await app.close().catch(() => undefined);
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,88 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { MatchModel } from './mpi/model.ts';
+import { AccessGate } from './access/gate.ts';
+import type { GateScope } from './access/gate-scope.ts';
+import { createSsnProtector } from './access/ssn-protector.ts';
+import { appendAudit } from './audit/chain.ts';
+import { createAuthService, type AuthService } from './auth/auth-service.ts';
+import type { Config } from './config.ts';
+import { loadFhirDefinitions } from './fhir/definitions.ts';
+import { LinkStore } from './mpi/link-store.ts';
+import { loadMatchModel } from './mpi/model-store.ts';
+import { patientToRecord } from './mpi/normalize.ts';
+import { compartmentPatient } from './record/compartment.ts';
+import { RecordService } from './record/record-service.ts';
+import { TransactionService } from './record/transaction-service.ts';
+import { createWritePolicy } from './record/write-policy.ts';
+import { purgePerson } from './record/purge-person.ts';
+import type { Database } from './store/database.ts';
+import { openPglite } from './store/pglite-database.ts';
+import { openPostgres } from './store/postgres-database.ts';
+import { migrate } from './store/migrate.ts';
+import { createSearchEngine } from './store/search/engine.ts';
+
+/** Everything the transports (HTTP, MLLP, CLI) share; built once per process and passed down, never global. */
+export interface Services {
+  config: Config;
+  db: Database;
+  auth: AuthService;
+  gate: AccessGate;
+  records: RecordService;
+  transactions: TransactionService;
+  links: LinkStore;
+  model: { current: MatchModel };
+  fhirBase: string;
+}
+
+export async function openDatabase(config: Config): Promise<Database> {
+  // `memory://` is an in-memory PGlite: same engine, nothing on disk (tests).
+  if (config.databaseUrl === 'memory://') return openPglite();
+  if (config.databaseUrl) {
+    const url = new URL(config.databaseUrl);
+    const schema = url.searchParams.get('schema') ?? undefined;
+    url.searchParams.delete('schema');
+    return openPostgres({ url: url.toString(), schema });
+  }
+  const dir = join(config.dataDir, 'pgdata');
+  await mkdir(dir, { recursive: true });
+  return openPglite(dir);
+}
+
+export async function buildServices(config: Config, db: Database): Promise<Services> {
+  loadFhirDefinitions();
+  await migrate(db);
+  const auth = await createAuthService({ db, config });
+  await auth.ensureBuiltinClients();
+  const search = createSearchEngine();
+  const gate = new AccessGate({
+    db,
+    config,
+    search,
+    protector: createSsnProtector(auth.fieldCrypto),
+    audit: { append: (tx, records) => appendAudit(tx, records) },
+  });
+  const model = { current: await loadMatchModel(db) };
+  const purge = async (scope: GateScope, personId: string) => {
+    await purgePerson(scope, personId, {
+      deleteIndex: search.deleteIndex,
+      reindexPatient: (s, patient) => links.storeBlockKeys(s, patient.id, patientToRecord(patient)),
+    });
+  };
+  const links: LinkStore = new LinkStore({
+    hashKey: (key) => auth.fieldCrypto.keyedHash(`mpi-block:${key}`),
+    model: () => model.current,
+    revealSsn: (c) => {
+      try {
+        return auth.fieldCrypto.decrypt(c);
+      } catch {
+        return undefined;
+      }
+    },
+    onJoinOptedOut: purge,
+  });
+  const records = new RecordService({ linker: links, policy: createWritePolicy(purge), compartment: compartmentPatient });
+  const fhirBase = `${config.publicUrl}/fhir`;
+  const transactions = new TransactionService(gate, records, fhirBase);
+  return { config, db, auth, gate, records, transactions, links, model, fhirBase };
+}

@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { run } from '../database.ts';
+import { migrate } from '../migrate.ts';
+import { openPglite } from '../pglite-database.ts';
+import { sql, toQuery } from '../sql.ts';
+import { compileSearch } from './compile.ts';
+import { compileIncludes } from './includes.ts';
+import { parseSearch } from './parse.ts';
+import { writeIndex } from './index-writer.ts';
+import { FhirError } from '../../fhir/outcome.ts';
+
+const filter = (alias: string) => sql`${sql([`${alias}.source_org = `] as unknown as TemplateStringsArray, 'org-1')}`;
+
+function compile(type: string, q: string) {
+  const { request } = parseSearch(type, [...new URLSearchParams(q)], { strict: false });
+  return compileSearch(request, { filter: () => sql`true` });
+}
+
+describe('compileSearch SQL text', () => {
+  it('pins patient + code + date', () => {
+    const q = toQuery(compile('Observation', 'patient=Patient/p1&code=http://loinc.org|8302-2&date=ge2020&_sort=-date').page);
+    expect(q.text).toBe(
+      'select r.resource_type, r.id, r.content, r.last_updated, r.version_id, r.person_id, r.source_org, r.security from resources r where r.resource_type = $1 and r.deleted = false and (true) and ' +
+        'exists (select 1 from search_reference i1 where i1.resource_type = $2 and i1.id = r.id and i1.param = $3 and (i1.target_id = $4 and i1.target_type = $5)) and ' +
+        'exists (select 1 from search_token i2 where i2.resource_type = $6 and i2.id = r.id and i2.param = $7 and (i2.system = $8 and i2.value = $9)) and ' +
+        'exists (select 1 from search_date i3 where i3.resource_type = $10 and i3.id = r.id and i3.param = $11 and i3.hi > $12::timestamptz) ' +
+        'order by (select max(i4.lo) from search_date i4 where i4.resource_type = $13 and i4.id = r.id and i4.param = $14) desc nulls last, r.id asc limit $15 offset $16',
+    );
+    expect(q.values).toEqual(['Observation', 'Observation', 'patient', 'p1', 'Patient', 'Observation', 'code', 'http://loinc.org', '8302-2', 'Observation', 'date', '2020-01-01T00:00:00.000Z', 'Observation', 'date', 20, 0]);
+  });
+
+  it('pins a string search with OR and the count query', () => {
+    const q = toQuery(compile('Patient', 'name=Smi,Jó').count);
+    expect(q.text).toBe(
+      'select count(*)::int as total from resources r where r.resource_type = $1 and r.deleted = false and (true) and ' +
+        'exists (select 1 from search_string i1 where i1.resource_type = $2 and i1.id = r.id and i1.param = $3 and (i1.value like $4 or i1.value like $5))',
+    );
+    expect(q.values.slice(3)).toEqual(['smi%', 'jo%']);
+  });
+
+  it('applies the row filter inside chains and _has', () => {
+    const { request } = parseSearch('Patient', [['_has:Condition:patient:code', 'B20'], ['general-practitioner.name', 'x']], { strict: true });
+    const seen: string[] = [];
+    const q = toQuery(compileSearch(request, { filter: (a) => (seen.push(a), sql`${sql([`${a}.person_id = `] as unknown as TemplateStringsArray, 'p')}`) }).page);
+    expect(seen).toEqual(['r', 'r2', 'r5', 'r7']);
+    for (const a of seen) expect(q.text).toContain(`${a}.person_id = $`);
+    expect(q.text).toContain('r2.deleted = false');
+  });
+
+  it('includes use the filter and dedupe', () => {
+    const { request } = parseSearch('Observation', [['_include', 'Observation:patient'], ['_revinclude', 'Provenance:target']], { strict: true });
+    const q = toQuery(compileIncludes(request, [{ resourceType: 'Observation', id: 'o1' }], { filter })!);
+    expect(q.text).toContain('distinct on (x.resource_type, x.id)');
+    expect(q.text).toContain("'include' as search_mode");
+    expect(q.text).toContain('r.source_org = $');
+    expect(compileIncludes({ ...request, include: [], revinclude: [] }, [{ resourceType: 'Observation', id: 'o1' }], { filter })).toBeUndefined();
+  });
+});
+
+describe('injection attempts', () => {
+  const attacks: Array<[string, string]> = [
+    ['name', "'; drop table resources; --"],
+    ['name:exact', "x' or '1'='1"],
+    ["name:exact'; drop table resources; --", 'x'],
+    ["na'me", 'x'],
+    ['_sort', 'name;drop table resources'],
+    ['general-practitioner:Practitioner.name', "'); drop table resources; --"],
+    ["_has:Condition:patient:code'--", 'x'],
+    ['identifier', "a|b'); delete from resources; --"],
+    ['_id', "1' or 1=1 --"],
+    ['_include', "Patient:organization'; drop table resources; --"],
+  ];
+
+  it('rejects or binds every hostile input; the table survives and nothing is inlined', async () => {
+    const db = await openPglite();
+    await migrate(db);
+    const patient = { resourceType: 'Patient' as const, id: 'p1', name: [{ family: 'Smith' }] };
+    await run(db, sql`insert into resources (resource_type, id, version_id, last_updated, content) values ('Patient', 'p1', 1, now(), ${patient})`);
+    await writeIndex(db, [patient]);
+    for (const [key, value] of attacks) {
+      let compiled;
+      try {
+        const { request } = parseSearch('Patient', [[key, value]], { strict: false });
+        compiled = compileSearch(request, { filter: () => sql`true` });
+      } catch (err) {
+        expect(err).toBeInstanceOf(FhirError);
+        continue;
+      }
+      const q = toQuery(compiled.page);
+      expect(q.text).not.toMatch(/drop table|delete from|'1'='1|1=1/i);
+      await run(db, compiled.page);
+      await run(db, compiled.count);
+    }
+    expect(await run(db, sql`select count(*)::int as n from resources`)).toEqual([{ n: 1 }]);
+    await db.close();
+  }, 60_000);
+
+  it('strict mode rejects a hostile parameter name with 400 and does not echo it whole', () => {
+    const long = `name${"'; drop table resources; --".repeat(20)}`;
+    try {
+      parseSearch('Patient', [[long, 'x']], { strict: true });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(FhirError);
+      expect((err as FhirError).status).toBe(400);
+      expect((err as FhirError).message.length).toBeLessThan(120);
+    }
+  });
+});

@@ -1,0 +1,125 @@
+import type { Sql } from '../sql.ts';
+import { join, raw, sql } from '../sql.ts';
+import { dateCondition, or, valueCondition } from './conditions.ts';
+import type { SearchParamDef, SearchParamType } from './search-parameters.ts';
+import type { ChainFilter, Filter, HasFilter, ParamFilter, SearchRequest, SortKey } from './types.ts';
+
+/** A boolean SQL condition on a `resources` alias, supplied by the access gate (privacy filter). */
+export type RowFilter = (alias: string) => Sql;
+
+export interface CompileOptions {
+  filter: RowFilter;
+}
+
+/** Aliases are generated here (r, r1, i1, …), never taken from input. */
+interface Ctx {
+  filter: RowFilter;
+  n: number;
+}
+
+export const INDEX_TABLE: Record<SearchParamType, string> = {
+  string: 'search_string',
+  token: 'search_token',
+  date: 'search_date',
+  reference: 'search_reference',
+  quantity: 'search_quantity',
+  number: 'search_number',
+  uri: 'search_uri',
+};
+
+const alias = (ctx: Ctx, prefix: string) => `${prefix}${++ctx.n}`;
+
+/** Rows of `def`'s index table belonging to the resource at alias `r`: `from <table> i where …`. */
+function indexRows(ctx: Ctx, type: string, r: string, def: SearchParamDef): { i: string; from: Sql } {
+  const i = alias(ctx, 'i');
+  const from = sql`from ${raw(INDEX_TABLE[def.type])} ${raw(i)} where ${raw(i)}.resource_type = ${type} and ${raw(i)}.id = ${raw(r)}.id and ${raw(i)}.param = ${def.code}`;
+  return { i, from };
+}
+
+function columnCondition(r: string, f: ParamFilter): Sql {
+  const missing = f.values.find((v) => v.kind === 'missing');
+  if (missing) return missing.missing ? sql`false` : sql`true`;
+  if (f.param.column === 'id') {
+    const ids = f.values.flatMap((v) => (v.kind === 'token' && v.code !== undefined ? [v.code] : []));
+    const cond = sql`${raw(r)}.id = any(${ids}::text[])`;
+    return f.modifier === 'not' ? sql`not ${cond}` : cond;
+  }
+  const at = raw(`${r}.last_updated`);
+  return or(f.values.map((v) => (v.kind === 'date' ? dateCondition(at, sql`${at} + interval '1 millisecond'`, v) : sql`false`)));
+}
+
+/** The condition a parameter filter puts on the resource at alias `r` of type `type`. */
+export function paramCondition(ctx: Ctx, type: string, r: string, f: ParamFilter): Sql {
+  if (f.param.column) return columnCondition(r, f);
+  const { i, from } = indexRows(ctx, type, r, f.param);
+  if (f.modifier === 'missing') {
+    const missing = f.values.some((v) => v.kind === 'missing' && v.missing);
+    return missing ? sql`not exists (select 1 ${from})` : sql`exists (select 1 ${from})`;
+  }
+  const match = sql`exists (select 1 ${from} and ${or(f.values.map((v) => valueCondition(i, v, f.modifier)))})`;
+  return f.modifier === 'not' ? sql`not ${match}` : match;
+}
+
+/** A `resources` row other than the main one: live and visible to the caller (the privacy filter applies here too). */
+function visible(ctx: Ctx, r: string): Sql {
+  return sql`${raw(r)}.deleted = false and (${ctx.filter(r)})`;
+}
+
+function chainCondition(ctx: Ctx, type: string, r: string, f: ChainFilter): Sql {
+  const { i, from } = indexRows(ctx, type, r, f.param);
+  const targets = f.inner.map(({ targetType, filter }) => {
+    const t = alias(ctx, 'r');
+    return sql`(${raw(i)}.target_type = ${targetType} and exists (select 1 from resources ${raw(t)} where ${raw(t)}.resource_type = ${targetType} and ${raw(t)}.id = ${raw(i)}.target_id and ${visible(ctx, t)} and ${paramCondition(ctx, targetType, t, filter)}))`;
+  });
+  return sql`exists (select 1 ${from} and ${or(targets)})`;
+}
+
+function hasCondition(ctx: Ctx, type: string, r: string, f: HasFilter): Sql {
+  const i = alias(ctx, 'i');
+  const s = alias(ctx, 'r');
+  return sql`exists (select 1 from search_reference ${raw(i)} join resources ${raw(s)} on ${raw(s)}.resource_type = ${raw(i)}.resource_type and ${raw(s)}.id = ${raw(i)}.id where ${raw(i)}.resource_type = ${f.sourceType} and ${raw(i)}.param = ${f.refParam.code} and ${raw(i)}.target_type = ${type} and ${raw(i)}.target_id = ${raw(r)}.id and ${visible(ctx, s)} and ${paramCondition(ctx, f.sourceType, s, f.filter)})`;
+}
+
+function filterCondition(ctx: Ctx, type: string, r: string, f: Filter): Sql {
+  if (f.kind === 'chain') return chainCondition(ctx, type, r, f);
+  if (f.kind === 'has') return hasCondition(ctx, type, r, f);
+  return paramCondition(ctx, type, r, f);
+}
+
+const SORT_COLUMN: Record<SearchParamType, string> = {
+  string: 'value', token: 'value', date: 'lo', reference: 'ref', quantity: 'value', number: 'value', uri: 'value',
+};
+
+function sortKey(ctx: Ctx, type: string, key: SortKey): Sql {
+  const dir = raw(key.descending ? 'desc nulls last' : 'asc nulls last');
+  if (key.param.column) return sql`r.${raw(key.param.column)} ${dir}`;
+  const { i, from } = indexRows(ctx, type, 'r', key.param);
+  const agg = raw(`${key.descending ? 'max' : 'min'}(${i}.${SORT_COLUMN[key.param.type]})`);
+  return sql`(select ${agg} ${from}) ${dir}`;
+}
+
+/** The sort keys in order, ended by the id: unique within the type, it makes every order total and paging stable. */
+function orderBy(ctx: Ctx, req: SearchRequest): Sql {
+  const keys: Sql[] = [];
+  for (const key of req.sort) {
+    keys.push(sortKey(ctx, req.resourceType, key));
+    if (key.param.column === 'id') return join(keys, ', ');
+  }
+  return join([...keys, sql`r.id asc`], ', ');
+}
+
+/** `page` (the requested slice, in a stable order) and `count` (total matches) for a parsed search. */
+export function compileSearch(req: SearchRequest, opts: CompileOptions): { page: Sql; count: Sql } {
+  const ctx: Ctx = { filter: opts.filter, n: 0 };
+  const conditions = [
+    sql`r.resource_type = ${req.resourceType}`,
+    sql`r.deleted = false`,
+    sql`(${opts.filter('r')})`,
+    ...req.filters.map((f) => filterCondition(ctx, req.resourceType, 'r', f)),
+  ];
+  const where = join(conditions, ' and ');
+  return {
+    page: sql`select r.resource_type, r.id, r.content, r.last_updated, r.version_id, r.person_id, r.source_org, r.security from resources r where ${where} order by ${orderBy(ctx, req)} limit ${req.count} offset ${req.offset}`,
+    count: sql`select count(*)::int as total from resources r where ${where}`,
+  };
+}

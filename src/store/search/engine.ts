@@ -1,0 +1,35 @@
+import type { ParsedSearch, SearchEngine } from '../../access/search-engine.ts';
+import { compileSearch } from './compile.ts';
+import { compileIncludes } from './includes.ts';
+import { deleteIndex, writeIndex } from './index-writer.ts';
+import { parseSearch } from './parse.ts';
+import type { SearchRequest } from './types.ts';
+
+type Parsed = ParsedSearch & { request: SearchRequest };
+
+/** The generic search implementation behind the gate's `SearchEngine` seam. */
+export function createSearchEngine(): SearchEngine {
+  const inner = (p: ParsedSearch) => (p as Parsed).request;
+  return {
+    parse(resourceType, query, strict) {
+      const { request, warnings } = parseSearch(resourceType, query, { strict });
+      const parsed: Parsed = {
+        resourceType,
+        count: request.count,
+        offset: request.offset,
+        total: request.total ?? 'accurate',
+        summary: request.summary,
+        elements: request.elements,
+        hasIncludes: request.include.length + request.revinclude.length > 0,
+        request,
+      };
+      return { request: parsed, warnings };
+    },
+    page: (p, filter) => compileSearch(inner(p), { filter }).page,
+    count: (p, filter) => compileSearch(inner(p), { filter }).count,
+    includes: (p, page, filter) =>
+      compileIncludes(inner(p), page.map((r) => ({ resourceType: r.resource_type, id: r.id })), { filter }),
+    writeIndex: (tx, resources) => writeIndex(tx, resources),
+    deleteIndex: (tx, keys) => deleteIndex(tx, keys),
+  };
+}

