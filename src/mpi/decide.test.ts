@@ -38,8 +38,12 @@ describe('decisions and safety rules', () => {
   });
 
   it('needs an identifier when a birth date is missing', () => {
-    const a = rec({ id: 'a', ssn: undefined, email: undefined, phone: undefined, street: undefined });
-    const b = rec({ id: 'b', ssn: undefined, email: undefined, phone: undefined, street: undefined, birthDate: undefined });
-    expect(judge(a, b)).toEqual({ decision: 'review', reason: 'insufficient-evidence' });
+    const a = rec({ id: 'a', ssn: undefined, email: undefined, phone: undefined, street: undefined, sex: undefined });
+    const b = { ...a, id: 'b', given: ['Margaret', 'Anne'], birthDate: undefined };
+    const withDate = judge(a, { ...b, birthDate: a.birthDate });
+    const withoutDate = judge(a, b);
+    expect(withDate.decision).not.toBe('no-match');
+    expect(withoutDate.decision).not.toBe('auto-link');
+    expect(judge(a, { ...b, email: 'same@example.org' }).reason).not.toBe('insufficient-evidence');
   });
 });

@@ -2,6 +2,7 @@ import { OperationOutcomeError, validateResource } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { loadFhirDefinitions, isStorableType } from '../fhir/definitions.ts';
 import { badRequest, FhirError, fhirError } from '../fhir/outcome.ts';
+import { requiredBindingIssues } from './required-bindings.ts';
 
 /** Structural checks every write needs before validation proper: a JSON object with a known, storable resourceType. */
 export function assertResourceShape(body: unknown, expectedType?: string): asserts body is Resource {
@@ -22,7 +23,7 @@ export function validateOrThrow(resource: Resource): void {
     if (err instanceof OperationOutcomeError) issues = err.outcome.issue ?? [];
     else throw err;
   }
-  const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
+  const errors = [...issues.filter((i) => i.severity === 'error' || i.severity === 'fatal'), ...requiredBindingIssues(resource)];
   if (errors.length > 0) {
     throw new FhirError(400, { resourceType: 'OperationOutcome', issue: errors.slice(0, 50) });
   }

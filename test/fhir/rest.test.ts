@@ -100,7 +100,11 @@ describe.each(kinds)('FHIR REST API on %s', (kind) => {
   });
 
   it('pages through 520 results with stable next links', async () => {
-    const entries = Array.from({ length: 520 }, (_, i) => ({ resource: patient(`Pager${String(i).padStart(3, '0')}`, 'P', `PG-${i}`), request: { method: 'POST', url: 'Patient' } }));
+    // Distinct birth dates keep the MPI's candidate blocks realistic (520 people sharing one birthday is not).
+    const entries = Array.from({ length: 520 }, (_, i) => ({
+      resource: { ...patient(`Pager${String(i).padStart(3, '0')}`, 'P', `PG-${i}`), birthDate: `${1920 + (i % 100)}-${String(1 + (i % 12)).padStart(2, '0')}-${String(1 + (i % 28)).padStart(2, '0')}` },
+      request: { method: 'POST', url: 'Patient' },
+    }));
     expect((await call('POST', '/fhir', { resourceType: 'Bundle', type: 'transaction', entry: entries })).statusCode).toBe(200);
     const seen = new Set<string>();
     let bundle = (await client.search({ resourceType: 'Patient', searchParams: { family: 'Pager', _count: '100', _sort: 'family' } })) as unknown as Bundle;

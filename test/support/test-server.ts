@@ -26,7 +26,7 @@ export async function startTestServer(kind: 'pglite' | 'postgres', overrides: Pa
   const server = await startServer({
     env: {},
     logStream,
-    config: { port: 0, mllpPort: 0, host: '127.0.0.1', dataDir, demo: false, logLevel: 'info', databaseUrl: schema?.url ?? 'memory://', ...overrides },
+    config: { port: 0, mllpPort: 0, host: '127.0.0.1', dataDir, demo: false, logLevel: 'info', accessTokenSeconds: 3600, databaseUrl: schema?.url ?? 'memory://', ...overrides },
   });
   return {
     ...server,

@@ -67,7 +67,8 @@ export function convertCcda(xml: string, opts: ConvertOptions): ConversionResult
   const documentUrl = out.nextFullUrl();
   const patientUrl = out.nextFullUrl();
   out.patient = { reference: patientUrl };
-  const binary: Binary = { resourceType: 'Binary', contentType: 'application/xml', data: Buffer.from(xml, 'utf8').toString('base64') };
+  // securityContext puts the original document in the patient's compartment (same privacy rules, purge on opt-out).
+  const binary: Binary = { resourceType: 'Binary', contentType: 'application/xml', securityContext: { reference: patientUrl }, data: Buffer.from(xml, 'utf8').toString('base64') };
   out.push(binaryUrl, binary, { method: 'POST', url: 'Binary' });
 
   const custodianRef = addOrganization(out, custodian);

@@ -123,3 +123,5 @@ export function compileSearch(req: SearchRequest, opts: CompileOptions): { page:
     count: sql`select count(*)::int as total from resources r where ${where}`,
   };
 }
+
+export { compileIncludes } from './includes.ts';

@@ -2,10 +2,12 @@
 import type { ReactNode } from 'react';
 import { useAuth } from '../auth/auth-context.tsx';
 import { ROUTES } from '../routes.tsx';
-import { Link, navigate } from '../router.tsx';
+import { Link, navigate, useLocation } from '../router.tsx';
 
 function Nav() {
   const { session, signOut } = useAuth();
+  // Subscribing to the location re-renders the links so aria-current follows navigation.
+  useLocation();
   if (!session) return null;
   const items = ROUTES.filter((r) => r.nav && r.roles.includes(session.role));
   return (
