@@ -7,6 +7,7 @@ import { startServer } from '../server.ts';
 import { parseArgs, requireFlag } from './args.ts';
 import { withServices } from './context.ts';
 import { importFile } from './import-files.ts';
+import { MPI_COMMANDS } from './mpi-commands.ts';
 
 export interface CliCommand {
   name: string;
@@ -128,4 +129,5 @@ export const COMMANDS: CliCommand[] = [
       return 0;
     }),
   },
+  ...MPI_COMMANDS,
 ];

@@ -1,4 +1,4 @@
-import type { Bundle, Identifier } from '@medplum/fhirtypes';
+import type { Identifier } from '@medplum/fhirtypes';
 import type { AccessContext } from '../access/context.ts';
 import type { GateScope } from '../access/gate-scope.ts';
 import { FhirError } from '../fhir/outcome.ts';
@@ -8,6 +8,7 @@ import { buildAck, echoFromHeader, echoFromRaw } from './hl7v2/ack.ts';
 import { mapMessage, type MergeInstruction } from './hl7v2/map/index.ts';
 import { parseHl7 } from './hl7v2/parse.ts';
 import { Hl7ErrorCode, type Hl7Error, type ParsedMessage } from './hl7v2/types.ts';
+import { applyInboxBundle } from './apply-bundle.ts';
 import { getMessage, markOutcome, storeIncoming, type InboxMessage } from './inbox.ts';
 import { senderContext } from './sender-context.ts';
 
@@ -45,12 +46,8 @@ export async function processStored(s: Services, message: InboxMessage, now = ne
   try {
     const ctx = sender ?? (await senderContext(s, parsed.message.header.facilityKey, 'hl7v2'));
     const ack = buildAck({ ackCode: 'AA', echo, now, ackControlId: ackId });
-    await s.gate.run(ctx, { action: 'ingest', query: `${echo.triggerEvent ?? ''} ${message.control_id ?? ''}` }, async (scope) => {
-      const responses = await s.transactions.transaction(scope, mapped.bundle.entry ?? []);
-      if (mapped.kind === 'merge') await applyMerges(s, scope, mapped.merges);
-      const personIds = await personsOf(s, scope, mapped.bundle);
-      await markOutcome(scope.tx, message.id, { status: 'processed', ack, personIds, resources: responses.length, now });
-    });
+    const after = mapped.kind === 'merge' ? (scope: GateScope) => applyMerges(s, scope, mapped.merges) : undefined;
+    await applyInboxBundle(s, ctx, message.id, mapped.bundle, { query: `${echo.triggerEvent ?? ''} ${message.control_id ?? ''}`, ack, now, after });
     return { ack, status: 'processed' };
   } catch (err) {
     const reason = err instanceof FhirError ? err.message.slice(0, 300) : 'internal error while applying the message';
@@ -63,22 +60,6 @@ async function fail(s: Services, message: InboxMessage, error: Hl7Error, ack: st
   const status = error.ackCode === 'AR' ? 'rejected' : 'error';
   await s.db.transaction((tx) => markOutcome(tx, message.id, { status, ack, reason: `${error.code} ${error.reason}`, location: location(error), now }));
   return { ack, status };
-}
-
-/** The persons whose records the message touched (for purge of raw bodies on opt-out). */
-async function personsOf(s: Services, scope: GateScope, bundle: Bundle): Promise<string[]> {
-  const ids = new Set<string>();
-  for (const e of bundle.entry ?? []) {
-    if (e.resource?.resourceType !== 'Patient') continue;
-    const ident = e.resource.identifier?.[0];
-    if (!ident) continue;
-    const found = await scope.searchType('Patient', [['identifier', `${ident.system}|${ident.value}`]], false);
-    for (const p of found.matches) {
-      const person = await s.links.personOf(scope, p.id!);
-      if (person) ids.add(person);
-    }
-  }
-  return [...ids];
 }
 
 async function patientByIdentifier(scope: GateScope, identifier: Identifier): Promise<string | undefined> {

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Services } from '../services.ts';
 import { startMllpServer } from './hl7v2/mllp-server.ts';
-import { processStored, receiveHl7 } from './hl7v2-pipeline.ts';
+import { receiveHl7 } from './hl7v2-pipeline.ts';
 import { pendingMessages } from './inbox.ts';
+import { processInboxMessage } from './reprocess.ts';
 
 export interface IngestionHandle {
   mllpPort?: number;
@@ -16,7 +17,7 @@ export interface IngestionHandle {
  */
 export async function startIngestion(s: Services, log: FastifyBaseLogger): Promise<IngestionHandle> {
   const pending = await pendingMessages(s.db);
-  for (const m of pending) await processStored(s, m);
+  for (const m of pending) await processInboxMessage(s, m);
   if (pending.length) log.info({ recovered: pending.length }, 'processed messages received before the last shutdown');
   const { config } = s;
   const tls = config.tls ? { key: readFileSync(config.tls.keyFile), cert: readFileSync(config.tls.certFile), ...(config.tls.caFile ? { ca: readFileSync(config.tls.caFile), requestCert: true } : {}) } : undefined;

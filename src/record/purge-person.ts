@@ -1,6 +1,7 @@
 import type { Patient } from '@medplum/fhirtypes';
 import type { GateScope } from '../access/gate-scope.ts';
 import type { SearchEngine } from '../access/search-engine.ts';
+import { purgeRawForPerson } from '../ingest/inbox.ts';
 import { run } from '../store/database.ts';
 import { purgePersonClinicalData, type PurgeCounts } from '../store/purge.ts';
 import { sql } from '../store/sql.ts';
@@ -41,6 +42,8 @@ export async function purgePerson(
   }
   const counts = await purgePersonClinicalData(scope.tx, personId, deps.deleteIndex);
   await run(scope.tx, sql`delete from care_relationships where patient_id in (select patient_id from mpi_links where person_id = ${personId})`);
+  // Raw HL7/C-CDA bodies carry the same clinical content: they go in the same transaction.
+  await purgeRawForPerson(scope.tx, personId);
   scope.note('purge', [personId], [], { detail: `opt-out purge: ${counts.resources} resources, ${counts.versions} versions` });
   return counts;
 }

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { forbidden, badRequest, notFound } from '../../fhir/outcome.ts';
 import { errorQueue, getMessage } from '../../ingest/inbox.ts';
-import { receiveHl7, retryMessage } from '../../ingest/hl7v2-pipeline.ts';
+import { receiveHl7 } from '../../ingest/hl7v2-pipeline.ts';
+import { retryInboxMessage } from '../../ingest/reprocess.ts';
 import { run } from '../../store/database.ts';
 import { sql } from '../../store/sql.ts';
 import type { Services } from '../../services.ts';
@@ -52,7 +53,7 @@ export async function ingestRoutes(app: FastifyInstance, s: Services): Promise<v
 
   app.post<{ Params: { id: string } }>('/admin/ingest/errors/:id/retry', async (request) => {
     requireRole(request.ctx, ['admin'], 'reprocess messages');
-    const outcome = await retryMessage(s, request.params.id);
+    const outcome = await retryInboxMessage(s, request.params.id);
     if (!outcome) throw notFound('No such message, or its content was purged.');
     return { status: outcome.status };
   });

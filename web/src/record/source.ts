@@ -21,7 +21,7 @@ export function sourceName(r: Resource): string {
     const parts = src.split(':');
     return parts.slice(3).join(':') || parts[2] || src;
   }
-  return src ?? ref?.reference ?? 'Unknown source';
+  return src ?? ref?.reference ?? 'Source not recorded';
 }
 
 /** A stable key for the source (organization reference, else meta.source). */

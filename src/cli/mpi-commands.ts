@@ -1,0 +1,45 @@
+import { rotateDataKey } from '../auth/key-rotation.ts';
+import { rotateKeys } from '../auth/field-crypto.ts';
+import { relinkAll, trainFromStore } from '../mpi/batch-relink.ts';
+import { run } from '../store/database.ts';
+import { sql } from '../store/sql.ts';
+import type { CliCommand } from './commands.ts';
+import { withServices } from './context.ts';
+
+export const MPI_COMMANDS: CliCommand[] = [
+  {
+    name: 'mpi train', usage: 'mpi train', summary: 'refit the MPI match model on stored records (unsupervised)',
+    run: () => withServices(async (s) => {
+      const r = await trainFromStore(s);
+      console.log(`model version ${r.version} trained on ${r.records} records (prior ${r.model.prior.toFixed(4)}, thresholds ${r.model.thresholds.lower}/${r.model.thresholds.upper})`);
+      return 0;
+    }),
+  },
+  {
+    name: 'mpi relink', usage: 'mpi relink', summary: 're-link every source record with the current model',
+    run: () => withServices(async (s) => {
+      const r = await relinkAll(s, (n) => process.stderr.write(`\r${n} records`));
+      console.log(`\nexamined ${r.examined} records; ${r.moved} moved to another person`);
+      return 0;
+    }),
+  },
+  {
+    name: 'keys rotate', usage: 'keys rotate', summary: 'new data key; re-encrypt SSNs and secrets; rebuild MPI keys',
+    run: () => withServices(async (s) => {
+      const report = await rotateDataKey({
+        db: s.db,
+        config: s.config,
+        reencryptOthers: (crypto) => rotateKeys(crypto, async (reencrypt) => {
+          const rows = await run<{ resource_type: string; id: string; kind: string; ciphertext: string }>(s.db, sql`select resource_type, id, kind, ciphertext from protected_values`);
+          for (const r of rows) {
+            const next = reencrypt(r.ciphertext);
+            if (next) await run(s.db, sql`update protected_values set ciphertext = ${next.ciphertext}, hmac = ${next.keyedHash} where resource_type = ${r.resource_type} and id = ${r.id} and kind = ${r.kind}`);
+          }
+        }),
+      });
+      console.log(JSON.stringify(report));
+      console.log('rebuild MPI block keys with the new key: run `katahdin mpi relink`');
+      return 0;
+    }),
+  },
+];

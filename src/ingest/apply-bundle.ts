@@ -1,0 +1,42 @@
+import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
+import type { AccessContext } from '../access/context.ts';
+import type { GateScope } from '../access/gate-scope.ts';
+import type { Services } from '../services.ts';
+import { markOutcome } from './inbox.ts';
+
+export interface ApplyOptions {
+  /** Audit query text (message type and control id; never content). */
+  query: string;
+  /** What the inbox row keeps as the answer to a resend (an ACK, or an outcome built from the write responses). */
+  ack: string | ((responses: BundleEntry[]) => string);
+  now: Date;
+  /** Extra steps in the same transaction after the bundle (e.g. MPI merges for ADT^A40). */
+  after?: (scope: GateScope) => Promise<void>;
+}
+
+/**
+ * Applies a mapped bundle for a stored inbox message in one gate transaction and marks the row processed in that
+ * same transaction, so "resources written" and "message processed" commit together or not at all.
+ */
+export async function applyInboxBundle(s: Services, ctx: AccessContext, messageId: string, bundle: Bundle, o: ApplyOptions): Promise<BundleEntry[]> {
+  return s.gate.run(ctx, { action: 'ingest', query: o.query }, async (scope) => {
+    const responses = await s.transactions.transaction(scope, bundle.entry ?? []);
+    if (o.after) await o.after(scope);
+    const personIds = await personsOf(s, scope, responses);
+    const ack = typeof o.ack === 'string' ? o.ack : o.ack(responses);
+    await markOutcome(scope.tx, messageId, { status: 'processed', ack, personIds, resources: responses.length, now: o.now });
+    return responses;
+  });
+}
+
+/** The persons whose records the message touched (for purge of raw bodies on opt-out), from the Patients written. */
+async function personsOf(s: Services, scope: GateScope, responses: BundleEntry[]): Promise<string[]> {
+  const ids = new Set<string>();
+  for (const r of responses) {
+    const patientId = /^Patient\/([^/]+)/.exec(r.response?.location ?? '')?.[1];
+    if (!patientId) continue;
+    const person = await s.links.personOf(scope, patientId);
+    if (person) ids.add(person);
+  }
+  return [...ids];
+}

@@ -1,0 +1,112 @@
+import { createHash } from 'node:crypto';
+import type { Bundle, BundleEntry, DocumentReference, OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
+import type { AccessContext } from '../access/context.ts';
+import { FhirError } from '../fhir/outcome.ts';
+import type { Services } from '../services.ts';
+import { applyInboxBundle } from './apply-bundle.ts';
+import { ingestCcda, type CcdaError } from './ccda/index.ts';
+import { markOutcome, storeIncoming, type InboxMessage } from './inbox.ts';
+
+/** What a C-CDA submission answers: an HTTP status and an OperationOutcome (the same answer again for a resend). */
+export interface CcdaOutcome {
+  status: 'processed' | 'duplicate' | 'rejected' | 'error';
+  httpStatus: number;
+  outcome: OperationOutcome;
+  /** DocumentReference/<id> of the stored original, when processed. */
+  documentReference?: string;
+}
+
+/** The stored answer (inbox `ack` column) that a resend of the same document gets back. */
+interface StoredAnswer {
+  httpStatus: number;
+  outcome: OperationOutcome;
+  documentReference?: string;
+}
+
+const issue = (severity: OperationOutcomeIssue['severity'], code: OperationOutcomeIssue['code'], diagnostics: string, expression?: string): OperationOutcomeIssue => ({
+  severity, code, diagnostics, ...(expression ? { expression: [expression] } : {}),
+});
+
+/** The document's ClinicalDocument/id (what makes a resend recognisable); a content hash when it has none. */
+function controlIdOf(bundle: Bundle, xml: string): string {
+  const doc = bundle.entry?.find((e) => e.resource?.resourceType === 'DocumentReference')?.resource as DocumentReference | undefined;
+  const id = doc?.masterIdentifier;
+  return id?.value ? `${id.system ?? ''}|${id.value}` : `sha256:${createHash('sha256').update(xml).digest('hex')}`;
+}
+
+/**
+ * One C-CDA document from an authenticated sender (`POST /ccda`, `katahdin import`): validate and convert (pure),
+ * commit the raw document to the inbox keyed by sender + ClinicalDocument/id, then apply it in one gate transaction.
+ * A resend of an already processed document gets the stored answer and changes nothing.
+ */
+export async function receiveCcda(s: Services, xml: string, sender: AccessContext, channel: 'ccda' | 'import' = 'ccda'): Promise<CcdaOutcome> {
+  const now = new Date();
+  const converted = ingestCcda(xml, { now: now.toISOString(), sourceOrgIdentifier: sender.organizationId });
+  const controlId = converted.ok ? controlIdOf(converted.bundle, xml) : undefined;
+  const { message, duplicate } = await storeIncoming(s.db, { channel, sender: senderKey(sender), messageType: 'ClinicalDocument', controlId, raw: xml }, now);
+  if (duplicate && message.ack) return { ...answerOf(message.ack), status: 'duplicate' };
+  return processStoredCcda(s, message, now, sender);
+}
+
+/** Processes a stored document (first time, after a crash, or an administrator's retry); never throws for bad input. */
+export async function processStoredCcda(s: Services, message: InboxMessage, now = new Date(), sender?: AccessContext): Promise<CcdaOutcome> {
+  const ctx = sender ?? feedContext(message.sender);
+  const converted = ingestCcda(message.raw ?? '', { now: new Date(message.received_at).toISOString(), sourceOrgIdentifier: ctx.organizationId });
+  if (!converted.ok) return reject(s, message, converted.error, now);
+  try {
+    const answer = await apply(s, ctx, message, converted.bundle, converted.summary, now);
+    return { ...answer, status: 'processed' };
+  } catch (err) {
+    const known = err instanceof FhirError;
+    const reason = known ? err.message.slice(0, 300) : 'internal error while applying the document';
+    const answer: StoredAnswer = { httpStatus: known ? err.status : 500, outcome: { resourceType: 'OperationOutcome', issue: [issue('error', known ? 'processing' : 'exception', reason)] } };
+    await s.db.transaction((tx) => markOutcome(tx, message.id, { status: 'error', ack: JSON.stringify(answer), reason, now }));
+    return { ...answer, status: 'error' };
+  }
+}
+
+async function apply(s: Services, ctx: AccessContext, message: InboxMessage, bundle: Bundle, summary: Record<string, number>, now: Date): Promise<StoredAnswer> {
+  let answer: StoredAnswer | undefined;
+  // The stored answer names the DocumentReference, known only once written; it commits with the resources.
+  const ack = (responses: BundleEntry[]) => JSON.stringify((answer = acceptedAnswer(bundle, responses, summary)));
+  await applyInboxBundle(s, ctx, message.id, bundle, { query: `ClinicalDocument ${message.control_id ?? ''}`, ack, now });
+  return answer!;
+}
+
+function acceptedAnswer(bundle: Bundle, responses: BundleEntry[], summary: Record<string, number>): StoredAnswer {
+  const created = responses.filter((r) => r.response?.status?.startsWith('201')).length;
+  const docIndex = bundle.entry?.findIndex((e) => e.resource?.resourceType === 'DocumentReference') ?? -1;
+  const documentReference = docIndex >= 0 ? /^DocumentReference\/[^/]+/.exec(responses[docIndex]?.response?.location ?? '')?.[0] : undefined;
+  const counts = Object.entries(summary).filter(([type]) => /^[A-Z]/.test(type)).sort(([a], [b]) => a.localeCompare(b));
+  const issues = [
+    issue('information', 'informational', `C-CDA document accepted: ${responses.length} resources (${created} new, ${responses.length - created} already present).`),
+    ...counts.map(([type, n]) => issue('information', 'informational', `${type}: ${n}`, type)),
+  ];
+  return { httpStatus: 201, outcome: { resourceType: 'OperationOutcome', issue: issues }, ...(documentReference ? { documentReference } : {}) };
+}
+
+async function reject(s: Services, message: InboxMessage, error: CcdaError, now: Date): Promise<CcdaOutcome> {
+  const answer: StoredAnswer = {
+    httpStatus: error.status,
+    outcome: { resourceType: 'OperationOutcome', issue: [issue('error', error.status === 400 ? 'structure' : 'processing', `${error.code}: ${error.message}`, error.location)] },
+  };
+  await s.db.transaction((tx) => markOutcome(tx, message.id, { status: 'rejected', ack: JSON.stringify(answer), reason: `${error.code} ${error.message}`, location: error.location, now }));
+  return { ...answer, status: 'rejected' };
+}
+
+function answerOf(stored: string): StoredAnswer {
+  const answer = JSON.parse(stored) as StoredAnswer;
+  // A resend of an accepted document is acknowledged with 200: nothing new was written.
+  return answer.httpStatus === 201 ? { ...answer, httpStatus: 200 } : answer;
+}
+
+/** Inbox sender of a C-CDA submission: the submitting organization (documents are deduplicated per organization). */
+function senderKey(ctx: AccessContext): string {
+  return ctx.organizationId ? `org:${ctx.organizationId}` : `client:${ctx.clientId ?? 'internal'}`;
+}
+
+/** The context a stored document is reprocessed under (crash recovery, retry): a system acting for its organization. */
+function feedContext(sender: string): AccessContext {
+  const organizationId = sender.startsWith('org:') ? sender.slice(4) : undefined;
+  return { clientId: `ccda:${sender}`, displayName: 'C-CDA feed (reprocessing)', role: 'system', organizationId, scopes: ['system/*.cruds'], purposeOfUse: 'TREAT' };
+}

@@ -1,0 +1,19 @@
+import type { Services } from '../services.ts';
+import { processStoredCcda } from './ccda-pipeline.ts';
+import { processStored } from './hl7v2-pipeline.ts';
+import { getMessage, type InboxMessage } from './inbox.ts';
+
+/** C-CDA documents arrive on the `ccda` and `import` channels with messageType ClinicalDocument; the rest is HL7 v2. */
+const isCcda = (m: InboxMessage) => m.message_type === 'ClinicalDocument';
+
+/** Processes a stored inbox row with the pipeline of its kind (crash recovery at start, administrator's retry). */
+export async function processInboxMessage(s: Services, message: InboxMessage): Promise<{ status: string }> {
+  return isCcda(message) ? processStoredCcda(s, message) : processStored(s, message);
+}
+
+/** An administrator's retry of one inbox row; undefined when it does not exist or its content was purged. */
+export async function retryInboxMessage(s: Services, id: string): Promise<{ status: string } | undefined> {
+  const message = await getMessage(s.db, id);
+  if (!message?.raw) return undefined;
+  return processInboxMessage(s, message);
+}
