@@ -7,6 +7,7 @@ import { registerRoutes } from './http/routes/index.ts';
 import { buildServices, openDatabase, type Services } from './services.ts';
 import { loadDemoData } from './demo/load-demo.ts';
 import { startIngestion, type IngestionHandle } from './ingest/start-ingestion.ts';
+import { startOperatorSocket } from './operator-socket.ts';
 
 export interface StartOptions {
   /** Overrides on top of the environment (tests: port 0, temp dataDir…). */
@@ -44,6 +45,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `${config.tls ? 'https' : 'http'}://${config.host}:${port}`;
     ingestion = await startIngestion(services, app.log);
+    const operator = await startOperatorSocket(config.dataDir, services.auth);
     app.log.info({ url, mllpPort: ingestion.mllpPort, database: db.dialect }, 'Katahdin is running');
     return {
       url,
@@ -52,6 +54,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       app,
       services,
       async close() {
+        operator.close();
         await ingestion?.close();
         await app.close();
         await db.close();

@@ -1,13 +1,19 @@
+import { systemContext } from '../access/context.ts';
 import { loadConfig } from '../config.ts';
 import { loadDemoData } from '../demo/load-demo.ts';
 import { CliError } from '../main.ts';
+import { errorQueue } from '../ingest/inbox.ts';
+import { retryInboxMessage } from '../ingest/reprocess.ts';
 import { migrate } from '../store/migrate.ts';
 import { openDatabase } from '../services.ts';
 import { startServer } from '../server.ts';
+import { requestToken } from '../operator-socket.ts';
 import { parseArgs, requireFlag } from './args.ts';
 import { withServices } from './context.ts';
-import { importFile } from './import-files.ts';
+import { importAny } from './import-files.ts';
+import { PRIVACY_COMMANDS } from './privacy-commands.ts';
 import { MPI_COMMANDS } from './mpi-commands.ts';
+import { AUDIT_COMMANDS } from './audit-commands.ts';
 
 export interface CliCommand {
   name: string;
@@ -58,18 +64,41 @@ export const COMMANDS: CliCommand[] = [
     }),
   },
   {
-    name: 'import', usage: 'import [--org <id>] <files…>', summary: 'import FHIR JSON / NDJSON / Bundles',
+    name: 'import', usage: 'import [--org <id>] <files…>', summary: 'import HL7 v2 (.hl7), C-CDA (.xml) and FHIR JSON / NDJSON files',
     async run(args) {
       const p = parseArgs(args, ['org']);
       if (p.positional.length === 0) throw new CliError('name at least one file to import');
       return withServices(async (s) => {
         let failed = 0;
         for (const file of p.positional) {
-          const r = await importFile(s, file, typeof p.flags.org === 'string' ? p.flags.org : undefined);
-          console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.file}: ${r.resources} resources${r.ok ? '' : ` — ${r.message}`}`);
+          const r = await importAny(s, file, typeof p.flags.org === 'string' ? p.flags.org : undefined);
+          const size = r.messages !== undefined ? `${r.messages} messages` : `${r.resources} resources`;
+          console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.file}: ${size} — ${r.message}`);
           if (!r.ok) failed++;
         }
         return failed ? 1 : 0;
+      });
+    },
+  },
+  {
+    name: 'ingest errors', usage: 'ingest errors', summary: 'list the ingestion error queue (messages and documents not applied)',
+    run: () => withServices(async (s) => {
+      const rows = await s.gate.run(systemContext('cli ingest errors'), { action: 'admin', query: 'ingest errors' }, (scope) => errorQueue(scope.tx));
+      if (rows.length === 0) console.log('the error queue is empty');
+      for (const r of rows) console.log([r.id, new Date(r.received_at).toISOString(), r.status, r.sender, r.message_type ?? '?', r.control_id ?? '-', r.reason ?? ''].join('\t'));
+      return 0;
+    }),
+  },
+  {
+    name: 'ingest retry', usage: 'ingest retry <id>', summary: 'reprocess one message or document from the error queue',
+    async run(args) {
+      const id = parseArgs(args, []).positional[0];
+      if (!id) throw new CliError('give the id of the message to retry (see `katahdin ingest errors`)');
+      return withServices(async (s) => {
+        const out = await retryInboxMessage(s, id);
+        if (!out) throw new CliError(`no message ${id}, or its content was purged`);
+        console.log(`${id}: ${out.status}`);
+        return out.status === 'processed' || out.status === 'duplicate' ? 0 : 1;
       });
     },
   },
@@ -78,8 +107,15 @@ export const COMMANDS: CliCommand[] = [
     async run(args) {
       const p = parseArgs(args, ['user', 'client']);
       if (!p.flags.user === !p.flags.client) throw new CliError('give exactly one of --user <username> or --client <id>');
+      const request = typeof p.flags.user === 'string' ? { user: p.flags.user } : { client: requireFlag(p, 'client') };
+      const viaServer = await requestToken(loadConfig().dataDir, request);
+      if (viaServer?.error) throw new CliError(viaServer.error);
+      if (viaServer?.token) {
+        console.log(viaServer.token);
+        return 0;
+      }
       return withServices(async (s) => {
-        const issued = typeof p.flags.user === 'string' ? await s.auth.mintTokenForUser(p.flags.user) : await s.auth.mintTokenForClient(requireFlag(p, 'client'));
+        const issued = request.user ? await s.auth.mintTokenForUser(request.user) : await s.auth.mintTokenForClient(request.client!);
         console.log(issued.accessToken);
         return 0;
       });
@@ -130,4 +166,6 @@ export const COMMANDS: CliCommand[] = [
     }),
   },
   ...MPI_COMMANDS,
+  ...PRIVACY_COMMANDS,
+  ...AUDIT_COMMANDS,
 ];

@@ -7,6 +7,7 @@ import type { Bundle, Patient } from '@medplum/fhirtypes';
 import { systemContext, type AccessContext } from '../access/context.ts';
 import type { Services } from '../services.ts';
 import { DEMO_ORGANIZATIONS, DEMO_PASSWORD, DEMO_USERS } from './demo-organizations.ts';
+import { sendDemoMessages } from './demo-feeds.ts';
 
 /** How many Synthea patients the demo loads (each a transaction Bundle submitted by the demo hospital's EHR). */
 const DEMO_PATIENTS = 8;
@@ -37,6 +38,8 @@ export async function loadDemoData(s: Services, log: FastifyBaseLogger): Promise
   }
   await addDemoEhr(s);
   const patients = await loadSynthea(s, log);
+  const feeds = await sendDemoMessages(s, patients);
+  if (feeds.failed) log.warn(feeds, 'some demo HL7 messages were not accepted');
   if (patients[0]) {
     const personId = await s.gate.run(internal, { action: 'read', query: 'demo patient person' }, (scope) => s.links.personOf(scope, patients[0].id!));
     const name = patients[0].name?.[0];

@@ -14,6 +14,8 @@ export interface CcdaOutcome {
   outcome: OperationOutcome;
   /** DocumentReference/<id> of the stored original, when processed. */
   documentReference?: string;
+  /** Resources written or matched, when processed. */
+  resources?: number;
 }
 
 /** The stored answer (inbox `ack` column) that a resend of the same document gets back. */
@@ -21,6 +23,7 @@ interface StoredAnswer {
   httpStatus: number;
   outcome: OperationOutcome;
   documentReference?: string;
+  resources?: number;
 }
 
 const issue = (severity: OperationOutcomeIssue['severity'], code: OperationOutcomeIssue['code'], diagnostics: string, expression?: string): OperationOutcomeIssue => ({
@@ -82,7 +85,7 @@ function acceptedAnswer(bundle: Bundle, responses: BundleEntry[], summary: Recor
     issue('information', 'informational', `C-CDA document accepted: ${responses.length} resources (${created} new, ${responses.length - created} already present).`),
     ...counts.map(([type, n]) => issue('information', 'informational', `${type}: ${n}`, type)),
   ];
-  return { httpStatus: 201, outcome: { resourceType: 'OperationOutcome', issue: issues }, ...(documentReference ? { documentReference } : {}) };
+  return { httpStatus: 201, outcome: { resourceType: 'OperationOutcome', issue: issues }, resources: responses.length, ...(documentReference ? { documentReference } : {}) };
 }
 
 async function reject(s: Services, message: InboxMessage, error: CcdaError, now: Date): Promise<CcdaOutcome> {

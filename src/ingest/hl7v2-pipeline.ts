@@ -9,7 +9,7 @@ import { mapMessage, type MergeInstruction } from './hl7v2/map/index.ts';
 import { parseHl7 } from './hl7v2/parse.ts';
 import { Hl7ErrorCode, type Hl7Error, type ParsedMessage } from './hl7v2/types.ts';
 import { applyInboxBundle } from './apply-bundle.ts';
-import { getMessage, markOutcome, storeIncoming, type InboxMessage } from './inbox.ts';
+import { markOutcome, storeIncoming, type InboxMessage } from './inbox.ts';
 import { senderContext } from './sender-context.ts';
 
 export interface Hl7Outcome {
@@ -23,7 +23,7 @@ const location = (e: Hl7Error) => (e.location ? `${e.location.segment}${e.locati
  * One HL7 v2 message from any channel: commit the raw message, then parse, map and apply it in one gate
  * transaction, and answer the ACK. A replayed control id gets the stored ACK and changes nothing.
  */
-export async function receiveHl7(s: Services, raw: string, channel: 'mllp' | 'http', sender?: AccessContext): Promise<Hl7Outcome> {
+export async function receiveHl7(s: Services, raw: string, channel: 'mllp' | 'http' | 'import', sender?: AccessContext): Promise<Hl7Outcome> {
   const now = new Date();
   const parsed = parseHl7(raw);
   const header = parsed.ok ? parsed.message.header : parsed.partialHeader;
@@ -77,10 +77,4 @@ async function applyMerges(s: Services, scope: GateScope, merges: MergeInstructi
     const [to, from] = await Promise.all([s.links.personOf(scope, survivor), s.links.personOf(scope, retired)]);
     if (to && from && to !== from) await mergePersons(scope, s.links, from, to, true);
   }
-}
-
-export async function retryMessage(s: Services, id: string): Promise<Hl7Outcome | undefined> {
-  const message = await getMessage(s.db, id);
-  if (!message || !message.raw) return undefined;
-  return processStored(s, message);
 }

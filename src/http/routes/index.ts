@@ -8,6 +8,7 @@ import { findPersonForSignup } from '../../mpi/signup-match.ts';
 import { fhirRestRoutes } from './fhir-rest.ts';
 import { healthRoutes } from './health.ts';
 import { ingestRoutes } from './ingest-routes.ts';
+import { ccdaRoutes } from './ccda-routes.ts';
 import { adminRoutes } from './admin-routes.ts';
 import { auditRoutes } from './audit-routes.ts';
 import { metadataRoutes } from './metadata.ts';
@@ -52,6 +53,7 @@ export async function registerRoutes(app: FastifyInstance, s: Services): Promise
     await fhirRestRoutes(prot, s);
     await operationRoutes(prot, s);
     await ingestRoutes(prot, s);
+    await ccdaRoutes(prot, s);
     await adminRoutes(prot, s);
     await auditRoutes(prot, s);
   });

@@ -24,9 +24,12 @@ export function stableUuid(...parts: string[]): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-/** `system|value` search token with each half URL-encoded. */
+/** FHIR search escaping: `\`, `|`, `,` and `$` inside a value are written with a backslash. */
+const escapeSearch = (s: string) => s.replace(/[\\|,$]/g, (c) => `\\${c}`);
+
+/** `system|value` search token, each half search-escaped then URL-encoded. */
 export function tokenParam(identifier: Identifier): string {
-  return `${encodeURIComponent(identifier.system ?? '')}|${encodeURIComponent(identifier.value ?? '')}`;
+  return `${encodeURIComponent(escapeSearch(identifier.system ?? ''))}|${encodeURIComponent(escapeSearch(identifier.value ?? ''))}`;
 }
 
 /** Collects transaction entries for one message; every resource gets meta.source and the message-type tag. */

@@ -34,7 +34,7 @@ describe('ORU^R01 mapping', () => {
 
   it('maps NM with units, range and abnormal flag; identifier = filler + code + sub-id', () => {
     const glucose = byCode('2345-7');
-    expect(glucose.request?.url).toBe(`Observation?identifier=${encodeURIComponent('urn:oid:1.2.3:obx')}|${encodeURIComponent('FL1|2345-7|')}`);
+    expect(glucose.request?.url).toBe(`Observation?identifier=${encodeURIComponent('urn:oid:1.2.3:obx')}|${encodeURIComponent('FL1\\|2345-7\\|')}`);
     expect(glucose.resource).toMatchObject({
       status: 'final',
       valueQuantity: { value: 182, unit: 'mg/dL', system: 'http://unitsofmeasure.org', code: 'mg/dL' },

@@ -1,0 +1,65 @@
+import type { Resource } from '@medplum/fhirtypes';
+import { declaredLabels } from '../privacy/labels/classifier.ts';
+import { relabelRecord } from '../privacy/labels/propagate.ts';
+import { loadValueSets, valueSetVersion } from '../privacy/labels/value-sets.ts';
+import type { ValueSets } from '../privacy/labels/value-set-types.ts';
+import type { Database, Queryable } from '../store/database.ts';
+import { run } from '../store/database.ts';
+import { sql } from '../store/sql.ts';
+
+export interface RelabelReport {
+  valueSetVersion: string;
+  persons: number;
+  scanned: number;
+  relabelled: number;
+  /** Resources that gained each label. */
+  added: Record<string, number>;
+}
+
+type Row = { resource_type: string; id: string; version_id: number; security: string[]; content: Resource };
+
+/**
+ * Rewrites labels in place on the current version (resources.security, meta.security of resources and of the
+ * matching history row): labels are metadata the HIE derives, not a change the sender made, so no new version.
+ */
+async function saveLabels(tx: Queryable, row: Row, next: Resource): Promise<void> {
+  const labels = declaredLabels(next);
+  await run(tx, sql`update resources set security = ${labels}, content = ${next} where resource_type = ${row.resource_type} and id = ${row.id}`);
+  await run(tx, sql`update resource_history set content = ${next}
+    where resource_type = ${row.resource_type} and id = ${row.id} and version_id = ${row.version_id}`);
+}
+
+/** One person's record, relabelled together so labels propagate along references (report → result). */
+async function relabelPerson(db: Database, personId: string, vs: ValueSets, report: RelabelReport): Promise<void> {
+  await db.transaction(async (tx) => {
+    const rows = await run<Row>(tx, sql`select resource_type, id, version_id, security, content from resources
+      where person_id = ${personId} and deleted = false order by resource_type, id for update`);
+    const { resources, changed } = relabelRecord(rows.map((r) => r.content), vs);
+    report.scanned += rows.length;
+    for (const i of changed) {
+      const before = new Set(rows[i].security);
+      for (const l of declaredLabels(resources[i])) if (!before.has(l)) report.added[l] = (report.added[l] ?? 0) + 1;
+      await saveLabels(tx, rows[i], resources[i]);
+      report.relabelled++;
+    }
+  });
+}
+
+/**
+ * `katahdin privacy relabel`: re-applies the current value sets to every stored person's record. Labels are only
+ * added (relabelRecord never drops one), one transaction per person so a long run can be interrupted safely.
+ */
+export async function relabelAll(db: Database, vs: ValueSets = loadValueSets()): Promise<RelabelReport> {
+  const report: RelabelReport = { valueSetVersion: valueSetVersion(), persons: 0, scanned: 0, relabelled: 0, added: {} };
+  const persons = await run<{ person_id: string }>(db, sql`select distinct person_id from resources where person_id is not null order by person_id`);
+  for (const { person_id } of persons) {
+    await relabelPerson(db, person_id, vs, report);
+    report.persons++;
+  }
+  return report;
+}
+
+export function formatRelabel(r: RelabelReport): string {
+  const added = Object.entries(r.added).map(([l, n]) => `${l} +${n}`).join(', ') || 'none';
+  return `value sets ${r.valueSetVersion}: ${r.persons} persons, ${r.scanned} resources scanned, ${r.relabelled} relabelled (labels added: ${added})`;
+}

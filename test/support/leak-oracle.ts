@@ -1,0 +1,89 @@
+import { expect } from 'vitest';
+import type { Patient, Resource } from '@medplum/fhirtypes';
+import type { CareFixture, CareState, FixtureRole } from './care-fixture.ts';
+
+/** What a caller may get of one stored row, written down from privacy-rules §1/§4 independently of the server code. */
+export type View = 'full' | 'demographics' | 'hidden';
+
+export interface DbRow {
+  resource_type: string;
+  id: string;
+  person_id: string | null;
+  source_org: string | null;
+  security: string[];
+}
+
+const RELATED: CareState[] = ['encounter', 'attestation'];
+const DEMOGRAPHIC = ['Patient', 'Person'];
+
+export class LeakOracle {
+  private readonly stateOf = new Map<string, CareState>();
+
+  constructor(private readonly f: CareFixture, readonly rows: DbRow[]) {
+    for (const p of Object.values(f.persons)) this.stateOf.set(p.personId, p.state);
+  }
+
+  view(role: FixtureRole, row: DbRow): View {
+    const demographic = DEMOGRAPHIC.includes(row.resource_type);
+    if (row.person_id === null && row.resource_type !== 'Consent') return 'full';
+    switch (role) {
+      case 'clinician':
+      case 'clinical-staff': {
+        const state = this.stateOf.get(row.person_id ?? '');
+        const related = !!state && RELATED.includes(state);
+        if (related && (row.security ?? []).length === 0) return 'full';
+        return demographic ? 'demographics' : 'hidden';
+      }
+      case 'patient':
+        return row.person_id === this.f.persons.encounter.personId ? 'full' : 'hidden';
+      case 'system-a':
+        return row.source_org === this.f.orgA ? 'full' : 'hidden';
+      case 'system-b':
+        return row.source_org === this.f.orgB ? 'full' : 'hidden';
+      case 'registrar':
+      case 'privacy-officer':
+        return demographic || row.resource_type === 'Consent' ? 'full' : 'hidden';
+      case 'admin':
+        return demographic ? 'full' : 'hidden';
+    }
+  }
+
+  row(type: string, id: string): DbRow {
+    const r = this.rows.find((x) => x.resource_type === type && x.id === id);
+    if (!r) throw new Error(`oracle: ${type}/${id} not in the database`);
+    return r;
+  }
+
+  viewOf(role: FixtureRole, type: string, id: string): View {
+    return this.view(role, this.row(type, id));
+  }
+
+  /** `Type/id` keys of the rows matching `where` that the role may see (in any form). */
+  visible(role: FixtureRole, where: (r: DbRow) => boolean): string[] {
+    return this.rows.filter((r) => where(r) && this.view(role, r) !== 'hidden').map((r) => `${r.resource_type}/${r.id}`).sort();
+  }
+}
+
+export const keysOf = (resources: Array<Resource | undefined>) => resources.filter((r): r is Resource => !!r).map((r) => `${r.resourceType}/${r.id}`).sort();
+
+/** Asserts the form of one returned resource: full content, or only name/birth date/sex/city for picking the person. */
+export function expectShape(resource: Resource, view: View): void {
+  expect(view).not.toBe('hidden');
+  if (resource.resourceType !== 'Patient') return;
+  const p = resource as Patient;
+  if (view === 'full') {
+    expect(p.identifier?.length, `full Patient/${p.id} keeps identifiers`).toBeGreaterThan(0);
+    return;
+  }
+  expect(p.identifier, `demographics-only Patient/${p.id} has no identifiers`).toBeUndefined();
+  expect(p.telecom, `demographics-only Patient/${p.id} has no telecom`).toBeUndefined();
+  expect(p.name?.[0]?.family).toBeTruthy();
+  expect(p.birthDate).toBeTruthy();
+  expect(p.gender).toBeTruthy();
+  for (const a of p.address ?? []) expect(Object.keys(a).sort()).toEqual(expect.arrayContaining(['city']));
+  for (const a of p.address ?? []) expect(Object.keys(a).every((k) => k === 'city' || k === 'state')).toBe(true);
+}
+
+export function outcomeCode(body: { issue?: Array<{ details?: { coding?: Array<{ code?: string }> } }> }): string | undefined {
+  return body.issue?.[0]?.details?.coding?.[0]?.code;
+}
