@@ -18,7 +18,9 @@ import {
   type ValueSetSource,
 } from '../../src/privacy/labels/value-set-types.ts';
 import { listFiles, readC2s, readEcqmIndex, readEcqmSet, readFsh, readObhita, type RawRow } from './corpus-readers.ts';
-import { ARV_NAMES, ETH_EXCLUDE, ETH_RXNORM_ALLOW, ETH_RXNORM_DENY, EXCLUDED_ECQM, HIV_EXCLUDE, PSY_EXCLUDE, RANGES, RELEASE, RELEASE_DATE } from './valueset-policy.ts';
+import {
+  ARV_NAMES, ETH_EXCLUDE, ETH_RXNORM_ALLOW, ETH_RXNORM_DENY, EXCLUDED_ECQM, HIV_EXCLUDE, HIV_LOINC, HIV_LOINC_SOURCE_ID, PSY_EXCLUDE, RANGES, RELEASE, RELEASE_DATE,
+} from './valueset-policy.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const repoRoot = resolve(here, '../..');
@@ -51,6 +53,11 @@ function fixedSources(): Record<string, Omit<ValueSetSource, 'codes'>> {
       repository: 'https://github.com/HL7/case-reporting', commit: '5d6ca69a097ae88918f9629752fddaa85d83bfb9',
       path: 'input/fsh/instances/2.16.840.1.113762.1.4.1146.1600-1603.fsh', version: 'RxNorm 2022-01',
       license: 'none stated in repository (HL7 IG content, usually CC0)',
+    },
+    [HIV_LOINC_SOURCE_ID]: {
+      repository: 'Katahdin', commit: '-', path: 'bench/privacy/valueset-policy.ts (HIV_LOINC)', version: RELEASE,
+      license: 'Apache-2.0 (LOINC codes under the LOINC licence)',
+      note: 'common HIV laboratory tests not in the published sets (viral loads, Ag/Ab screens, confirmations)',
     },
     shift: {
       repository: 'https://github.com/SHIFT-Task-Force/SLS-ValueSets', commit: 'ede520879f1ca516f53f85705dbeb626eb582842',
@@ -148,7 +155,8 @@ function buildFiles(): ValueSetFile[] {
     if (!m) throw new Error(`unknown source ${id}`);
     return m;
   };
-  const byLabel = groupRows(rows);
+  const curated = HIV_LOINC.map(([code, display]): RawRow => ({ label: 'HIV', system: SYSTEMS.loinc, code, display, source: HIV_LOINC_SOURCE_ID }));
+  const byLabel = groupRows([...rows, ...curated]);
   return (['PSY', 'HIV', 'ETH'] as const).map((label) => toFile(label, [...(byLabel.get(label)?.values() ?? [])], meta));
 }
 

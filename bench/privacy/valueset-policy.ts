@@ -66,3 +66,29 @@ export const ARV_NAMES: NameRule = {
   exclude: ['nirmatrelvir', 'paxlovid', 'epivir-hbv', 'hbv', 'vemlidy', 'baraclude', 'entecavir'],
   note: 'Katahdin rule: FDA-approved antiretroviral ingredient names, matched as whole words in RxNorm displays or medication text',
 };
+
+/**
+ * Common HIV laboratory tests (viral loads, antigen/antibody screens and confirmations) as lab feeds send them.
+ * The published sets name HIV diagnoses and drugs but not all of these tests, and a result of any of them
+ * reveals HIV testing or status.
+ */
+export const HIV_LOINC_SOURCE_ID = 'katahdin-hiv-loinc';
+export const HIV_LOINC: Array<[string, string]> = [
+  ['25836-8', 'HIV 1 RNA [#/volume] (viral load) in Serum or Plasma by NAA with probe detection'],
+  ['20447-9', 'HIV 1 RNA [#/volume] (viral load) in Serum or Plasma by NAA with probe detection'],
+  ['23876-6', 'HIV 1 RNA [#/volume] in Plasma by Probe and target amplification method'],
+  ['29539-4', 'HIV 1 RNA [Log #/volume] (viral load) in Plasma by NAA with probe detection'],
+  ['29541-0', 'HIV 1 RNA [Log #/volume] (viral load) in Plasma by Probe and target amplification method'],
+  ['70241-5', 'HIV 1 RNA [Log #/volume] (viral load) in Serum or Plasma by NAA with probe detection'],
+  ['86233-4', 'HIV 1 RNA [Presence] in Serum, Plasma or Blood by NAA with probe detection'],
+  ['48023-5', 'HIV 1 proviral DNA [Presence] in Specimen by NAA with probe detection'],
+  ['56888-1', 'HIV 1+2 Ab and HIV1 p24 Ag [Presence] in Serum or Plasma by Immunoassay'],
+  ['75622-1', 'HIV 1 and 2 Ag and Ab [Presence] in Serum or Plasma by Immunoassay'],
+  ['7917-8', 'HIV 1 Ab [Presence] in Serum'],
+  ['7918-6', 'HIV 1+2 Ab [Presence] in Serum'],
+  ['5221-7', 'HIV 1 Ab [Presence] in Serum by Immunoblot'],
+  ['68961-2', 'HIV 1 Ab [Presence] in Serum, Plasma or Blood by Rapid immunoassay'],
+  ['31201-7', 'HIV 1+2 Ab [Presence] in Serum'],
+  ['43009-4', 'HIV 1+2 Ab [Presence] in Serum by Immunoassay'],
+  ['49580-4', 'HIV 1+2 Ab [Presence] in Serum, Plasma or Blood by Rapid immunoassay'],
+];

@@ -47,8 +47,21 @@ export async function receiveCcda(s: Services, xml: string, sender: AccessContex
   const converted = ingestCcda(xml, { now: now.toISOString(), sourceOrgIdentifier: sender.organizationId });
   const controlId = converted.ok ? controlIdOf(converted.bundle, xml) : undefined;
   const { message, duplicate } = await storeIncoming(s.db, { channel, sender: senderKey(sender), messageType: 'ClinicalDocument', controlId, raw: xml }, now);
+  if (duplicate && message.raw !== null && message.raw !== xml) return conflict(s, sender, xml, now);
   if (duplicate && message.ack) return { ...answerOf(message.ack), status: 'duplicate' };
   return processStoredCcda(s, message, now, sender);
+}
+
+/**
+ * A different document under an id this sender already used: CDA ids are unique per document (a correction gets a
+ * new id and relatedDocument RPLC), so this is refused rather than guessed at; kept in the error queue for review.
+ */
+async function conflict(s: Services, sender: AccessContext, xml: string, now: Date): Promise<CcdaOutcome> {
+  const reason = 'ClinicalDocument/id was already used by a different document from this sender';
+  const answer: StoredAnswer = { httpStatus: 409, outcome: { resourceType: 'OperationOutcome', issue: [issue('error', 'duplicate', `duplicate-id: ${reason}.`, 'ClinicalDocument.id')] } };
+  const { message } = await storeIncoming(s.db, { channel: 'ccda', sender: senderKey(sender), messageType: 'ClinicalDocument', raw: xml }, now);
+  await s.db.transaction((tx) => markOutcome(tx, message.id, { status: 'rejected', ack: JSON.stringify(answer), reason: `duplicate-id ${reason}`, location: '/ClinicalDocument/id', now }));
+  return { ...answer, status: 'rejected' };
 }
 
 /** Processes a stored document (first time, after a crash, or an administrator's retry); never throws for bad input. */

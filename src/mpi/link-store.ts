@@ -33,6 +33,34 @@ export interface Candidate {
 
 const MAX_CANDIDATES = 500;
 
+/** Why a pair went to review when both sides would auto-link to different persons. */
+export const AMBIGUOUS_PERSONS = 'ambiguous-persons';
+
+export interface LinkChoice {
+  /** The auto-link to follow, if exactly one person qualifies. */
+  best?: Candidate;
+  /** Pairs for the review queue, with the reason each was not linked automatically. */
+  tasks: Array<{ candidate: Candidate; reason: string }>;
+  /** How many distinct persons the auto-link candidates belong to. */
+  ambiguousPersons: number;
+}
+
+/**
+ * Picks the person a record joins. Auto-link candidates in two or more persons would silently pick one of two
+ * people (or merge them transitively in a batch); instead none is followed and each goes to review
+ * (`ambiguous-persons`), the record staying where it was (or alone).
+ */
+export function chooseLink(candidates: readonly Candidate[], currentPersonId: string | undefined): LinkChoice {
+  const autos = candidates.filter((c) => c.decision.decision === 'auto-link').sort((a, b) => b.result.weight - a.result.weight);
+  const persons = new Set(autos.map((c) => c.personId));
+  const best = persons.size === 1 ? autos[0] : undefined;
+  const home = best?.personId ?? currentPersonId;
+  const tasks = candidates
+    .filter((c) => c.personId !== home && c.decision.decision !== 'no-match')
+    .map((c) => ({ candidate: c, reason: c.decision.decision === 'auto-link' ? AMBIGUOUS_PERSONS : c.decision.reason }));
+  return { best, tasks, ambiguousPersons: persons.size > 1 ? persons.size : 0 };
+}
+
 /** The MPI's database side: block keys, candidate retrieval, links, tasks and the Person resources that mirror them. */
 export class LinkStore implements PatientLinker {
   constructor(private readonly deps: LinkStoreDeps) {}
@@ -53,12 +81,13 @@ export class LinkStore implements PatientLinker {
     const current = (await run<{ person_id: string; assurance: Assurance }>(scope.tx, sql`select person_id, assurance from mpi_links where patient_id = ${patient.id}`))[0];
     if (current?.assurance === 'level4') return this.finish(scope, patient.id, current.person_id, 'level4', undefined, current.person_id);
     const candidates = await this.candidates(scope, record, patient.id);
-    const best = candidates.filter((c) => c.decision.decision === 'auto-link').sort((a, b) => b.result.weight - a.result.weight)[0];
-    for (const c of candidates.filter((c) => c.decision.decision === 'review' && c.personId !== (best?.personId ?? current?.person_id))) {
-      await this.openTask(scope, patient.id, c);
+    const choice = chooseLink(candidates, current?.person_id);
+    for (const t of choice.tasks) await this.openTask(scope, patient.id, t.candidate, t.reason);
+    if (choice.ambiguousPersons > 1) {
+      scope.note('mpi-link', [], [`Patient/${patient.id}`], { detail: `auto-link candidates in ${choice.ambiguousPersons} persons: sent to review` });
     }
-    const personId = best?.personId ?? current?.person_id ?? randomUUID();
-    return this.finish(scope, patient.id, personId, 'level3', best?.result, current?.person_id);
+    const personId = choice.best?.personId ?? current?.person_id ?? randomUUID();
+    return this.finish(scope, patient.id, personId, 'level3', choice.best?.result, current?.person_id);
   }
 
   /** Candidate source records sharing a block key, scored and decided; pairs marked not-link are skipped. */
@@ -101,9 +130,11 @@ export class LinkStore implements PatientLinker {
     if (keys.length) await run(scope.tx, sql`insert into mpi_block_keys (key, patient_id) select k, ${patientId} from unnest(${keys}::text[]) as k on conflict do nothing`);
   }
 
-  private async openTask(scope: GateScope, patientId: string, c: Candidate): Promise<void> {
+  /** A review task; the decision reason rides in the explanation as a zero-weight `decision` entry for the steward. */
+  private async openTask(scope: GateScope, patientId: string, c: Candidate, reason: string): Promise<void> {
+    const explanation = [...c.result.explanation, { field: 'decision', level: reason, weight: 0 }];
     await run(scope.tx, sql`insert into mpi_tasks (id, patient_a, patient_b, score, explanation, status, created_at)
-      values (${randomUUID()}, ${patientId}, ${c.patientId}, ${c.result.weight}, ${JSON.stringify(c.result.explanation)}::jsonb, 'open', ${scope.settings.now.toISOString()})
+      values (${randomUUID()}, ${patientId}, ${c.patientId}, ${c.result.weight}, ${JSON.stringify(explanation)}::jsonb, 'open', ${scope.settings.now.toISOString()})
       on conflict do nothing`);
   }
 

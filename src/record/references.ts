@@ -1,4 +1,4 @@
-/** Visits every `reference` string in a resource tree and replaces it with what `map` returns (or keeps it). */
+/** Visits every `reference` string (and `url` holding a bundle-local urn:uuid) in a resource tree and replaces it with what `map` returns (or keeps it). */
 export function rewriteReferences(value: unknown, map: (ref: string) => string | undefined): void {
   if (Array.isArray(value)) {
     for (const v of value) rewriteReferences(v, map);
@@ -7,7 +7,8 @@ export function rewriteReferences(value: unknown, map: (ref: string) => string |
   if (value === null || typeof value !== 'object') return;
   const obj = value as Record<string, unknown>;
   for (const [key, v] of Object.entries(obj)) {
-    if (key === 'reference' && typeof v === 'string') {
+    // Attachment.url pointing at a bundle entry (urn:uuid) is a link too; the transaction rules rewrite it.
+    if (typeof v === 'string' && (key === 'reference' || (key === 'url' && v.startsWith('urn:uuid:')))) {
       const next = map(v);
       if (next !== undefined) obj[key] = next;
     } else if (typeof v === 'object') {

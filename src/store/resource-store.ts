@@ -48,13 +48,21 @@ export async function readVersion(tx: Queryable, type: string, id: string, versi
   return rows[0];
 }
 
+/** FHIR dates may be partial ("1999", "1999-11"); the timestamptz column takes their earliest day. */
+function columnTimestamp(fhirDate: string | undefined): string | null {
+  if (!fhirDate) return null;
+  if (/^\d{4}$/.test(fhirDate)) return `${fhirDate}-01-01`;
+  if (/^\d{4}-\d{2}$/.test(fhirDate)) return `${fhirDate}-01`;
+  return fhirDate;
+}
+
 /** Writes a new current version and appends it to history. */
 export async function writeVersion(tx: Queryable, row: WriteRow): Promise<void> {
   await run(
     tx,
     sql`insert into resources (resource_type, id, version_id, last_updated, deleted, patient_id, person_id, source_org, security, clinical_date, content)
         values (${row.resourceType}, ${row.id}, ${row.versionId}, ${row.lastUpdated}, ${row.deleted}, ${row.patientId ?? null},
-                ${row.personId ?? null}, ${row.sourceOrg ?? null}, ${row.security}, ${row.clinicalDate ?? null}, ${row.content})
+                ${row.personId ?? null}, ${row.sourceOrg ?? null}, ${row.security}, ${columnTimestamp(row.clinicalDate)}, ${row.content})
         on conflict (resource_type, id) do update set version_id = excluded.version_id, last_updated = excluded.last_updated,
           deleted = excluded.deleted, patient_id = excluded.patient_id, person_id = excluded.person_id, source_org = excluded.source_org,
           security = excluded.security, clinical_date = excluded.clinical_date, content = excluded.content`,

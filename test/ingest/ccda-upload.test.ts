@@ -21,7 +21,7 @@ if (!hasCorpus) console.warn(`corpus ${CCDA} absent: skipping C-CDA upload tests
 
 const DOCUMENTS = [
   'hl7-examples/documents/CCD_1.xml',
-  'hl7-examples/documents/Discharge_Summary.xml',
+  'hl7-examples/documents/Referral_Note.xml',
   'onc-cures/gold/170.315_b1_toc_gold_sample2_v4.xml',
   'chb-sample-ccdas/allscripts_mu2_InPt_Discharge_Summary.xml',
 ];
@@ -84,6 +84,14 @@ describe.skipIf(!hasCorpus).each(await databaseKinds())('C-CDA through POST /ccd
     expect(await counts(server)).toEqual(before);
   }, 120_000);
 
+  it('refuses a different document reusing an id the sender already sent (409), and applies nothing', async () => {
+    const before = await counts(server);
+    const res = await post(readFileSync(join(CCDA, 'hl7-examples/documents/Discharge_Summary.xml'), 'utf8'));
+    expect(res.statusCode).toBe(409);
+    expect((res.json() as OperationOutcome).issue[0].diagnostics).toMatch(/^duplicate-id/);
+    expect(await counts(server)).toEqual(before);
+  }, 120_000);
+
   it('refuses malformed XML with 400 and a section fragment with 422, and queues both as rejected', async () => {
     const malformed = await post('<ClinicalDocument xmlns="urn:hl7-org:v3"><id root="1.2.3"></ClinicalDocument>');
     expect(malformed.statusCode).toBe(400);
@@ -92,7 +100,7 @@ describe.skipIf(!hasCorpus).each(await databaseKinds())('C-CDA through POST /ccd
     expect(fragment.statusCode).toBe(422);
     expect((fragment.json() as OperationOutcome).issue[0].diagnostics).toMatch(/^section-fragment/);
     const queue = await errorQueue(server.services.db);
-    expect(queue.filter((q) => q.channel === 'ccda' && q.status === 'rejected').map((q) => q.reason?.split(' ')[0]).sort()).toEqual(['malformed-xml', 'section-fragment']);
+    expect(queue.filter((q) => q.channel === 'ccda' && q.status === 'rejected').map((q) => q.reason?.split(' ')[0]).sort()).toEqual(['duplicate-id', 'malformed-xml', 'section-fragment']);
   }, 120_000);
 
   it('accepts only system clients', async () => {

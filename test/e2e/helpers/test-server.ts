@@ -21,9 +21,9 @@ export interface TestServer {
   mllpPort?: number;
 }
 
-/** Builds web/dist once when it is missing (the server serves it). */
+/** Builds web/dist (the server serves it) so the tests always run the current sources; KATAHDIN_E2E_NO_BUILD=1 reuses a build. */
 export function ensureWebBuilt(): void {
-  if (existsSync(join(ROOT, 'web/dist/index.html'))) return;
+  if (process.env.KATAHDIN_E2E_NO_BUILD === '1' && existsSync(join(ROOT, 'web/dist/index.html'))) return;
   const r = spawnSync('npm', ['run', 'build:web', '--silent'], { cwd: ROOT, stdio: 'inherit' });
   if (r.status !== 0) throw new Error('npm run build:web failed');
 }

@@ -6,6 +6,7 @@ import { useAsync } from '../components/use-async.ts';
 import { ErrorMessage, Loading, StatusMessage } from '../components/status.tsx';
 import { UserForm } from './user-form.tsx';
 import { ClientForm } from './client-form.tsx';
+import { OrganizationForm } from './organization-form.tsx';
 import { TableScroll } from '../components/table-scroll.tsx';
 
 export function UsersPage() {
@@ -39,7 +40,8 @@ export function UsersPage() {
       <ClientForm orgs={options} onAdded={(m) => { setMessage(m); clients.reload(); }} />
       <h2>Organizations</h2>
       <ErrorMessage error={orgs.error} />
-      <ul>{(orgs.data ?? []).map((o) => <li key={o.id}>{o.name} <span className="muted">({o.id})</span></li>)}</ul>
+      <ul>{(orgs.data ?? []).map((o) => <li key={o.id}>{o.name} <span className="muted">({o.identifier?.[0]?.value ?? o.id})</span></li>)}</ul>
+      <OrganizationForm onAdded={(m) => { setMessage(m); orgs.reload(); }} />
     </>
   );
 }

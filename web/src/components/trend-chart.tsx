@@ -52,7 +52,8 @@ export function TrendChart({ series }: { series: LabSeries }) {
         <text x={W - PAD.right} y={H - 10} textAnchor="end" className="chart-label">{last.date.slice(0, 10)}</text>
       </svg>
       <figcaption>
-        {series.name} ({series.unit || 'no unit'}). {hasBand ? 'Shaded band: reference range. ' : ''}Larger red dots are outside the range.
+        {series.name} ({series.unit || 'no unit'}).{' '}
+        {hasBand ? 'Shaded band: reference range. Larger red dots are outside the range.' : 'The sources sent no reference range for this test.'}
       </figcaption>
     </figure>
   );

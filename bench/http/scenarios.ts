@@ -1,0 +1,93 @@
+import type { AccessContext } from '../../src/access/context.ts';
+import type { BenchData } from './data.ts';
+import { runLoad, type LoadResult } from './load.ts';
+import type { StatementStat } from './sql-profile.ts';
+import type { BenchStack, DbKind } from './stack.ts';
+
+export type Operation = 'baseline' | 'read' | 'search' | 'create';
+/** full = production assembly; noAudit = no-op audit sink; fixedUser = caller's context without token verification; internal = internal context (no token, no privacy filter). */
+export type Setup = 'bare' | 'full' | 'noAudit' | 'fixedUser' | 'internal';
+
+export interface Measured extends LoadResult {
+  db: DbKind;
+  op: Operation;
+  setup: Setup;
+}
+
+export interface Profile {
+  db: DbKind;
+  op: Operation;
+  requests: number;
+  statementsPerRequest: number;
+  transactions: number;
+  top: StatementStat[];
+}
+
+export interface RunOptions {
+  duration: number;
+  connections: number;
+}
+
+interface Plan {
+  op: Operation;
+  setup: Setup;
+  profile?: boolean;
+}
+
+const PLANS: Plan[] = [
+  { op: 'baseline', setup: 'bare' },
+  { op: 'read', setup: 'full', profile: true },
+  { op: 'read', setup: 'noAudit' },
+  { op: 'read', setup: 'fixedUser' },
+  { op: 'read', setup: 'internal' },
+  { op: 'search', setup: 'full', profile: true },
+  { op: 'search', setup: 'noAudit' },
+  { op: 'search', setup: 'fixedUser' },
+  { op: 'search', setup: 'internal' },
+  { op: 'create', setup: 'full', profile: true },
+  { op: 'create', setup: 'noAudit' },
+  { op: 'create', setup: 'internal' },
+  // Run again at the end: on a shared machine the spread between the two shows how much the load drifted.
+  { op: 'baseline', setup: 'bare' },
+];
+
+function target(stack: BenchStack, data: BenchData, plan: Plan) {
+  const writer = plan.op === 'create';
+  const token = writer ? data.systemToken : data.clinicianToken;
+  const user: AccessContext = writer ? data.systemCtx : data.clinicianCtx;
+  const path = plan.op === 'search' ? data.searchPath : plan.op === 'create' ? '/fhir/Observation' : `/fhir/Observation/${data.observationId}`;
+  const base = plan.setup === 'bare' ? stack.urls.full : plan.setup === 'full' ? stack.urls.full : plan.setup === 'noAudit' ? stack.urls.noAudit : stack.urls.fixed;
+  const url = plan.op === 'baseline' ? `${base}/bench/row/Observation/${data.observationId}` : `${base}${path}`;
+  const headers: Record<string, string> = {};
+  if (plan.setup === 'full' || plan.setup === 'noAudit') headers.authorization = `Bearer ${token}`;
+  if (writer) headers['content-type'] = 'application/fhir+json';
+  stack.fixedContext.current = plan.setup === 'internal' ? data.internalCtx : user;
+  return { url, headers, method: writer ? ('POST' as const) : ('GET' as const), body: writer ? data.createBody : undefined };
+}
+
+/** Every planned autocannon run against one database, in order; profiles the SQL of the production runs. */
+export async function runScenarios(stack: BenchStack, data: BenchData, o: RunOptions): Promise<{ results: Measured[]; profiles: Profile[] }> {
+  const results: Measured[] = [];
+  const profiles: Profile[] = [];
+  for (const plan of PLANS) {
+    const t = target(stack, data, plan);
+    if (plan.profile) stack.db.start();
+    const r = await runLoad({ ...t, duration: o.duration, connections: o.connections });
+    if (plan.profile) {
+      const p = stack.db.stop();
+      const statements = p.statements.reduce((n, s) => n + (s.statement.startsWith('(') ? 0 : s.count), 0);
+      profiles.push({ db: stack.kind, op: plan.op, requests: r.total, statementsPerRequest: statements / Math.max(1, p.transactions), transactions: p.transactions, top: p.statements.slice(0, 6) });
+    }
+    results.push({ ...r, db: stack.kind, op: plan.op, setup: plan.setup });
+    const bad = r.non2xx + r.errors + r.timeouts;
+    console.log(`  ${stack.kind} ${plan.op.padEnd(8)} ${plan.setup.padEnd(9)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms${bad ? `  (${bad} non-2xx/errors!)` : ''}`);
+  }
+  return { results, profiles };
+}
+
+export async function auditVolume(stack: BenchStack): Promise<{ rows: number; bytes: number }> {
+  const r = await stack.db.query<{ rows: number; bytes: number }>(
+    "select (select count(*)::int from audit_log) as rows, pg_total_relation_size('audit_log')::bigint as bytes",
+  );
+  return { rows: Number(r.rows[0].rows), bytes: Number(r.rows[0].bytes) };
+}

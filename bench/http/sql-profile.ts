@@ -1,0 +1,76 @@
+import type { Database, Queryable, QueryResult } from '../../src/store/database.ts';
+
+/** Time spent per kind of statement, to explain where a request's time goes. */
+export interface StatementStat {
+  statement: string;
+  count: number;
+  totalMs: number;
+}
+
+/** A Database that records every statement (and the begin/commit overhead of each transaction) while enabled. */
+export interface ProfiledDatabase extends Database {
+  start(): void;
+  stop(): { statements: StatementStat[]; transactions: number; totalMs: number };
+}
+
+/** Collapses literals and whitespace so equal statements with different parameters group together. */
+function statementKey(text: string): string {
+  return text.replace(/\s+/g, ' ').replace(/\$\d+/g, '$').replace(/\(\$(, \$)+\)/g, '($…)').slice(0, 90);
+}
+
+export function profiled(db: Database): ProfiledDatabase {
+  let on = false;
+  let transactions = 0;
+  const stats = new Map<string, StatementStat>();
+  const note = (statement: string, ms: number) => {
+    if (!on) return;
+    const s = stats.get(statement) ?? { statement, count: 0, totalMs: 0 };
+    s.count += 1;
+    s.totalMs += ms;
+    stats.set(statement, s);
+  };
+  const wrap = (q: Queryable): Queryable => ({
+    async query<T>(text: string, values?: unknown[]): Promise<QueryResult<T>> {
+      const t0 = performance.now();
+      try {
+        return await q.query<T>(text, values);
+      } finally {
+        note(statementKey(text), performance.now() - t0);
+      }
+    },
+  });
+  const base = wrap(db);
+  return {
+    dialect: db.dialect,
+    query: base.query,
+    async transaction(fn) {
+      const t0 = performance.now();
+      let inner = 0;
+      try {
+        return await db.transaction(async (tx) => {
+          const t1 = performance.now();
+          try {
+            return await fn(wrap(tx));
+          } finally {
+            inner = performance.now() - t1;
+          }
+        });
+      } finally {
+        if (on) transactions += 1;
+        // Pool checkout, BEGIN, COMMIT (and, on PGlite, waiting for the single connection).
+        note('(connect + begin + commit / wait for connection)', performance.now() - t0 - inner);
+      }
+    },
+    close: () => db.close(),
+    start() {
+      stats.clear();
+      transactions = 0;
+      on = true;
+    },
+    stop() {
+      on = false;
+      const statements = [...stats.values()].sort((a, b) => b.totalMs - a.totalMs);
+      return { statements, transactions, totalMs: statements.reduce((n, s) => n + s.totalMs, 0) };
+    },
+  };
+}

@@ -1,0 +1,112 @@
+// `npm run bench`: FHIR API throughput against the real server on 127.0.0.1, on PGlite and PostgreSQL, in one run:
+// a bare-route baseline, read, search, create and Synthea bundle ingest, plus the cost of authorization, privacy
+// filtering and audit on the same routes. Prints a table and rewrites the FHIR API / Authorization / Audit sections
+// of docs/PERFORMANCE.md. Options: --duration <s> (per autocannon run, default 6), --db pglite|postgres, --no-write.
+import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { postgresAvailable } from '../test/support/databases.ts';
+import { loadBenchData } from './http/data.ts';
+import { MemorySampler } from './http/load.ts';
+import {
+  AUDIT_LAYERS, AUTH_LAYERS, baselineRps, costs, machine, machineLine, profileLines, resultsTable, targets, writeSections,
+  type DbReport, type Machine,
+} from './http/report.ts';
+import { auditVolume, runScenarios } from './http/scenarios.ts';
+import { startStack, type DbKind } from './http/stack.ts';
+
+const { values: args } = parseArgs({ options: { duration: { type: 'string', default: '6' }, db: { type: 'string' }, 'no-write': { type: 'boolean', default: false } } });
+const duration = Number(args.duration);
+const connections = 10;
+
+async function benchDatabase(kind: DbKind): Promise<DbReport> {
+  const memory = new MemorySampler();
+  memory.start();
+  console.log(`\n[${kind}] starting server and loading data…`);
+  const stack = await startStack(kind);
+  try {
+    const data = await loadBenchData(stack);
+    if (data.ingest) console.log(`  ingest: ${data.ingest.resources} resources in ${data.ingest.bundles} bundles, ${data.ingest.seconds.toFixed(1)} s (${(data.ingest.resources / data.ingest.seconds).toFixed(0)}/s), ${data.ingest.failures} failed`);
+    const { results, profiles } = await runScenarios(stack, data, { duration, connections });
+    const audit = await auditVolume(stack);
+    return { db: kind, results, profiles, ingest: data.ingest, peakRssMb: memory.stop() / 2 ** 20, audit, searchTotal: data.searchTotal };
+  } finally {
+    memory.stop();
+    await stack.close();
+  }
+}
+
+function fhirSection(m: Machine, reports: DbReport[], skipped: string[]): string[] {
+  const out = [
+    '`npm run bench` (bench/run.ts). The real server assembly on 127.0.0.1 with autocannon in a separate process, ' +
+      `${connections} connections, ${duration} s per row; PGlite in memory and PostgreSQL 127.0.0.1:5432 in a throwaway schema.`,
+    '',
+    machineLine(m),
+    '',
+    '- **baseline**: a bare Fastify route in the same server reading one `resources` row by primary key through the same `Database` object and sending its JSON (run first and last; ratios use the mean).',
+    '- **read**: `GET /fhir/Observation/{id}` as a clinician of the sending organization (care relationship via a recent encounter).',
+    '- **search**: `Observation?subject=Patient/{id}&code=http://loinc.org|2345-7&date=ge…&_count=20` (default `_total=accurate`, so a count query runs too), 20 of 250 results.',
+    '- **create**: `POST /fhir/Observation` by the organization\'s EHR system client (SMART backend token).',
+    '- **bundle ingest**: the 40 Synthea patient transaction bundles (`../shared/corpora/synthea-r4`), POSTed two at a time by the EHR client; wall-clock resources/s.',
+    '- Memory: peak `process.memoryUsage().rss` of the server process during the whole run (for PGlite this includes the database; PostgreSQL\'s own processes are not counted).',
+    '- Request logging is at `warn` in the bench (the default `info` writes one log line per request).',
+    ...skipped.map((s) => `- ${s}`),
+  ];
+  for (const r of reports) {
+    out.push('', `### ${r.db}`, '', ...resultsTable(r), '');
+    if (r.ingest) out.push(`Bundle ingest: ${r.ingest.resources} resources in ${r.ingest.bundles} bundles in ${r.ingest.seconds.toFixed(1)} s = **${(r.ingest.resources / r.ingest.seconds).toFixed(0)} resources/s** (${r.ingest.failures} bundles failed).`, '');
+    out.push(...targets(r));
+  }
+  return out;
+}
+
+function authSection(reports: DbReport[]): string[] {
+  const out = [
+    'Same run as the FHIR API section. Throughput lost (1 − with/without) on the same routes and data; target ≤ 15% each. ' +
+      '"Internal ctx" is `systemContext()`: no token, no scope check, no privacy SQL, no outgoing check (still audited). ' +
+      '"Fixed ctx" is the context the clinician\'s token yields, set without verifying a token: the privacy filter still runs.',
+  ];
+  for (const r of reports) out.push('', `### ${r.db}`, '', ...costs(r, ['read', 'search'], AUTH_LAYERS));
+  return out;
+}
+
+function auditSection(reports: DbReport[]): string[] {
+  const out = ['Same run as the FHIR API section. Audit on = the production gate (chained AuditEvent appended in the access\'s transaction); off = the same gate with a no-op sink; target ≤ 15%.'];
+  for (const r of reports) {
+    out.push('', `### ${r.db}`, '', ...costs(r, ['read', 'search', 'create'], AUDIT_LAYERS), '');
+    const per = r.audit.rows ? r.audit.bytes / r.audit.rows : 0;
+    out.push(
+      `Audit volume: \`audit_log\` holds ${r.audit.rows} events in ${(r.audit.bytes / 2 ** 20).toFixed(1)} MB (\`pg_total_relation_size\`, table + indexes + TOAST) = **${per.toFixed(0)} bytes per event**; ` +
+        `1 million reads ≈ ${((per * 1e6) / 2 ** 30).toFixed(2)} GB. The events are mostly single-resource reads and 20-result searches of one person; searches naming many persons are larger.`,
+    );
+  }
+  return out;
+}
+
+const loadBefore = loadavg();
+const kinds: DbKind[] = args.db ? [args.db as DbKind] : ['pglite', 'postgres'];
+const skipped: string[] = [];
+const reports: DbReport[] = [];
+for (const kind of kinds) {
+  if (kind === 'postgres' && !(await postgresAvailable())) {
+    skipped.push('PostgreSQL was not reachable: its rows are missing from this run.');
+    continue;
+  }
+  reports.push(await benchDatabase(kind));
+}
+const m = machine(loadBefore);
+console.log(`\n${machineLine(m)}`);
+for (const r of reports) {
+  console.log(`\n${r.db} (baseline ${baselineRps(r).toFixed(0)} req/s, search total ${r.searchTotal})\n${resultsTable(r).join('\n')}\n\n${targets(r).join('\n')}`);
+  console.log(`\n${costs(r, ['read', 'search'], AUTH_LAYERS).join('\n')}\n${costs(r, ['read', 'search', 'create'], AUDIT_LAYERS).slice(2).join('\n')}`);
+  console.log(`audit: ${r.audit.rows} events, ${r.audit.bytes} bytes, ${(r.audit.bytes / Math.max(1, r.audit.rows)).toFixed(0)} bytes/event`);
+  for (const p of r.profiles) console.log(profileLines(p).join('\n'));
+}
+if (!args['no-write']) {
+  writeSections(resolve(process.cwd(), 'docs/PERFORMANCE.md'), [
+    { heading: 'FHIR API', body: fhirSection(m, reports, skipped) },
+    { heading: 'Authorization', body: authSection(reports) },
+    { heading: 'Audit', body: auditSection(reports) },
+  ]);
+  console.log('\ndocs/PERFORMANCE.md: FHIR API, Authorization and Audit sections written');
+}
