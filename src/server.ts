@@ -1,13 +1,13 @@
 import { createServer } from 'node:net';
 import type { DestinationStream } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { loadConfig, type Config } from './config.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createApp } from './http/app.ts';
 import { registerRoutes } from './http/routes/index.ts';
 import { buildServices, openDatabase, type Services } from './services.ts';
 import { loadDemoData } from './demo/load-demo.ts';
 import { startIngestion, type IngestionHandle } from './ingest/start-ingestion.ts';
-import { startOperatorSocket } from './operator-socket.ts';
+import { serverRunning, startOperatorSocket } from './operator-socket.ts';
 
 export interface StartOptions {
   /** Overrides on top of the environment (tests: port 0, temp dataDir…). */
@@ -32,6 +32,9 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     // Token issuer and audience are the public URL, so a random port is chosen before anything is built.
     config.port = await freePort(config.host);
     if (!opts.config?.publicUrl) config.publicUrl = `${config.tls ? 'https' : 'http'}://${config.host}:${config.port}`;
+  }
+  if (!config.databaseUrl && (await serverRunning(config.dataDir))) {
+    throw new ConfigError(`another Katahdin server is already using ${config.dataDir} (the embedded database allows one process)`);
   }
   const db = await openDatabase(config);
   const app = createApp(config, opts.logStream);

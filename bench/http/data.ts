@@ -4,12 +4,15 @@ import { resolve } from 'node:path';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { exportJWK, generateKeyPair } from 'jose';
 import { systemContext, type AccessContext } from '../../src/access/context.ts';
+import type { StatementStat } from './sql-profile.ts';
 import type { BenchStack } from './stack.ts';
 
 export const SYNTHEA_DIR = resolve(process.cwd(), '../shared/corpora/synthea-r4/bundles');
 export const BENCH_CODE = { system: 'http://loinc.org', code: '2345-7', display: 'Glucose' };
 const GENERATED_OBSERVATIONS = 250;
 const INGEST_CONCURRENCY = 2;
+/** Bundles ingested (of 40): enough for a stable rate while keeping the whole bench under 10 minutes. */
+export const INGEST_BUNDLES = 12;
 const DAY = 86_400_000;
 
 export interface IngestFigures {
@@ -17,6 +20,9 @@ export interface IngestFigures {
   resources: number;
   seconds: number;
   failures: number;
+  /** SQL statements per ingested resource and where the time went. */
+  statementsPerResource: number;
+  top: StatementStat[];
 }
 
 export interface BenchData {
@@ -64,14 +70,15 @@ export async function ingestSynthea(stack: BenchStack, token: string): Promise<I
     console.warn(`NOTICE: corpus ${SYNTHEA_DIR} absent: skipping bundle ingest`);
     return undefined;
   }
-  const files = (await readdir(SYNTHEA_DIR)).filter((f) => f.endsWith('.json')).sort();
-  const bundles = await Promise.all(files.map(async (f) => JSON.parse(await readFile(resolve(SYNTHEA_DIR, f), 'utf8')) as Bundle));
-  const figures: IngestFigures = { bundles: bundles.length, resources: 0, seconds: 0, failures: 0 };
+  const files = (await readdir(SYNTHEA_DIR)).filter((f) => f.endsWith('.json')).sort().slice(0, INGEST_BUNDLES);
+  const figures: IngestFigures = { bundles: files.length, resources: 0, seconds: 0, failures: 0, statementsPerResource: 0, top: [] };
   let next = 0;
+  stack.db.start();
   const t0 = performance.now();
   const worker = async () => {
-    while (next < bundles.length) {
-      const bundle = bundles[next++];
+    while (next < files.length) {
+      // Read one at a time: holding all bundles parsed would inflate the memory figure.
+      const bundle = JSON.parse(await readFile(resolve(SYNTHEA_DIR, files[next++]), 'utf8')) as Bundle;
       const { status } = await post(`${stack.urls.full}/fhir`, token, bundle);
       if (status === 200) figures.resources += bundle.entry?.length ?? 0;
       else figures.failures += 1;
@@ -79,6 +86,9 @@ export async function ingestSynthea(stack: BenchStack, token: string): Promise<I
   };
   await Promise.all(Array.from({ length: INGEST_CONCURRENCY }, worker));
   figures.seconds = (performance.now() - t0) / 1000;
+  const profile = stack.db.stop();
+  figures.statementsPerResource = profile.statements.reduce((n, st) => n + (st.statement.startsWith('(') ? 0 : st.count), 0) / Math.max(1, figures.resources);
+  figures.top = profile.statements.slice(0, 8);
   return figures;
 }
 

@@ -3,6 +3,9 @@ import type { AccessContext, Role } from './context.ts';
 import type { Interaction } from './scopes.ts';
 import { scopeAllows } from './scopes.ts';
 
+/** Derived by the server: the MPI's Person, the audit log. */
+const SERVER_OWNED = ['Person', 'AuditEvent'];
+
 /** Resource types a role may write at all; clinical writes also need the person in the caller's care. */
 const WRITABLE: Record<Role, (type: string) => boolean> = {
   system: () => true,
@@ -26,6 +29,7 @@ export function authorizeRead(ctx: AccessContext, type: string, interaction: Int
 /** Role, scope and tenant checks for a create, update or delete. */
 export function authorizeWrite(ctx: AccessContext, type: string, target: { sourceOrg: string | null; personId: string | null }): void {
   if (ctx.internal) return;
+  if (SERVER_OWNED.includes(type)) throw forbidden(`${type} resources are maintained by Katahdin itself (the MPI and the audit log), not written through the API.`);
   if (!WRITABLE[ctx.role](type)) throw forbidden(`The ${ctx.role} role may not write ${type} resources.`);
   if (!scopeAllows(ctx.scopes, type, 'c') && !scopeAllows(ctx.scopes, type, 'u')) {
     throw forbidden(`Your access token's scopes do not allow writing ${type}.`);

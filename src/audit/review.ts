@@ -1,6 +1,6 @@
 import type { AccessContext } from '../access/context.ts';
 import { conflict, notFound } from '../fhir/outcome.ts';
-import type { Database } from '../store/database.ts';
+import type { Database, Queryable } from '../store/database.ts';
 import { appendAudit } from './chain.ts';
 
 export type ReviewKind = 'break-glass' | 'attestation';
@@ -60,7 +60,7 @@ function toItem(r: ItemRow): ReviewItem {
 
 /** The review queue: break-the-glass declarations or attestations, pending first by default, oldest first. */
 export async function listReviews(
-  db: Database,
+  db: Queryable,
   kind: ReviewKind,
   opts: { status?: 'pending' | 'reviewed'; limit?: number } = {},
 ): Promise<ReviewItem[]> {

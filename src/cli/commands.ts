@@ -7,7 +7,7 @@ import { retryInboxMessage } from '../ingest/reprocess.ts';
 import { migrate } from '../store/migrate.ts';
 import { openDatabase } from '../services.ts';
 import { startServer } from '../server.ts';
-import { requestToken } from '../operator-socket.ts';
+import { requestToken, serverRunning } from '../operator-socket.ts';
 import { parseArgs, requireFlag } from './args.ts';
 import { withServices } from './context.ts';
 import { importAny } from './import-files.ts';
@@ -45,7 +45,9 @@ export const COMMANDS: CliCommand[] = [
   {
     name: 'migrate', usage: 'migrate', summary: 'apply database migrations',
     async run() {
-      const db = await openDatabase(loadConfig());
+      const config = loadConfig();
+      if (!config.databaseUrl && (await serverRunning(config.dataDir))) throw new CliError('a server is running on this data folder; stop it first');
+      const db = await openDatabase(config);
       try {
         const done = await migrate(db);
         console.log(done.length ? `applied: ${done.join(', ')}` : 'database is up to date');

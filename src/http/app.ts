@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { Config } from '../config.ts';
+import { ssnSafeLoggerOptions } from '../auth/log-redaction.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 
 const TEXT_TYPES = ['x-application/hl7-v2+er7', 'application/hl7-v2', 'application/xml', 'text/xml', 'text/plain'];
@@ -15,6 +16,7 @@ export function createApp(config: Config, logStream?: DestinationStream): Fastif
     bodyLimit: config.bodyLimitBytes,
     logger: {
       level: config.logLevel,
+      ...ssnSafeLoggerOptions,
       redact: REDACT,
       serializers: {
         // URLs are logged without their query string: search parameters can hold names and birth dates.
@@ -38,6 +40,16 @@ export function createApp(config: Config, logStream?: DestinationStream): Fastif
   app.addContentTypeParser(TEXT_TYPES, { parseAs: 'string' }, (_req, body, done) => done(null, body));
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
+  // CORS is closed unless CORS_ORIGINS names the browser origins allowed to call the API.
+  const corsOrigins = new Set(config.corsOrigins);
+  app.addHook('onRequest', async (request, reply) => {
+    const origin = request.headers.origin;
+    if (!origin || !corsOrigins.has(origin)) return;
+    reply.header('Access-Control-Allow-Origin', origin).header('Vary', 'Origin');
+    if (request.method === 'OPTIONS') {
+      reply.header('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE').header('Access-Control-Allow-Headers', 'Authorization, Content-Type, If-Match, If-None-Exist, Prefer').status(204).send();
+    }
+  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('X-Content-Type-Options', 'nosniff');
     reply.header('X-Frame-Options', 'DENY');

@@ -42,7 +42,7 @@ export interface LinkChoice {
   /** Pairs for the review queue, with the reason each was not linked automatically. */
   tasks: Array<{ candidate: Candidate; reason: string }>;
   /** How many distinct persons the auto-link candidates belong to. */
-  ambiguousPersons: number;
+  autoLinkPersons: number;
 }
 
 /**
@@ -58,7 +58,7 @@ export function chooseLink(candidates: readonly Candidate[], currentPersonId: st
   const tasks = candidates
     .filter((c) => c.personId !== home && c.decision.decision !== 'no-match')
     .map((c) => ({ candidate: c, reason: c.decision.decision === 'auto-link' ? AMBIGUOUS_PERSONS : c.decision.reason }));
-  return { best, tasks, ambiguousPersons: persons.size > 1 ? persons.size : 0 };
+  return { best, tasks, autoLinkPersons: persons.size };
 }
 
 /** The MPI's database side: block keys, candidate retrieval, links, tasks and the Person resources that mirror them. */
@@ -83,8 +83,8 @@ export class LinkStore implements PatientLinker {
     const candidates = await this.candidates(scope, record, patient.id);
     const choice = chooseLink(candidates, current?.person_id);
     for (const t of choice.tasks) await this.openTask(scope, patient.id, t.candidate, t.reason);
-    if (choice.ambiguousPersons > 1) {
-      scope.note('mpi-link', [], [`Patient/${patient.id}`], { detail: `auto-link candidates in ${choice.ambiguousPersons} persons: sent to review` });
+    if (choice.autoLinkPersons > 1) {
+      scope.note('mpi-link', [], [`Patient/${patient.id}`], { detail: `auto-link candidates in ${choice.autoLinkPersons} persons: sent to review` });
     }
     const personId = choice.best?.personId ?? current?.person_id ?? randomUUID();
     return this.finish(scope, patient.id, personId, 'level3', choice.best?.result, current?.person_id);

@@ -67,7 +67,7 @@ describe.each(kinds)('sensitive data and break-the-glass on %s', (kind) => {
     expect(ids.hivObs && ids.hivReport && ids.condition).toBeTruthy();
     const rows = await server.services.db.query<{ resource_type: string; security: string[] }>(
       'select resource_type, security from resources where id = any($1::text[]) order by resource_type', [[ids.hivObs, ids.hivReport, ids.condition, ids.glucoseReport]]);
-    expect(rows.rows.map((r) => `${r.resource_type}:${r.security.join(',')}`)).toEqual(['Condition:PSY', 'DiagnosticReport:', 'DiagnosticReport:HIV', 'Observation:HIV'].sort());
+    expect(rows.rows.map((r) => `${r.resource_type}:${r.security.join(',')}`).sort()).toEqual(['Condition:PSY', 'DiagnosticReport:', 'DiagnosticReport:HIV', 'Observation:HIV'].sort());
   });
 
   it('without a care relationship: demographics to pick the person, 403 no-care-relationship for the record', async () => {
@@ -140,6 +140,6 @@ describe.each(kinds)('sensitive data and break-the-glass on %s', (kind) => {
     expect(report.statusCode).toBe(200);
     const rows = (report.json() as { rows: Array<{ emergency: boolean; purpose: string; userName: string }> }).rows;
     expect(rows.some((r) => r.emergency && /dr-h4/.test(r.userName))).toBe(true);
-    expect(rows.filter((r) => r.emergency).every((r) => /ETREAT|emergency/i.test(r.purpose))).toBe(true);
+    expect(rows.filter((r) => r.emergency && r.purpose === 'emergency treatment').length).toBeGreaterThanOrEqual(2);
   });
 });

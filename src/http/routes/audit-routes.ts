@@ -81,7 +81,8 @@ export async function auditRoutes(app: FastifyInstance, s: Services): Promise<vo
   app.get('/admin/break-glass', async (request) => {
     requirePrivacyOfficer(request.ctx);
     const items = await s.gate.run(request.ctx, { action: 'read', query: 'break-glass review queue' }, async (scope) => {
-      const list = [...(await listReviews(s.db, 'break-glass')), ...(await listReviews(s.db, 'break-glass', { status: 'reviewed', limit: 50 }))];
+      // Inside the gate's transaction: PGlite has one connection, and a second statement outside it would wait forever.
+      const list = [...(await listReviews(scope.tx, 'break-glass')), ...(await listReviews(scope.tx, 'break-glass', { status: 'reviewed', limit: 50 }))];
       const reasons = await run<{ id: string; reason: string }>(scope.tx, sql`select id, reason from break_glass`);
       const reasonOf = new Map(reasons.map((r) => [r.id, r.reason]));
       return list.map((i) => ({ ...i, reason: reasonOf.get(/break-the-glass (\S+)/.exec(i.detail ?? '')?.[1] ?? '') }));
@@ -99,7 +100,7 @@ export async function auditRoutes(app: FastifyInstance, s: Services): Promise<vo
   app.get('/admin/attestations', async (request) => {
     requirePrivacyOfficer(request.ctx);
     return s.gate.run(request.ctx, { action: 'read', query: 'attestation review' }, async (scope) => {
-      const reviews = await listReviews(s.db, 'attestation', { limit: 500 });
+      const reviews = await listReviews(scope.tx, 'attestation', { limit: 500 });
       const rows = await run<{ id: string; user_id: string; person_id: string; reason: string; created_at: Date; expires_at: Date }>(scope.tx, sql`select * from attestations order by created_at desc limit 500`);
       return { reviews, attestations: rows.map((r) => ({ id: r.id, userId: r.user_id, personId: r.person_id, reason: r.reason, time: new Date(r.created_at).toISOString(), expires: new Date(r.expires_at).toISOString() })) };
     });

@@ -24,7 +24,8 @@ export interface TestServer {
 /** Builds web/dist (the server serves it) so the tests always run the current sources; KATAHDIN_E2E_NO_BUILD=1 reuses a build. */
 export function ensureWebBuilt(): void {
   if (process.env.KATAHDIN_E2E_NO_BUILD === '1' && existsSync(join(ROOT, 'web/dist/index.html'))) return;
-  const r = spawnSync('npm', ['run', 'build:web', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+  // vitest sets NODE_ENV=test, which would make Vite bundle React's development build.
+  const r = spawnSync('npm', ['run', 'build:web', '--silent'], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } });
   if (r.status !== 0) throw new Error('npm run build:web failed');
 }
 
