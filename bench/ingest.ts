@@ -21,7 +21,7 @@ import { instantiate, loadMix } from './ingest/templates.ts';
 const args = process.argv.slice(2);
 const durationS = Number(args[args.indexOf('--duration') + 1]) > 0 && args.includes('--duration') ? Number(args[args.indexOf('--duration') + 1]) : 20;
 const SENDERS = 4;
-const WARMUP_MS = 3000;
+const WARMUP_MS = 10_000;
 const mix = loadMix();
 const runId = Date.now().toString(36);
 let counter = 0;

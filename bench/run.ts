@@ -1,22 +1,32 @@
 // `npm run bench`: FHIR API throughput against the real server on 127.0.0.1, on PGlite and PostgreSQL, in one run:
 // a bare-route baseline, read, search, create and Synthea bundle ingest, plus the cost of authorization, privacy
 // filtering and audit on the same routes. Prints a table and rewrites the FHIR API / Authorization / Audit sections
-// of docs/PERFORMANCE.md. Options: --duration <s> (per autocannon run, default 6), --db pglite|postgres, --no-write.
-import { loadavg } from 'node:os';
-import { resolve } from 'node:path';
+// of docs/PERFORMANCE.md. Options: --duration <s> (per autocannon run, default 5), --rounds <n> (default 2),
+// --db pglite|postgres, --no-write. Without --db each database runs in its own child process (so the memory
+// figure of one is not inflated by the other) and this process collects the reports.
+import { execFile } from 'node:child_process';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { postgresAvailable } from '../test/support/databases.ts';
-import { loadBenchData } from './http/data.ts';
+import { INGEST_BUNDLES, loadBenchData } from './http/data.ts';
 import { MemorySampler } from './http/load.ts';
 import {
-  AUDIT_LAYERS, AUTH_LAYERS, baselineRps, costs, machine, machineLine, profileLines, resultsTable, targets, writeSections,
+  AUDIT_LAYERS, AUTH_LAYERS, baselineRps, costs, ingestProfileLines, machine, machineLine, profileLines, resultsTable, targets, writeSections,
   type DbReport, type Machine,
 } from './http/report.ts';
 import { auditVolume, runScenarios } from './http/scenarios.ts';
 import { startStack, type DbKind } from './http/stack.ts';
 
-const { values: args } = parseArgs({ options: { duration: { type: 'string', default: '6' }, db: { type: 'string' }, 'no-write': { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '5' }, rounds: { type: 'string', default: '2' }, db: { type: 'string' },
+    'no-write': { type: 'boolean', default: false }, report: { type: 'string' },
+  },
+});
 const duration = Number(args.duration);
+const rounds = Number(args.rounds);
 const connections = 10;
 
 async function benchDatabase(kind: DbKind): Promise<DbReport> {
@@ -25,11 +35,12 @@ async function benchDatabase(kind: DbKind): Promise<DbReport> {
   console.log(`\n[${kind}] starting server and loading data…`);
   const stack = await startStack(kind);
   try {
+    const startedRssMb = process.memoryUsage().rss / 2 ** 20;
     const data = await loadBenchData(stack);
     if (data.ingest) console.log(`  ingest: ${data.ingest.resources} resources in ${data.ingest.bundles} bundles, ${data.ingest.seconds.toFixed(1)} s (${(data.ingest.resources / data.ingest.seconds).toFixed(0)}/s), ${data.ingest.failures} failed`);
-    const { results, profiles } = await runScenarios(stack, data, { duration, connections });
+    const { results, profiles } = await runScenarios(stack, data, { duration, connections, rounds });
     const audit = await auditVolume(stack);
-    return { db: kind, results, profiles, ingest: data.ingest, peakRssMb: memory.stop() / 2 ** 20, audit, searchTotal: data.searchTotal };
+    return { db: kind, results, profiles, ingest: data.ingest, peakRssMb: memory.stop() / 2 ** 20, startedRssMb, audit, searchTotal: data.searchTotal };
   } finally {
     memory.stop();
     await stack.close();
@@ -39,23 +50,23 @@ async function benchDatabase(kind: DbKind): Promise<DbReport> {
 function fhirSection(m: Machine, reports: DbReport[], skipped: string[]): string[] {
   const out = [
     '`npm run bench` (bench/run.ts). The real server assembly on 127.0.0.1 with autocannon in a separate process, ' +
-      `${connections} connections, ${duration} s per row; PGlite in memory and PostgreSQL 127.0.0.1:5432 in a throwaway schema.`,
+      `${connections} connections, ${duration} s per autocannon run, ${rounds} rounds (the second in reverse order, so load drift on the shared machine hits every setup alike; the table shows the mean and the min–max of the rounds); PGlite in memory and PostgreSQL 127.0.0.1:5432 in a throwaway schema.`,
     '',
     machineLine(m),
     '',
-    '- **baseline**: a bare Fastify route in the same server reading one `resources` row by primary key through the same `Database` object and sending its JSON (run first and last; ratios use the mean).',
+    '- **baseline**: a bare Fastify route in the same server reading one `resources` row by primary key through the same `Database` object and sending its JSON.',
     '- **read**: `GET /fhir/Observation/{id}` as a clinician of the sending organization (care relationship via a recent encounter).',
     '- **search**: `Observation?subject=Patient/{id}&code=http://loinc.org|2345-7&date=ge…&_count=20` (default `_total=accurate`, so a count query runs too), 20 of 250 results.',
     '- **create**: `POST /fhir/Observation` by the organization\'s EHR system client (SMART backend token).',
-    '- **bundle ingest**: the 40 Synthea patient transaction bundles (`../shared/corpora/synthea-r4`), POSTed two at a time by the EHR client; wall-clock resources/s.',
-    '- Memory: peak `process.memoryUsage().rss` of the server process during the whole run (for PGlite this includes the database; PostgreSQL\'s own processes are not counted).',
+    `- **bundle ingest**: the first ${INGEST_BUNDLES} (by file name) of the 40 Synthea patient transaction bundles (\`../shared/corpora/synthea-r4\`), POSTed two at a time by the EHR client to \`POST /fhir\`; wall-clock resources/s.`,
+    '- Memory: peak `process.memoryUsage().rss`, sampled every 200 ms, of the server process (one process per database) from start-up to the end of its runs; for PGlite this includes the in-memory database itself, for PostgreSQL the database server\'s own processes are not counted.',
     '- Request logging is at `warn` in the bench (the default `info` writes one log line per request).',
     ...skipped.map((s) => `- ${s}`),
   ];
   for (const r of reports) {
     out.push('', `### ${r.db}`, '', ...resultsTable(r), '');
     if (r.ingest) out.push(`Bundle ingest: ${r.ingest.resources} resources in ${r.ingest.bundles} bundles in ${r.ingest.seconds.toFixed(1)} s = **${(r.ingest.resources / r.ingest.seconds).toFixed(0)} resources/s** (${r.ingest.failures} bundles failed).`, '');
-    out.push(...targets(r));
+    out.push(...targets(r), '', `RSS after start-up (definitions loaded, migrations run, before any data): ${r.startedRssMb.toFixed(0)} MB.`);
   }
   return out;
 }
@@ -83,6 +94,26 @@ function auditSection(reports: DbReport[]): string[] {
   return out;
 }
 
+/** Runs one database's bench in a child process and reads back its report. */
+function benchInChild(kind: DbKind): Promise<DbReport> {
+  const file = join(tmpdir(), `katahdin-bench-${kind}-${process.pid}.json`);
+  const argv = [resolve('bin/run-ts.mjs'), 'bench/run.ts', '--db', kind, '--report', file, '--duration', String(duration), '--rounds', String(rounds)];
+  return new Promise((done, fail) => {
+    const child = execFile(process.execPath, argv, { maxBuffer: 16 << 20 }, async (err) => {
+      if (err) return fail(new Error(`bench for ${kind} failed: ${err.message}`));
+      done(JSON.parse(await readFile(file, 'utf8')) as DbReport);
+      await rm(file, { force: true });
+    });
+    child.stdout?.pipe(process.stdout);
+    child.stderr?.pipe(process.stderr);
+  });
+}
+
+if (args.report) {
+  // Child mode: one database, report to a file for the parent.
+  await writeFile(args.report, JSON.stringify(await benchDatabase(args.db as DbKind)));
+  process.exit(0);
+}
 const loadBefore = loadavg();
 const kinds: DbKind[] = args.db ? [args.db as DbKind] : ['pglite', 'postgres'];
 const skipped: string[] = [];
@@ -92,7 +123,7 @@ for (const kind of kinds) {
     skipped.push('PostgreSQL was not reachable: its rows are missing from this run.');
     continue;
   }
-  reports.push(await benchDatabase(kind));
+  reports.push(args.db ? await benchDatabase(kind) : await benchInChild(kind));
 }
 const m = machine(loadBefore);
 console.log(`\n${machineLine(m)}`);
@@ -101,6 +132,7 @@ for (const r of reports) {
   console.log(`\n${costs(r, ['read', 'search'], AUTH_LAYERS).join('\n')}\n${costs(r, ['read', 'search', 'create'], AUDIT_LAYERS).slice(2).join('\n')}`);
   console.log(`audit: ${r.audit.rows} events, ${r.audit.bytes} bytes, ${(r.audit.bytes / Math.max(1, r.audit.rows)).toFixed(0)} bytes/event`);
   for (const p of r.profiles) console.log(profileLines(p).join('\n'));
+  if (r.ingest) console.log(ingestProfileLines(r.db, r.ingest).join('\n'));
 }
 if (!args['no-write']) {
   writeSections(resolve(process.cwd(), 'docs/PERFORMANCE.md'), [

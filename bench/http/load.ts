@@ -21,14 +21,13 @@ export interface LoadSpec {
   connections: number;
 }
 
-const RUNNER = resolve(process.cwd(), 'bin/run-ts.mjs');
-const CANNON = resolve(process.cwd(), 'bench/http/cannon.ts');
+const CANNON = resolve(process.cwd(), 'bench/http/cannon.mjs');
 
 /** Runs autocannon in a child process against `spec.url`. */
 export function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const options = { url: spec.url, method: spec.method ?? 'GET', headers: spec.headers, body: spec.body, duration: spec.duration, connections: spec.connections };
   return new Promise((done, fail) => {
-    execFile(process.execPath, [RUNNER, CANNON, JSON.stringify(options)], { maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CANNON, JSON.stringify(options)], { maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       if (err) return fail(new Error(`autocannon failed: ${stderr.slice(0, 500)}`));
       try {
         done(JSON.parse(stdout) as LoadResult);

@@ -10,6 +10,7 @@ export interface DbReport {
   profiles: Profile[];
   ingest?: IngestFigures;
   peakRssMb: number;
+  startedRssMb: number;
   audit: { rows: number; bytes: number };
   searchTotal: number;
 }
@@ -43,8 +44,7 @@ const fmt = (n: number, d = 0) => n.toFixed(d);
 const pct = (n: number) => `${(n * 100).toFixed(0)}%`;
 
 export function baselineRps(r: DbReport): number {
-  const b = r.results.filter((m) => m.op === 'baseline');
-  return b.reduce((n, m) => n + m.rps, 0) / Math.max(1, b.length);
+  return rpsOf(r, 'baseline', 'bare') ?? 0;
 }
 
 export function rpsOf(r: DbReport, op: Operation, setup: Setup): number | undefined {
@@ -60,9 +60,9 @@ function cost(r: DbReport, op: Operation, on: Setup, off: Setup): string {
 
 function resultsTable(r: DbReport): string[] {
   const base = baselineRps(r);
-  const lines = ['| operation | server | req/s | p50 ms | p99 ms | vs baseline | non-2xx |', '|---|---|---:|---:|---:|---:|---:|'];
+  const lines = ['| operation | server | req/s (mean) | runs min–max | p50 ms | p99 ms | vs baseline | non-2xx |', '|---|---|---:|---:|---:|---:|---:|---:|'];
   for (const m of r.results) {
-    lines.push(`| ${m.op} | ${SETUP_LABEL[m.setup]} | ${fmt(m.rps)} | ${m.p50} | ${m.p99} | ${pct(m.rps / base)} | ${m.non2xx + m.errors + m.timeouts} |`);
+    lines.push(`| ${m.op} | ${SETUP_LABEL[m.setup]} | ${fmt(m.rps)} | ${fmt(m.spread[0])}–${fmt(m.spread[1])} | ${fmt(m.p50)} | ${fmt(m.p99)} | ${pct(m.rps / base)} | ${m.non2xx + m.errors + m.timeouts} |`);
   }
   return lines;
 }
@@ -102,6 +102,13 @@ export function profileLines(p: Profile): string[] {
   const total = p.top.reduce((n, s) => n + s.totalMs, 0);
   const lines = [`${p.db} ${p.op}: ${p.transactions} gate transactions, ${fmt(p.statementsPerRequest, 1)} SQL statements per request; where the time went (summed over concurrent requests):`];
   for (const s of p.top) lines.push(`  - ${fmt((s.totalMs / Math.max(1, total)) * 100)}% ${fmt(s.totalMs / Math.max(1, s.count), 2)} ms avg × ${s.count}: \`${s.statement}\``);
+  return lines;
+}
+
+export function ingestProfileLines(db: DbKind, f: IngestFigures): string[] {
+  const total = f.top.reduce((n, s) => n + s.totalMs, 0);
+  const lines = [`${db} ingest: ${fmt(f.statementsPerResource, 1)} SQL statements per resource; where the time went:`];
+  for (const s of f.top) lines.push(`  - ${fmt((s.totalMs / Math.max(1, total)) * 100)}% ${fmt(s.totalMs / Math.max(1, s.count), 2)} ms avg × ${s.count}: \`${s.statement}\``);
   return lines;
 }
 

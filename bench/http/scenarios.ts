@@ -12,6 +12,9 @@ export interface Measured extends LoadResult {
   db: DbKind;
   op: Operation;
   setup: Setup;
+  /** Lowest and highest req/s of the rounds averaged here. */
+  spread: [number, number];
+  runs: number;
 }
 
 export interface Profile {
@@ -26,6 +29,8 @@ export interface Profile {
 export interface RunOptions {
   duration: number;
   connections: number;
+  /** Each round runs every plan; odd rounds in reverse order, so drift in the machine's load hits all setups alike. */
+  rounds: number;
 }
 
 interface Plan {
@@ -47,8 +52,6 @@ const PLANS: Plan[] = [
   { op: 'create', setup: 'full', profile: true },
   { op: 'create', setup: 'noAudit' },
   { op: 'create', setup: 'internal' },
-  // Run again at the end: on a shared machine the spread between the two shows how much the load drifted.
-  { op: 'baseline', setup: 'bare' },
 ];
 
 function target(stack: BenchStack, data: BenchData, plan: Plan) {
@@ -65,24 +68,42 @@ function target(stack: BenchStack, data: BenchData, plan: Plan) {
   return { url, headers, method: writer ? ('POST' as const) : ('GET' as const), body: writer ? data.createBody : undefined };
 }
 
-/** Every planned autocannon run against one database, in order; profiles the SQL of the production runs. */
+/** Means of the rounds of one plan (requests/s and latencies); counts of failures are summed. */
+function merge(db: DbKind, plan: Plan, runs: LoadResult[]): Measured {
+  const mean = (f: (r: LoadResult) => number) => runs.reduce((n, r) => n + f(r), 0) / runs.length;
+  const sum = (f: (r: LoadResult) => number) => runs.reduce((n, r) => n + f(r), 0);
+  const rps = runs.map((r) => r.rps);
+  return {
+    db, op: plan.op, setup: plan.setup, runs: runs.length, spread: [Math.min(...rps), Math.max(...rps)],
+    rps: mean((r) => r.rps), total: sum((r) => r.total), p50: mean((r) => r.p50), p99: mean((r) => r.p99),
+    non2xx: sum((r) => r.non2xx), errors: sum((r) => r.errors), timeouts: sum((r) => r.timeouts),
+  };
+}
+
+async function profiledRun(stack: BenchStack, plan: Plan, run: () => Promise<LoadResult>, profiles: Profile[]): Promise<LoadResult> {
+  stack.db.start();
+  const r = await run();
+  const p = stack.db.stop();
+  const statements = p.statements.reduce((n, s) => n + (s.statement.startsWith('(') ? 0 : s.count), 0);
+  profiles.push({ db: stack.kind, op: plan.op, requests: r.total, statementsPerRequest: statements / Math.max(1, p.transactions), transactions: p.transactions, top: p.statements.slice(0, 6) });
+  return r;
+}
+
+/** Every planned autocannon run against one database, in rounds; profiles the SQL of the production runs (first round). */
 export async function runScenarios(stack: BenchStack, data: BenchData, o: RunOptions): Promise<{ results: Measured[]; profiles: Profile[] }> {
-  const results: Measured[] = [];
+  const runs = new Map<Plan, LoadResult[]>(PLANS.map((p) => [p, []]));
   const profiles: Profile[] = [];
-  for (const plan of PLANS) {
-    const t = target(stack, data, plan);
-    if (plan.profile) stack.db.start();
-    const r = await runLoad({ ...t, duration: o.duration, connections: o.connections });
-    if (plan.profile) {
-      const p = stack.db.stop();
-      const statements = p.statements.reduce((n, s) => n + (s.statement.startsWith('(') ? 0 : s.count), 0);
-      profiles.push({ db: stack.kind, op: plan.op, requests: r.total, statementsPerRequest: statements / Math.max(1, p.transactions), transactions: p.transactions, top: p.statements.slice(0, 6) });
+  for (let round = 0; round < o.rounds; round++) {
+    for (const plan of round % 2 === 0 ? PLANS : [...PLANS].reverse()) {
+      const t = target(stack, data, plan);
+      const run = () => runLoad({ ...t, duration: o.duration, connections: o.connections });
+      const r = plan.profile && round === 0 ? await profiledRun(stack, plan, run, profiles) : await run();
+      runs.get(plan)!.push(r);
+      const bad = r.non2xx + r.errors + r.timeouts;
+      console.log(`  ${stack.kind} ${plan.op.padEnd(8)} ${plan.setup.padEnd(9)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms${bad ? `  (${bad} non-2xx/errors!)` : ''}`);
     }
-    results.push({ ...r, db: stack.kind, op: plan.op, setup: plan.setup });
-    const bad = r.non2xx + r.errors + r.timeouts;
-    console.log(`  ${stack.kind} ${plan.op.padEnd(8)} ${plan.setup.padEnd(9)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms${bad ? `  (${bad} non-2xx/errors!)` : ''}`);
   }
-  return { results, profiles };
+  return { results: PLANS.map((p) => merge(stack.kind, p, runs.get(p)!)), profiles };
 }
 
 export async function auditVolume(stack: BenchStack): Promise<{ rows: number; bytes: number }> {

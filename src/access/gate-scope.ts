@@ -231,12 +231,13 @@ export class GateScope {
   async deliver(rows: ResultRow[], action: AuditAction, opts: { query?: string } = {}): Promise<Resource[]> {
     const persons = unique(rows.map((r) => r.person_id).filter((p): p is string => !!p));
     const facts = await loadPersonFacts(this.tx, this.ctx, persons, this.settings);
+    const orgNames = await this.organizationNames(rows);
     const out: Resource[] = [];
     for (const row of rows) {
       const outgoing: OutgoingRow = { resourceType: row.resource_type, personId: row.person_id, sourceOrg: row.source_org, security: row.security ?? [] };
       const verdict = verdictFor(this.ctx, outgoing, row.person_id ? facts.get(row.person_id) : undefined);
       if (verdict === 'deny') continue;
-      const content = withPersonLink(row);
+      const content = withSourceOrganization(withPersonLink(row), row, orgNames);
       out.push(verdict === 'demographics' ? demographicsOnly(content) : content);
     }
     const relationship = summarize(facts);
@@ -246,14 +247,25 @@ export class GateScope {
     return out;
   }
 
+  /** Names of the organizations that sent the clinical rows, so every item can say where it came from. */
+  private async organizationNames(rows: ResultRow[]): Promise<Map<string, string>> {
+    const ids = unique(rows.filter((r) => r.person_id && r.source_org && r.resource_type !== 'Person').map((r) => r.source_org!));
+    if (ids.length === 0) return new Map();
+    const found = await run<{ id: string; name: string | null }>(this.tx, sql`select id, content->>'name' as name from resources
+      where resource_type = 'Organization' and id = any(${ids}::text[])`);
+    return new Map(found.map((f) => [f.id, f.name ?? f.id]));
+  }
+
   private denial(facts: PersonFacts | undefined) {
     if (this.ctx.role === 'clinician' || this.ctx.role === 'clinical-staff') {
+      const unrelated = !facts || facts.relationship === 'none';
       const err = forbidden(
-        !facts || facts.relationship === 'none'
+        unrelated
           ? 'No care relationship with this patient: your organization has no recent encounter or referral, and you have not attested to a treatment relationship.'
           : 'You are not permitted to see this resource.',
       );
-      err.outcome.issue![0].details = { coding: [{ system: 'https://katahdin.org/fhir/CodeSystem/access', code: 'no-care-relationship' }] };
+      // Only a missing relationship is named: a withheld sensitive resource must not be explained as something else.
+      if (unrelated) err.outcome.issue![0].details = { coding: [{ system: 'https://katahdin.org/fhir/CodeSystem/access', code: 'no-care-relationship' }] };
       return err;
     }
     return forbidden(`The ${this.ctx.role} role may not see this resource.`);
@@ -263,6 +275,20 @@ export class GateScope {
     if (!this.search) throw new Error('search engine not configured');
     return this.search;
   }
+}
+
+export const SOURCE_ORGANIZATION_EXTENSION = 'https://katahdin.org/fhir/StructureDefinition/source-organization';
+
+/** Each item of the longitudinal record names the organization that sent it (the viewer shows it beside the date). */
+function withSourceOrganization(resource: Resource, row: ResultRow, names: Map<string, string>): Resource {
+  // Binary and Bundle are not DomainResources: they cannot carry extensions.
+  if (!row.person_id || !row.source_org || ['Person', 'Binary', 'Bundle'].includes(row.resource_type)) return resource;
+  const r = resource as Resource & { extension?: Array<{ url: string }> };
+  const extension = [
+    ...(r.extension ?? []).filter((e) => e.url !== SOURCE_ORGANIZATION_EXTENSION),
+    { url: SOURCE_ORGANIZATION_EXTENSION, valueReference: { reference: `Organization/${row.source_org}`, display: names.get(row.source_org) ?? row.source_org } },
+  ];
+  return { ...r, extension } as Resource;
 }
 
 export const PERSON_EXTENSION = 'https://katahdin.org/fhir/StructureDefinition/person';

@@ -29,6 +29,12 @@ export interface TokenResponse {
   scope: string;
   refresh_token?: string;
   id_token?: string;
+  /** Who signed in, so an app can choose its screens (the server still checks every call). */
+  role?: string;
+  username?: string;
+  display_name?: string;
+  organization_id?: string;
+  person_id?: string;
 }
 
 export interface TokenDeps {
@@ -88,6 +94,8 @@ async function userTokens(deps: TokenDeps, user: User, subject: TokenSubject, re
   return {
     access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn, scope: subject.scopes.join(' '),
     refresh_token: refreshToken, ...(idToken ? { id_token: idToken } : {}),
+    role: subject.role, username: subject.username, display_name: subject.displayName,
+    ...(subject.organizationId ? { organization_id: subject.organizationId } : {}), ...(subject.personId ? { person_id: subject.personId } : {}),
   };
 }
 

@@ -1,4 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { OperationOutcome } from '@medplum/fhirtypes';
+import { redactSsns } from '../auth/log-redaction.ts';
 import { FhirError, outcome } from '../fhir/outcome.ts';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
@@ -6,7 +8,7 @@ const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 /** The one place errors become HTTP: FhirError as is, Fastify's own errors by code, anything else a bare 500. */
 export function errorHandler(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
   if (err instanceof FhirError) {
-    reply.status(err.status).type(FHIR_JSON).send(err.outcome);
+    reply.status(err.status).type(FHIR_JSON).send(withoutSsns(err.outcome));
     return;
   }
   const fe = err as FastifyError;
@@ -34,6 +36,11 @@ export function errorHandler(err: FastifyError | Error, request: FastifyRequest,
   reply.status(500).type(FHIR_JSON).send(outcome('error', 'exception', `Internal server error (request ${request.id}).`));
 }
 
+/** Messages may quote what the caller sent (an id, a value); an SSN-shaped number in them is masked (privacy-rules §7). */
+function withoutSsns(o: OperationOutcome): OperationOutcome {
+  return { ...o, issue: o.issue?.map((i) => (i.diagnostics ? { ...i, diagnostics: redactSsns(i.diagnostics) } : i)) ?? [] };
+}
+
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): void {
-  reply.status(404).type(FHIR_JSON).send(outcome('error', 'not-found', `No route for ${request.method} ${request.url.split('?')[0].slice(0, 200)}.`));
+  reply.status(404).type(FHIR_JSON).send(outcome('error', 'not-found', `No route for ${request.method} ${redactSsns(request.url.split('?')[0].slice(0, 200))}.`));
 }

@@ -1,20 +1,36 @@
 import type { Organization } from '@medplum/fhirtypes';
 import { systemContext, type AccessContext } from '../access/context.ts';
 import type { Services } from '../services.ts';
+import { tokenParam } from './hl7v2/map/context.ts';
+import { conditionalKey, lockKeys } from './key-locks.ts';
 
 export const FACILITY_SYSTEM = 'urn:katahdin:facility';
+
+/** Per database: facility → its Organization once registered (saves a transaction per message; ids never change). */
+const registry = new WeakMap<object, Map<string, Organization>>();
 
 /**
  * The context a feed writes under: a system acting for the sending organization (found, or registered on first
  * contact, by its facility identifier). Everything it stores carries that organization as its source.
  */
 export async function senderContext(s: Services, facility: string, channel: string): Promise<AccessContext> {
+  const registered = registry.get(s.db) ?? new Map<string, Organization>();
+  registry.set(s.db, registered);
+  const known = registered.get(facility);
+  if (known) return contextFor(known, facility, channel);
   const org = await s.gate.run(systemContext('feed registration'), { action: 'read', query: 'sending organization' }, async (scope) => {
+    // Same lock key as the mapper's source Organization entry: parallel first messages register it once.
+    await lockKeys(scope.tx, [conditionalKey('Organization', `identifier=${tokenParam({ system: FACILITY_SYSTEM, value: facility })}`)]);
     const found = await scope.searchType('Organization', [['identifier', `${FACILITY_SYSTEM}|${facility}`]], false);
     if (found.matches[0]) return found.matches[0] as Organization;
     const created = await s.records.create(scope, { resourceType: 'Organization', name: facility, identifier: [{ system: FACILITY_SYSTEM, value: facility }], active: true });
     return created.resource as Organization;
   });
+  registered.set(facility, org);
+  return contextFor(org, facility, channel);
+}
+
+function contextFor(org: Organization, facility: string, channel: string): AccessContext {
   return {
     clientId: `${channel}:${facility}`,
     displayName: `${org.name ?? facility} (${channel} feed)`,

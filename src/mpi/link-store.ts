@@ -10,6 +10,9 @@ import { decide } from './decide.ts';
 import type { MatchModel, ScoreResult } from './model.ts';
 import { score } from './model.ts';
 import { patientToRecord, SSN_SYSTEM, type MpiRecord } from './normalize.ts';
+import { chooseLink, type Candidate } from './link-choice.ts';
+
+export { AMBIGUOUS_PERSONS, chooseLink, type Candidate, type LinkChoice } from './link-choice.ts';
 
 export type Assurance = 'level2' | 'level3' | 'level4';
 
@@ -23,43 +26,7 @@ export interface LinkStoreDeps {
   hashKey: (key: string) => string;
 }
 
-export interface Candidate {
-  patientId: string;
-  personId: string;
-  record: MpiRecord;
-  result: ScoreResult;
-  decision: ReturnType<typeof decide>;
-}
-
 const MAX_CANDIDATES = 500;
-
-/** Why a pair went to review when both sides would auto-link to different persons. */
-export const AMBIGUOUS_PERSONS = 'ambiguous-persons';
-
-export interface LinkChoice {
-  /** The auto-link to follow, if exactly one person qualifies. */
-  best?: Candidate;
-  /** Pairs for the review queue, with the reason each was not linked automatically. */
-  tasks: Array<{ candidate: Candidate; reason: string }>;
-  /** How many distinct persons the auto-link candidates belong to. */
-  autoLinkPersons: number;
-}
-
-/**
- * Picks the person a record joins. Auto-link candidates in two or more persons would silently pick one of two
- * people (or merge them transitively in a batch); instead none is followed and each goes to review
- * (`ambiguous-persons`), the record staying where it was (or alone).
- */
-export function chooseLink(candidates: readonly Candidate[], currentPersonId: string | undefined): LinkChoice {
-  const autos = candidates.filter((c) => c.decision.decision === 'auto-link').sort((a, b) => b.result.weight - a.result.weight);
-  const persons = new Set(autos.map((c) => c.personId));
-  const best = persons.size === 1 ? autos[0] : undefined;
-  const home = best?.personId ?? currentPersonId;
-  const tasks = candidates
-    .filter((c) => c.personId !== home && c.decision.decision !== 'no-match')
-    .map((c) => ({ candidate: c, reason: c.decision.decision === 'auto-link' ? AMBIGUOUS_PERSONS : c.decision.reason }));
-  return { best, tasks, autoLinkPersons: persons.size };
-}
 
 /** The MPI's database side: block keys, candidate retrieval, links, tasks and the Person resources that mirror them. */
 export class LinkStore implements PatientLinker {
@@ -152,9 +119,19 @@ export class LinkStore implements PatientLinker {
     } else if (!previousPerson) {
       scope.note('mpi-link', [personId], [`Patient/${patientId}`], { detail: `linked with assurance ${assurance}` });
     }
+    await this.afterJoin(scope, personId);
+    return personId;
+  }
+
+  /** A record joined this person: if the person opted out, the newcomer's clinical data must go too. */
+  async afterJoin(scope: GateScope, personId: string): Promise<void> {
     const optedOut = await run<{ opted_out: boolean }>(scope.tx, sql`select opted_out from person_privacy where person_id = ${personId}`);
     if (optedOut[0]?.opted_out && this.deps.onJoinOptedOut) await this.deps.onJoinOptedOut(scope, personId);
-    return personId;
+  }
+
+  /** Stored (keyed-hash) block keys of a record, for bulk writers. */
+  hashedBlockKeys(record: MpiRecord): string[] {
+    return blockKeys(record).map(this.deps.hashKey);
   }
 
   /** The FHIR Person mirrors the link table: demographics of the first record, one link per source Patient. */

@@ -71,7 +71,8 @@ function mentionCondition(cols: Set<string>): string {
   if (cols.has('resource_type') && cols.has('id')) {
     parts.push('exists (select 1 from resources r where r.resource_type = x.resource_type and r.id = x.id and r.person_id = $1)');
   }
-  return parts.join(' or ');
+  // Every parameter is typed once so that PostgreSQL accepts tables that use only some of them.
+  return `$1::text is not null and $2::text[] is not null and (${parts.join(' or ')})`;
 }
 
 /** Rows that may stay in a mentioning set; `false` when none may. */

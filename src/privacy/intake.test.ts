@@ -72,10 +72,11 @@ describe('intakeDecision (privacy rules §2 and §3)', () => {
     expect(intakeDecision(obs('1999-01-01'), NO_CHOICES, received)).toEqual({ store: true });
   });
 
-  it('Provenance of a demographic update is kept; Provenance of discarded clinical data goes with it', () => {
+  it('Provenance of a demographic update is kept (not after opt-out); Provenance of discarded clinical data goes with it', () => {
     const prov = (target: string, recorded = '2026-04-01T00:00:00Z'): Provenance =>
       ({ resourceType: 'Provenance', recorded, target: [{ reference: target }], agent: [] }) as unknown as Provenance;
-    expect(intakeDecision(prov('Patient/p1'), optedOut, received)).toEqual({ store: true });
+    expect(intakeDecision(prov('Patient/p1'), optedIn, received)).toEqual({ store: true });
+    expect(intakeDecision(prov('Patient/p1'), optedOut, received)).toEqual({ store: false, reason: 'opted-out' });
     const entries = [
       { fullUrl: 'urn:uuid:o1', resource: obs('2026-02-01') },
       { fullUrl: 'urn:uuid:o2', resource: obs('2026-04-01') },
@@ -86,8 +87,9 @@ describe('intakeDecision (privacy rules §2 and §3)', () => {
       { store: false, reason: 'before-opt-in' }, { store: true }, { store: false, reason: 'before-opt-in' }, { store: true },
     ]);
     const adt = [{ fullUrl: 'urn:uuid:p', resource: R({ resourceType: 'Patient' }) }, { resource: prov('urn:uuid:p') }];
-    expect(intakeDecisions(adt, optedOut, received)).toEqual([{ store: true }, { store: true }]);
+    expect(intakeDecisions(adt, optedOut, received)).toEqual([{ store: true }, { store: false, reason: 'opted-out' }]);
+    expect(intakeDecisions(adt, optedIn, received)).toEqual([{ store: true }, { store: true }]);
     const mixed = [...adt, { fullUrl: 'urn:uuid:o', resource: obs('2026-04-01') }, { resource: prov('urn:uuid:o') }];
-    expect(intakeDecisions(mixed, optedOut, received).map((d) => d.store)).toEqual([true, true, false, false]);
+    expect(intakeDecisions(mixed, optedOut, received).map((d) => d.store)).toEqual([true, false, false, false]);
   });
 });

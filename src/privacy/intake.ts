@@ -23,7 +23,7 @@ function referenceType(reference: string | undefined): string | undefined {
 }
 
 /**
- * Provenance says who sent which resource. Provenance of a demographic update is kept; Provenance
+ * Provenance says who sent which resource. Provenance of a demographic update is kept (unless the person opted out); Provenance
  * that targets clinical data is itself clinical (it reveals that data existed and where it came
  * from), so it follows the same rules and is discarded with the data it describes.
  */
@@ -34,8 +34,10 @@ function provenanceIsDemographic(p: Provenance): boolean {
 /** The decision at ingestion for one resource of a person, before anything is stored. */
 export function intakeDecision(resource: Resource, state: ConsentState, receivedAt: string): IntakeDecision {
   if (!isClinicalType(resource.resourceType)) return { store: true };
-  if (resource.resourceType === 'Provenance' && provenanceIsDemographic(resource)) return { store: true };
+  // After opt-out only demographics and consents remain (§2): even a demographic update's Provenance, which names
+  // the hospital that sent it, is not kept (the opt-out purge removes Provenance too).
   if (state.optedOut) return { store: false, reason: 'opted-out' };
+  if (resource.resourceType === 'Provenance' && provenanceIsDemographic(resource)) return { store: true };
   if (state.optInDate && !isOnOrAfter(clinicalDate(resource, receivedAt), state.optInDate)) {
     return { store: false, reason: 'before-opt-in' };
   }
@@ -60,7 +62,7 @@ export function intakeDecisions(entries: IntakeEntry[], state: ConsentState, rec
     if (e.resource.id) byRef.set(`${e.resource.resourceType}/${e.resource.id}`, decisions[i]);
   });
   return entries.map((e, i) => {
-    if (e.resource.resourceType !== 'Provenance') return decisions[i];
+    if (e.resource.resourceType !== 'Provenance' || state.optedOut) return decisions[i];
     const targets = e.resource.target.map((t) => byRef.get(t.reference ?? ''));
     const dropped = targets.find((d) => d && !d.store);
     if (dropped) return dropped;

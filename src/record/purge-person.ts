@@ -29,14 +29,15 @@ export async function purgePerson(
   personId: string,
   deps: { deleteIndex: SearchEngine['deleteIndex']; reindexPatient: (scope: GateScope, patient: Patient & { id: string }) => Promise<void> },
 ): Promise<PurgeCounts> {
-  const patients = await run<{ id: string; content: Patient & { id: string }; version_id: number }>(
+  const patients = await run<{ id: string; content: Patient & { id: string }; source_org: string | null }>(
     scope.tx,
-    sql`select id, content, version_id from resources where person_id = ${personId} and resource_type = 'Patient' and deleted = false`,
+    sql`select id, content, source_org from resources where person_id = ${personId} and resource_type = 'Patient' and deleted = false`,
   );
   for (const p of patients) {
     const trimmed = trimPatient(p.content);
     const previous = await scope.currentForWrite('Patient', p.id, true);
-    await scope.write({ resource: trimmed, patientId: p.id, personId, security: [], previous, action: 'update', derived: true });
+    // The sender keeps seeing its own record (source_org), so its later ADT updates it instead of creating a duplicate.
+    await scope.write({ resource: trimmed, patientId: p.id, personId, sourceOrg: p.source_org ?? undefined, security: [], previous, action: 'update', derived: true });
     await run(scope.tx, sql`delete from protected_values where resource_type = 'Patient' and id = ${p.id}`);
     await deps.reindexPatient(scope, trimmed);
   }

@@ -40,6 +40,10 @@ describe.skipIf(!hasChromium || !corpusPresent).sequential('web app end to end',
   async function page(ctx: Promise<BrowserContext>): Promise<Page> {
     const p = await (await ctx).newPage();
     p.on('pageerror', (e) => console.warn('page error:', e.message));
+    // Failed API calls are printed so a failing step shows which server answer caused it.
+    p.on('response', (r) => {
+      if (r.status() >= 400 && !r.url().includes('/oauth/')) console.warn(`HTTP ${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`);
+    });
     return p;
   }
 
@@ -213,8 +217,8 @@ describe.skipIf(!hasChromium || !corpusPresent).sequential('web app end to end',
     await screenshot(p, 'admin-ingestion');
     await checkA11y(p, 'ingestion monitor');
     timings.push({ page: 'users and systems', timeToInteractiveMs: await timeUntil(p, () => p.getByRole('link', { name: 'Users and systems' }).click(), p.getByRole('heading', { name: 'Users', exact: true })) });
-    await hasText(p.getByRole('region', { name: 'Users' }), 'dr.demo', 30_000);
     await screenshot(p, 'admin-users');
+    await hasText(p.getByRole('region', { name: 'Users' }), 'dr.demo', 30_000);
     await checkA11y(p, 'users');
     await signOut(p);
 

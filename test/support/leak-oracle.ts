@@ -14,6 +14,17 @@ export interface DbRow {
 }
 
 const RELATED: CareState[] = ['encounter', 'attestation'];
+
+/** Types the non-clinical roles' tokens may read or search at all (their SMART scopes); others answer 403 before any row is looked at. */
+const SCOPED_TYPES: Partial<Record<FixtureRole, string[]>> = {
+  registrar: ['Patient', 'Person', 'Consent', 'Organization'],
+  'privacy-officer': ['AuditEvent', 'Consent', 'Patient', 'Person', 'Organization', 'Practitioner'],
+  admin: ['Organization', 'Practitioner', 'PractitionerRole', 'Endpoint', 'Patient', 'Person'],
+};
+
+export function typeAllowed(role: FixtureRole, type: string): boolean {
+  return SCOPED_TYPES[role]?.includes(type) ?? true;
+}
 const DEMOGRAPHIC = ['Patient', 'Person'];
 
 export class LeakOracle {

@@ -17,31 +17,45 @@ async function wrapInput<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * The account store keeps its own transactions (it shares the database, and PGlite has one connection, so it must
+ * not run inside a gate transaction): the administrative action is audited first, then carried out.
+ */
+export async function audited(s: Services, ctx: AccessContext, what: string): Promise<void> {
+  await s.gate.run(ctx, { action: 'admin', query: what }, async () => undefined);
+}
+
 /** Users and system clients (organizations are FHIR resources under /fhir/Organization). Every call is audited. */
 export async function adminRoutes(app: FastifyInstance, s: Services): Promise<void> {
   app.get('/admin/users', async (request) => {
     requireAdmin(request.ctx);
-    return s.gate.run(request.ctx, { action: 'admin', query: 'list users' }, () => s.auth.listUsers());
+    // The auth service uses its own connection: calling it inside the gate's transaction deadlocks single-connection PGlite.
+    // The list leaves only once its audit entry is written.
+    const users = await s.auth.listUsers();
+    return s.gate.run(request.ctx, { action: 'admin', query: 'list users' }, async () => users);
   });
   app.post<{ Body: Record<string, string> }>('/admin/users', async (request, reply) => {
     requireAdmin(request.ctx);
     const b = request.body ?? {};
-    const user = await s.gate.run(request.ctx, { action: 'admin', query: 'add user' }, () => wrapInput(() => s.auth.addUser({
+    const user = await wrapInput(() => s.auth.addUser({
       username: b.username ?? '', password: b.password ?? '', role: b.role as never, displayName: b.displayName ?? '', organizationId: b.organizationId, personId: b.personId,
-    })));
+    }));
+    await s.gate.run(request.ctx, { action: 'admin', query: 'add user' }, async () => undefined);
     return reply.status(201).send(user);
   });
   app.get('/admin/clients', async (request) => {
     requireAdmin(request.ctx);
-    return s.gate.run(request.ctx, { action: 'admin', query: 'list clients' }, () => s.auth.listClients());
+    const clients = await s.auth.listClients();
+    return s.gate.run(request.ctx, { action: 'admin', query: 'list clients' }, async () => clients);
   });
   app.post<{ Body: { clientId?: string; name?: string; organizationId?: string; scopes?: string[] | string; jwks?: { keys: object[] } } }>('/admin/clients', async (request, reply) => {
     requireAdmin(request.ctx);
     const b = request.body ?? {};
     const scopes = Array.isArray(b.scopes) ? b.scopes : String(b.scopes ?? '').split(/[ ,]+/).filter(Boolean);
-    const client = await s.gate.run(request.ctx, { action: 'admin', query: 'add client' }, () => wrapInput(() => s.auth.addClient({
+    const client = await wrapInput(() => s.auth.addClient({
       clientId: b.clientId ?? '', name: b.name ?? '', organizationId: b.organizationId, scopes, jwks: b.jwks as never,
-    })));
+    }));
+    await s.gate.run(request.ctx, { action: 'admin', query: 'add client' }, async () => undefined);
     return reply.status(201).send(client);
   });
 }

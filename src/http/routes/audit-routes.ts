@@ -14,6 +14,7 @@ import type { Services } from '../../services.ts';
 import { pageLinks } from '../fhir-bundle.ts';
 import { intParam, queryPairs } from '../query.ts';
 import { personOfPatient } from './operations.ts';
+import { audited } from './admin-routes.ts';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
@@ -108,6 +109,7 @@ export async function auditRoutes(app: FastifyInstance, s: Services): Promise<vo
 
   app.get('/admin/audit-requests', async (request) => {
     if (!['privacy-officer', 'registrar'].includes(request.ctx.role)) throw forbidden('Only privacy officers and registrars handle audit requests.');
+    await audited(s, request.ctx, 'list audit requests');
     return listAuditRequests(s.db);
   });
 
@@ -140,6 +142,7 @@ export async function auditRoutes(app: FastifyInstance, s: Services): Promise<vo
   app.get('/portal/audit-requests', async (request) => {
     const ctx = request.ctx;
     if (ctx.role !== 'patient' || !ctx.personId) throw forbidden('Only patients see their own requests here.');
+    await audited(s, ctx, 'own audit requests');
     return listAuditRequests(s.db, { personId: ctx.personId });
   });
 }

@@ -42,6 +42,8 @@ export async function privacyOperationRoutes(app: FastifyInstance, s: Services):
     const state = await s.gate.run(request.ctx, { action: 'read', query: '$consent-status' }, async (scope) => {
       const personId = await personOfPatient(s, scope, request.params.id);
       assertConsentRole(request.ctx.role, request.ctx.personId, personId);
+      // A patient's privacy choices (opt-out, shared categories) are only for clinicians caring for them.
+      if (request.ctx.role === 'clinician' || request.ctx.role === 'clinical-staff') await scope.assertClinicalAccess(personId);
       return personPrivacy(scope, personId);
     });
     return reply.type(FHIR_JSON).send(parameters({ optedOut: state.optedOut, optedOutAt: state.optedOutAt, optInDate: state.optInDate, shared: state.shared }));

@@ -35,7 +35,7 @@ export function UserForm({ orgs, onAdded }: { orgs: { value: string; label: stri
         <Field label="Display name" required value={u.displayName} onChange={(e) => setU({ ...u, displayName: e.target.value })} />
         <SelectField label="Role" value={u.role} onChange={(v) => setU({ ...u, role: v as Role })} options={ROLES} />
         <SelectField label="Organization" value={u.organizationId} onChange={(v) => setU({ ...u, organizationId: v })} options={orgs} />
-        <Field label="First password" type="password" required minLength={12} autoComplete="new-password" hint="At least 12 characters."
+        <Field label="First password" type="password" required minLength={10} autoComplete="new-password" hint="At least 10 characters."
           value={u.password} onChange={(e) => setU({ ...u, password: e.target.value })} />
       </div>
       <ErrorMessage error={error} />

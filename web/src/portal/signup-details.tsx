@@ -34,8 +34,8 @@ export function SignupDetails({ onSent }: { onSent: (username: string, message: 
         <Field label="Birth date" name="birthDate" type="date" autoComplete="bday" required value={f.birthDate} onChange={set('birthDate')} />
         <Field label="ZIP code" name="postalCode" autoComplete="postal-code" inputMode="numeric" required value={f.postalCode} onChange={set('postalCode')} />
         <Field label="Choose a username" name="username" autoComplete="username" required value={f.username} onChange={set('username')} />
-        <Field label="Choose a password" name="password" type="password" autoComplete="new-password" required minLength={8}
-          hint="At least 8 characters." value={f.password} onChange={set('password')} />
+        <Field label="Choose a password" name="password" type="password" autoComplete="new-password" required minLength={10}
+          hint="At least 10 characters." value={f.password} onChange={set('password')} />
       </div>
       <ErrorMessage error={error} />
       <button type="submit" className="primary" disabled={busy}>{busy ? 'Sending…' : 'Send me a code'}</button>

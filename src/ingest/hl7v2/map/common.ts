@@ -112,7 +112,7 @@ export function addProvenance(b: BundleBuilder, org: Ref): void {
     recorded: recorded.length > 10 ? recorded : b.options.now.toISOString(),
     activity: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation', code: 'UPDATE' }] },
     agent: [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'author' }] }, who: org }],
-    entity: [{ role: 'source', what: { identifier: { system: `urn:katahdin:hl7v2:control-id:${h.facilityKey}`, value: h.controlId }, display: `HL7v2 ${h.messageType}^${h.triggerEvent}` } }],
+    entity: [{ role: 'source', what: { identifier: { system: `urn:katahdin:hl7v2:control-id:${encodeURIComponent(h.facilityKey)}`, value: h.controlId }, display: `HL7v2 ${h.messageType}^${h.triggerEvent}` } }],
   };
   b.put('provenance', provenance, undefined);
 }

@@ -46,7 +46,7 @@ export class BundleBuilder {
   ) {
     const h = parsed.header;
     const tag: Coding = { system: MESSAGE_TYPE_SYSTEM, code: [h.messageType, h.triggerEvent].filter(Boolean).join('^') };
-    this.meta = { source: `urn:katahdin:hl7v2:${h.facilityKey}`, tag: [tag] };
+    this.meta = { source: `urn:katahdin:hl7v2:${encodeURIComponent(h.facilityKey)}`, tag: [tag] };
   }
 
   get header() {

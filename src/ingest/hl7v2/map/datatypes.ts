@@ -46,7 +46,8 @@ export function codeableConcept(c: Comp): CodeableConcept | undefined {
 /** System URI for an assigning authority: ISO OID → urn:oid, otherwise a Katahdin namespace. */
 export function identifierSystem(namespace: string, universalId: string, universalIdType: string, fallback: string): string {
   if (universalId && /^ISO$/i.test(universalIdType) && /^\d+(\.\d+)+$/.test(universalId)) return `urn:oid:${universalId}`;
-  return `urn:katahdin:id:${namespace || universalId || fallback}`;
+  // A uri cannot hold spaces ("GHH LAB"); encoding keeps it valid and still unique per authority.
+  return `urn:katahdin:id:${encodeURIComponent(namespace || universalId || fallback)}`;
 }
 
 /** CX → Identifier (PID-3, PV1-19, MRG-1 …). Type from CX-5 (v2-0203). */
