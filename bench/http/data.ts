@@ -12,7 +12,7 @@ export const BENCH_CODE = { system: 'http://loinc.org', code: '2345-7', display:
 const GENERATED_OBSERVATIONS = 250;
 const INGEST_CONCURRENCY = 2;
 /** Bundles ingested (of 40): enough for a stable rate while keeping the whole bench under 10 minutes. */
-export const INGEST_BUNDLES = 8;
+export const INGEST_BUNDLES = 6;
 const DAY = 86_400_000;
 
 export interface IngestFigures {

@@ -63,12 +63,27 @@ export function section(info: RunInfo, results: TargetResult[]): string {
     '',
     table(results),
     '',
+    ...targets(results),
     ...(notes.length ? [...notes, ''] : []),
     'Each message is one database transaction with the inbox row committed first (durability before ACK), MPI linking of the',
     'Patient, conditional updates keyed on source identifiers, label propagation and the audit entry; the no-op listener does none',
     'of that, so the ratio is the price of durability and of the record layer, not of the MLLP server.',
     '',
   ].join('\n');
+}
+
+/** The issue's targets, checked on PostgreSQL. */
+function targets(results: TargetResult[]): string[] {
+  const pg = results.find((r) => r.target.includes('PostgreSQL'))?.mllp;
+  if (!pg) return ['Targets (PostgreSQL): not measured in this run.', ''];
+  const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
+  return [
+    '| target (PostgreSQL) | measured | result |',
+    '|---|---:|---|',
+    `| ≥ 400 messages/s sustained | ${pg.perSecond.toFixed(1)} | ${verdict(pg.perSecond >= 400)} |`,
+    `| p99 ACK ≤ 100 ms | ${pg.p99.toFixed(0)} ms | ${verdict(pg.p99 <= 100)} |`,
+    '',
+  ];
 }
 
 /** Replaces the "## Ingestion" section of docs/PERFORMANCE.md (or appends it), leaving other sections as they are. */

@@ -177,7 +177,8 @@ export class GateScope {
       await run(this.tx, sql`insert into protected_values (resource_type, id, kind, ciphertext, hmac) values (${content.resourceType}, ${content.id}, ${v.kind}, ${v.ciphertext}, ${v.hmac})
         on conflict (resource_type, id, kind) do update set ciphertext = excluded.ciphertext, hmac = excluded.hmac`);
     }
-    await engine.writeIndex(this.tx, [content]);
+    // A first version has no index rows to replace.
+    await engine.writeIndex(this.tx, [content], { fresh: !input.previous });
     this.note(input.action, input.personId ? [input.personId] : [], [`${content.resourceType}/${content.id}`]);
     return content;
   }

@@ -51,8 +51,14 @@ export class AccessGate {
       });
     } catch (err) {
       await this.auditFailure(ctx, request, err);
+      if (typeof err === 'object' && err !== null) auditedFailures.add(err);
       throw err;
     }
+  }
+
+  /** Audits a refusal decided before the gate was entered (a route's role check), so denied calls never go unrecorded. */
+  async refused(ctx: AccessContext, request: GateRequest, err: unknown): Promise<void> {
+    await this.auditFailure(ctx, request, err);
   }
 
   private async auditFailure(ctx: AccessContext, request: GateRequest, err: unknown): Promise<void> {
@@ -66,6 +72,13 @@ export class AccessGate {
   private async appendAlone(record: AuditRecord): Promise<void> {
     await this.deps.db.transaction((tx: Queryable) => this.deps.audit.append(tx, [record]));
   }
+}
+
+const auditedFailures = new WeakSet<object>();
+
+/** Whether the gate already recorded this failure (so the HTTP layer does not record it twice). */
+export function auditedByGate(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && auditedFailures.has(err);
 }
 
 function baseRecord(ctx: AccessContext, request: GateRequest, outcome: AuditRecord['outcome'], detail?: string): AuditRecord {

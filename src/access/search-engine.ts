@@ -28,6 +28,6 @@ export interface SearchEngine {
   page(request: ParsedSearch, filter: (alias: string) => Sql): Sql;
   count(request: ParsedSearch, filter: (alias: string) => Sql): Sql;
   includes(request: ParsedSearch, page: ResultRow[], filter: (alias: string) => Sql): Sql | undefined;
-  writeIndex(tx: Queryable, resources: Resource[]): Promise<void>;
+  writeIndex(tx: Queryable, resources: Resource[], opts?: { fresh?: boolean }): Promise<void>;
   deleteIndex(tx: Queryable, keys: Array<{ resourceType: string; id: string }>): Promise<void>;
 }

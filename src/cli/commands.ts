@@ -74,7 +74,7 @@ export const COMMANDS: CliCommand[] = [
         let failed = 0;
         for (const file of p.positional) {
           const r = await importAny(s, file, typeof p.flags.org === 'string' ? p.flags.org : undefined);
-          const size = r.messages !== undefined ? `${r.messages} messages` : `${r.resources} resources`;
+          const size = r.messages !== undefined ? `${r.messages} message${r.messages === 1 ? '' : 's'}` : `${r.resources} resources`;
           console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.file}: ${size} — ${r.message}`);
           if (!r.ok) failed++;
         }

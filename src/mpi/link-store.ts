@@ -5,7 +5,7 @@ import type { PatientLinker } from '../record/hooks.ts';
 import { run } from '../store/database.ts';
 import { readPatients, rehomePatient } from '../store/resource-store.ts';
 import { sql } from '../store/sql.ts';
-import { blockKeys } from './blocking.ts';
+import { blockKeys, MAX_BLOCK_SIZE } from './blocking.ts';
 import { decide } from './decide.ts';
 import type { MatchModel, ScoreResult } from './model.ts';
 import { score } from './model.ts';
@@ -57,13 +57,18 @@ export class LinkStore implements PatientLinker {
     return this.finish(scope, patient.id, personId, 'level3', choice.best?.result, current?.person_id);
   }
 
-  /** Candidate source records sharing a block key, scored and decided; pairs marked not-link are skipped. */
+  /**
+   * Candidate source records sharing a block key, scored and decided; pairs marked not-link are skipped. Keys
+   * shared by more than MAX_BLOCK_SIZE records ("JOHN SMITH 1980") are ignored, as in batch blocking: they
+   * discriminate nothing and would make every write score hundreds of records.
+   */
   async candidates(scope: GateScope, record: MpiRecord, excludePatientId?: string): Promise<Candidate[]> {
     const keys = blockKeys(record).map(this.deps.hashKey);
     if (keys.length === 0) return [];
     const ids = await run<{ patient_id: string; person_id: string }>(scope.tx, sql`
-      select distinct k.patient_id, l.person_id from mpi_block_keys k join mpi_links l on l.patient_id = k.patient_id
-      where k.key = any(${keys}::text[]) and k.patient_id <> ${excludePatientId ?? ''}
+      with usable as (select key from mpi_block_keys where key = any(${keys}::text[]) group by key having count(*) <= ${MAX_BLOCK_SIZE})
+      select distinct k.patient_id, l.person_id from mpi_block_keys k join usable u on u.key = k.key join mpi_links l on l.patient_id = k.patient_id
+      where k.patient_id <> ${excludePatientId ?? ''}
       and not exists (select 1 from mpi_not_links n where (n.patient_a = ${excludePatientId ?? ''} and n.patient_b = k.patient_id)
         or (n.patient_b = ${excludePatientId ?? ''} and n.patient_a = k.patient_id))
       limit ${MAX_CANDIDATES}`);

@@ -7,6 +7,11 @@ import { ownerReferences } from './compartment.ts';
 import type { CompartmentResolver, PatientLinker, WritePolicy } from './hooks.ts';
 import { assertResourceShape, validateOrThrow } from './validate.ts';
 
+/** A conditional operation only needs to know whether 0, 1 or more resources match: no total, at most two rows. */
+export function conditionalQuery(query: string): Array<[string, string]> {
+  return [...[...new URLSearchParams(query)].filter(([k]) => k !== '_count' && k !== '_total'), ['_count', '2'], ['_total', 'none']];
+}
+
 export interface RecordDeps {
   linker: PatientLinker;
   policy: WritePolicy;
@@ -55,7 +60,7 @@ export class RecordService {
 
   async conditionalUpdate(scope: GateScope, type: string, query: string, body: unknown): Promise<WriteOutcome> {
     assertResourceShape(body, type);
-    const matches = await scope.searchType(type, [...new URLSearchParams(query)], false);
+    const matches = await scope.searchType(type, conditionalQuery(query), false);
     if (matches.matches.length > 1) throw preconditionFailed(`Conditional update matched ${matches.matches.length} resources.`);
     const target = matches.matches[0];
     if (target) return this.update(scope, type, target.id!, { ...body, id: target.id }, undefined);
@@ -64,7 +69,7 @@ export class RecordService {
   }
 
   async conditionalMatch(scope: GateScope, type: string, query: string): Promise<Resource | undefined> {
-    const found = await scope.searchType(type, [...new URLSearchParams(query)], false);
+    const found = await scope.searchType(type, conditionalQuery(query), false);
     if (found.matches.length > 1) throw preconditionFailed(`Conditional create matched ${found.matches.length} resources.`);
     return found.matches[0];
   }

@@ -4,7 +4,7 @@ import type { AccessGate } from '../access/gate.ts';
 import type { GateScope } from '../access/gate-scope.ts';
 import type { AccessContext } from '../access/context.ts';
 import { allOk, badRequest, FhirError, fhirError } from '../fhir/outcome.ts';
-import type { RecordService } from './record-service.ts';
+import { conditionalQuery, type RecordService } from './record-service.ts';
 import { rewriteReferences } from './references.ts';
 import { propagateLabels } from '../privacy/labels/propagate.ts';
 import { loadValueSets } from '../privacy/labels/value-sets.ts';
@@ -99,7 +99,7 @@ export class TransactionService {
       p.id = p.existing?.id ?? randomUUID();
     } else if (p.method === 'PUT' && !p.id) {
       const query = entry.request!.url.split('?')[1] ?? '';
-      const found = await scope.searchType(p.type, [...new URLSearchParams(query)], false);
+      const found = await scope.searchType(p.type, conditionalQuery(query), false);
       if (found.matches.length > 1) throw fhirError(412, 'multiple-matches', `Bundle entry ${p.index}: conditional update matched ${found.matches.length} resources.`);
       p.id = found.matches[0]?.id ?? entry.resource?.id ?? randomUUID();
     }
@@ -123,7 +123,7 @@ export class TransactionService {
         out.set(ref, `${type}/${inBundle[0].id}`);
         continue;
       }
-      const found = await scope.searchType(type, [...new URLSearchParams(query)], false);
+      const found = await scope.searchType(type, conditionalQuery(query), false);
       if (found.matches.length !== 1) {
         throw fhirError(412, 'not-found', `Conditional reference ${type}?… matched ${found.matches.length} resources; it must match exactly one.`);
       }

@@ -34,6 +34,7 @@ const NO_RECORD_DATA: Record<string, string> = {
   'POST /admin/mpi/tasks/:id': 'returns only the task status',
   'POST /admin/mpi/unlink': 'returns only the new Person id',
   'POST /admin/mpi/merge': 'returns only the surviving Person id',
+  'POST /ccda': 'returns an OperationOutcome about the sender\'s own document (and its Location)',
   'POST /hl7v2': 'returns an HL7 ACK naming only the sender\'s own message control id',
   'POST /admin/ingest/errors/:id/retry': 'returns only the processing status',
   'POST /admin/users': 'returns the account the administrator created',

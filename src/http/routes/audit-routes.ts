@@ -129,7 +129,10 @@ export async function auditRoutes(app: FastifyInstance, s: Services): Promise<vo
   app.get('/portal/me', async (request) => {
     const ctx = request.ctx;
     if (ctx.role !== 'patient' || !ctx.personId) throw forbidden('Only patients have a portal profile.');
-    const patientId = await s.gate.run(ctx, { action: 'read', query: 'portal profile' }, async (scope) => (await s.links.members(scope, ctx.personId!))[0]);
+    const patientId = await s.gate.run(ctx, { action: 'read', query: 'portal profile' }, async (scope) => {
+      scope.note('read', [ctx.personId!], [], { query: 'portal profile' });
+      return (await s.links.members(scope, ctx.personId!))[0];
+    });
     return { username: ctx.userId, displayName: ctx.displayName, patientId, personId: ctx.personId };
   });
 

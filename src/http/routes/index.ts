@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { auditedByGate } from '../../access/gate.ts';
 import { auditAuthEvent } from '../../audit/auth-events.ts';
+import { FhirError } from '../../fhir/outcome.ts';
 import { oauthRoutes } from '../../auth/oauth-routes.ts';
 import { portalSignupRoutes } from '../../auth/portal-signup.ts';
 import { installAuth } from '../../auth/request-auth.ts';
@@ -49,6 +51,11 @@ export async function registerRoutes(app: FastifyInstance, s: Services): Promise
   await app.register(async (prot) => {
     prot.addHook('onRoute', collect(true));
     installAuth(prot, s.auth);
+    prot.addHook('onError', async (request, _reply, error) => {
+      if (error instanceof FhirError && error.status === 403 && request.ctx && !auditedByGate(error)) {
+        await s.gate.refused(request.ctx, { action: 'denied', query: `${request.method} ${request.routeOptions.url ?? ''}` }, error);
+      }
+    });
     prot.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
     await fhirRestRoutes(prot, s);
     await operationRoutes(prot, s);

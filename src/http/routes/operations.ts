@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Resource } from '@medplum/fhirtypes';
 import type { GateScope } from '../../access/gate-scope.ts';
 import { notFound } from '../../fhir/outcome.ts';
@@ -36,15 +36,17 @@ export async function operationRoutes(app: FastifyInstance, s: Services): Promis
     return reply.type(FHIR_JSON).send(searchBundle(s.fhirBase, resources, [], pageLinks(base, pairs, { url: base, offset, count, total, returned: resources.length }), total));
   });
 
-  const validate = async (body: unknown, reply: FastifyReply) => {
+  const validate = (body: unknown) => {
     const resource = (body as { resourceType?: string; parameter?: Array<{ name: string; resource?: Resource }> }) ?? {};
     const target = resource.resourceType === 'Parameters' ? resource.parameter?.find((p) => p.name === 'resource')?.resource : body;
     const issues = validationOutcome(target);
-    const outcome = { resourceType: 'OperationOutcome', issue: issues.length ? issues : [{ severity: 'information', code: 'informational', diagnostics: 'Validation passed' }] };
-    return reply.type(FHIR_JSON).send(outcome);
+    return { resourceType: 'OperationOutcome', issue: issues.length ? issues : [{ severity: 'information', code: 'informational', diagnostics: 'Validation passed' }] };
   };
-  app.post('/fhir/:type/$validate', (request, reply) => s.gate.run(request.ctx, { action: 'validate' }, async () => validate(request.body, reply)));
-  app.post('/fhir/:type/:id/$validate', (request, reply) => s.gate.run(request.ctx, { action: 'validate' }, async () => validate(request.body, reply)));
+  // The answer is sent only after the gate's transaction (with its audit entry) has committed.
+  const validateRoute = async (request: FastifyRequest, reply: FastifyReply) =>
+    reply.type(FHIR_JSON).send(await s.gate.run(request.ctx, { action: 'validate' }, async () => validate(request.body)));
+  app.post('/fhir/:type/$validate', validateRoute);
+  app.post('/fhir/:type/:id/$validate', validateRoute);
 
   await privacyOperationRoutes(app, s);
   await mpiOperationRoutes(app, s);

@@ -29,7 +29,7 @@ export function createSearchEngine(): SearchEngine {
     count: (p, filter) => compileSearch(inner(p), { filter }).count,
     includes: (p, page, filter) =>
       compileIncludes(inner(p), page.map((r) => ({ resourceType: r.resource_type, id: r.id })), { filter }),
-    writeIndex: (tx, resources) => writeIndex(tx, resources),
+    writeIndex: (tx, resources, opts) => writeIndex(tx, resources, opts),
     deleteIndex: (tx, keys) => deleteIndex(tx, keys),
   };
 }

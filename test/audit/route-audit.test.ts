@@ -1,0 +1,212 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Bundle } from '@medplum/fhirtypes';
+import { registeredRoutes } from '../../src/http/routes/index.ts';
+import { buildCareFixture, type CareFixture, type FixtureRole } from '../support/care-fixture.ts';
+import { databaseKinds } from '../support/databases.ts';
+import { routeFor, routeKey, RouteCaller, type CallResult } from '../support/route-calls.ts';
+import { startTestServer, type TestServer } from '../support/test-server.ts';
+import { signIn, TEST_PASSWORD, systemClientToken } from '../support/tokens.ts';
+
+const kinds = await databaseKinds();
+
+/** Public routes that need no audit entry, with the reason. Sign-ins and token issuance are NOT here: they must be audited. */
+const EXEMPT: Record<string, string> = {
+  'GET /healthz': 'liveness probe, no data',
+  'GET /readyz': 'readiness probe, no data',
+  'GET /fhir/metadata': 'CapabilityStatement, public',
+  'GET /.well-known/smart-configuration': 'SMART discovery document, public',
+  'GET /oauth/jwks': 'public keys',
+  'GET /oauth/authorize': 'renders the sign-in page; the sign-in itself (POST) is audited',
+  'GET /*': 'static web app files',
+  'POST /oauth/revoke': 'ends a token; not an access to data',
+  'POST /oauth/logout': 'ends a session; not an access to data',
+  'POST /portal/signup/start': 'public sign-up form before any identity exists; reads no record data',
+  'POST /portal/signup/verify': 'completes sign-up; the patient\'s later sign-in is audited',
+};
+
+interface AuditRow {
+  seq: number;
+  action: string;
+  outcome: string;
+  agent_user_id: string | null;
+  agent_role: string;
+  agent_org: string | null;
+  agent_client: string | null;
+  source_ip: string | null;
+  person_ids: string[];
+}
+
+interface Expectation {
+  actions: string[];
+  outcome: 'success' | 'denied' | 'error';
+  role: FixtureRole;
+  personId?: string;
+}
+
+describe.each(kinds)('every route is audited on %s', (kind) => {
+  let server: TestServer;
+  let f: CareFixture;
+  let http: RouteCaller;
+  const checked = new Set<string>();
+  const lastSeq = async () => Number((await server.services.db.query<{ s: number }>('select coalesce(max(seq), 0) as s from audit_log')).rows[0].s);
+  const since = async (seq: number) => (await server.services.db.query<AuditRow>('select * from audit_log where seq > $1 order by seq', [seq])).rows;
+  const agentOf = (role: FixtureRole) => (role.startsWith('system') ? { agent_client: role === 'system-a' ? 'ehr-a' : 'ehr-b', agent_role: 'system' } : { agent_role: role });
+  const orgOf = (role: FixtureRole) => (role === 'system-b' ? f.orgB : ['clinician', 'clinical-staff', 'registrar', 'system-a'].includes(role) ? f.orgA : null);
+
+  /** Calls one route and asserts the audit entries it produced. */
+  async function audited(method: string, url: string, e: Expectation, body?: unknown, headers?: Record<string, string>): Promise<CallResult> {
+    const route = routeFor(registeredRoutes, method, url);
+    expect(route, `${method} ${url} resolves to a registered route`).toBeTruthy();
+    const before = await lastSeq();
+    const res = await http.call(method, url, f.tokens[e.role], body, headers);
+    const rows = await since(before);
+    const hit = rows.find((r) => e.actions.includes(r.action) && r.outcome === e.outcome);
+    expect(hit, `${method} ${url} (${res.status}) → audit ${JSON.stringify(rows.map((r) => [r.action, r.outcome]))}, wanted ${e.actions}/${e.outcome}`).toBeTruthy();
+    expect(hit).toMatchObject({ ...agentOf(e.role), agent_org: orgOf(e.role) });
+    expect(hit!.source_ip).toBe('127.0.0.1');
+    if (e.personId) expect(hit!.person_ids).toContain(e.personId);
+    checked.add(routeKey(route!));
+    return res;
+  }
+
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+    http = new RouteCaller(server, () => registeredRoutes);
+    f = await buildCareFixture(server);
+  }, 600_000);
+  afterAll(async () => server?.stop());
+
+  it('sign-ins, failed sign-ins and token issuance are audited', async () => {
+    const before = await lastSeq();
+    await signIn(server, 'dr.leak', TEST_PASSWORD);
+    const query = new URLSearchParams({ response_type: 'code', client_id: 'katahdin-web', redirect_uri: `${server.services.config.publicUrl}/callback`, state: 'x', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', scope: 'openid user/*.rs' });
+    const page = await server.app.inject({ method: 'GET', url: `/oauth/authorize?${query}` });
+    expect(page.statusCode).toBe(200);
+    const cookie = String([page.headers['set-cookie']].flat()[0]).split(';')[0];
+    const formToken = /name="form_token" value="([^"]+)"/.exec(page.body)?.[1] ?? '';
+    await server.app.inject({ method: 'POST', url: '/oauth/authorize', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie }, payload: new URLSearchParams({ form_token: formToken, username: 'dr.leak', password: 'wrong-password' }).toString() });
+    await systemClientToken(server, 'ehr-audit', f.orgA);
+    const rows = await since(before);
+    const find = (action: string, outcome: string) => rows.find((r) => r.action === action && r.outcome === outcome);
+    expect(find('login', 'success'), 'successful login').toMatchObject({ agent_role: 'clinician', agent_org: f.orgA });
+    expect(find('login-failed', 'denied'), 'failed login').toBeTruthy();
+    expect(rows.filter((r) => r.action === 'token' && r.outcome === 'success').length, 'user and client token issuance').toBeGreaterThanOrEqual(2);
+    expect(rows.find((r) => r.action === 'token' && r.agent_client === 'ehr-audit')).toBeTruthy();
+    for (const r of rows) expect(r.source_ip, `${r.action} has a source IP`).toBeTruthy();
+    checked.add('POST /oauth/authorize').add('POST /oauth/token');
+  });
+
+  it('FHIR reads, searches, history, writes and operations name user, role, organization, person and outcome', async () => {
+    const enc = f.persons.encounter;
+    const none = f.persons.none;
+    const obs = enc.resources.find((r) => r.type === 'Observation' && r.org === 'B')!;
+    const noneObs = none.resources.find((r) => r.type === 'Observation')!;
+    const clin = (actions: string[], personId?: string, outcome: Expectation['outcome'] = 'success'): Expectation => ({ actions, outcome, role: 'clinician', personId });
+    await audited('GET', `/fhir/Observation/${obs.id}`, clin(['read'], enc.personId));
+    await audited('GET', `/fhir/Observation/${noneObs.id}`, clin(['read'], undefined, 'denied'));
+    await audited('GET', `/fhir/Observation?patient=${enc.patients.B}`, clin(['search'], enc.personId));
+    await audited('POST', '/fhir/Observation/_search', clin(['search'], enc.personId), `patient=${enc.patients.B}`);
+    await audited('GET', `/fhir/Observation/${obs.id}/_history/1`, clin(['vread'], enc.personId));
+    await audited('GET', `/fhir/Observation/${obs.id}/_history`, clin(['history'], enc.personId));
+    await audited('GET', '/fhir/Observation/_history?_count=5', clin(['history']));
+    await audited('GET', '/fhir/_history?_count=5', clin(['history']));
+    await audited('GET', `/fhir/Patient/${enc.patients.A}/$everything`, clin(['everything'], enc.personId));
+    await audited('GET', `/fhir/Patient/${none.patients.B}/$everything`, clin(['everything'], undefined, 'denied'));
+    await audited('POST', '/fhir/Patient/$match', clin(['match']), { resourceType: 'Parameters', parameter: [{ name: 'resource', resource: { resourceType: 'Patient', name: [{ family: enc.family, given: ['Robin'] }], birthDate: '1961-04-12' } }] });
+    await audited('GET', `/fhir/Patient/$ihe-pix?sourceIdentifier=${encodeURIComponent(`urn:katahdin:mrn:B|B-${enc.family}`)}`, clin(['match', 'search']));
+    await audited('POST', '/fhir/Observation/$validate', clin(['validate']), { resourceType: 'Observation', status: 'final', code: { text: 'x' } });
+    await audited('POST', `/fhir/Observation/${obs.id}/$validate`, clin(['validate']), { resourceType: 'Observation', status: 'final', code: { text: 'x' } });
+    await audited('GET', `/fhir/Patient/${enc.patients.B}/$consent-status`, clin(['read'], enc.personId));
+    await audited('GET', `/fhir/Patient/${enc.patients.B}/$break-the-glass`, clin(['read'], enc.personId));
+    const staff = (actions: string[], personId?: string): Expectation => ({ actions, outcome: 'success', role: 'clinical-staff', personId });
+    await audited('POST', `/fhir/Patient/${f.persons.expired.patients.B}/$attest`, staff(['attest'], f.persons.expired.personId), { reason: 'follow-up' });
+    await audited('POST', `/fhir/Patient/${none.patients.B}/$break-the-glass`, staff(['break-glass'], none.personId), { reason: 'unconscious in ED' });
+    const reg: Expectation = { actions: ['consent'], outcome: 'success', role: 'registrar', personId: f.persons.expired.personId };
+    await audited('POST', `/fhir/Patient/${f.persons.expired.patients.B}/$consent`, reg, { action: 'share', category: 'PSY', channel: 'paper' });
+
+    const sysA = (actions: string[], personId?: string): Expectation => ({ actions, outcome: 'success', role: 'system-a', personId });
+    const created = await audited('POST', '/fhir/Observation', sysA(['create'], enc.personId), { resourceType: 'Observation', status: 'final', subject: { reference: `Patient/${enc.patients.A}` }, code: { text: 'audit me' } });
+    const id = created.json().id as string;
+    await audited('PUT', `/fhir/Observation/${id}`, sysA(['update'], enc.personId), { resourceType: 'Observation', id, status: 'amended', subject: { reference: `Patient/${enc.patients.A}` }, code: { text: 'audit me' } });
+    await audited('PUT', `/fhir/Observation?_id=${id}`, sysA(['update'], enc.personId), { resourceType: 'Observation', status: 'final', subject: { reference: `Patient/${enc.patients.A}` }, code: { text: 'audit me' } });
+    await audited('POST', '/fhir', sysA(['read']), { resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: `Observation/${id}` } }] });
+    await audited('DELETE', `/fhir/Observation/${id}`, sysA(['delete'], enc.personId));
+    const adt = ['MSH|^~\\&|EHR|A|KATAHDIN|HIE|20261101120000||ADT^A04|CTRL-AUD-1|P|2.5', 'EVN|A04|20261101120000', 'PID|1||MRN-AUD^^^A^MR||Audit^Ann||19800101|F', 'PV1|1|O'].join('\r');
+    await audited('POST', '/hl7v2', sysA(['ingest', 'create']), adt, { 'content-type': 'x-application/hl7-v2+er7' });
+    await audited('POST', '/ccda', { actions: ['ingest', 'create', 'denied'], outcome: 'denied', role: 'clinician' }, '<ClinicalDocument/>', { 'content-type': 'application/xml' });
+  });
+
+  it('MPI, ingestion, admin, audit-officer and portal routes are audited, denied calls included', async () => {
+    const enc = f.persons.encounter;
+    const admin = (actions: string[], outcome: Expectation['outcome'] = 'success'): Expectation => ({ actions, outcome, role: 'admin' });
+    const denied = (actions: string[]): Expectation => ({ actions, outcome: 'denied', role: 'clinician' });
+    await audited('GET', '/admin/mpi/tasks', admin(['read']));
+    await audited('POST', '/admin/mpi/tasks/no-such-task', denied(['mpi-link']), { decision: 'link' });
+    await audited('POST', '/admin/mpi/unlink', denied(['mpi-unlink']), { patientId: enc.patients.A });
+    await audited('POST', '/admin/mpi/merge', denied(['mpi-merge']), { sourcePersonId: enc.personId, targetPersonId: f.persons.none.personId });
+    await audited('POST', '/fhir/Patient/$merge', denied(['mpi-merge']), { 'source-patient': `Patient/${enc.patients.A}`, 'target-patient': `Patient/${f.persons.none.patients.B}` });
+    await audited('GET', '/admin/ingest/stats', admin(['admin']));
+    const errors = await audited('GET', '/admin/ingest/errors', admin(['admin']));
+    const errorId = errors.json<Array<{ id: string }>>()[0]?.id ?? 'none';
+    await audited('GET', `/admin/ingest/errors/${errorId}`, admin(['admin']));
+    await audited('POST', `/admin/ingest/errors/${errorId}/retry`, denied(['admin', 'denied', 'ingest']));
+    await audited('GET', '/admin/users', admin(['admin']));
+    await audited('POST', '/admin/users', admin(['admin']), { username: 'new.user', password: 'a-long-enough-password', role: 'registrar', displayName: 'New User' });
+    await audited('GET', '/admin/clients', admin(['admin']));
+    await audited('POST', '/admin/clients', denied(['admin', 'denied']), { clientId: 'nope' });
+    await audited('GET', '/admin/users', denied(['admin', 'denied']));
+    const po = (actions: string[], personId?: string): Expectation => ({ actions, outcome: 'success', role: 'privacy-officer', personId });
+    await audited('GET', `/fhir/Patient/${enc.patients.B}/$access-report`, po(['audit-report', 'read'], enc.personId));
+    await audited('GET', '/fhir/AuditEvent?_count=5', po(['search']));
+    await audited('GET', '/fhir/AuditEvent?_count=5', denied(['search', 'denied']));
+    const queue = await audited('GET', '/admin/break-glass', po(['read']));
+    const seq = queue.json<Array<{ seq: number }>>()[0]?.seq ?? 0;
+    await audited('POST', `/admin/break-glass/${seq}/review`, po(['audit-review']), { notes: 'reviewed: genuine emergency' });
+    await audited('GET', '/admin/attestations', po(['read']));
+    const request = await audited('POST', '/admin/audit-requests', po(['audit-request', 'read'], enc.personId), { patientId: enc.patients.B, channel: 'phone' });
+    await audited('GET', '/admin/audit-requests', po(['audit-request', 'read', 'admin']));
+    await audited('POST', `/admin/audit-requests/${request.json().id}/fulfil`, po(['audit-report'], enc.personId));
+    const pat = (actions: string[]): Expectation => ({ actions, outcome: 'success', role: 'patient', personId: enc.personId });
+    await audited('GET', '/portal/me', pat(['read']));
+    await audited('POST', '/portal/audit-requests', pat(['audit-request']), {});
+    await audited('GET', '/portal/audit-requests', pat(['audit-request', 'read', 'admin']));
+  });
+
+  it('the privacy officer finds the events through GET /fhir/AuditEvent as BALP AuditEvents', async () => {
+    const res = await http.get(`/fhir/AuditEvent?patient=Patient/${f.persons.encounter.patients.B}&outcome=4&_count=100`, f.tokens['privacy-officer']);
+    expect(res.status).toBe(200);
+    const all = await http.get(`/fhir/AuditEvent?patient=Patient/${f.persons.encounter.patients.B}&_count=100`, f.tokens['privacy-officer']);
+    const events = all.json<Bundle>().entry!.map((e) => e.resource as { agent: Array<{ who?: { display?: string } ; network?: { address?: string } }>; entity?: unknown[] });
+    expect(events.length).toBeGreaterThan(3);
+    expect(events.some((e) => e.agent.some((a) => a.who?.display === 'Test dr.leak'))).toBe(true);
+    expect(events.some((e) => e.agent.some((a) => a.network?.address === '127.0.0.1'))).toBe(true);
+  });
+
+  it('a failing audit write makes the access fail: 500 and no data', async () => {
+    const obs = f.persons.encounter.resources.find((r) => r.type === 'Observation' && r.org === 'B')!;
+    const db = server.services.db;
+    await db.query(`create or replace function test_audit_fail() returns trigger language plpgsql as $$ begin raise exception 'audit store unavailable'; end $$`);
+    await db.query('create trigger test_audit_fail before insert on audit_log for each row execute function test_audit_fail()');
+    try {
+      const res = await http.get(`/fhir/Observation/${obs.id}`, f.tokens.clinician);
+      expect(res.status).toBe(500);
+      expect(res.body).not.toContain('2345-7');
+      expect(res.json()).toMatchObject({ resourceType: 'OperationOutcome' });
+      const search = await http.get(`/fhir/Observation?patient=${f.persons.encounter.patients.B}`, f.tokens.clinician);
+      expect(search.status).toBe(500);
+      expect(search.body).not.toContain('2345-7');
+    } finally {
+      await db.query('drop trigger test_audit_fail on audit_log');
+    }
+    expect((await http.get(`/fhir/Observation/${obs.id}`, f.tokens.clinician)).status).toBe(200);
+  });
+
+  it('covers every registered route (new routes cannot escape the audit)', () => {
+    const all = registeredRoutes.map(routeKey);
+    const missing = all.filter((k) => !checked.has(k) && !(k in EXEMPT));
+    expect(missing, 'routes with no audit test and no exemption').toEqual([]);
+    const exemptProtected = registeredRoutes.filter((r) => r.protected && routeKey(r) in EXEMPT);
+    expect(exemptProtected, 'protected routes may not be exempt').toEqual([]);
+  });
+});
+
