@@ -16,6 +16,7 @@ import {
   AUDIT_LAYERS, AUTH_LAYERS, baselineRps, costs, ingestProfileLines, machine, machineLine, profileLines, resultsTable, targets, writeSections,
   type DbReport, type Machine,
 } from './http/report.ts';
+import { ANALYSIS } from './http/analysis.ts';
 import { auditVolume, runScenarios } from './http/scenarios.ts';
 import { startStack, type DbKind } from './http/stack.ts';
 
@@ -77,21 +78,6 @@ function fhirSection(m: Machine, reports: DbReport[], skipped: string[]): string
   return out;
 }
 
-/** The reading of the profiles above (2026-11-25); re-check it when the gate, audit or ingest code changes. */
-const ANALYSIS = [
-  '### Why the targets are missed, and what to change (analysis of 2026-11-25)',
-  '',
-  '`EXPLAIN ANALYZE` of every statement of a read and of the search shows index scans only (primary key, `search_reference_target`, `search_token_value`, `care_relationships_org`, `attestations_user_person`, …), each well under 1 ms on PostgreSQL; the search page query takes about 6 ms. The time goes to the number of round trips, one lock, and CPU per request:',
-  '',
-  '1. **The audit chain head is a global lock held through COMMIT.** Every audited access runs `select … from audit_chain_head where id = 1 for update` and keeps that row lock until its transaction commits (a WAL flush on PostgreSQL). All audited requests of the whole server are therefore serialised over "insert audit row + commit"; on PostgreSQL 50–75% of the statement time of reads, searches and creates is waiting for this lock, and turning audit off nearly doubles read throughput. Recommendation: keep the append in the access transaction but stop serialising on one row — e.g. N independent chains (8–16 heads, chosen per transaction; `audit verify` walks each; the signed checkpoint covers all heads), or insert un-hashed rows with a sequence and let one background chainer hash them in order within seconds (checkpoints cover the lag).',
-  '2. **A read is 7 round trips; the baseline is 1.** `begin`, `readCurrent` (the row), `rowsFor` (the same row again, with the privacy filter), `loadPersonFacts`, the chain-head lock, the audit insert, `commit`. On a machine where each round trip waits for a CPU, this alone caps a read near 1/4–1/3 of the baseline. Recommendation: one statement that returns the row, `privacyFilter` as a boolean column and the person facts as scalar subqueries (the outgoing check then needs no second query), and the audit append as one statement (head + insert in a CTE): 4 round trips instead of 7; reading the content once instead of twice.',
-  '2b. **Since 2026-11-25 `deliver` adds one more round trip** to every read and search: `organizationNames` looks up the sending organizations\' names (`select id, content->>\'name\' … where resource_type = \'Organization\'`). Organization names change rarely: cache them in the process (invalidated on Organization writes) or join them into the row query.',
-  '3. **Token verification costs CPU per request:** ES384 `jwtVerify` measured 1.6 ms CPU per call here (ES256 0.55 ms, EdDSA 0.52 ms). `AuthService.verify` does no database lookup, so a small LRU of verified tokens keyed by the token string, each entry valid until the token\'s `exp`, removes nearly all of it without changing what is accepted.',
-  '4. **Search runs a second full query for `total`** (`_total` defaults to accurate): the count costs as much as the page. Recommendation: `count(*) over ()` in the page query, or default to `_total=none` unless the client asks (FHIR allows it).',
-  '5. **Bundle ingest writes one resource at a time: ~15 statements per resource** — resource and history inserts, a delete on each of the 7 index tables although the resource is new (`writeIndex` without `fresh`), up to 5 index inserts, and `mpi_links` / `person_privacy` look-ups repeated for every resource of the same patient. 1,500 resources/s leaves 0.67 ms per resource, less than one round trip on a busy machine. Recommendation: in `TransactionService`, plan the whole bundle, then write all new resources in bulk (one multi-row insert per table, `writeIndex(…, { fresh: true })` for server-assigned ids, which `index-writer.ts` already supports) and cache per-patient facts within the scope: ~15 statements per bundle instead of per resource.',
-  '6. **Memory:** PGlite keeps the whole in-memory database in the WASM heap, so its RSS is dominated by the database; it is the development default, not the production one. With PostgreSQL, about half of the peak RSS is there before the first request (FHIR definitions and search-parameter tables loaded at start-up).',
-  '7. **Scale note on the privacy filter:** it costs little here (within the noise), but `person_id in (select … from care_relationships where organization_id = $org)` hashes all of the organization\'s patients for every statement; for a hospital with hundreds of thousands of patients that grows with the organization. A correlated `exists (… where l.person_id = r.person_id and c.organization_id = $org)` is keyed by person and stays constant.',
-];
 
 function authSection(reports: DbReport[]): string[] {
   const out = [

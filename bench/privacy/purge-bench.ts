@@ -130,7 +130,7 @@ async function benchKind(kind: 'pglite' | 'postgres'): Promise<void> {
     const personId = (await s.db.query<{ person_id: string }>('select person_id from mpi_links where patient_id = $1', [target])).rows[0].person_id;
     const held = (await s.db.query<{ n: number }>('select count(*)::int as n from resources where person_id = $1', [personId])).rows[0].n;
     t = performance.now();
-    await s.gate.run(internal, { action: 'consent' }, (scope) => s.records.create(scope, buildOptOut({ patientRef: `Patient/${target}`, channel: 'paper', date: new Date().toISOString(), performer: { display: 'bench' } }), { derived: true }));
+    await s.gate.run(internal, { action: 'consent' }, (scope) => s.records.create(scope, buildOptOut({ patientRef: `Patient/${target}`, channel: 'paper', date: new Date(Date.now() - 60_000).toISOString(), performer: { display: 'bench' } }), { derived: true }));
     const purgeS = (performance.now() - t) / 1000;
     t = performance.now();
     const v = await verifyPurge(s.db, personId);

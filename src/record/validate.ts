@@ -25,7 +25,9 @@ export function validateOrThrow(resource: Resource): void {
   }
   const errors = [...issues.filter((i) => i.severity === 'error' || i.severity === 'fatal'), ...requiredBindingIssues(resource)];
   if (errors.length > 0) {
-    throw new FhirError(400, { resourceType: 'OperationOutcome', issue: errors.slice(0, 50) });
+    // Every issue carries readable diagnostics, whichever field the validator filled.
+    const issue = errors.slice(0, 50).map((i) => ({ ...i, diagnostics: i.diagnostics ?? i.details?.text ?? `Invalid ${i.expression?.[0] ?? 'resource'}` }));
+    throw new FhirError(400, { resourceType: 'OperationOutcome', issue });
   }
 }
 

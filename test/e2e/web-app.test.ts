@@ -111,7 +111,7 @@ describe.skipIf(!hasChromium || !corpusPresent).sequential('web app end to end',
     await screenshot(p, 'clinician-break-glass-active');
     saveMetrics('clinician', timings);
     // Every item names its source organization (checked last so the steps above still run when it is missing).
-    await visible(p.locator('.source', { hasText: 'Downeast Medical Center' }).first());
+    await visible(p.locator('.source:visible', { hasText: 'Downeast Medical Center' }).first());
     await p.context().close();
   }, 300_000);
 
