@@ -1,6 +1,8 @@
 import { rotateDataKey } from '../auth/key-rotation.ts';
 import { rotateKeys } from '../auth/field-crypto.ts';
 import { relinkAll, trainFromStore } from '../mpi/batch-relink.ts';
+import { bulkRelink } from '../mpi/bulk-relink.ts';
+import { parseArgs } from './args.ts';
 import { run } from '../store/database.ts';
 import { sql } from '../store/sql.ts';
 import type { CliCommand } from './commands.ts';
@@ -16,8 +18,14 @@ export const MPI_COMMANDS: CliCommand[] = [
     }),
   },
   {
-    name: 'mpi relink', usage: 'mpi relink', summary: 're-link every source record with the current model',
-    run: () => withServices(async (s) => {
+    name: 'mpi relink', usage: 'mpi relink [--batch]', summary: 're-link every source record with the current model',
+    run: (args) => withServices(async (s) => {
+      const p = parseArgs(args, ['batch']);
+      if (p.flags.batch) {
+        const b = await bulkRelink(s, (phase: string, done: number) => void process.stderr.write(`\r${phase}: ${done}`));
+        console.log(`\n${JSON.stringify(b)}`);
+        return 0;
+      }
       const r = await relinkAll(s, (n) => process.stderr.write(`\r${n} records`));
       console.log(`\nexamined ${r.examined} records; ${r.moved} moved to another person`);
       return 0;
