@@ -110,7 +110,9 @@ describe.skipIf(!hasChromium || !corpusPresent).sequential('web app end to end',
     await p.getByRole('tab', { name: 'Summary' }).waitFor();
     await screenshot(p, 'clinician-break-glass-active');
     saveMetrics('clinician', timings);
-    // Every item names its source organization (checked last so the steps above still run when it is missing).
+    // Every item names its source organization: the results table has a Source column, the lists a source line.
+    await visible(p.getByRole('cell', { name: 'Downeast Medical Center' }).first());
+    await p.getByRole('tab', { name: 'Summary' }).click();
     await visible(p.locator('.source:visible', { hasText: 'Downeast Medical Center' }).first());
     await p.context().close();
   }, 300_000);
