@@ -97,7 +97,7 @@ describe('crash during an MLLP stream (real process, SIGKILL, restart on the sam
 
     const first = startChild(env);
     children.push(first);
-    await waitForPort(mllpPort, first, 240_000);
+    await waitForPort(mllpPort, first, 600_000);
     await stream(mllpPort, messages, acked, (n) => {
       if (n === KILL_AFTER_ACKS) first.kill('SIGKILL');
     });
@@ -108,7 +108,7 @@ describe('crash during an MLLP stream (real process, SIGKILL, restart on the sam
 
     const second = startChild(env);
     children.push(second);
-    await waitForPort(mllpPort, second, 240_000);
+    await waitForPort(mllpPort, second, 600_000);
     await stream(mllpPort, messages.filter((m) => !ackedBeforeCrash.has(m.id)), acked);
     expect(acked.size).toBe(N);
     expect([...acked.values()].every((code) => code === 'AA')).toBe(true);
@@ -134,5 +134,5 @@ describe('crash during an MLLP stream (real process, SIGKILL, restart on the sam
     } finally {
       await db.close();
     }
-  }, 900_000);
+  }, 1_800_000);
 });
