@@ -7,12 +7,13 @@ import { createSsnProtector } from './access/ssn-protector.ts';
 import { appendAudit } from './audit/chain.ts';
 import { createAuthService, type AuthService } from './auth/auth-service.ts';
 import type { Config } from './config.ts';
-import { loadFhirDefinitions } from './fhir/definitions.ts';
 import { LinkStore } from './mpi/link-store.ts';
 import { loadMatchModel } from './mpi/model-store.ts';
 import { patientToRecord } from './mpi/normalize.ts';
 import { compartmentPatient } from './record/compartment.ts';
 import { RecordService } from './record/record-service.ts';
+import { prepareValidation } from './record/validate.ts';
+import { loadValueSets } from './privacy/labels/value-sets.ts';
 import { TransactionService } from './record/transaction-service.ts';
 import { createWritePolicy } from './record/write-policy.ts';
 import { purgePerson } from './record/purge-person.ts';
@@ -50,7 +51,9 @@ export async function openDatabase(config: Config): Promise<Database> {
 }
 
 export async function buildServices(config: Config, db: Database): Promise<Services> {
-  loadFhirDefinitions();
+  // Definitions, required bindings and sensitivity value sets are loaded before the first request, not during it.
+  prepareValidation();
+  loadValueSets();
   await migrate(db);
   const auth = await createAuthService({ db, config });
   await auth.ensureBuiltinClients();

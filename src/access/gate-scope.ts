@@ -16,20 +16,10 @@ import { loadPersonFacts } from './person-facts.ts';
 import type { FilterSettings } from './privacy-filter.ts';
 import { privacyFilter } from './privacy-filter.ts';
 import type { ParsedSearch, ResultRow, SearchEngine } from './search-engine.ts';
+import type { WriteInput } from './write-batch.ts';
+import { currentRowsForWrite, labelsByReference, writeBatch } from './write-batch.ts';
 
-export interface WriteInput {
-  resource: Resource & { id: string };
-  patientId?: string;
-  personId?: string;
-  sourceOrg?: string;
-  security: string[];
-  clinicalDate?: string;
-  /** Expected current version for `If-Match`; undefined = no check. */
-  previous?: StoredRow;
-  action: 'create' | 'update';
-  /** Server-derived resources (the MPI's Person) are written on behalf of whoever caused them, without a role check. */
-  derived?: boolean;
-}
+export type { WriteInput } from './write-batch.ts';
 
 export interface SearchResult {
   request: ParsedSearch;
@@ -158,29 +148,24 @@ export class GateScope {
     return undefined;
   }
 
-  async write(input: WriteInput, engine = this.requireSearch()): Promise<Resource> {
-    if (!input.derived) authorizeWrite(this.ctx, input.resource.resourceType, { sourceOrg: input.sourceOrg ?? null, personId: input.personId ?? null });
-    const versionId = (input.previous?.version_id ?? 0) + 1;
-    const lastUpdated = this.settings.now.toISOString();
-    const { resource: sealed, values } = this.protector.seal(input.resource);
-    const content = {
-      ...sealed,
-      meta: { ...sealed.meta, versionId: String(versionId), lastUpdated, security: securityCodings(sealed, input.security) },
-    } as Resource & { id: string };
-    if (!content.meta?.security?.length) delete content.meta?.security;
-    await writeVersion(this.tx, {
-      resourceType: content.resourceType, id: content.id, versionId, lastUpdated, deleted: false,
-      patientId: input.patientId, personId: input.personId, sourceOrg: input.sourceOrg, security: input.security,
-      clinicalDate: input.clinicalDate, content,
-    });
-    for (const v of values) {
-      await run(this.tx, sql`insert into protected_values (resource_type, id, kind, ciphertext, hmac) values (${content.resourceType}, ${content.id}, ${v.kind}, ${v.ciphertext}, ${v.hmac})
-        on conflict (resource_type, id, kind) do update set ciphertext = excluded.ciphertext, hmac = excluded.hmac`);
-    }
-    // A first version has no index rows to replace.
-    await engine.writeIndex(this.tx, [content], { fresh: !input.previous });
-    this.note(input.action, input.personId ? [input.personId] : [], [`${content.resourceType}/${content.id}`]);
-    return content;
+  async write(input: WriteInput): Promise<Resource> {
+    return (await this.writeMany([input]))[0];
+  }
+
+  /** Writes many resources with one set-based statement per table (see `write-batch.ts`); keys must be distinct. */
+  async writeMany(inputs: WriteInput[]): Promise<Resource[]> {
+    if (inputs.length === 0) return [];
+    return writeBatch({ tx: this.tx, ctx: this.ctx, now: this.settings.now, protector: this.protector, engine: this.requireSearch(), note: (a, p, r) => this.note(a, p, r) }, inputs);
+  }
+
+  /** Stored security labels of each referenced resource (`Type/id`), for label propagation on batched writes. */
+  async labelsByReference(references: string[]): Promise<Map<string, string[]>> {
+    return labelsByReference(this.tx, references);
+  }
+
+  /** `currentForWrite` for many resources in one statement, keyed `Type/id`; absent keys do not exist yet. */
+  async currentForWriteMany(keys: Array<{ resourceType: string; id: string }>): Promise<Map<string, StoredRow & { source_org: string | null }>> {
+    return currentRowsForWrite(this, keys);
   }
 
   async remove(type: string, id: string): Promise<void> {
@@ -300,11 +285,6 @@ function withPersonLink(row: ResultRow): Resource {
   const p = row.content as Resource & { extension?: Array<{ url: string }> };
   const extension = [...(p.extension ?? []).filter((e) => e.url !== PERSON_EXTENSION), { url: PERSON_EXTENSION, valueReference: { reference: `Person/${row.person_id}` } }];
   return { ...p, extension } as Resource;
-}
-
-function securityCodings(resource: Resource, labels: string[]) {
-  const others = (resource.meta?.security ?? []).filter((c) => c.system !== 'http://terminology.hl7.org/CodeSystem/v3-ActCode');
-  return [...others, ...labels.map((code) => ({ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code }))];
 }
 
 function summarize(facts: Map<string, PersonFacts>): AuditRecord['relationship'] {

@@ -3,7 +3,6 @@ import type { AccessContext } from '../access/context.ts';
 import type { GateScope } from '../access/gate-scope.ts';
 import type { Services } from '../services.ts';
 import { markOutcome } from './inbox.ts';
-import { conditionalKeys, lockKeys } from './key-locks.ts';
 
 export interface ApplyOptions {
   /** Audit query text (message type and control id; never content). */
@@ -20,9 +19,7 @@ export interface ApplyOptions {
  * same transaction, so "resources written" and "message processed" commit together or not at all.
  */
 export async function applyInboxBundle(s: Services, ctx: AccessContext, messageId: string, bundle: Bundle, o: ApplyOptions): Promise<BundleEntry[]> {
-  const keys = conditionalKeys(bundle.entry ?? []);
   return s.gate.run(ctx, { action: 'ingest', query: o.query }, async (scope) => {
-    await lockKeys(scope.tx, keys);
     const responses = await s.transactions.transaction(scope, bundle.entry ?? []);
     if (o.after) await o.after(scope);
     const personIds = await personsOf(s, scope, responses);

@@ -2,7 +2,7 @@ import type { Organization } from '@medplum/fhirtypes';
 import { systemContext, type AccessContext } from '../access/context.ts';
 import type { Services } from '../services.ts';
 import { tokenParam } from './hl7v2/map/context.ts';
-import { conditionalKey, lockKeys } from './key-locks.ts';
+import { conditionalKey, lockKeys } from '../record/conditional-locks.ts';
 
 export const FACILITY_SYSTEM = 'urn:katahdin:facility';
 

@@ -1,5 +1,6 @@
 import type { Patient, Resource } from '@medplum/fhirtypes';
 import type { GateScope } from '../access/gate-scope.ts';
+import type { ConsentState } from '../privacy/consent.ts';
 
 /** Decides which person a Patient is (the MPI); runs inside the write's transaction. */
 export interface PatientLinker {
@@ -7,14 +8,33 @@ export interface PatientLinker {
   personOf(scope: GateScope, patientId: string): Promise<string | undefined>;
 }
 
-/** What the privacy module contributes to every write. */
+export type IntakeOutcome = 'store' | 'opted-out' | 'before-opt-in';
+
+/** The record facts a write was made with (for the policy's follow-up facts). */
+export interface WriteFacts {
+  patientId?: string;
+  personId?: string;
+  sourceOrg?: string;
+}
+
+/**
+ * What the privacy module contributes to every write. Facts are read for whole batches (a bundle writes many
+ * resources of few persons), so each is read once per batch rather than once per resource.
+ */
 export interface WritePolicy {
-  labels(scope: GateScope, resource: Resource): Promise<string[]>;
+  /** A resource's own sensitivity labels (value sets), before inheritance. */
+  ownLabels(resource: Resource): string[];
+  /** The stored labels that flow from a referenced resource to the resource referencing it. */
+  inheritedLabels(referencedLabels: string[]): string[];
   clinicalDate(resource: Resource, receivedAt: string): string | undefined;
-  /** 'store', or why the data must be discarded before storage (opt-out, before opt-in). */
-  intake(scope: GateScope, personId: string, resource: Resource, clinicalDate: string | undefined): Promise<'store' | 'opted-out' | 'before-opt-in'>;
-  /** Runs after a write: care relationships from encounters, person privacy state from consents. */
-  afterWrite(scope: GateScope, resource: Resource, facts: { patientId?: string; personId?: string; sourceOrg?: string }): Promise<void>;
+  /** The privacy choices of each person (persons without choices get the default). */
+  privacy(scope: GateScope, personIds: string[]): Promise<Map<string, ConsentState>>;
+  /** 'store', or why the resource must be discarded before storage (opt-out, before opt-in). */
+  intake(scope: GateScope, resource: Resource, state: ConsentState): IntakeOutcome;
+  /** Counts what was discarded (the data itself is never kept). */
+  countDiscarded(scope: GateScope, discarded: Array<{ reason: IntakeOutcome; resourceType: string }>): Promise<void>;
+  /** Runs after the writes, in their order: care relationships from encounters and referrals, person privacy state from consents. */
+  afterWrite(scope: GateScope, written: Array<{ resource: Resource; facts: WriteFacts }>): Promise<void>;
 }
 
 /** Finds the source Patient a resource belongs to (Patient compartment). */

@@ -71,6 +71,11 @@ function valuesAt(node: unknown, path: string[], prefix: string, out: Array<[str
   }
 }
 
+/** Builds the bindings table now (at start-up) rather than during the first write. */
+export function loadRequiredBindings(): void {
+  cache ??= load();
+}
+
 /** Issues for `code` values outside their required ValueSet (the R4 base definitions' required bindings). */
 export function requiredBindingIssues(resource: Resource): OperationOutcomeIssue[] {
   cache ??= load();

@@ -3,8 +3,10 @@ import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import type { AccessGate } from '../access/gate.ts';
 import type { GateScope } from '../access/gate-scope.ts';
 import type { AccessContext } from '../access/context.ts';
-import { allOk, badRequest, FhirError, fhirError } from '../fhir/outcome.ts';
+import { allOk, badRequest, FhirError, fhirError, preconditionFailed } from '../fhir/outcome.ts';
+import { conditionalKey, ExistingKeys, lockKeys } from './conditional-locks.ts';
 import { conditionalQuery, type RecordService } from './record-service.ts';
+import type { QueuedWrite, WriteSlot } from './write-queue.ts';
 import { rewriteReferences } from './references.ts';
 import { propagateLabels } from '../privacy/labels/propagate.ts';
 import { loadValueSets } from '../privacy/labels/value-sets.ts';
@@ -17,6 +19,15 @@ interface PlannedEntry {
   id?: string;
   /** Set when a conditional create found an existing resource: no write. */
   existing?: Resource;
+  /** The resource a conditional update matched. */
+  matchedId?: string;
+}
+
+/** The search query of a conditional create or update; undefined for other entries. */
+function conditionalOf(p: PlannedEntry): string | undefined {
+  if (p.method === 'POST') return p.entry.request?.ifNoneExist || undefined;
+  if (p.method === 'PUT' && !p.id) return p.entry.request!.url.split('?')[1] ?? '';
+  return undefined;
 }
 
 /** Processing order inside a transaction: deletes, then shared resources, Patients, clinical data, reads. */
@@ -43,6 +54,8 @@ function labelWithinBundle(planned: PlannedEntry[]): void {
 
 /** FHIR `transaction` (atomic, references resolved) and `batch` (entries independent) Bundles. */
 export class TransactionService {
+  private readonly existing = new ExistingKeys();
+
   constructor(
     private readonly gate: AccessGate,
     private readonly records: RecordService,
@@ -62,8 +75,9 @@ export class TransactionService {
   /** Runs a transaction inside an existing gate scope (ingestion uses this to add its own steps to the same transaction). */
   async transaction(scope: GateScope, entries: BundleEntry[]): Promise<BundleEntry[]> {
     const planned = entries.map((entry, index) => this.plan(entry, index));
+    await this.matchConditionals(scope, planned);
     const ids = new Map<string, string>();
-    for (const p of planned) await this.assignIdentity(scope, p, ids);
+    for (const p of planned) this.assignIdentity(p, ids);
     const resolve = await this.conditionalReferences(scope, planned);
     for (const p of planned) {
       if (p.entry.resource) {
@@ -71,11 +85,44 @@ export class TransactionService {
       }
     }
     labelWithinBundle(planned);
+    // Every write is validated before anything is written: an invalid entry fails the bundle without a statement.
+    const checked = new Map(planned.flatMap((p) => {
+      const write = this.check(p);
+      return write ? [[p.index, write] as const] : [];
+    }));
+    const queue = this.records.queue(scope);
     const responses: BundleEntry[] = new Array(planned.length);
+    const written: Array<{ p: PlannedEntry; slot: WriteSlot }> = [];
     for (const p of [...planned].sort((a, b) => rank(a) - rank(b) || a.index - b.index)) {
+      const write = checked.get(p.index);
+      if (write) {
+        written.push({ p, slot: await queue.add(write) });
+        continue;
+      }
+      // Deletes and reads see every write queued before them.
+      await queue.flush();
       responses[p.index] = await this.apply(scope, p);
     }
+    await queue.flush();
+    for (const { p, slot } of written) responses[p.index] = this.writeResponse(p, slot);
     return responses;
+  }
+
+  /** The validated write of a POST or PUT entry; undefined for reads, deletes and conditional creates that matched. */
+  private check(p: PlannedEntry): QueuedWrite | undefined {
+    const { entry } = p;
+    if (p.method === 'POST' && !p.existing) return this.records.checkCreate(entry.resource, p.id);
+    if (p.method === 'PUT') return this.records.checkUpdate(p.type, p.id!, { ...entry.resource, id: p.id }, entry.request?.ifMatch);
+    return undefined;
+  }
+
+  private writeResponse(p: PlannedEntry, slot: WriteSlot): BundleEntry {
+    const out = slot.outcome;
+    if (!out) throw new Error(`Bundle entry ${p.index}: write queue gave no outcome`);
+    const version = out.resource.meta?.versionId ?? '1';
+    const location = `${p.type}/${out.resource.id}/_history/${version}`;
+    const status = p.method === 'POST' || out.status === 201 ? '201 Created' : '200 OK';
+    return { fullUrl: `${this.fhirBase}/${p.type}/${out.resource.id}`, response: { status, location, etag: `W/"${version}"` } };
   }
 
   private plan(entry: BundleEntry, index: number): PlannedEntry {
@@ -92,17 +139,47 @@ export class TransactionService {
     return { index, entry, method: method as PlannedEntry['method'], type, id };
   }
 
-  private async assignIdentity(scope: GateScope, p: PlannedEntry, ids: Map<string, string>): Promise<void> {
-    const { entry } = p;
-    if (p.method === 'POST') {
-      if (entry.request?.ifNoneExist) p.existing = await this.records.conditionalMatch(scope, p.type, entry.request.ifNoneExist);
-      p.id = p.existing?.id ?? randomUUID();
-    } else if (p.method === 'PUT' && !p.id) {
-      const query = entry.request!.url.split('?')[1] ?? '';
-      const found = await scope.searchType(p.type, conditionalQuery(query), false);
-      if (found.matches.length > 1) throw fhirError(412, 'multiple-matches', `Bundle entry ${p.index}: conditional update matched ${found.matches.length} resources.`);
-      p.id = found.matches[0]?.id ?? entry.resource?.id ?? randomUUID();
+  /**
+   * Conditional creates (`ifNoneExist`) and updates (`PUT Type?query`). A key that matches nothing could be created by
+   * two parallel transactions at once, so keys not known to exist are locked (sorted, one statement) before they are
+   * looked up. Keys known to exist (a feed's organization and practitioners, after its first message) are not
+   * locked, so the transactions that mention them do not serialise on them.
+   */
+  private async matchConditionals(scope: GateScope, planned: PlannedEntry[]): Promise<void> {
+    const conditional = planned.flatMap((p) => {
+      const query = conditionalOf(p);
+      return query === undefined ? [] : [{ p, query, key: conditionalKey(p.type, query) }];
+    });
+    await lockKeys(scope.tx, conditional.filter((c) => !this.existing.has(c.key)).map((c) => c.key));
+    for (const { p, query, key } of conditional) {
+      let matches = await this.lookup(scope, p, query);
+      if (matches.length === 0 && this.existing.has(key)) {
+        // Deleted since it was seen: look again under the lock, as for any key that may be missing.
+        this.existing.delete(key);
+        await lockKeys(scope.tx, [key]);
+        matches = await this.lookup(scope, p, query);
+      }
+      if (matches.length === 1) this.existing.add(key);
     }
+  }
+
+  /** Looks a conditional entry up and records what it found on the entry (at most one match is accepted). */
+  private async lookup(scope: GateScope, p: PlannedEntry, query: string): Promise<Resource[]> {
+    const { matches } = await scope.searchType(p.type, conditionalQuery(query), false);
+    if (p.method === 'POST') {
+      if (matches.length > 1) throw preconditionFailed(`Conditional create matched ${matches.length} resources.`);
+      p.existing = matches[0];
+    } else {
+      if (matches.length > 1) throw fhirError(412, 'multiple-matches', `Bundle entry ${p.index}: conditional update matched ${matches.length} resources.`);
+      p.matchedId = matches[0]?.id;
+    }
+    return matches;
+  }
+
+  private assignIdentity(p: PlannedEntry, ids: Map<string, string>): void {
+    const { entry } = p;
+    if (p.method === 'POST') p.id = p.existing?.id ?? randomUUID();
+    else if (p.method === 'PUT' && !p.id) p.id = p.matchedId ?? entry.resource?.id ?? randomUUID();
     if (entry.fullUrl && p.id) ids.set(entry.fullUrl, `${p.type}/${p.id}`);
   }
 
@@ -132,29 +209,21 @@ export class TransactionService {
     return out;
   }
 
+  /** Entries that write nothing: deletes, reads, conditional creates that matched. */
   private async apply(scope: GateScope, p: PlannedEntry): Promise<BundleEntry> {
-    const { entry } = p;
-    const location = (r: Resource) => `${p.type}/${r.id}/_history/${r.meta?.versionId ?? '1'}`;
-    switch (p.method) {
-      case 'POST': {
-        if (p.existing) return { fullUrl: `${this.fhirBase}/${p.type}/${p.existing.id}`, response: { status: '200 OK', location: location(p.existing) } };
-        const out = await this.records.create(scope, entry.resource, { id: p.id });
-        return { fullUrl: `${this.fhirBase}/${p.type}/${out.resource.id}`, response: { status: '201 Created', location: location(out.resource), etag: `W/"${out.resource.meta?.versionId ?? '1'}"` } };
-      }
-      case 'PUT': {
-        const out = await this.records.update(scope, p.type, p.id!, { ...entry.resource, id: p.id }, entry.request?.ifMatch);
-        return { fullUrl: `${this.fhirBase}/${p.type}/${p.id}`, response: { status: out.status === 201 ? '201 Created' : '200 OK', location: location(out.resource), etag: `W/"${out.resource.meta?.versionId}"` } };
-      }
-      case 'DELETE':
-        if (!p.id) throw badRequest(`Bundle entry ${p.index}: DELETE needs Type/id.`);
-        await scope.remove(p.type, p.id);
-        return { response: { status: '204 No Content' } };
-      case 'GET': {
-        if (!p.id) throw badRequest(`Bundle entry ${p.index}: only reads (Type/id) are supported as GET entries.`);
-        const resource = await scope.read(p.type, p.id);
-        return { resource, response: { status: '200 OK' } };
-      }
+    if (p.method === 'DELETE') {
+      if (!p.id) throw badRequest(`Bundle entry ${p.index}: DELETE needs Type/id.`);
+      await scope.remove(p.type, p.id);
+      return { response: { status: '204 No Content' } };
     }
+    if (p.method === 'GET') {
+      if (!p.id) throw badRequest(`Bundle entry ${p.index}: only reads (Type/id) are supported as GET entries.`);
+      const resource = await scope.read(p.type, p.id);
+      return { resource, response: { status: '200 OK' } };
+    }
+    const existing = p.existing;
+    if (!existing) throw new Error(`Bundle entry ${p.index}: a write that was not queued`);
+    return { fullUrl: `${this.fhirBase}/${p.type}/${existing.id}`, response: { status: '200 OK', location: `${p.type}/${existing.id}/_history/${existing.meta?.versionId ?? '1'}` } };
   }
 
   private async batch(ctx: AccessContext, entries: BundleEntry[]): Promise<Bundle> {

@@ -2,7 +2,7 @@ import { OperationOutcomeError, validateResource } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { loadFhirDefinitions, isStorableType } from '../fhir/definitions.ts';
 import { badRequest, FhirError, fhirError } from '../fhir/outcome.ts';
-import { requiredBindingIssues } from './required-bindings.ts';
+import { loadRequiredBindings, requiredBindingIssues } from './required-bindings.ts';
 
 /** Structural checks every write needs before validation proper: a JSON object with a known, storable resourceType. */
 export function assertResourceShape(body: unknown, expectedType?: string): asserts body is Resource {
@@ -11,6 +11,12 @@ export function assertResourceShape(body: unknown, expectedType?: string): asser
   if (typeof type !== 'string') throw badRequest('The resource has no resourceType.', ['resourceType']);
   if (!isStorableType(type)) throw fhirError(400, 'not-supported', `Unknown or unsupported resource type "${type.slice(0, 64)}".`, ['resourceType']);
   if (expectedType && type !== expectedType) throw badRequest(`resourceType "${type}" does not match the URL type "${expectedType}".`, ['resourceType']);
+}
+
+/** Loads everything validation needs (definitions, required bindings), so the first write does not pay for it. */
+export function prepareValidation(): void {
+  loadFhirDefinitions();
+  loadRequiredBindings();
 }
 
 /** Validates against the R4 StructureDefinitions; errors become one 400 OperationOutcome with FHIRPath locations. */

@@ -3,7 +3,7 @@ import type { GateScope } from '../access/gate-scope.ts';
 import { clinicalDate } from '../privacy/clinical-date.ts';
 import { consentState, NO_CHOICES, type ConsentState } from '../privacy/consent.ts';
 import { intakeDecision } from '../privacy/intake.ts';
-import { ownLabels, propagatingReferences } from '../privacy/labels/propagate.ts';
+import { ownLabels } from '../privacy/labels/propagate.ts';
 import { loadValueSets } from '../privacy/labels/value-sets.ts';
 import { run } from '../store/database.ts';
 import { sql } from '../store/sql.ts';
@@ -43,9 +43,41 @@ export async function refreshPersonPrivacy(scope: GateScope, personId: string): 
   return state;
 }
 
-async function recordCareRelationship(scope: GateScope, patientId: string, orgId: string, date: string, active: boolean): Promise<void> {
+/** The privacy state of several persons in one statement (persons without a row have made no choices). */
+export async function personPrivacyMany(scope: GateScope, personIds: string[]): Promise<Map<string, ConsentState>> {
+  if (personIds.length === 0) return new Map();
+  const rows = await run<{ person_id: string; opted_out: boolean; opted_out_at: Date | null; opt_in_date: Date | null; shared_labels: string[] }>(
+    scope.tx,
+    sql`select person_id, opted_out, opted_out_at, opt_in_date, shared_labels from person_privacy where person_id = any(${personIds}::text[])`,
+  );
+  const found = new Map(rows.map((r) => [r.person_id, {
+    optedOut: r.opted_out,
+    optedOutAt: r.opted_out_at?.toISOString(),
+    optInDate: r.opt_in_date?.toISOString(),
+    shared: r.shared_labels as ConsentState['shared'],
+    history: [],
+  } satisfies ConsentState]));
+  return new Map(personIds.map((p) => [p, found.get(p) ?? NO_CHOICES]));
+}
+
+interface CareFact {
+  patientId: string;
+  orgId: string;
+  date: string;
+  active: boolean;
+}
+
+/**
+ * Care relationships in one upsert. Several facts about the same patient and organization collapse first (one
+ * statement cannot update a row twice) into what one-by-one upserts would leave: the latest date, the last `active`.
+ */
+async function recordCareRelationships(scope: GateScope, facts: CareFact[]): Promise<void> {
+  if (facts.length === 0) return;
   await run(scope.tx, sql`insert into care_relationships (patient_id, organization_id, last_date, active)
-    values (${patientId}, ${orgId}, ${date}, ${active})
+    select distinct on (p, o) p, o, max(d) over (partition by p, o), a
+    from unnest(${facts.map((f) => f.patientId)}::text[], ${facts.map((f) => f.orgId)}::text[], ${facts.map((f) => f.date)}::timestamptz[],
+      ${facts.map((f) => f.active)}::boolean[]) with ordinality as u(p, o, d, a, n)
+    order by p, o, n desc
     on conflict (patient_id, organization_id) do update set last_date = greatest(care_relationships.last_date, excluded.last_date), active = excluded.active`);
 }
 
@@ -53,44 +85,52 @@ function orgId(reference: string | undefined): string | undefined {
   return /^Organization\/([^/]+)$/.exec(reference ?? '')?.[1];
 }
 
-async function encounterRelationships(scope: GateScope, e: Encounter, patientId: string, sourceOrg: string | undefined): Promise<void> {
+function encounterRelationships(scope: GateScope, e: Encounter, patientId: string, sourceOrg: string | undefined): CareFact[] {
   const date = e.period?.end ?? e.period?.start ?? scope.settings.now.toISOString();
   const active = ACTIVE_ENCOUNTER.has(e.status);
-  for (const org of new Set([sourceOrg, orgId(e.serviceProvider?.reference)].filter((o): o is string => !!o))) {
-    await recordCareRelationship(scope, patientId, org, date, active);
-  }
+  return [...new Set([sourceOrg, orgId(e.serviceProvider?.reference)].filter((o): o is string => !!o))].map((org) => ({ patientId, orgId: org, date, active }));
 }
 
 /** A referral to an organization gives that organization a care relationship while it is active. */
-async function referralRelationships(scope: GateScope, sr: ServiceRequest, patientId: string): Promise<void> {
+function referralRelationships(scope: GateScope, sr: ServiceRequest, patientId: string): CareFact[] {
   const active = sr.status === 'active' || sr.status === 'draft' || sr.status === 'on-hold';
-  for (const p of sr.performer ?? []) {
+  return (sr.performer ?? []).flatMap((p) => {
     const org = orgId(p.reference);
-    if (org) await recordCareRelationship(scope, patientId, org, sr.authoredOn ?? scope.settings.now.toISOString(), active);
-  }
+    return org ? [{ patientId, orgId: org, date: sr.authoredOn ?? scope.settings.now.toISOString(), active }] : [];
+  });
 }
 
 export function createWritePolicy(onOptOut: (scope: GateScope, personId: string) => Promise<void>): WritePolicy {
   return {
-    async labels(scope, resource: Resource) {
-      const own = ownLabels(resource, loadValueSets());
-      const inherited = (await scope.labelsOf(propagatingReferences(resource))).filter((l) => SENSITIVE.has(l));
-      return [...new Set([...own, ...inherited])].sort();
-    },
+    ownLabels: (resource: Resource) => ownLabels(resource, loadValueSets()),
+    inheritedLabels: (labels) => labels.filter((l) => SENSITIVE.has(l)),
     clinicalDate: (resource, receivedAt) => clinicalDate(resource, receivedAt),
-    async intake(scope, personId, resource) {
-      const state = await personPrivacy(scope, personId);
+    privacy: (scope, personIds) => personPrivacyMany(scope, personIds),
+    intake(scope, resource, state) {
       const decision = intakeDecision(resource, state, scope.settings.now.toISOString());
-      if (decision.store) return 'store';
-      await run(scope.tx, sql`insert into discarded_data (day, channel, reason, resource_type, count)
-        values (${scope.settings.now.toISOString().slice(0, 10)}, ${scope.ctx.clientId ?? scope.ctx.role}, ${decision.reason}, ${resource.resourceType}, 1)
-        on conflict (day, channel, reason, resource_type) do update set count = discarded_data.count + 1`);
-      return decision.reason;
+      return decision.store ? 'store' : decision.reason;
     },
-    async afterWrite(scope, resource, facts) {
-      if (resource.resourceType === 'Encounter' && facts.patientId) await encounterRelationships(scope, resource, facts.patientId, facts.sourceOrg);
-      if (resource.resourceType === 'ServiceRequest' && facts.patientId) await referralRelationships(scope, resource, facts.patientId);
-      if (resource.resourceType === 'Consent' && facts.personId) {
+    async countDiscarded(scope, discarded) {
+      if (discarded.length === 0) return;
+      const counts = new Map<string, { reason: string; resourceType: string; n: number }>();
+      for (const d of discarded) {
+        const key = `${d.reason} ${d.resourceType}`;
+        counts.set(key, { ...d, n: (counts.get(key)?.n ?? 0) + 1 });
+      }
+      const rows = [...counts.values()];
+      await run(scope.tx, sql`insert into discarded_data (day, channel, reason, resource_type, count)
+        select ${scope.settings.now.toISOString().slice(0, 10)}, ${scope.ctx.clientId ?? scope.ctx.role}, r, t, n
+        from unnest(${rows.map((r) => r.reason)}::text[], ${rows.map((r) => r.resourceType)}::text[], ${rows.map((r) => r.n)}::int[]) as u(r, t, n)
+        on conflict (day, channel, reason, resource_type) do update set count = discarded_data.count + excluded.count`);
+    },
+    async afterWrite(scope, written) {
+      await recordCareRelationships(scope, written.flatMap(({ resource, facts }) => {
+        if (resource.resourceType === 'Encounter' && facts.patientId) return encounterRelationships(scope, resource, facts.patientId, facts.sourceOrg);
+        if (resource.resourceType === 'ServiceRequest' && facts.patientId) return referralRelationships(scope, resource, facts.patientId);
+        return [];
+      }));
+      for (const { resource, facts } of written) {
+        if (resource.resourceType !== 'Consent' || !facts.personId) continue;
         const before = await personPrivacy(scope, facts.personId);
         const after = await refreshPersonPrivacy(scope, facts.personId);
         if (after.optedOut && !before.optedOut) await onOptOut(scope, facts.personId);
