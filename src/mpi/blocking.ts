@@ -88,3 +88,16 @@ export function candidatePairs(
   }
   return pairs;
 }
+
+/**
+ * Distinct members of the usable blocks among stored `(key, member)` hits, in first-seen order. A key with more
+ * than `maxBlockSize` members is unusable (the store reads at most one past the cap per key, which is enough to
+ * tell).
+ */
+export function blockMembers(hits: ReadonlyArray<{ key: string; patient_id: string }>, maxBlockSize = MAX_BLOCK_SIZE): string[] {
+  const sizes = new Map<string, number>();
+  for (const h of hits) sizes.set(h.key, (sizes.get(h.key) ?? 0) + 1);
+  const out = new Set<string>();
+  for (const h of hits) if ((sizes.get(h.key) ?? 0) <= maxBlockSize) out.add(h.patient_id);
+  return [...out];
+}

@@ -12,7 +12,9 @@ import { linkInOrder, pairKey, type OrderedLinkResult } from './ordered-link.ts'
 
 const READ_CHUNK = 5000;
 const WRITE_CHUNK = 2000;
-const PERSON_CHUNK = 500;
+const PERSON_CHUNK = 1000;
+/** Transactions in flight at once (the target machine has two cores). */
+const WRITERS = 2;
 
 export interface BulkRelinkReport {
   records: number;
@@ -79,43 +81,69 @@ async function writeChunk(s: Services, scope: GateScope, state: StoredState, lin
       ${idx.map((i) => (linked.linkedBy[i] ? JSON.stringify(linked.linkedBy[i]!.explanation) : null))}::text[]) as t(p, per, sc, ex)
     on conflict (patient_id) do update set person_id = excluded.person_id, assurance = excluded.assurance,
       score = excluded.score, explanation = excluded.explanation, updated_at = excluded.updated_at`);
-  const keys = idx.flatMap((i) => s.links.hashedBlockKeys(state.records[i]).map((k) => [k, state.ids[i]] as const));
+  // Keys sorted, so the inserts walk the key index in order rather than at random; no conflict check is needed
+  // once the chunk's old keys are gone (a record's keys are distinct).
+  const keys = idx.flatMap((i) => s.links.hashedBlockKeys(state.records[i]).map((k) => [k, state.ids[i]] as const)).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   await run(scope.tx, sql`delete from mpi_block_keys where patient_id = any(${ids}::text[])`);
-  await run(scope.tx, sql`insert into mpi_block_keys (key, patient_id) select * from unnest(${keys.map((k) => k[0])}::text[], ${keys.map((k) => k[1])}::text[]) on conflict do nothing`);
-  // Compartments follow their source Patient's person (only rows whose person changed are touched).
-  await run(scope.tx, sql`update resources r set person_id = l.person_id from mpi_links l
-    where l.patient_id = any(${ids}::text[]) and (r.patient_id = l.patient_id or (r.resource_type = 'Patient' and r.id = l.patient_id))
-    and r.person_id is distinct from l.person_id`);
-  await run(scope.tx, sql`update resource_history h set person_id = r.person_id from resources r
-    where r.resource_type = h.resource_type and r.id = h.id and h.person_id is distinct from r.person_id
-    and (r.patient_id = any(${ids}::text[]) or (r.resource_type = 'Patient' and r.id = any(${ids}::text[])))`);
-  const moved = ids.filter((id, k) => state.previous.get(id)?.person !== persons[idx[k]]);
-  if (moved.length) scope.note('mpi-link', [], moved.map((id) => `Patient/${id}`), { detail: 'batch relink' });
+  await run(scope.tx, sql`insert into mpi_block_keys (key, patient_id) select * from unnest(${keys.map((k) => k[0])}::text[], ${keys.map((k) => k[1])}::text[])`);
+  // Compartments follow their source Patient's person; only records whose person changed are touched, and the
+  // history rows of the moved resources are then updated by primary key.
+  const movedIdx = idx.filter((i) => state.previous.get(state.ids[i])?.person !== persons[i]);
+  if (movedIdx.length === 0) return;
+  const moved = movedIdx.map((i) => state.ids[i]);
+  const rows = await run<{ resource_type: string; id: string; person_id: string }>(scope.tx, sql`
+    with m as (select * from unnest(${moved}::text[], ${movedIdx.map((i) => persons[i])}::text[]) as m(patient_id, person_id)),
+    targets as (
+      select r.resource_type, r.id, m.person_id from m join resources r on r.resource_type = 'Patient' and r.id = m.patient_id
+      union
+      select r.resource_type, r.id, m.person_id from m join resources r on r.patient_id = m.patient_id)
+    update resources r set person_id = t.person_id from targets t
+    where r.resource_type = t.resource_type and r.id = t.id and r.person_id is distinct from t.person_id
+    returning r.resource_type, r.id, r.person_id`);
+  if (rows.length) {
+    await run(scope.tx, sql`update resource_history h set person_id = t.person_id
+      from unnest(${rows.map((r) => r.resource_type)}::text[], ${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.person_id)}::text[]) as t(resource_type, id, person_id)
+      where h.resource_type = t.resource_type and h.id = t.id`);
+  }
+  scope.note('mpi-link', [], moved.map((id) => `Patient/${id}`), { detail: 'batch relink' });
 }
 
-async function writeTasks(scope: GateScope, state: StoredState, linked: OrderedLinkResult): Promise<void> {
+async function writeTasks(scope: GateScope, state: StoredState, tasks: OrderedLinkResult['tasks']): Promise<void> {
   const now = scope.settings.now.toISOString();
-  for (let i = 0; i < linked.tasks.length; i += WRITE_CHUNK) {
-    const chunk = linked.tasks.slice(i, i + WRITE_CHUNK);
-    await run(scope.tx, sql`insert into mpi_tasks (id, patient_a, patient_b, score, explanation, status, created_at)
-      select gen_random_uuid()::text, a, b, sc, ex::jsonb, 'open', ${now}
-      from unnest(${chunk.map((t) => state.ids[t.a])}::text[], ${chunk.map((t) => state.ids[t.b])}::text[], ${chunk.map((t) => t.result.weight)}::float8[],
-        ${chunk.map((t) => JSON.stringify([...t.result.explanation, { field: 'decision', level: t.reason, weight: 0 }]))}::text[]) as t(a, b, sc, ex)
-      on conflict do nothing`);
-  }
+  await run(scope.tx, sql`insert into mpi_tasks (id, patient_a, patient_b, score, explanation, status, created_at)
+    select gen_random_uuid()::text, a, b, sc, ex::jsonb, 'open', ${now}
+    from unnest(${tasks.map((t) => state.ids[t.a])}::text[], ${tasks.map((t) => state.ids[t.b])}::text[], ${tasks.map((t) => t.result.weight)}::float8[],
+      ${tasks.map((t) => JSON.stringify([...t.result.explanation, { field: 'decision', level: t.reason, weight: 0 }]))}::text[]) as t(a, b, sc, ex)
+    on conflict do nothing`);
 }
 
-/** Persons whose membership changed get their FHIR Person rewritten (and the opt-out rule applied to newcomers). */
-async function writePersons(s: Services, changed: string[]): Promise<void> {
-  for (let i = 0; i < changed.length; i += PERSON_CHUNK) {
-    await s.gate.run(systemContext('mpi relink'), { action: 'mpi-link', query: 'batch relink persons' }, async (scope) => {
-      for (const personId of changed.slice(i, i + PERSON_CHUNK)) {
-        await s.links.writePerson(scope, personId);
-        await s.links.afterJoin(scope, personId);
-      }
-    });
-  }
+/**
+ * Runs the jobs with at most WRITERS transactions in flight: chunks touch disjoint rows, and while PostgreSQL
+ * executes one chunk's statements this process prepares the next one's (block key hashes, JSON), so both cores work.
+ */
+async function inParallel(jobs: Array<() => Promise<void>>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) await jobs[next++]();
+  };
+  await Promise.all(Array.from({ length: Math.min(WRITERS, jobs.length) }, worker));
 }
+
+/** Persons whose membership changed get their FHIR Person rewritten (and the opt-out rule applied to newcomers), set-based per chunk. */
+async function writePersons(s: Services, changed: string[], onProgress?: (phase: string, done: number) => void): Promise<void> {
+  let done = 0;
+  await inParallel(chunks(changed.length, PERSON_CHUNK).map(([from, to]) => async () => {
+    const chunk = changed.slice(from, to);
+    await s.gate.run(systemContext('mpi relink'), { action: 'mpi-link', query: 'batch relink persons' }, async (scope) => {
+      await s.links.writePersons(scope, chunk);
+      await s.links.afterJoin(scope, chunk);
+    });
+    onProgress?.('persons', (done += chunk.length));
+  }));
+}
+
+const chunks = (n: number, size: number): Array<[number, number]> =>
+  Array.from({ length: Math.ceil(n / size) }, (_, k) => [k * size, Math.min(n, (k + 1) * size)]);
 
 export async function bulkRelink(s: Services, onProgress?: (phase: string, done: number) => void): Promise<BulkRelinkReport> {
   const t0 = performance.now();
@@ -126,12 +154,15 @@ export async function bulkRelink(s: Services, onProgress?: (phase: string, done:
   const linked = linkInOrder(state.records, s.model.current, { fixed, notLinks: state.notLinks, newPersonId: randomUUID });
   const persons = reusePersonIds(state, linked);
   const t2 = performance.now();
-  for (let i = 0; i < state.ids.length; i += WRITE_CHUNK) {
-    await s.gate.run(systemContext('mpi relink'), { action: 'mpi-link', query: 'batch relink' }, (scope) =>
-      writeChunk(s, scope, state, linked, persons, i, Math.min(i + WRITE_CHUNK, state.ids.length)));
-    onProgress?.('links', Math.min(i + WRITE_CHUNK, state.ids.length));
-  }
-  await s.gate.run(systemContext('mpi relink'), { action: 'mpi-link', query: 'batch relink tasks' }, (scope) => writeTasks(scope, state, linked));
+  let linksDone = 0;
+  await inParallel([
+    ...chunks(state.ids.length, WRITE_CHUNK).map(([from, to]) => async () => {
+      await s.gate.run(systemContext('mpi relink'), { action: 'mpi-link', query: 'batch relink' }, (scope) => writeChunk(s, scope, state, linked, persons, from, to));
+      onProgress?.('links', (linksDone += to - from));
+    }),
+    ...chunks(linked.tasks.length, WRITE_CHUNK).map(([from, to]) => () =>
+      s.gate.run(systemContext('mpi relink'), { action: 'mpi-link', query: 'batch relink tasks' }, (scope) => writeTasks(scope, state, linked.tasks.slice(from, to)))),
+  ]);
   const t3 = performance.now();
   const changed = new Set<string>();
   state.ids.forEach((id, i) => {
@@ -141,7 +172,10 @@ export async function bulkRelink(s: Services, onProgress?: (phase: string, done:
       if (before) changed.add(before);
     }
   });
-  await writePersons(s, [...changed]);
+  await writePersons(s, [...changed], onProgress);
+  // A batch load changes these tables by orders of magnitude; until autovacuum notices, incremental links would be
+  // planned against the old (often empty) statistics.
+  await s.db.query('analyze mpi_links, mpi_block_keys, mpi_tasks');
   const t4 = performance.now();
   const moved = state.ids.filter((id, i) => state.previous.get(id)?.person !== persons[i]).length;
   const sec = (a: number, b: number) => (b - a) / 1000;

@@ -3,9 +3,9 @@ import type { Patient, Person, PersonLink } from '@medplum/fhirtypes';
 import type { GateScope } from '../access/gate-scope.ts';
 import type { PatientLinker } from '../record/hooks.ts';
 import { run } from '../store/database.ts';
-import { readPatients, rehomePatient } from '../store/resource-store.ts';
+import { readPatients, rehomePatient, type StoredRow } from '../store/resource-store.ts';
 import { sql } from '../store/sql.ts';
-import { blockKeys, MAX_BLOCK_SIZE } from './blocking.ts';
+import { blockKeys, blockMembers, MAX_BLOCK_SIZE } from './blocking.ts';
 import { decide } from './decide.ts';
 import type { MatchModel, ScoreResult } from './model.ts';
 import { score } from './model.ts';
@@ -61,19 +61,25 @@ export class LinkStore implements PatientLinker {
    * Candidate source records sharing a block key, scored and decided; pairs marked not-link are skipped. Keys
    * shared by more than MAX_BLOCK_SIZE records ("JOHN SMITH 1980") are ignored, as in batch blocking: they
    * discriminate nothing and would make every write score hundreds of records.
+   *
+   * Each key is read on its own through the primary key with a limit one past the cap, so the work is bounded by
+   * the number of keys, never by the size of the index (a join over the whole key table made every write scan it:
+   * 270 ms at 20,000 records). Links and not-link decisions are then read by primary key for the few ids found.
    */
   async candidates(scope: GateScope, record: MpiRecord, excludePatientId?: string): Promise<Candidate[]> {
     const keys = blockKeys(record).map(this.deps.hashKey);
     if (keys.length === 0) return [];
-    const ids = await run<{ patient_id: string; person_id: string }>(scope.tx, sql`
-      with usable as (select key from mpi_block_keys where key = any(${keys}::text[]) group by key having count(*) <= ${MAX_BLOCK_SIZE})
-      select distinct k.patient_id, l.person_id from mpi_block_keys k join usable u on u.key = k.key join mpi_links l on l.patient_id = k.patient_id
-      where k.patient_id <> ${excludePatientId ?? ''}
-      and not exists (select 1 from mpi_not_links n where (n.patient_a = ${excludePatientId ?? ''} and n.patient_b = k.patient_id)
-        or (n.patient_b = ${excludePatientId ?? ''} and n.patient_a = k.patient_id))
-      limit ${MAX_CANDIDATES}`);
-    const personOf = new Map(ids.map((r) => [r.patient_id, r.person_id]));
-    const records = await this.records(scope, ids.map((r) => r.patient_id));
+    const hits = await run<{ key: string; patient_id: string }>(scope.tx, sql`
+      select u.key, b.patient_id from unnest(${keys}::text[]) as u(key)
+      cross join lateral (select patient_id from mpi_block_keys b where b.key = u.key limit ${MAX_BLOCK_SIZE + 1}) b`);
+    const found = blockMembers(hits, MAX_BLOCK_SIZE).filter((id) => id !== excludePatientId);
+    if (found.length === 0) return [];
+    const refused = excludePatientId ? await this.notLinked(scope, excludePatientId) : new Set<string>();
+    const ids = found.filter((id) => !refused.has(id)).slice(0, MAX_CANDIDATES);
+    const links = await run<{ patient_id: string; person_id: string }>(scope.tx, sql`
+      select patient_id, person_id from mpi_links where patient_id = any(${ids}::text[])`);
+    const personOf = new Map(links.map((r) => [r.patient_id, r.person_id]));
+    const records = await this.records(scope, ids.filter((id) => personOf.has(id)));
     const model = this.deps.model();
     return records.map((other) => {
       const result = score(record, other, model);
@@ -81,11 +87,17 @@ export class LinkStore implements PatientLinker {
     });
   }
 
+  /** Records a steward decided are not this one (stored in both directions). */
+  private async notLinked(scope: GateScope, patientId: string): Promise<Set<string>> {
+    const rows = await run<{ patient_b: string }>(scope.tx, sql`select patient_b from mpi_not_links where patient_a = ${patientId}`);
+    return new Set(rows.map((r) => r.patient_b));
+  }
+
   /** Matcher records of stored Patients, with their SSNs decrypted for comparison only. */
   async records(scope: GateScope, patientIds: string[]): Promise<MpiRecord[]> {
     const patients = await readPatients(scope.tx, patientIds);
-    const ssns = await run<{ id: string; ciphertext: string }>(scope.tx, sql`select id, ciphertext from protected_values
-      where resource_type = 'Patient' and kind = 'ssn' and id = any(${patientIds}::text[])`);
+    const ssns = await run<{ id: string; ciphertext: string }>(scope.tx, sql`select p.id, p.ciphertext from unnest(${patientIds}::text[]) as u(id)
+      join protected_values p on p.resource_type = 'Patient' and p.id = u.id and p.kind = 'ssn'`);
     const ssnOf = new Map(ssns.map((s) => [s.id, this.deps.revealSsn(s.ciphertext)]));
     return patients.map(({ id, content }) => {
       const p = content as Patient;
@@ -117,21 +129,22 @@ export class LinkStore implements PatientLinker {
       on conflict (patient_id) do update set person_id = excluded.person_id, assurance = excluded.assurance,
         score = coalesce(excluded.score, mpi_links.score), explanation = coalesce(excluded.explanation, mpi_links.explanation), updated_at = excluded.updated_at`);
     await rehomePatient(scope.tx, patientId, personId);
-    await this.writePerson(scope, personId);
-    if (previousPerson && previousPerson !== personId) {
-      await this.writePerson(scope, previousPerson);
+    const moved = previousPerson !== undefined && previousPerson !== personId;
+    await this.writePersons(scope, moved ? [personId, previousPerson] : [personId]);
+    if (moved) {
       scope.note('mpi-link', [personId, previousPerson], [`Patient/${patientId}`], { detail: `moved to person with assurance ${assurance}` });
     } else if (!previousPerson) {
       scope.note('mpi-link', [personId], [`Patient/${patientId}`], { detail: `linked with assurance ${assurance}` });
     }
-    await this.afterJoin(scope, personId);
+    await this.afterJoin(scope, [personId]);
     return personId;
   }
 
-  /** A record joined this person: if the person opted out, the newcomer's clinical data must go too. */
-  async afterJoin(scope: GateScope, personId: string): Promise<void> {
-    const optedOut = await run<{ opted_out: boolean }>(scope.tx, sql`select opted_out from person_privacy where person_id = ${personId}`);
-    if (optedOut[0]?.opted_out && this.deps.onJoinOptedOut) await this.deps.onJoinOptedOut(scope, personId);
+  /** Records joined these persons: for each person who opted out, the newcomers' clinical data must go too. */
+  async afterJoin(scope: GateScope, personIds: string[]): Promise<void> {
+    if (!this.deps.onJoinOptedOut || personIds.length === 0) return;
+    const optedOut = await run<{ person_id: string }>(scope.tx, sql`select person_id from person_privacy where person_id = any(${personIds}::text[]) and opted_out`);
+    for (const { person_id } of optedOut) await this.deps.onJoinOptedOut(scope, person_id);
   }
 
   /** Stored (keyed-hash) block keys of a record, for bulk writers. */
@@ -139,21 +152,58 @@ export class LinkStore implements PatientLinker {
     return blockKeys(record).map(this.deps.hashKey);
   }
 
-  /** The FHIR Person mirrors the link table: demographics of the first record, one link per source Patient. */
-  async writePerson(scope: GateScope, personId: string): Promise<void> {
-    const links = await run<{ patient_id: string; assurance: Assurance }>(scope.tx, sql`select patient_id, assurance from mpi_links where person_id = ${personId} order by patient_id`);
-    const patients = await readPatients(scope.tx, links.map((l) => l.patient_id));
-    const first = patients[0]?.content as Patient | undefined;
-    const person: Person & { id: string } = {
-      resourceType: 'Person',
-      id: personId,
-      active: links.length > 0,
-      name: first?.name,
-      gender: first?.gender,
-      birthDate: first?.birthDate,
-      link: links.map((l): PersonLink => ({ target: { reference: `Patient/${l.patient_id}` }, assurance: l.assurance })),
-    };
-    const previous = await scope.currentForWrite('Person', personId, true);
-    await scope.write({ resource: person, personId, security: [], previous, action: previous ? 'update' : 'create', derived: true });
+  /**
+   * The FHIR Persons mirror the link table (see `personResource`). All of them are read and written set-based:
+   * one statement per table whatever their number, through the gate's batched write, which produces the same
+   * rows (resources, history, search index) as writing them one by one.
+   */
+  async writePersons(scope: GateScope, personIds: string[]): Promise<void> {
+    if (personIds.length === 0) return;
+    const links = await run<PersonMember & { person_id: string }>(scope.tx, sql`select person_id, patient_id, assurance from mpi_links
+      where person_id = any(${personIds}::text[]) order by person_id, patient_id`);
+    const patients = new Map((await readPatients(scope.tx, links.map((l) => l.patient_id))).map((p) => [p.id, p.content as Patient]));
+    const members = new Map<string, PersonMember[]>();
+    for (const l of links) members.set(l.person_id, [...(members.get(l.person_id) ?? []), l]);
+    const previous = await this.currentPersons(scope, personIds);
+    await scope.writeMany(personIds.map((personId) => {
+      const prior = previous.get(`Person/${personId}`);
+      return { resource: personResource(personId, members.get(personId) ?? [], patients), personId, security: [], previous: prior, action: prior ? 'update' : 'create', derived: true };
+    }));
   }
+
+  /**
+   * Current Person rows, locked. Internal jobs (batch relink) read them in one statement; a caller's write reads
+   * its one or two persons as derived writes, because the caller itself may not write Persons.
+   */
+  private async currentPersons(scope: GateScope, personIds: string[]): Promise<Map<string, StoredRow>> {
+    if (scope.ctx.internal) return scope.currentForWriteMany(personIds.map((id) => ({ resourceType: 'Person', id })));
+    const out = new Map<string, StoredRow>();
+    for (const id of personIds) {
+      const row = await scope.currentForWrite('Person', id, true);
+      if (row) out.set(`Person/${id}`, row);
+    }
+    return out;
+  }
+}
+
+interface PersonMember {
+  patient_id: string;
+  assurance: Assurance;
+}
+
+/**
+ * A person's FHIR Person: one link per source Patient (in patient id order) with its assurance, and the
+ * demographics of the first of those records that is still stored; inactive once it has no records.
+ */
+export function personResource(personId: string, members: readonly PersonMember[], patients: ReadonlyMap<string, Patient>): Person & { id: string } {
+  const first = members.map((m) => patients.get(m.patient_id)).find((p) => p !== undefined);
+  return {
+    resourceType: 'Person',
+    id: personId,
+    active: members.length > 0,
+    name: first?.name,
+    gender: first?.gender,
+    birthDate: first?.birthDate,
+    link: members.map((m): PersonLink => ({ target: { reference: `Patient/${m.patient_id}` }, assurance: m.assurance })),
+  };
 }
