@@ -18,6 +18,7 @@ import { privacyFilter } from './privacy-filter.ts';
 import type { ParsedSearch, ResultRow, SearchEngine } from './search-engine.ts';
 import type { WriteInput } from './write-batch.ts';
 import { currentRowsForWrite, labelsByReference, writeBatch } from './write-batch.ts';
+import { searchBatch } from './search-batch.ts';
 
 export type { WriteInput } from './write-batch.ts';
 
@@ -156,6 +157,11 @@ export class GateScope {
   async writeMany(inputs: WriteInput[]): Promise<Resource[]> {
     if (inputs.length === 0) return [];
     return writeBatch({ tx: this.tx, ctx: this.ctx, now: this.settings.now, protector: this.protector, engine: this.requireSearch(), note: (a, p, r) => this.note(a, p, r) }, inputs);
+  }
+
+  /** Several plain searches in one statement (a bundle's conditional creates and updates); see `search-batch.ts`. */
+  async searchMany(queries: Array<{ type: string; query: Array<[string, string]> }>): Promise<Resource[][]> {
+    return searchBatch({ tx: this.tx, ctx: this.ctx, filter: this.filter, deliver: (rows, action, opts) => this.deliver(rows, action, opts) }, this.requireSearch(), queries);
   }
 
   /** Stored security labels of each referenced resource (`Type/id`), for label propagation on batched writes. */

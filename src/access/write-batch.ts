@@ -41,7 +41,7 @@ const INDEX_CHUNK = 500;
  * Writes many resources in one go with the same guarantees as one-by-one writes: every resource is authorized
  * before anything is written, SSNs are sealed, and then each table gets one set-based statement for the whole
  * batch (resources + history, protected values, each search index table). New resources skip the index delete.
- * One audit record per resource, as for single writes. Keys must be distinct within a batch.
+ * Keys must be distinct within a batch.
  */
 export async function writeBatch(scope: BatchScope, inputs: WriteInput[]): Promise<Array<Resource & { id: string }>> {
   for (const input of inputs) {
@@ -70,7 +70,13 @@ export async function writeBatch(scope: BatchScope, inputs: WriteInput[]): Promi
   for (let i = 0; i < sealed.length; i += INDEX_CHUNK) {
     await scope.engine.writeIndex(scope.tx, sealed.slice(i, i + INDEX_CHUNK).map((s) => s.content), { fresh: true });
   }
-  for (const { input, content } of sealed) scope.note(input.action, input.personId ? [input.personId] : [], [`${content.resourceType}/${content.id}`]);
+  // One audit record per action for the whole batch, as a search is one record for everything it returns.
+  for (const action of ['create', 'update'] as const) {
+    const done = sealed.filter((s) => s.input.action === action);
+    if (done.length === 0) continue;
+    const persons = [...new Set(done.map((s) => s.input.personId).filter((p): p is string => !!p))];
+    scope.note(action, persons, done.map((s) => `${s.content.resourceType}/${s.content.id}`));
+  }
   return sealed.map((s) => s.content);
 }
 

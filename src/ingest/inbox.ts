@@ -45,14 +45,11 @@ export async function markOutcome(
   id: string,
   o: { status: InboxStatus; ack?: string; reason?: string; location?: string; personIds?: string[]; resources?: number; now: Date },
 ): Promise<void> {
-  await run(tx, sql`update ingest_messages set status = ${o.status}, ack = ${o.ack ?? null}, reason = ${o.reason ?? null},
-    error_location = ${o.location ?? null}, person_ids = ${o.personIds ?? []}, resources = ${o.resources ?? 0}, processed_at = ${o.now.toISOString()}
-    where id = ${id}`);
   // A message about an opted-out person is acknowledged as usual, but its body is not kept (privacy-rules §2).
-  if (o.personIds?.length) {
-    await run(tx, sql`update ingest_messages set raw = null where id = ${id}
-      and exists (select 1 from person_privacy p where p.person_id = any(${o.personIds}::text[]) and p.opted_out)`);
-  }
+  await run(tx, sql`update ingest_messages set status = ${o.status}, ack = ${o.ack ?? null}, reason = ${o.reason ?? null},
+    error_location = ${o.location ?? null}, person_ids = ${o.personIds ?? []}, resources = ${o.resources ?? 0}, processed_at = ${o.now.toISOString()},
+    raw = case when exists (select 1 from person_privacy p where p.person_id = any(${o.personIds ?? []}::text[]) and p.opted_out) then null else raw end
+    where id = ${id}`);
 }
 
 export async function pendingMessages(db: Queryable): Promise<InboxMessage[]> {

@@ -8,6 +8,7 @@ import { conditionalKey, ExistingKeys, lockKeys } from './conditional-locks.ts';
 import { conditionalQuery, type RecordService } from './record-service.ts';
 import type { QueuedWrite, WriteSlot } from './write-queue.ts';
 import { rewriteReferences } from './references.ts';
+import { declaredLabels } from '../privacy/labels/classifier.ts';
 import { propagateLabels } from '../privacy/labels/propagate.ts';
 import { loadValueSets } from '../privacy/labels/value-sets.ts';
 
@@ -21,6 +22,8 @@ interface PlannedEntry {
   existing?: Resource;
   /** The resource a conditional update matched. */
   matchedId?: string;
+  /** An earlier entry of this bundle with the same conditional key that matched nothing: this one resolves to it. */
+  sameAs?: PlannedEntry;
 }
 
 /** The search query of a conditional create or update; undefined for other entries. */
@@ -54,7 +57,7 @@ function labelWithinBundle(planned: PlannedEntry[]): void {
 
 /** FHIR `transaction` (atomic, references resolved) and `batch` (entries independent) Bundles. */
 export class TransactionService {
-  private readonly existing = new ExistingKeys();
+  private readonly knownKeys = new ExistingKeys();
 
   constructor(
     private readonly gate: AccessGate,
@@ -95,25 +98,28 @@ export class TransactionService {
     const written: Array<{ p: PlannedEntry; slot: WriteSlot }> = [];
     for (const p of [...planned].sort((a, b) => rank(a) - rank(b) || a.index - b.index)) {
       const write = checked.get(p.index);
-      if (write) {
-        written.push({ p, slot: await queue.add(write) });
-        continue;
+      if (write) written.push({ p, slot: await queue.add(write) });
+      else if (p.existing) responses[p.index] = this.matchedResponse(p, p.existing);
+      else if (!p.sameAs) {
+        // Deletes and reads see every write queued before them.
+        await queue.flush();
+        responses[p.index] = await this.apply(scope, p);
       }
-      // Deletes and reads see every write queued before them.
-      await queue.flush();
-      responses[p.index] = await this.apply(scope, p);
     }
     await queue.flush();
     for (const { p, slot } of written) responses[p.index] = this.writeResponse(p, slot);
+    for (const p of planned) if (p.sameAs && p.method === 'POST') responses[p.index] = this.sameAsResponse(p, responses[p.sameAs.index]);
     return responses;
   }
 
   /** The validated write of a POST or PUT entry; undefined for reads, deletes and conditional creates that matched. */
   private check(p: PlannedEntry): QueuedWrite | undefined {
     const { entry } = p;
-    if (p.method === 'POST' && !p.existing) return this.records.checkCreate(entry.resource, p.id);
-    if (p.method === 'PUT') return this.records.checkUpdate(p.type, p.id!, { ...entry.resource, id: p.id }, entry.request?.ifMatch);
-    return undefined;
+    const write = p.method === 'POST' && !p.existing && !p.sameAs ? this.records.checkCreate(entry.resource, p.id)
+      : p.method === 'PUT' ? this.records.checkUpdate(p.type, p.id!, { ...entry.resource, id: p.id }, entry.request?.ifMatch)
+      : undefined;
+    // `labelWithinBundle` declared each resource's own labels (and those flowing inside the bundle) in meta.security.
+    return write && { ...write, ownLabels: declaredLabels(write.resource) };
   }
 
   private writeResponse(p: PlannedEntry, slot: WriteSlot): BundleEntry {
@@ -150,22 +156,30 @@ export class TransactionService {
       const query = conditionalOf(p);
       return query === undefined ? [] : [{ p, query, key: conditionalKey(p.type, query) }];
     });
-    await lockKeys(scope.tx, conditional.filter((c) => !this.existing.has(c.key)).map((c) => c.key));
-    for (const { p, query, key } of conditional) {
-      let matches = await this.lookup(scope, p, query);
-      if (matches.length === 0 && this.existing.has(key)) {
+    await lockKeys(scope.tx, conditional.filter((c) => !this.knownKeys.has(c.key)).map((c) => c.key));
+    const found = await scope.searchMany(conditional.map(({ p, query }) => ({ type: p.type, query: conditionalQuery(query) })));
+    for (const [i, { p, query, key }] of conditional.entries()) {
+      let matches = this.match(p, found[i]);
+      if (matches.length === 0 && this.knownKeys.has(key)) {
         // Deleted since it was seen: look again under the lock, as for any key that may be missing.
-        this.existing.delete(key);
+        this.knownKeys.delete(key);
         await lockKeys(scope.tx, [key]);
-        matches = await this.lookup(scope, p, query);
+        matches = this.match(p, (await scope.searchType(p.type, conditionalQuery(query), false)).matches);
       }
-      if (matches.length === 1) this.existing.add(key);
+      if (matches.length === 1) this.knownKeys.add(key);
+    }
+    // The same new key twice in one bundle (a C-CDA author on every entry) is one new resource, not two.
+    const created = new Map<string, PlannedEntry>();
+    for (const { p, key } of conditional) {
+      if (p.existing || p.matchedId) continue;
+      const first = created.get(key);
+      if (first) p.sameAs = first;
+      else created.set(key, p);
     }
   }
 
-  /** Looks a conditional entry up and records what it found on the entry (at most one match is accepted). */
-  private async lookup(scope: GateScope, p: PlannedEntry, query: string): Promise<Resource[]> {
-    const { matches } = await scope.searchType(p.type, conditionalQuery(query), false);
+  /** Records what a conditional entry's lookup found on the entry (at most one match is accepted). */
+  private match(p: PlannedEntry, matches: Resource[]): Resource[] {
     if (p.method === 'POST') {
       if (matches.length > 1) throw preconditionFailed(`Conditional create matched ${matches.length} resources.`);
       p.existing = matches[0];
@@ -178,8 +192,8 @@ export class TransactionService {
 
   private assignIdentity(p: PlannedEntry, ids: Map<string, string>): void {
     const { entry } = p;
-    if (p.method === 'POST') p.id = p.existing?.id ?? randomUUID();
-    else if (p.method === 'PUT' && !p.id) p.id = p.matchedId ?? entry.resource?.id ?? randomUUID();
+    if (p.method === 'POST') p.id = p.existing?.id ?? p.sameAs?.id ?? randomUUID();
+    else if (p.method === 'PUT' && !p.id) p.id = p.matchedId ?? p.sameAs?.id ?? entry.resource?.id ?? randomUUID();
     if (entry.fullUrl && p.id) ids.set(entry.fullUrl, `${p.type}/${p.id}`);
   }
 
@@ -209,21 +223,26 @@ export class TransactionService {
     return out;
   }
 
-  /** Entries that write nothing: deletes, reads, conditional creates that matched. */
+  /** Deletes and reads. */
   private async apply(scope: GateScope, p: PlannedEntry): Promise<BundleEntry> {
     if (p.method === 'DELETE') {
       if (!p.id) throw badRequest(`Bundle entry ${p.index}: DELETE needs Type/id.`);
       await scope.remove(p.type, p.id);
       return { response: { status: '204 No Content' } };
     }
-    if (p.method === 'GET') {
-      if (!p.id) throw badRequest(`Bundle entry ${p.index}: only reads (Type/id) are supported as GET entries.`);
-      const resource = await scope.read(p.type, p.id);
-      return { resource, response: { status: '200 OK' } };
-    }
-    const existing = p.existing;
-    if (!existing) throw new Error(`Bundle entry ${p.index}: a write that was not queued`);
+    if (!p.id) throw badRequest(`Bundle entry ${p.index}: only reads (Type/id) are supported as GET entries.`);
+    const resource = await scope.read(p.type, p.id);
+    return { resource, response: { status: '200 OK' } };
+  }
+
+  /** A conditional create that matched a stored resource: nothing written. */
+  private matchedResponse(p: PlannedEntry, existing: Resource): BundleEntry {
     return { fullUrl: `${this.fhirBase}/${p.type}/${existing.id}`, response: { status: '200 OK', location: `${p.type}/${existing.id}/_history/${existing.meta?.versionId ?? '1'}` } };
+  }
+
+  /** A conditional create that resolved to an earlier entry of the same bundle: that entry's resource, nothing written. */
+  private sameAsResponse(p: PlannedEntry, first: BundleEntry): BundleEntry {
+    return { fullUrl: first.fullUrl ?? `${this.fhirBase}/${p.type}/${p.id}`, response: { status: '200 OK', location: first.response?.location } };
   }
 
   private async batch(ctx: AccessContext, entries: BundleEntry[]): Promise<Bundle> {

@@ -29,6 +29,8 @@ export interface QueuedWrite {
   ifMatch?: string;
   /** Server-derived resources (a Consent recorded by a privacy officer's operation) skip the role check. */
   derived?: boolean;
+  /** Its own labels when already known (labelled with the rest of its bundle), so the codes are not classified twice. */
+  ownLabels?: string[];
 }
 
 /** Where a queued write's outcome appears once the queue has been flushed. */
@@ -118,7 +120,7 @@ export class WriteQueue {
       storedPatient.set(keyOf(item.resource), patientId);
     }
     await deps.policy.countDiscarded(scope, discarded);
-    const labels = await this.labels(stored.map((d) => d.item.resource));
+    const labels = await this.labels(stored.map((d) => d.item));
     const inputs: WriteInput[] = stored.map((d, i) => ({
       resource: d.item.resource, patientId: d.facts.patientId, personId: d.facts.personId, sourceOrg: d.facts.sourceOrg,
       security: labels[i], clinicalDate: d.clinicalDate, previous: d.previous, action: d.status === 201 ? 'create' : 'update', derived: d.item.derived,
@@ -151,15 +153,15 @@ export class WriteQueue {
    * Each resource's labels: its own plus the sensitive labels of what it references, taken from a resource stored
    * earlier in this batch when it is one, else from the database (one statement for the batch).
    */
-  private async labels(resources: Array<Resource & { id: string }>): Promise<string[][]> {
+  private async labels(items: QueuedWrite[]): Promise<string[][]> {
     const { policy } = this.deps;
-    const references = resources.map((r) => propagatingReferences(r));
+    const references = items.map((item) => propagatingReferences(item.resource));
     const inStore = await this.scope.labelsByReference(references.flat());
     const earlier = new Map<string, string[]>();
-    return resources.map((resource, i) => {
+    return items.map((item, i) => {
       const inherited = references[i].flatMap((ref) => policy.inheritedLabels(earlier.get(ref) ?? inStore.get(ref) ?? []));
-      const labels = [...new Set([...policy.ownLabels(resource), ...inherited])].sort();
-      earlier.set(keyOf(resource), labels);
+      const labels = [...new Set([...(item.ownLabels ?? policy.ownLabels(item.resource)), ...inherited])].sort();
+      earlier.set(keyOf(item.resource), labels);
       return labels;
     });
   }
@@ -167,7 +169,7 @@ export class WriteQueue {
   private async writePatient(item: QueuedWrite): Promise<WriteOutcome> {
     const { scope, deps } = this;
     const patient = item.resource as Patient & { id: string };
-    const previous = item.kind === 'update' ? await scope.currentForWrite('Patient', patient.id) : undefined;
+    const previous = item.kind === 'update' ? (await scope.currentForWriteMany([{ resourceType: 'Patient', id: patient.id }])).get(keyOf(patient)) : undefined;
     checkIfMatch(item, previous);
     const status = previous && !previous.deleted ? 200 : 201;
     const sourceOrg = scope.ctx.organizationId ?? previous?.source_org ?? undefined;

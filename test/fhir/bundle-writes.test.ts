@@ -162,6 +162,16 @@ describe.each(kinds)('transaction bundles written as one batch on %s', (kind) =>
     }
   });
 
+  it('creates one resource for a new conditional key that appears twice in one bundle', async () => {
+    const identifier = 'identifier=urn:test:npi|TWICE-1';
+    const author = (name: string) => post(`urn:uuid:${name}`, { resourceType: 'Practitioner', name: [{ family: name }], identifier: [{ system: 'urn:test:npi', value: 'TWICE-1' }] }, identifier);
+    const [first, second] = await transaction([author('Once'), author('Again')]);
+    expect(first.response?.status).toBe('201 Created');
+    expect(second.response).toMatchObject({ status: '200 OK', location: first.response?.location });
+    const [later] = await transaction([author('Later')]);
+    expect(later.response).toMatchObject({ status: '200 OK', location: first.response?.location });
+  });
+
   it('creates a new conditional key once when parallel transactions race for it', async () => {
     const identifier = 'identifier=urn:test:facility|RACE-1';
     await Promise.all(Array.from({ length: 4 }, () =>

@@ -2,7 +2,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { Queryable } from '../database.ts';
 import { run } from '../database.ts';
 import type { Sql } from '../sql.ts';
-import { sql } from '../sql.ts';
+import { join, raw, sql } from '../sql.ts';
 import type { ExtractedIndex } from './extract.ts';
 import { extractIndex } from './extract.ts';
 
@@ -49,27 +49,39 @@ export function buildColumns(resources: Resource[]): Map<keyof ExtractedIndex, C
   return out;
 }
 
-/** Removes every index row of the given resources (one statement per table). */
+/**
+ * Runs several data-modifying statements as one (each a CTE of `with … select 1`): one round trip for all index
+ * tables. PostgreSQL runs every data-modifying CTE exactly once, whether or not the main query reads it.
+ */
+async function runTogether(tx: Queryable, statements: Sql[]): Promise<void> {
+  if (statements.length === 0) return;
+  if (statements.length === 1) {
+    await run(tx, statements[0]);
+    return;
+  }
+  const ctes = statements.map((st, i) => sql`${raw(`w${i}`)} as (${st})`);
+  await run(tx, sql`with ${join(ctes, ', ')} select 1`);
+}
+
+/** Removes every index row of the given resources (one statement for all tables). */
 export async function deleteIndex(tx: Queryable, keys: ResourceKey[]): Promise<void> {
   if (keys.length === 0) return;
   const types = keys.map((k) => k.resourceType);
   const ids = keys.map((k) => k.id);
-  for (const t of TABLES) {
-    await run(tx, sql`delete from ${t.table} where (resource_type, id) in (select * from unnest(${types}::text[], ${ids}::text[]))`);
-  }
+  await runTogether(tx, TABLES.map((t) => sql`delete from ${t.table} where (resource_type, id) in (select * from unnest(${types}::text[], ${ids}::text[]))`));
 }
 
 /**
  * Replaces the index rows of the given resources: deletes the old rows, then one INSERT … unnest per table for the
- * whole batch. `fresh: true` skips the delete for resources known to be new (bulk ingest).
+ * whole batch, all tables in one statement. `fresh: true` skips the delete for resources known to be new.
  */
 export async function writeIndex(tx: Queryable, resources: Resource[], opts: { fresh?: boolean } = {}): Promise<void> {
   if (resources.length === 0) return;
   for (const r of resources) if (!r.id) throw new Error('writeIndex: resource without id');
   if (!opts.fresh) await deleteIndex(tx, resources.map((r) => ({ resourceType: r.resourceType, id: r.id as string })));
   const columns = buildColumns(resources);
-  for (const t of TABLES) {
+  await runTogether(tx, TABLES.flatMap((t) => {
     const cols = columns.get(t.key) as Column[];
-    if (cols[0].length > 0) await run(tx, t.select(cols));
-  }
+    return cols[0].length > 0 ? [t.select(cols)] : [];
+  }));
 }
