@@ -135,8 +135,7 @@ async function writePersons(s: Services, changed: string[], onProgress?: (phase:
   await inParallel(chunks(changed.length, PERSON_CHUNK).map(([from, to]) => async () => {
     const chunk = changed.slice(from, to);
     await s.gate.run(systemContext('mpi relink'), { action: 'mpi-link', query: 'batch relink persons' }, async (scope) => {
-      await s.links.writePersons(scope, chunk);
-      await s.links.afterJoin(scope, chunk);
+      await s.links.joinedOptedOut(scope, await s.links.writePersons(scope, chunk));
     });
     onProgress?.('persons', (done += chunk.length));
   }));

@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import type { Patient, Person, PersonLink } from '@medplum/fhirtypes';
+import type { HumanName, Patient, Person, PersonLink } from '@medplum/fhirtypes';
 import type { GateScope } from '../access/gate-scope.ts';
 import type { PatientLinker } from '../record/hooks.ts';
 import { run } from '../store/database.ts';
+import { readBlockCandidates, readPersonMembers } from '../store/mpi-reads.ts';
 import { readPatients, rehomePatient, type StoredRow } from '../store/resource-store.ts';
 import { sql } from '../store/sql.ts';
-import { blockKeys, blockMembers, MAX_BLOCK_SIZE } from './blocking.ts';
+import { blockKeys, MAX_BLOCK_SIZE, MAX_CANDIDATES } from './blocking.ts';
 import { decide } from './decide.ts';
 import type { MatchModel, ScoreResult } from './model.ts';
 import { score } from './model.ts';
 import { patientToRecord, SSN_SYSTEM, type MpiRecord } from './normalize.ts';
-import { chooseLink, type Candidate } from './link-choice.ts';
+import { chooseLink, type Candidate, type LinkChoice } from './link-choice.ts';
 
 export { AMBIGUOUS_PERSONS, chooseLink, type Candidate, type LinkChoice } from './link-choice.ts';
 
@@ -25,8 +26,6 @@ export interface LinkStoreDeps {
   /** Keyed hash for stored block keys: they hold SSN, phone and address fragments and must not sit in clear. */
   hashKey: (key: string) => string;
 }
-
-const MAX_CANDIDATES = 500;
 
 /** The MPI's database side: block keys, candidate retrieval, links, tasks and the Person resources that mirror them. */
 export class LinkStore implements PatientLinker {
@@ -44,12 +43,12 @@ export class LinkStore implements PatientLinker {
 
   async link(scope: GateScope, patient: Patient & { id: string }): Promise<string> {
     const record = patientToRecord(patient);
-    await this.storeBlockKeys(scope, patient.id, record);
-    const current = (await run<{ person_id: string; assurance: Assurance }>(scope.tx, sql`select person_id, assurance from mpi_links where patient_id = ${patient.id}`))[0];
+    const current = (await run<{ person_id: string; assurance: Assurance }>(scope.tx,
+      this.replaceKeys(patient.id, record, sql`select person_id, assurance from mpi_links where patient_id = ${patient.id}`)))[0];
     if (current?.assurance === 'level4') return this.finish(scope, patient.id, current.person_id, 'level4', undefined, current.person_id);
     const candidates = await this.candidates(scope, record, patient.id);
     const choice = chooseLink(candidates, current?.person_id);
-    for (const t of choice.tasks) await this.openTask(scope, patient.id, t.candidate, t.reason);
+    await this.openTasks(scope, patient.id, choice.tasks);
     if (choice.autoLinkPersons > 1) {
       scope.note('mpi-link', [], [`Patient/${patient.id}`], { detail: `auto-link candidates in ${choice.autoLinkPersons} persons: sent to review` });
     }
@@ -60,37 +59,19 @@ export class LinkStore implements PatientLinker {
   /**
    * Candidate source records sharing a block key, scored and decided; pairs marked not-link are skipped. Keys
    * shared by more than MAX_BLOCK_SIZE records ("JOHN SMITH 1980") are ignored, as in batch blocking: they
-   * discriminate nothing and would make every write score hundreds of records.
-   *
-   * Each key is read on its own through the primary key with a limit one past the cap, so the work is bounded by
-   * the number of keys, never by the size of the index (a join over the whole key table made every write scan it:
-   * 270 ms at 20,000 records). Links and not-link decisions are then read by primary key for the few ids found.
+   * discriminate nothing and would make every write score hundreds of records. One statement whose work is bounded
+   * by the number of keys (see `readBlockCandidates`); a join over the whole key table had made every write scan
+   * it (270 ms at 20,000 records).
    */
   async candidates(scope: GateScope, record: MpiRecord, excludePatientId?: string): Promise<Candidate[]> {
     const keys = blockKeys(record).map(this.deps.hashKey);
-    if (keys.length === 0) return [];
-    const hits = await run<{ key: string; patient_id: string }>(scope.tx, sql`
-      select u.key, b.patient_id from unnest(${keys}::text[]) as u(key)
-      cross join lateral (select patient_id from mpi_block_keys b where b.key = u.key limit ${MAX_BLOCK_SIZE + 1}) b`);
-    const found = blockMembers(hits, MAX_BLOCK_SIZE).filter((id) => id !== excludePatientId);
-    if (found.length === 0) return [];
-    const refused = excludePatientId ? await this.notLinked(scope, excludePatientId) : new Set<string>();
-    const ids = found.filter((id) => !refused.has(id)).slice(0, MAX_CANDIDATES);
-    const links = await run<{ patient_id: string; person_id: string }>(scope.tx, sql`
-      select patient_id, person_id from mpi_links where patient_id = any(${ids}::text[])`);
-    const personOf = new Map(links.map((r) => [r.patient_id, r.person_id]));
-    const records = await this.records(scope, ids.filter((id) => personOf.has(id)));
+    const rows = await readBlockCandidates(scope.tx, { keys, exclude: excludePatientId ?? '', maxBlockSize: MAX_BLOCK_SIZE, limit: MAX_CANDIDATES });
     const model = this.deps.model();
-    return records.map((other) => {
+    return rows.map((row) => {
+      const other = this.matcherRecord(row.patient_id, row.content as Patient, row.ssn_ciphertext);
       const result = score(record, other, model);
-      return { patientId: other.id, personId: personOf.get(other.id)!, record: other, result, decision: decide(record, other, result, model) };
+      return { patientId: row.patient_id, personId: row.person_id, record: other, result, decision: decide(record, other, result, model) };
     });
-  }
-
-  /** Records a steward decided are not this one (stored in both directions). */
-  private async notLinked(scope: GateScope, patientId: string): Promise<Set<string>> {
-    const rows = await run<{ patient_b: string }>(scope.tx, sql`select patient_b from mpi_not_links where patient_a = ${patientId}`);
-    return new Set(rows.map((r) => r.patient_b));
   }
 
   /** Matcher records of stored Patients, with their SSNs decrypted for comparison only. */
@@ -98,27 +79,41 @@ export class LinkStore implements PatientLinker {
     const patients = await readPatients(scope.tx, patientIds);
     const ssns = await run<{ id: string; ciphertext: string }>(scope.tx, sql`select p.id, p.ciphertext from unnest(${patientIds}::text[]) as u(id)
       join protected_values p on p.resource_type = 'Patient' and p.id = u.id and p.kind = 'ssn'`);
-    const ssnOf = new Map(ssns.map((s) => [s.id, this.deps.revealSsn(s.ciphertext)]));
-    return patients.map(({ id, content }) => {
-      const p = content as Patient;
-      const ssn = ssnOf.get(id);
-      const identifier = (p.identifier ?? []).filter((i) => i.system !== SSN_SYSTEM);
-      return patientToRecord({ ...p, id, identifier: ssn ? [...identifier, { system: SSN_SYSTEM, value: ssn }] : identifier });
-    });
+    const ssnOf = new Map(ssns.map((s) => [s.id, s.ciphertext]));
+    return patients.map(({ id, content }) => this.matcherRecord(id, content as Patient, ssnOf.get(id)));
+  }
+
+  /** The stored Patient as the matcher sees it: the sealed SSN (masked in the JSON) replaced by its digits. */
+  private matcherRecord(id: string, p: Patient, ssnCiphertext: string | null | undefined): MpiRecord {
+    const ssn = ssnCiphertext ? this.deps.revealSsn(ssnCiphertext) : undefined;
+    const identifier = (p.identifier ?? []).filter((i) => i.system !== SSN_SYSTEM);
+    return patientToRecord({ ...p, id, identifier: ssn ? [...identifier, { system: SSN_SYSTEM, value: ssn }] : identifier });
   }
 
   /** Replaces a record's block keys (also after an opt-out trims the record). */
   async storeBlockKeys(scope: GateScope, patientId: string, record: MpiRecord): Promise<void> {
-    await run(scope.tx, sql`delete from mpi_block_keys where patient_id = ${patientId}`);
-    const keys = blockKeys(record).map(this.deps.hashKey);
-    if (keys.length) await run(scope.tx, sql`insert into mpi_block_keys (key, patient_id) select k, ${patientId} from unnest(${keys}::text[]) as k on conflict do nothing`);
+    await run(scope.tx, this.replaceKeys(patientId, record, sql`select 1`));
   }
 
-  /** A review task; the decision reason rides in the explanation as a zero-weight `decision` entry for the steward. */
-  private async openTask(scope: GateScope, patientId: string, c: Candidate, reason: string): Promise<void> {
-    const explanation = [...c.result.explanation, { field: 'decision', level: reason, weight: 0 }];
+  /**
+   * One statement that replaces a record's block keys and then runs `then` (a link reads the record's current
+   * link in the same round trip). Keys the record keeps are left alone; the delete and the insert touch disjoint
+   * rows, so they can share a statement.
+   */
+  private replaceKeys(patientId: string, record: MpiRecord, then: ReturnType<typeof sql>): ReturnType<typeof sql> {
+    const keys = blockKeys(record).map(this.deps.hashKey);
+    return sql`with gone as (delete from mpi_block_keys where patient_id = ${patientId} and not (key = any(${keys}::text[]))),
+      added as (insert into mpi_block_keys (key, patient_id) select k, ${patientId} from unnest(${keys}::text[]) as k on conflict do nothing)
+      ${then}`;
+  }
+
+  /** Review tasks, one statement; the decision reason rides in the explanation as a zero-weight `decision` entry for the steward. */
+  private async openTasks(scope: GateScope, patientId: string, tasks: LinkChoice['tasks']): Promise<void> {
+    if (tasks.length === 0) return;
+    const explanations = tasks.map((t) => JSON.stringify([...t.candidate.result.explanation, { field: 'decision', level: t.reason, weight: 0 }]));
     await run(scope.tx, sql`insert into mpi_tasks (id, patient_a, patient_b, score, explanation, status, created_at)
-      values (${randomUUID()}, ${patientId}, ${c.patientId}, ${c.result.weight}, ${JSON.stringify(explanation)}::jsonb, 'open', ${scope.settings.now.toISOString()})
+      select gen_random_uuid()::text, ${patientId}, b, sc, ex::jsonb, 'open', ${scope.settings.now.toISOString()}
+      from unnest(${tasks.map((t) => t.candidate.patientId)}::text[], ${tasks.map((t) => t.candidate.result.weight)}::float8[], ${explanations}::text[]) as t(b, sc, ex)
       on conflict do nothing`);
   }
 
@@ -130,21 +125,19 @@ export class LinkStore implements PatientLinker {
         score = coalesce(excluded.score, mpi_links.score), explanation = coalesce(excluded.explanation, mpi_links.explanation), updated_at = excluded.updated_at`);
     await rehomePatient(scope.tx, patientId, personId);
     const moved = previousPerson !== undefined && previousPerson !== personId;
-    await this.writePersons(scope, moved ? [personId, previousPerson] : [personId]);
+    const optedOut = await this.writePersons(scope, moved ? [personId, previousPerson] : [personId]);
     if (moved) {
       scope.note('mpi-link', [personId, previousPerson], [`Patient/${patientId}`], { detail: `moved to person with assurance ${assurance}` });
     } else if (!previousPerson) {
       scope.note('mpi-link', [personId], [`Patient/${patientId}`], { detail: `linked with assurance ${assurance}` });
     }
-    await this.afterJoin(scope, [personId]);
+    if (optedOut.has(personId)) await this.joinedOptedOut(scope, [personId]);
     return personId;
   }
 
-  /** Records joined these persons: for each person who opted out, the newcomers' clinical data must go too. */
-  async afterJoin(scope: GateScope, personIds: string[]): Promise<void> {
-    if (!this.deps.onJoinOptedOut || personIds.length === 0) return;
-    const optedOut = await run<{ person_id: string }>(scope.tx, sql`select person_id from person_privacy where person_id = any(${personIds}::text[]) and opted_out`);
-    for (const { person_id } of optedOut) await this.deps.onJoinOptedOut(scope, person_id);
+  /** Records joined these persons, who opted out: the newcomers' clinical data must go too. */
+  async joinedOptedOut(scope: GateScope, personIds: Iterable<string>): Promise<void> {
+    for (const personId of personIds) await this.deps.onJoinOptedOut?.(scope, personId);
   }
 
   /** Stored (keyed-hash) block keys of a record, for bulk writers. */
@@ -155,20 +148,20 @@ export class LinkStore implements PatientLinker {
   /**
    * The FHIR Persons mirror the link table (see `personResource`). All of them are read and written set-based:
    * one statement per table whatever their number, through the gate's batched write, which produces the same
-   * rows (resources, history, search index) as writing them one by one.
+   * rows (resources, history, search index) as writing them one by one. Returns the persons who opted out, whose
+   * newcomers' clinical data must go (`onJoinOptedOut`).
    */
-  async writePersons(scope: GateScope, personIds: string[]): Promise<void> {
-    if (personIds.length === 0) return;
-    const links = await run<PersonMember & { person_id: string }>(scope.tx, sql`select person_id, patient_id, assurance from mpi_links
-      where person_id = any(${personIds}::text[]) order by person_id, patient_id`);
-    const patients = new Map((await readPatients(scope.tx, links.map((l) => l.patient_id))).map((p) => [p.id, p.content as Patient]));
+  async writePersons(scope: GateScope, personIds: string[]): Promise<Set<string>> {
+    if (personIds.length === 0) return new Set();
+    const rows = await readPersonMembers(scope.tx, personIds);
     const members = new Map<string, PersonMember[]>();
-    for (const l of links) members.set(l.person_id, [...(members.get(l.person_id) ?? []), l]);
+    for (const r of rows) members.set(r.person_id, [...(members.get(r.person_id) ?? []), r]);
     const previous = await this.currentPersons(scope, personIds);
     await scope.writeMany(personIds.map((personId) => {
       const prior = previous.get(`Person/${personId}`);
-      return { resource: personResource(personId, members.get(personId) ?? [], patients), personId, security: [], previous: prior, action: prior ? 'update' : 'create', derived: true };
+      return { resource: personResource(personId, members.get(personId) ?? []), personId, security: [], previous: prior, action: prior ? 'update' : 'create', derived: true };
     }));
+    return new Set(rows.filter((r) => r.opted_out).map((r) => r.person_id));
   }
 
   /**
@@ -186,24 +179,29 @@ export class LinkStore implements PatientLinker {
   }
 }
 
-interface PersonMember {
+/** A member of a person as its Person resource shows it: the link, and the record's demographics when it is stored. */
+export interface PersonMember {
   patient_id: string;
-  assurance: Assurance;
+  assurance: string;
+  stored: boolean;
+  name: HumanName[] | null;
+  gender: string | null;
+  birth_date: string | null;
 }
 
 /**
  * A person's FHIR Person: one link per source Patient (in patient id order) with its assurance, and the
  * demographics of the first of those records that is still stored; inactive once it has no records.
  */
-export function personResource(personId: string, members: readonly PersonMember[], patients: ReadonlyMap<string, Patient>): Person & { id: string } {
-  const first = members.map((m) => patients.get(m.patient_id)).find((p) => p !== undefined);
+export function personResource(personId: string, members: readonly PersonMember[]): Person & { id: string } {
+  const first = members.find((m) => m.stored);
   return {
     resourceType: 'Person',
     id: personId,
     active: members.length > 0,
-    name: first?.name,
-    gender: first?.gender,
-    birthDate: first?.birthDate,
-    link: members.map((m): PersonLink => ({ target: { reference: `Patient/${m.patient_id}` }, assurance: m.assurance })),
+    name: first?.name ?? undefined,
+    gender: (first?.gender ?? undefined) as Person['gender'],
+    birthDate: first?.birth_date ?? undefined,
+    link: members.map((m): PersonLink => ({ target: { reference: `Patient/${m.patient_id}` }, assurance: m.assurance as PersonLink['assurance'] })),
   };
 }

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { AMBIGUOUS_PERSONS, chooseLink, type Candidate } from './link-choice.ts';
 import { linkInOrder } from './ordered-link.ts';
+import { score } from './model.ts';
 import type { ScoreResult } from './model.ts';
 import { readFileSync } from 'node:fs';
 import type { MatchModel } from './model.ts';
+import type { MpiRecord } from './normalize.ts';
 import { rec } from './test-records.ts';
 
 const shipped = (): MatchModel => JSON.parse(readFileSync(new URL('./data/default-model.json', import.meta.url), 'utf8')) as MatchModel;
@@ -36,6 +38,7 @@ describe('chooseLink', () => {
 
 describe('linkInOrder', () => {
   const model = shipped();
+  const scoreOf = (a: MpiRecord, b: MpiRecord) => score(a, b, model);
   let next = 0;
   const newPersonId = () => `N${next++}`;
 
@@ -52,5 +55,19 @@ describe('linkInOrder', () => {
     expect(r.persons[1]).toBe('CONFIRMED');
     expect(r.persons[2]).not.toBe(r.persons[0]);
     expect(r.persons[2]).not.toBe('CONFIRMED');
+  });
+
+  it('scores only the candidates sharing the most block keys, ties by id, when there are more than the limit', () => {
+    // "z" shares only the household (address, phone); "y" is a duplicate sharing nearly every key; "x" is "y" again.
+    const household = rec({ id: 'z', given: ['Roland'], birthDate: '1990-07-19', sex: 'male', ssn: undefined, email: undefined });
+    const recs = [household, rec({ id: 'y' }), rec({ id: 'x' }), rec({ id: 'w' })];
+    const all = linkInOrder(recs, model, { newPersonId });
+    const limited = linkInOrder(recs, model, { newPersonId, maxCandidates: 1 });
+    expect(all.candidatePairs).toBe(1 + 2 + 3);
+    expect(limited.candidatePairs).toBe(1 + 1 + 1);
+    // The last record is scored against the earlier duplicate with the smallest id among those sharing most keys.
+    expect(limited.persons[3]).toBe(limited.persons[1]);
+    expect(limited.persons[2]).toBe(limited.persons[1]);
+    expect(limited.linkedBy[3]).toEqual(scoreOf(recs[3], recs[2]));
   });
 });

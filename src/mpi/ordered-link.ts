@@ -1,7 +1,7 @@
 // In-memory linking with the incremental link store's semantics: records are taken in order and each joins the
 // person of its auto-link candidates among the earlier records (`chooseLink`), so a batch run makes the same
 // decisions the write path would have made in that order, without a database round trip per record.
-import { blockKeys, MAX_BLOCK_SIZE } from './blocking.ts';
+import { blockKeys, MAX_BLOCK_SIZE, MAX_CANDIDATES } from './blocking.ts';
 import { decidePrepared } from './decide.ts';
 import { chooseLink, type Candidate } from './link-choice.ts';
 import type { MatchModel, ScoreResult } from './model.ts';
@@ -17,6 +17,7 @@ export interface OrderedLinkOptions {
   /** New person ids (deterministic in tests). */
   newPersonId: () => string;
   maxBlockSize?: number;
+  maxCandidates?: number;
 }
 
 export interface OrderedLinkResult {
@@ -31,17 +32,23 @@ export interface OrderedLinkResult {
 
 export const pairKey = (i: number, j: number) => (i < j ? `${i}:${j}` : `${j}:${i}`);
 
-/** Earlier records sharing a block key of record `i` (blocks over the cap are skipped, as in batch blocking). */
-function earlierCandidates(index: Map<string, number[]>, keys: string[], cap: number): Set<number> {
-  const out = new Set<number>();
+/**
+ * Earlier records sharing a block key of record `i` (blocks over the cap are skipped, as in batch blocking), the
+ * `limit` sharing the most keys first, ties broken by record id as the store's candidate query breaks them.
+ */
+function earlierCandidates(records: readonly MpiRecord[], index: Map<string, number[]>, keys: string[], cap: number, limit: number): number[] {
+  const shared = new Map<number, number>();
   for (const key of keys) {
     const members = index.get(key);
-    if (members && members.length < cap) for (const m of members) out.add(m);
+    if (members && members.length < cap) for (const m of members) shared.set(m, (shared.get(m) ?? 0) + 1);
   }
-  return out;
+  const all = [...shared.keys()];
+  if (all.length <= limit) return all;
+  const byId = (a: number, b: number) => (records[a].id < records[b].id ? -1 : records[a].id > records[b].id ? 1 : 0);
+  return all.sort((a, b) => shared.get(b)! - shared.get(a)! || byId(a, b)).slice(0, limit);
 }
 
-function scoreEarlier(records: readonly MpiRecord[], i: number, earlier: Set<number>, persons: string[], model: MatchModel, notLinks?: ReadonlySet<string>): Candidate[] {
+function scoreEarlier(records: readonly MpiRecord[], i: number, earlier: readonly number[], persons: string[], model: MatchModel, notLinks?: ReadonlySet<string>): Candidate[] {
   const mine = prepare(records[i]);
   const out: Candidate[] = [];
   for (const j of earlier) {
@@ -55,6 +62,7 @@ function scoreEarlier(records: readonly MpiRecord[], i: number, earlier: Set<num
 
 export function linkInOrder(records: readonly MpiRecord[], model: MatchModel, opts: OrderedLinkOptions): OrderedLinkResult {
   const cap = opts.maxBlockSize ?? MAX_BLOCK_SIZE;
+  const limit = opts.maxCandidates ?? MAX_CANDIDATES;
   const index = new Map<string, number[]>();
   const persons: string[] = [];
   const linkedBy: Array<ScoreResult | undefined> = [];
@@ -64,7 +72,7 @@ export function linkInOrder(records: readonly MpiRecord[], model: MatchModel, op
     const keys = blockKeys(record);
     const fixed = opts.fixed?.get(i);
     // A confirmed link stays as the steward decided it (the link store returns early for level4 too).
-    const candidates = fixed ? [] : scoreEarlier(records, i, earlierCandidates(index, keys, cap), persons, model, opts.notLinks);
+    const candidates = fixed ? [] : scoreEarlier(records, i, earlierCandidates(records, index, keys, cap, limit), persons, model, opts.notLinks);
     candidatePairs += candidates.length;
     const choice = chooseLink(candidates, undefined);
     persons[i] = fixed ?? choice.best?.personId ?? opts.newPersonId();

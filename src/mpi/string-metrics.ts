@@ -48,20 +48,34 @@ export function jaroWinkler(a: string, b: string): number {
   return j + prefix * 0.1 * (1 - j);
 }
 
+// Reused rows for damerauLevenshtein (it runs for SSN, phone, email and date pairs of every candidate).
+const ROWS = [new Int32Array(257), new Int32Array(257), new Int32Array(257)];
+
 /**
  * Damerau-Levenshtein distance (optimal string alignment: insert, delete, substitute, swap adjacent).
- * Returns `max + 1` as soon as the distance is known to exceed `max`, so a bound keeps it cheap.
+ * Returns `max + 1` as soon as the distance is known to exceed `max`, so a bound keeps it cheap: only the cells
+ * within `max` of the diagonal are computed (any path through another cell costs more than `max`).
  */
 export function damerauLevenshtein(a: string, b: string, max = Number.POSITIVE_INFINITY): number {
   if (Math.abs(a.length - b.length) > max) return max + 1;
   if (a === b) return 0;
-  let prevPrev = new Array<number>(b.length + 1).fill(0);
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  let cur = new Array<number>(b.length + 1).fill(0);
+  const n = b.length;
+  const band = Number.isFinite(max) ? max : Math.max(a.length, n);
+  const over = band + 1;
+  const long = n + 2 > ROWS[0].length;
+  let prevPrev = long ? new Int32Array(n + 2) : ROWS[0];
+  let prev = long ? new Int32Array(n + 2) : ROWS[1];
+  let cur = long ? new Int32Array(n + 2) : ROWS[2];
+  for (let j = 0; j <= Math.min(n, band); j++) prev[j] = j;
+  if (band < n) prev[band + 1] = over;
   for (let i = 1; i <= a.length; i++) {
-    cur[0] = i;
-    let rowMin = i;
-    for (let j = 1; j <= b.length; j++) {
+    const lo = Math.max(1, i - band);
+    const hi = Math.min(n, i + band);
+    cur[lo - 1] = lo === 1 ? i : over;
+    // The next row reads the cell just past this row's band: it must count as out of reach.
+    if (hi < n) cur[hi + 1] = over;
+    let rowMin = lo === 1 ? i : over;
+    for (let j = lo; j <= hi; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       let v = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost);
       if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, prevPrev[j - 2] + 1);
@@ -69,9 +83,12 @@ export function damerauLevenshtein(a: string, b: string, max = Number.POSITIVE_I
       if (v < rowMin) rowMin = v;
     }
     if (rowMin > max) return max + 1;
-    [prevPrev, prev, cur] = [prev, cur, prevPrev];
+    const spare = prevPrev;
+    prevPrev = prev;
+    prev = cur;
+    cur = spare;
   }
-  return Math.min(prev[b.length], max + 1);
+  return Math.min(prev[n], max + 1);
 }
 
 /** Double Metaphone primary and alternate codes ('' for empty input). */

@@ -1,0 +1,65 @@
+// The MPI's reads of source Patients, each one statement, because they run inside every Patient write: the
+// candidates behind a record's block keys, and the members of persons with the demographics their Person shows.
+// Unfiltered, like `readPatients`: only the MPI's link store calls these.
+import type { HumanName, Resource } from '@medplum/fhirtypes';
+import type { Queryable } from './database.ts';
+import { run } from './database.ts';
+import { sql } from './sql.ts';
+
+export interface CandidateRow {
+  patient_id: string;
+  person_id: string;
+  content: Resource;
+  /** The sealed SSN, when the Patient has one. */
+  ssn_ciphertext: string | null;
+}
+
+/**
+ * Linked, stored source Patients sharing a usable block key with the record: a key is read through the primary
+ * key with a limit one past `maxBlockSize`, so that work is bounded by the number of keys, never by the size of
+ * the key table; keys with more members than `maxBlockSize` are ignored. The `limit` records sharing the most
+ * keys are kept (ties by id in byte order, as the batch linker breaks them). Pairs a steward marked not-link with
+ * `exclude` (stored in both directions) are then left out, as is `exclude` itself.
+ */
+export async function readBlockCandidates(tx: Queryable, opts: { keys: string[]; exclude: string; maxBlockSize: number; limit: number }): Promise<CandidateRow[]> {
+  if (opts.keys.length === 0) return [];
+  return run<CandidateRow>(tx, sql`
+    with hits as (
+      select u.key, b.patient_id from unnest(${opts.keys}::text[]) as u(key)
+      cross join lateral (select patient_id from mpi_block_keys b where b.key = u.key limit ${opts.maxBlockSize + 1}) b),
+    usable as (select key from hits group by key having count(*) <= ${opts.maxBlockSize}),
+    found as (select h.patient_id from hits h join usable using (key) where h.patient_id <> ${opts.exclude}
+      group by h.patient_id order by count(*) desc, h.patient_id collate "C" limit ${opts.limit})
+    select l.patient_id, l.person_id, r.content, pv.ciphertext as ssn_ciphertext
+    from found f
+    join mpi_links l on l.patient_id = f.patient_id
+    join resources r on r.resource_type = 'Patient' and r.id = f.patient_id and r.deleted = false
+    left join protected_values pv on pv.resource_type = 'Patient' and pv.id = f.patient_id and pv.kind = 'ssn'
+    where not exists (select 1 from mpi_not_links n where n.patient_a = ${opts.exclude} and n.patient_b = f.patient_id)`);
+}
+
+export interface PersonMemberRow {
+  person_id: string;
+  patient_id: string;
+  assurance: string;
+  /** Whether the source Patient is stored (not deleted); the demographics below are null otherwise. */
+  stored: boolean;
+  name: HumanName[] | null;
+  gender: string | null;
+  birth_date: string | null;
+  /** The person's privacy choice (same on every row of a person). */
+  opted_out: boolean;
+}
+
+/** Members of the persons, ordered by person then source Patient id, with what their Person resource shows. */
+export async function readPersonMembers(tx: Queryable, personIds: string[]): Promise<PersonMemberRow[]> {
+  if (personIds.length === 0) return [];
+  return run<PersonMemberRow>(tx, sql`
+    select l.person_id, l.patient_id, l.assurance, r.id is not null as stored, r.content->'name' as name, r.content->>'gender' as gender,
+      r.content->>'birthDate' as birth_date, coalesce(pp.opted_out, false) as opted_out
+    from mpi_links l
+    left join resources r on r.resource_type = 'Patient' and r.id = l.patient_id and r.deleted = false
+    left join person_privacy pp on pp.person_id = l.person_id
+    where l.person_id = any(${personIds}::text[])
+    order by l.person_id, l.patient_id`);
+}
