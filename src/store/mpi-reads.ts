@@ -51,15 +51,20 @@ export interface PersonMemberRow {
   opted_out: boolean;
 }
 
-/** Members of the persons, ordered by person then source Patient id, with what their Person resource shows. */
+/**
+ * Members of the persons, ordered by person then source Patient id, with what their Person resource shows. The
+ * Patient and privacy rows are looked up per member (lateral, kept apart by `limit 1`, which the planner cannot
+ * flatten into a join), so the plan stays index lookups for a chunk of persons; a join let the planner scan every
+ * stored Patient (340 ms per 1,000 persons at 100,000 records).
+ */
 export async function readPersonMembers(tx: Queryable, personIds: string[]): Promise<PersonMemberRow[]> {
   if (personIds.length === 0) return [];
   return run<PersonMemberRow>(tx, sql`
-    select l.person_id, l.patient_id, l.assurance, r.id is not null as stored, r.content->'name' as name, r.content->>'gender' as gender,
-      r.content->>'birthDate' as birth_date, coalesce(pp.opted_out, false) as opted_out
-    from mpi_links l
-    left join resources r on r.resource_type = 'Patient' and r.id = l.patient_id and r.deleted = false
-    left join person_privacy pp on pp.person_id = l.person_id
-    where l.person_id = any(${personIds}::text[])
+    select l.person_id, l.patient_id, l.assurance, r.id is not null as stored, r.name, r.gender, r.birth_date, coalesce(pp.opted_out, false) as opted_out
+    from unnest(${personIds}::text[]) as p(person_id)
+    join mpi_links l on l.person_id = p.person_id
+    left join lateral (select r.id, r.content->'name' as name, r.content->>'gender' as gender, r.content->>'birthDate' as birth_date
+      from resources r where r.resource_type = 'Patient' and r.id = l.patient_id and r.deleted = false limit 1) r on true
+    left join lateral (select opted_out from person_privacy where person_id = l.person_id limit 1) pp on true
     order by l.person_id, l.patient_id`);
 }
