@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
+import { INGEST_ANALYSIS } from './analysis.ts';
 import type { CcdaLoadResult } from './ccda-load.ts';
 import type { LoadResult } from './load.ts';
 
@@ -69,6 +70,7 @@ export function section(info: RunInfo, results: TargetResult[]): string {
     'Patient, conditional updates keyed on source identifiers, label propagation and the audit entry; the no-op listener does none',
     'of that, so the ratio is the price of durability and of the record layer, not of the MLLP server.',
     '',
+    ...INGEST_ANALYSIS,
   ].join('\n');
 }
 
