@@ -210,15 +210,6 @@ export class GateScope {
     return undefined;
   }
 
-  /** Security labels of referenced resources, for label propagation on write; no content leaves. */
-  async labelsOf(references: string[]): Promise<string[]> {
-    const keys = references.map((ref) => /^([A-Z][A-Za-z]+)\/([^/]+)$/.exec(ref)).filter((m): m is RegExpExecArray => !!m);
-    if (keys.length === 0) return [];
-    const rows = await run<{ security: string[] }>(this.tx, sql`select security from resources
-      where (resource_type, id) in (select * from unnest(${keys.map((k) => k[1])}::text[], ${keys.map((k) => k[2])}::text[]))`);
-    return unique(rows.flatMap((r) => r.security ?? []));
-  }
-
   /** Re-checks and redacts each outgoing row, records the audit entry, returns what may leave. */
   async deliver(rows: ResultRow[], action: AuditAction, opts: { query?: string } = {}): Promise<Resource[]> {
     const persons = unique(rows.map((r) => r.person_id).filter((p): p is string => !!p));
