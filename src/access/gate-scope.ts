@@ -4,7 +4,7 @@ import type { Queryable } from '../store/database.ts';
 import { run } from '../store/database.ts';
 import type { StoredRow } from '../store/resource-store.ts';
 import { readCurrent, readHistory, readVersion, writeVersion } from '../store/resource-store.ts';
-import { sql } from '../store/sql.ts';
+import { raw, sql, type Sql } from '../store/sql.ts';
 import type { AuditAction, AuditRecord } from './audit-sink.ts';
 import type { AccessContext } from './context.ts';
 import type { FieldProtector } from './field-protector.ts';
@@ -41,11 +41,15 @@ export interface SearchResult {
 
 const ROW_COLUMNS = sql`resource_type, id, content, person_id, source_org, security`;
 
+/** A row read with `deliveryColumns`. */
+interface DeliveryRow extends ResultRow, FactColumns {
+  org_name: string | null;
+}
+
 /** A current row with the privacy verdict and facts that `currentChecked` reads in one statement. */
-interface CheckedRow extends ResultRow, FactColumns {
+interface CheckedRow extends DeliveryRow {
   deleted: boolean;
   visible: boolean;
-  org_name: string | null;
 }
 
 /** One transaction's view of the store for one caller. Created only by `AccessGate.run`. */
@@ -96,21 +100,37 @@ export class GateScope {
   private async currentChecked(type: string, id: string): Promise<CheckedRow | undefined> {
     const rows = await run<CheckedRow>(
       this.tx,
-      sql`select ${ROW_COLUMNS}, r.deleted, (r.deleted = false and ${this.filter('r')}) as visible,
-            ${factColumns(sql`r.person_id`, this.ctx, this.settings)},
-            (select o.content->>'name' from resources o where o.resource_type = 'Organization' and o.id = r.source_org) as org_name
+      sql`select ${ROW_COLUMNS}, r.deleted, (r.deleted = false and ${this.filter('r')}) as visible, ${this.deliveryColumns(raw('r'))}
           from resources r where r.resource_type = ${type} and r.id = ${id}`,
     );
     return rows[0];
   }
 
+  /**
+   * What the outgoing check needs about a row, as columns of the statement that reads it: the caller's standing with
+   * the row's person and the name of the organization that sent it. Saves a round trip per read and per search.
+   */
+  private deliveryColumns(a: Sql): Sql {
+    return sql`${factColumns(sql`${a}.person_id`, this.ctx, this.settings)},
+      (select o.content->>'name' from resources o where o.resource_type = 'Organization' and o.id = ${a}.source_org) as org_name`;
+  }
+
   /** One known resource: filtered in SQL, re-checked in code; a refusal says what is missing. */
   private deliverOne(row: CheckedRow, content: Resource, action: AuditAction): Resource {
-    const facts = new Map<string, PersonFacts>(row.person_id ? [[row.person_id, factsFromColumns(row.person_id, row)]] : []);
-    const orgNames = new Map<string, string>(row.source_org && row.org_name ? [[row.source_org, row.org_name]] : []);
-    const out = row.visible ? this.deliverWith([{ ...row, content }], facts, orgNames, action) : [];
+    const out = row.visible ? this.deliverRows([{ ...row, content }], action) : [];
     if (out.length === 1) return out[0];
-    throw this.denial(row.person_id ? facts.get(row.person_id) : undefined);
+    throw this.denial(row.person_id ? factsFromColumns(row.person_id, row) : undefined);
+  }
+
+  /** `deliver` for rows that brought their facts with them (`deliveryColumns`). */
+  private deliverRows(rows: DeliveryRow[], action: AuditAction, opts: { query?: string } = {}): Resource[] {
+    const facts = new Map<string, PersonFacts>();
+    const orgNames = new Map<string, string>();
+    for (const row of rows) {
+      if (row.person_id) facts.set(row.person_id, factsFromColumns(row.person_id, row));
+      if (row.source_org && row.org_name) orgNames.set(row.source_org, row.org_name);
+    }
+    return this.deliverWith(rows, facts, orgNames, action, opts);
   }
 
   async searchType(type: string, query: Array<[string, string]>, strict: boolean): Promise<SearchResult> {
@@ -122,13 +142,17 @@ export class GateScope {
       this.note('search', [], [], { query: queryText(type, query) });
       return { request, matches: [], included: [], total: request.total === 'none' ? undefined : await countAll(), warnings };
     }
-    const rows = await run<ResultRow>(this.tx, engine.page(request, this.filter));
-    // A first page that is not full already is the whole result: no count statement needed.
-    const whole = request.offset === 0 && rows.length < request.count;
-    const total = request.total === 'none' ? undefined : whole ? rows.length : await countAll();
+    const wantTotal = request.total !== 'none';
+    const columns = (alias: string) => this.deliveryColumns(raw(alias));
+    const rows = await run<DeliveryRow & { total_matches?: number }>(
+      this.tx,
+      wantTotal ? engine.pageWithTotal(request, this.filter, columns) : engine.page(request, this.filter, columns),
+    );
+    // The page carries the total; only a page past the end (no rows) needs the count on its own.
+    const total = !wantTotal ? undefined : rows.length ? Number(rows[0].total_matches) : request.offset === 0 ? 0 : await countAll();
     const includeSql = request.hasIncludes ? engine.includes(request, rows, this.filter) : undefined;
     const includeRows = includeSql ? await run<ResultRow>(this.tx, includeSql) : [];
-    const matches = await this.deliver(rows, 'search', { query: queryText(type, query) });
+    const matches = this.deliverRows(rows, 'search', { query: queryText(type, query) });
     const included = await this.deliver(includeRows, 'search', { query: queryText(type, query) + ' (_include)' });
     return { request, matches, included, total, warnings };
   }
