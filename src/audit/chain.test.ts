@@ -141,7 +141,7 @@ describe('tamper detection', () => {
 });
 
 const SWAPPED = ['recorded', 'action', 'subtype', 'outcome', 'purpose', 'agent_user_id', 'agent_name', 'agent_role', 'agent_org',
-  'agent_client', 'source_ip', 'person_ids', 'entity_refs', 'relationship', 'break_glass', 'event'];
+  'agent_client', 'source_ip', 'person_ids', 'entity_refs', 'relationship', 'break_glass', 'event', 'query', 'detail'];
 
 function swapSql(a: number, b: number, withHashes: boolean): string {
   const cols = withHashes ? [...SWAPPED, 'prev_hash', 'hash'] : SWAPPED;

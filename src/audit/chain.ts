@@ -16,7 +16,7 @@ export interface AppendOptions {
 
 const COLUMNS = [
   'seq', 'recorded', 'action', 'subtype', 'outcome', 'purpose', 'agent_user_id', 'agent_name', 'agent_role', 'agent_org',
-  'agent_client', 'source_ip', 'person_ids', 'entity_refs', 'relationship', 'break_glass', 'event', 'prev_hash', 'hash',
+  'agent_client', 'source_ip', 'person_ids', 'entity_refs', 'relationship', 'break_glass', 'query', 'detail', 'prev_hash', 'hash',
   'chain', 'chain_seq',
 ] as const;
 // Keeps each statement well under PostgreSQL's 65,535 bind parameters.
@@ -82,7 +82,7 @@ const FACT_COLUMNS: Array<[keyof AuditRow, string]> = [
   ['recorded', 'timestamptz'], ['action', 'text'], ['subtype', 'text'], ['outcome', 'text'], ['purpose', 'text'],
   ['agent_user_id', 'text'], ['agent_name', 'text'], ['agent_role', 'text'], ['agent_org', 'text'], ['agent_client', 'text'],
   ['source_ip', 'text'], ['person_ids', 'text[]'], ['entity_refs', 'text[]'], ['relationship', 'text'], ['break_glass', 'boolean'],
-  ['event', 'text'],
+  ['query', 'text'], ['detail', 'text'],
 ];
 
 /**

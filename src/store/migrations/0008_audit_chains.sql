@@ -7,6 +7,8 @@
 -- Entries written before this migration keep their numbering: chain 1, position = seq (chain_seq stays null;
 -- the log is append-only, so it is not rewritten). New entries get their event id (seq) from a sequence and
 -- their position in their chain in chain_seq.
+--
+-- And entries become compact (see below): about a third of the bytes, and far less to build, hash and write per access.
 
 create sequence audit_event_seq;
 select setval('audit_event_seq', coalesce((select max(seq) from audit_log), 0) + 1, false);
@@ -32,6 +34,11 @@ begin
   end if;
   alter table audit_log add column chain smallint not null default 1;
   alter table audit_log add column chain_seq bigint;
+  -- Compact entries: the AuditEvent JSON is no longer stored (1.5 of 2.3 KB per entry) but rebuilt from the
+  -- columns when read; the query and detail it carried get columns of their own. Older entries keep theirs.
+  alter table audit_log alter column event drop not null;
+  alter table audit_log add column query text;
+  alter table audit_log add column detail text;
   create unique index audit_log_chain_position on audit_log (chain, (coalesce(chain_seq, seq)));
   if owner_role and not is_super then
     execute format('revoke katahdin_audit_owner from %I', me);
