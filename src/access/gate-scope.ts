@@ -9,6 +9,7 @@ import type { AuditAction, AuditRecord } from './audit-sink.ts';
 import type { AccessContext } from './context.ts';
 import type { FieldProtector } from './field-protector.ts';
 import { authorizeRead, authorizeWrite } from './authorize.ts';
+import { hasQueryRole } from './scopes.ts';
 import type { OutgoingRow } from './outgoing.ts';
 import { demographicsOnly, verdictFor } from './outgoing.ts';
 import type { FactColumns, PersonFacts } from './person-facts.ts';
@@ -303,7 +304,7 @@ export class GateScope {
   }
 
   private denial(facts: PersonFacts | undefined) {
-    if (this.ctx.role === 'clinician' || this.ctx.role === 'clinical-staff') {
+    if (this.ctx.role === 'clinician' || this.ctx.role === 'clinical-staff' || hasQueryRole(this.ctx)) {
       const unrelated = !facts || facts.relationship === 'none';
       const err = forbidden(
         unrelated

@@ -1,6 +1,7 @@
 import type { Sql } from '../store/sql.ts';
 import { raw, sql } from '../store/sql.ts';
 import type { AccessContext } from './context.ts';
+import { hasQueryRole } from './scopes.ts';
 
 /** Resource types that only carry who a person is; visible for picking the right person without a care relationship. */
 export const DEMOGRAPHIC_TYPES = ['Patient', 'Person'];
@@ -56,7 +57,9 @@ export function privacyFilter(ctx: AccessContext, s: FilterSettings): (alias: st
       case 'patient':
         return sql`(${shared(a)} or ${a}.person_id = ${ctx.personId ?? ''})`;
       case 'system':
-        return sql`(${shared(a)} or ${a}.source_org = ${ctx.organizationId ?? ''})`;
+        return hasQueryRole(ctx)
+          ? sql`(${shared(a)} or ${a}.source_org = ${ctx.organizationId ?? ''} or ${demographic(a)} or (${relationship(a, ctx, s)} and ${labelsVisible(a, ctx, s)}))`
+          : sql`(${shared(a)} or ${a}.source_org = ${ctx.organizationId ?? ''})`;
       case 'registrar':
       case 'privacy-officer':
         return sql`(${shared(a)} or ${demographic(a)} or ${a}.resource_type = 'Consent')`;
