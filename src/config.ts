@@ -27,6 +27,8 @@ export interface Config {
   breakGlassHours: number;
   consentBackdateGraceDays: number;
   auditRetentionYears: number;
+  /** How often the running server signs the audit chain heads (0 = only by `katahdin audit checkpoint`). */
+  auditCheckpointMinutes: number;
   bodyLimitBytes: number;
   mllpMaxMessageBytes: number;
   mllpIdleTimeoutMs: number;
@@ -93,6 +95,7 @@ export function loadConfig(env: Env = process.env): Config {
     breakGlassHours: int(env, 'BREAK_GLASS_HOURS', 4),
     consentBackdateGraceDays: int(env, 'CONSENT_BACKDATE_GRACE_DAYS', 7),
     auditRetentionYears: Math.max(6, int(env, 'AUDIT_RETENTION_YEARS', 6)),
+    auditCheckpointMinutes: int(env, 'AUDIT_CHECKPOINT_MINUTES', 60),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16 * 1024 * 1024),
     mllpMaxMessageBytes: int(env, 'MLLP_MAX_MESSAGE_BYTES', 4 * 1024 * 1024),
     mllpIdleTimeoutMs: int(env, 'MLLP_IDLE_TIMEOUT_MS', 120_000),

@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import type { DestinationStream } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError, loadConfig, type Config } from './config.ts';
@@ -7,6 +8,7 @@ import { registerRoutes } from './http/routes/index.ts';
 import { buildServices, openDatabase, type Services } from './services.ts';
 import { loadDemoData } from './demo/load-demo.ts';
 import { startIngestion, type IngestionHandle } from './ingest/start-ingestion.ts';
+import { startCheckpoints } from './audit/checkpoint-schedule.ts';
 import { serverRunning, startOperatorSocket } from './operator-socket.ts';
 
 export interface StartOptions {
@@ -39,6 +41,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const db = await openDatabase(config);
   const app = createApp(config, opts.logStream);
   let ingestion: IngestionHandle | undefined;
+  let checkpoints: { close(): Promise<void> } | undefined;
   try {
     const services = await buildServices(config, db);
     if (config.demo) await loadDemoData(services, app.log);
@@ -49,6 +52,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     const url = `${config.tls ? 'https' : 'http'}://${config.host}:${port}`;
     ingestion = await startIngestion(services, app.log);
     const operator = await startOperatorSocket(config.dataDir, services.auth);
+    checkpoints = await startCheckpoints(db, join(config.dataDir, 'keys'), config.auditCheckpointMinutes, app.log);
     app.log.info({ url, mllpPort: ingestion.mllpPort, database: db.dialect }, 'Katahdin is running');
     return {
       url,
@@ -60,6 +64,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         operator.close();
         await ingestion?.close();
         await app.close();
+        await checkpoints?.close();
         await db.close();
       },
     };

@@ -120,6 +120,9 @@ export async function loadBenchData(stack: BenchStack): Promise<BenchData> {
   const who = await principals(stack);
   const ingest = await ingestSynthea(stack, who.systemToken);
   const { patientId, observationId } = await benchPatient(stack, who.systemToken);
+  // A running server's tables have planner statistics (autovacuum analyzes them); freshly loaded ones do not, and
+  // without them PostgreSQL estimates one row everywhere and picks nested loops over every index.
+  await stack.db.query('analyze');
   const since = new Date(Date.now() - 3 * 365 * DAY).toISOString().slice(0, 10);
   const searchPath = `/fhir/Observation?subject=Patient/${patientId}&code=${encodeURIComponent(`${BENCH_CODE.system}|${BENCH_CODE.code}`)}&date=ge${since}&_count=20`;
   const check = await fetch(`${stack.urls.full}${searchPath}`, { headers: { authorization: `Bearer ${who.clinicianToken}` } });

@@ -4,15 +4,16 @@ import type { Queryable } from '../store/database.ts';
 import { run } from '../store/database.ts';
 import type { StoredRow } from '../store/resource-store.ts';
 import { readCurrent, readHistory, readVersion, writeVersion } from '../store/resource-store.ts';
-import { sql } from '../store/sql.ts';
+import { raw, sql, type Sql } from '../store/sql.ts';
 import type { AuditAction, AuditRecord } from './audit-sink.ts';
 import type { AccessContext } from './context.ts';
 import type { FieldProtector } from './field-protector.ts';
 import { authorizeRead, authorizeWrite } from './authorize.ts';
+import { hasQueryRole } from './scopes.ts';
 import type { OutgoingRow } from './outgoing.ts';
 import { demographicsOnly, verdictFor } from './outgoing.ts';
-import type { PersonFacts } from './person-facts.ts';
-import { loadPersonFacts } from './person-facts.ts';
+import type { FactColumns, PersonFacts } from './person-facts.ts';
+import { factColumns, factsFromColumns, loadDeliveryFacts, loadPersonFacts } from './person-facts.ts';
 import type { FilterSettings } from './privacy-filter.ts';
 import { privacyFilter } from './privacy-filter.ts';
 import type { ParsedSearch, ResultRow, SearchEngine } from './search-engine.ts';
@@ -31,6 +32,17 @@ export interface SearchResult {
 }
 
 const ROW_COLUMNS = sql`resource_type, id, content, person_id, source_org, security`;
+
+/** A row read with `deliveryColumns`. */
+interface DeliveryRow extends ResultRow, FactColumns {
+  org_name: string | null;
+}
+
+/** A current row with the privacy verdict and facts that `currentChecked` reads in one statement. */
+interface CheckedRow extends DeliveryRow {
+  deleted: boolean;
+  visible: boolean;
+}
 
 /** One transaction's view of the store for one caller. Created only by `AccessGate.run`. */
 export class GateScope {
@@ -58,43 +70,81 @@ export class GateScope {
 
   async read(type: string, id: string, action: AuditAction = 'read'): Promise<Resource> {
     authorizeRead(this.ctx, type);
-    const row = await readCurrent(this.tx, type, id);
+    const row = await this.currentChecked(type, id);
     if (!row) throw notFound(`${type}/${id} is not known`);
     if (row.deleted) throw gone(`${type}/${id} was deleted`);
-    return this.deliverOne(row, undefined, action);
+    return this.deliverOne(row, row.content, action);
   }
 
   async vread(type: string, id: string, version: number): Promise<Resource> {
     authorizeRead(this.ctx, type);
-    const current = await readCurrent(this.tx, type, id);
+    const current = await this.currentChecked(type, id);
     const row = current && (await readVersion(this.tx, type, id, version));
     if (!current || !row) throw notFound(`${type}/${id}/_history/${version} is not known`);
     if (row.deleted) throw gone(`${type}/${id} version ${version} is a deletion`);
     return this.deliverOne(current, row.content, 'vread');
   }
 
+  /**
+   * The current row of one resource with, in the same statement, the privacy filter's verdict on it, the caller's
+   * standing with its person and its source organization's name: a read by id is one round trip.
+   */
+  private async currentChecked(type: string, id: string): Promise<CheckedRow | undefined> {
+    const rows = await run<CheckedRow>(
+      this.tx,
+      sql`select ${ROW_COLUMNS}, r.deleted, (r.deleted = false and ${this.filter('r')}) as visible, ${this.deliveryColumns(raw('r'))}
+          from resources r where r.resource_type = ${type} and r.id = ${id}`,
+    );
+    return rows[0];
+  }
+
+  /**
+   * What the outgoing check needs about a row, as columns of the statement that reads it: the caller's standing with
+   * the row's person and the name of the organization that sent it. Saves a round trip per read and per search.
+   */
+  private deliveryColumns(a: Sql): Sql {
+    return sql`${factColumns(sql`${a}.person_id`, this.ctx, this.settings)},
+      (select o.content->>'name' from resources o where o.resource_type = 'Organization' and o.id = ${a}.source_org) as org_name`;
+  }
+
   /** One known resource: filtered in SQL, re-checked in code; a refusal says what is missing. */
-  private async deliverOne(row: StoredRow, content: Resource | undefined, action: AuditAction): Promise<Resource> {
-    const [meta] = await this.rowsFor([{ resource_type: row.resource_type, id: row.id }]);
-    const out = meta ? await this.deliver([{ ...meta, content: content ?? meta.content }], action) : [];
+  private deliverOne(row: CheckedRow, content: Resource, action: AuditAction): Resource {
+    const out = row.visible ? this.deliverRows([{ ...row, content }], action) : [];
     if (out.length === 1) return out[0];
-    const facts = row.person_id ? (await loadPersonFacts(this.tx, this.ctx, [row.person_id], this.settings)).get(row.person_id) : undefined;
-    throw this.denial(facts);
+    throw this.denial(row.person_id ? factsFromColumns(row.person_id, row) : undefined);
+  }
+
+  /** `deliver` for rows that brought their facts with them (`deliveryColumns`). */
+  private deliverRows(rows: DeliveryRow[], action: AuditAction, opts: { query?: string } = {}): Resource[] {
+    const facts = new Map<string, PersonFacts>();
+    const orgNames = new Map<string, string>();
+    for (const row of rows) {
+      if (row.person_id) facts.set(row.person_id, factsFromColumns(row.person_id, row));
+      if (row.source_org && row.org_name) orgNames.set(row.source_org, row.org_name);
+    }
+    return this.deliverWith(rows, facts, orgNames, action, opts);
   }
 
   async searchType(type: string, query: Array<[string, string]>, strict: boolean): Promise<SearchResult> {
     authorizeRead(this.ctx, type, 's');
     const engine = this.requireSearch();
     const { request, warnings } = engine.parse(type, query, strict);
-    const total = request.total === 'none' ? undefined : (await run<{ total: number }>(this.tx, engine.count(request, this.filter)))[0]?.total;
+    const countAll = async () => (await run<{ total: number }>(this.tx, engine.count(request, this.filter)))[0]?.total;
     if (request.summary === 'count') {
       this.note('search', [], [], { query: queryText(type, query) });
-      return { request, matches: [], included: [], total, warnings };
+      return { request, matches: [], included: [], total: request.total === 'none' ? undefined : await countAll(), warnings };
     }
-    const rows = await run<ResultRow>(this.tx, engine.page(request, this.filter));
+    const wantTotal = request.total !== 'none';
+    const columns = (alias: string) => this.deliveryColumns(raw(alias));
+    const rows = await run<DeliveryRow & { total_matches?: number }>(
+      this.tx,
+      wantTotal ? engine.pageWithTotal(request, this.filter, columns) : engine.page(request, this.filter, columns),
+    );
+    // The page carries the total; only a page past the end (no rows) needs the count on its own.
+    const total = !wantTotal ? undefined : rows.length ? Number(rows[0].total_matches) : request.offset === 0 ? 0 : await countAll();
     const includeSql = request.hasIncludes ? engine.includes(request, rows, this.filter) : undefined;
     const includeRows = includeSql ? await run<ResultRow>(this.tx, includeSql) : [];
-    const matches = await this.deliver(rows, 'search', { query: queryText(type, query) });
+    const matches = this.deliverRows(rows, 'search', { query: queryText(type, query) });
     const included = await this.deliver(includeRows, 'search', { query: queryText(type, query) + ' (_include)' });
     return { request, matches, included, total, warnings };
   }
@@ -213,8 +263,13 @@ export class GateScope {
   /** Re-checks and redacts each outgoing row, records the audit entry, returns what may leave. */
   async deliver(rows: ResultRow[], action: AuditAction, opts: { query?: string } = {}): Promise<Resource[]> {
     const persons = unique(rows.map((r) => r.person_id).filter((p): p is string => !!p));
-    const facts = await loadPersonFacts(this.tx, this.ctx, persons, this.settings);
-    const orgNames = await this.organizationNames(rows);
+    const orgIds = unique(rows.filter((r) => r.person_id && r.source_org && r.resource_type !== 'Person').map((r) => r.source_org!));
+    const { facts, orgNames } = await loadDeliveryFacts(this.tx, this.ctx, persons, orgIds, this.settings);
+    return this.deliverWith(rows, facts, orgNames, action, opts);
+  }
+
+  private deliverWith(rows: ResultRow[], facts: Map<string, PersonFacts>, orgNames: Map<string, string>, action: AuditAction, opts: { query?: string } = {}): Resource[] {
+    const persons = unique(rows.map((r) => r.person_id).filter((p): p is string => !!p));
     const out: Resource[] = [];
     for (const row of rows) {
       const outgoing: OutgoingRow = { resourceType: row.resource_type, personId: row.person_id, sourceOrg: row.source_org, security: row.security ?? [] };
@@ -230,17 +285,8 @@ export class GateScope {
     return out;
   }
 
-  /** Names of the organizations that sent the clinical rows, so every item can say where it came from. */
-  private async organizationNames(rows: ResultRow[]): Promise<Map<string, string>> {
-    const ids = unique(rows.filter((r) => r.person_id && r.source_org && r.resource_type !== 'Person').map((r) => r.source_org!));
-    if (ids.length === 0) return new Map();
-    const found = await run<{ id: string; name: string | null }>(this.tx, sql`select id, content->>'name' as name from resources
-      where resource_type = 'Organization' and id = any(${ids}::text[])`);
-    return new Map(found.map((f) => [f.id, f.name ?? f.id]));
-  }
-
   private denial(facts: PersonFacts | undefined) {
-    if (this.ctx.role === 'clinician' || this.ctx.role === 'clinical-staff') {
+    if (this.ctx.role === 'clinician' || this.ctx.role === 'clinical-staff' || hasQueryRole(this.ctx)) {
       const unrelated = !facts || facts.relationship === 'none';
       const err = forbidden(
         unrelated

@@ -2,6 +2,7 @@ import type { Patient, Resource } from '@medplum/fhirtypes';
 import type { AccessContext } from './context.ts';
 import type { PersonFacts } from './person-facts.ts';
 import { DEMOGRAPHIC_TYPES } from './privacy-filter.ts';
+import { hasQueryRole } from './scopes.ts';
 
 export interface OutgoingRow {
   resourceType: string;
@@ -23,22 +24,27 @@ export function verdictFor(ctx: AccessContext, row: OutgoingRow, facts: PersonFa
   const demographic = DEMOGRAPHIC_TYPES.includes(row.resourceType);
   switch (ctx.role) {
     case 'clinician':
-    case 'clinical-staff': {
-      const related = !!facts && facts.relationship !== 'none';
-      const labelsOk = row.security.every((l) => facts?.breakGlass || facts?.sharedLabels.includes(l));
-      if (related && labelsOk) return 'full';
-      return demographic ? 'demographics' : 'deny';
-    }
+    case 'clinical-staff':
+      return inCare(facts, row) ? 'full' : demographic ? 'demographics' : 'deny';
     case 'patient':
       return row.personId === ctx.personId ? 'full' : 'deny';
-    case 'system':
-      return row.sourceOrg !== null && row.sourceOrg === ctx.organizationId ? 'full' : 'deny';
+    case 'system': {
+      if (row.sourceOrg !== null && row.sourceOrg === ctx.organizationId) return 'full';
+      if (!hasQueryRole(ctx)) return 'deny';
+      return inCare(facts, row) ? 'full' : demographic ? 'demographics' : 'deny';
+    }
     case 'registrar':
     case 'privacy-officer':
       return demographic || row.resourceType === 'Consent' ? 'full' : 'deny';
     case 'admin':
       return demographic ? 'full' : 'deny';
   }
+}
+
+/** The person is in the caller's care and every label on the row is shared by the patient or opened by break-the-glass. */
+function inCare(facts: PersonFacts | undefined, row: OutgoingRow): boolean {
+  const related = !!facts && facts.relationship !== 'none';
+  return related && row.security.every((l) => facts?.breakGlass || facts?.sharedLabels.includes(l));
 }
 
 /** Only what is needed to pick the right person: name, birth date, sex, city (privacy-rules §1). */

@@ -24,3 +24,14 @@ export function scopeAllows(scopes: readonly string[], resourceType: string, int
     return !!p && (p.type === '*' || p.type === resourceType) && p.permissions.has(interaction);
   });
 }
+
+/**
+ * The query role of a submitting system (privacy-rules §1): beyond the data its own organization wrote, it may read
+ * what a clinician of that organization may — persons in the organization's care, sensitive categories only where
+ * the patient shares them (no break-the-glass for systems). Granted by registering the client with this scope.
+ */
+export const QUERY_ROLE_SCOPE = 'katahdin/query';
+
+export function hasQueryRole(ctx: { role: string; scopes: readonly string[] }): boolean {
+  return ctx.role === 'system' && ctx.scopes.includes(QUERY_ROLE_SCOPE);
+}

@@ -25,7 +25,10 @@ export interface ParsedSearch {
 /** The seam between the gate and the generic search implementation in store/search. */
 export interface SearchEngine {
   parse(resourceType: string, query: Array<[string, string]>, strict: boolean): { request: ParsedSearch; warnings: string[] };
-  page(request: ParsedSearch, filter: (alias: string) => Sql): Sql;
+  /** The requested page; `columns` adds columns to every row (the gate's facts about the row's person). */
+  page(request: ParsedSearch, filter: (alias: string) => Sql, columns?: (alias: string) => Sql): Sql;
+  /** The page with a `total_matches` column on every row: the count of all matches, in the same statement. */
+  pageWithTotal(request: ParsedSearch, filter: (alias: string) => Sql, columns?: (alias: string) => Sql): Sql;
   count(request: ParsedSearch, filter: (alias: string) => Sql): Sql;
   includes(request: ParsedSearch, page: ResultRow[], filter: (alias: string) => Sql): Sql | undefined;
   writeIndex(tx: Queryable, resources: Resource[], opts?: { fresh?: boolean }): Promise<void>;

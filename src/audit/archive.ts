@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import type { Queryable } from '../store/database.ts';
-import { AUDIT_COLUMNS, hashEntry, rowFacts, type AuditRow } from './entry.ts';
+import { AUDIT_COLUMNS, hashEntry, placeOf, positionOf, rowFacts, type AuditRow } from './entry.ts';
 
 /**
  * Retention: entries recorded before a cutoff are exported as NDJSON, one stored row per line with its seq,
@@ -48,7 +48,10 @@ export async function exportArchive(db: Queryable, before: Date, out: string, no
     )).rows;
     if (rows.length === 0) break;
     for (const raw of rows) {
-      const row = { ...raw, seq: Number(raw.seq), recorded: new Date(raw.recorded).toISOString() };
+      const row = {
+        ...raw, seq: Number(raw.seq), recorded: new Date(raw.recorded).toISOString(),
+        chain: Number(raw.chain), chain_seq: raw.chain_seq === null ? null : Number(raw.chain_seq),
+      };
       const line = JSON.stringify(row) + '\n';
       digest.update(line);
       if (!stream.write(line)) await once(stream, 'drain');
@@ -73,17 +76,25 @@ export async function exportArchive(db: Queryable, before: Date, out: string, no
   return manifest;
 }
 
-/** Re-checks an archive file's own chain; returns the first bad seq, or the count when it is intact. */
+/**
+ * Re-checks an archive file's own chains (each entry linked to the previous entry of its chain in the file, and
+ * self-consistent); returns the first bad seq, or the count when it is intact.
+ */
 export async function verifyArchive(file: string): Promise<{ ok: true; count: number; lastHash: string | null } | { ok: false; firstBadSeq: number }> {
-  let prev: AuditRow | undefined;
+  const previous = new Map<number, AuditRow>();
+  let last: AuditRow | undefined;
   let count = 0;
   for await (const line of createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity })) {
     if (!line.trim()) continue;
     const row = JSON.parse(line) as AuditRow;
-    const linked = !prev || (row.seq === prev.seq + 1 && row.prev_hash === prev.hash);
-    if (!linked || hashEntry(row.seq, row.prev_hash, rowFacts(row)) !== row.hash) return { ok: false, firstBadSeq: row.seq };
-    prev = row;
+    row.chain ??= 1;
+    row.chain_seq ??= null;
+    const prev = previous.get(row.chain);
+    const linked = !prev || (positionOf(row) === positionOf(prev) + 1 && row.prev_hash === prev.hash);
+    if (!linked || hashEntry(placeOf(row), row.prev_hash, rowFacts(row)) !== row.hash) return { ok: false, firstBadSeq: row.seq };
+    previous.set(row.chain, row);
+    last = row;
     count += 1;
   }
-  return { ok: true, count, lastHash: prev?.hash ?? null };
+  return { ok: true, count, lastHash: last?.hash ?? null };
 }

@@ -19,14 +19,35 @@ describe.skipIf(!pg)('audit chain on PostgreSQL', () => {
         await db.transaction(async (tx) => {
           // Some other work first, as the gate does; the append is the last statement.
           await tx.query('select pg_sleep(0.001)');
-          await appendAudit(tx, [readOf(`p${w}`, `Observation/${w}-${i}`), readOf(`p${w}`, `Patient/${w}`)]);
+          // Single events take the one-statement path, pairs the lock-then-insert path: both must interleave.
+          await appendAudit(tx, i % 2 ? [readOf(`p${w}`, `Observation/${w}-${i}`), readOf(`p${w}`, `Patient/${w}`)] : [readOf(`p${w}`, `Observation/${w}-${i}`)]);
         });
       }
     })());
     await Promise.all(workers);
     const n = (await db.query<{ n: number }>('select count(*)::int as n from audit_log')).rows[0].n;
-    expect(n).toBe(400);
-    expect(await verifyChain(db)).toMatchObject({ ok: true, count: 400 });
+    expect(n).toBe(8 * (12 * 2 + 13));
+    expect(await verifyChain(db)).toMatchObject({ ok: true, count: n });
+    // Concurrent appenders took different chains instead of queueing behind one head.
+    const chains = (await db.query<{ n: number }>('select count(distinct chain)::int as n from audit_log')).rows[0].n;
+    expect(chains).toBeGreaterThan(1);
+  });
+
+  it('finds an entry removed from a chain other than the first', async () => {
+    const victim = (await db.query<{ seq: number; chain: number; pos: number }>(
+      'select seq, chain, chain_seq as pos from audit_log where chain > 1 order by chain, chain_seq limit 1',
+    )).rows[0];
+    await db.query('alter table audit_log disable trigger user');
+    try {
+      await db.query('delete from audit_log where seq = $1', [victim.seq]);
+    } finally {
+      await db.query('alter table audit_log enable always trigger audit_log_no_update');
+      await db.query('alter table audit_log enable always trigger audit_log_no_truncate');
+    }
+    const result = await verifyChain(db);
+    if (result.ok) throw new Error('the removed entry went unnoticed');
+    expect(result.chain).toBe(Number(victim.chain));
+    expect(['removed', 'truncated']).toContain(result.problem);
   });
 
   it('rejects changes through normal SQL and hands the log to a separate owner role', async () => {

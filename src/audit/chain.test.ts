@@ -86,34 +86,34 @@ describe('tamper detection', () => {
 
   it('finds a changed entry', async () => {
     await tamper([`update audit_log set agent_name = 'Nobody' where seq = 5`]);
-    expect(await verifyChain(db)).toEqual({ ok: false, firstBadSeq: 5, problem: 'changed' });
+    expect(await verifyChain(db)).toEqual({ ok: false, firstBadSeq: 5, problem: 'changed', chain: 1 });
   });
 
   it('finds a changed person id even though the event JSON is untouched', async () => {
     await tamper([`update audit_log set person_ids = '{other}' where seq = 3`]);
-    expect(await verifyChain(db)).toEqual({ ok: false, firstBadSeq: 3, problem: 'changed' });
+    expect(await verifyChain(db)).toEqual({ ok: false, firstBadSeq: 3, problem: 'changed', chain: 1 });
   });
 
   it('finds a changed entry whose own hash was recomputed', async () => {
     const row = (await db.query<AuditRow>(`select ${AUDIT_COLUMNS} from audit_log where seq = 4`)).rows[0];
     const forged = hashEntry(4, row.prev_hash, { ...rowFacts(row), agentName: 'Nobody' });
     await tamper([`update audit_log set agent_name = 'Nobody', hash = '${forged}' where seq = 4`]);
-    expect(await verifyChain(db)).toEqual({ ok: false, firstBadSeq: 4, problem: 'changed' });
+    expect(await verifyChain(db)).toEqual({ ok: false, firstBadSeq: 4, problem: 'changed', chain: 1 });
   });
 
   it('finds a removed entry', async () => {
     await tamper(['delete from audit_log where seq = 6']);
-    expect(await verifyChain(db)).toEqual({ ok: false, firstBadSeq: 6, problem: 'removed' });
+    expect(await verifyChain(db)).toEqual({ ok: false, firstBadSeq: 6, problem: 'removed', chain: 1 });
   });
 
   it('finds two entries swapped whole (all columns but seq)', async () => {
     await tamper([swapSql(3, 4, true)]);
-    expect(await verifyChain(db)).toEqual({ ok: false, firstBadSeq: 3, problem: 'reordered' });
+    expect(await verifyChain(db)).toEqual({ ok: false, firstBadSeq: 3, problem: 'reordered', chain: 1 });
   });
 
   it('finds two entries whose contents were swapped, hashes left in place', async () => {
     await tamper([swapSql(6, 7, false)]);
-    expect(await verifyChain(db)).toEqual({ ok: false, firstBadSeq: 6, problem: 'reordered' });
+    expect(await verifyChain(db)).toEqual({ ok: false, firstBadSeq: 6, problem: 'reordered', chain: 1 });
   });
 
   it('finds a truncated tail against the head and against a signed checkpoint', async () => {
@@ -121,11 +121,11 @@ describe('tamper detection', () => {
     const key = (await loadCheckpointKey(keyDir, { create: true }))!;
     await writeCheckpoint(db, key);
     await tamper(['delete from audit_log where seq > 6']);
-    expect(await verifyChain(db, { key })).toEqual({ ok: false, firstBadSeq: 7, problem: 'truncated' });
+    expect(await verifyChain(db, { key })).toEqual({ ok: false, firstBadSeq: 7, problem: 'truncated', chain: 1 });
     // An attacker who also rolls the head back is still caught by the checkpoint.
     await db.query('alter table audit_chain_head disable trigger user');
     await db.query(`update audit_chain_head set seq = 6, hash = (select hash from audit_log where seq = 6)`);
-    expect(await verifyChain(db, { key })).toEqual({ ok: false, firstBadSeq: 7, problem: 'truncated' });
+    expect(await verifyChain(db, { key })).toEqual({ ok: false, firstBadSeq: 7, problem: 'truncated', chain: 1 });
   });
 
   it('finds a rewritten chain through the checkpoint, and a forged checkpoint through its signature', async () => {
@@ -135,13 +135,13 @@ describe('tamper detection', () => {
     expect(await verifyChain(db, { key })).toMatchObject({ ok: true, count: 8, checkpoints: 1, signaturesChecked: true });
     await db.query('alter table audit_checkpoints disable trigger user');
     await db.query(`update audit_checkpoints set hash = '${'a'.repeat(64)}'`);
-    expect(await verifyChain(db, { key })).toEqual({ ok: false, firstBadSeq: 8, problem: 'checkpoint-mismatch' });
-    expect(await verifyChain(db)).toEqual({ ok: false, firstBadSeq: 8, problem: 'checkpoint-mismatch' });
+    expect(await verifyChain(db, { key })).toEqual({ ok: false, firstBadSeq: 8, problem: 'checkpoint-mismatch', chain: 1 });
+    expect(await verifyChain(db)).toEqual({ ok: false, firstBadSeq: 8, problem: 'checkpoint-mismatch', chain: 1 });
   });
 });
 
 const SWAPPED = ['recorded', 'action', 'subtype', 'outcome', 'purpose', 'agent_user_id', 'agent_name', 'agent_role', 'agent_org',
-  'agent_client', 'source_ip', 'person_ids', 'entity_refs', 'relationship', 'break_glass', 'event'];
+  'agent_client', 'source_ip', 'person_ids', 'entity_refs', 'relationship', 'break_glass', 'event', 'query', 'detail'];
 
 function swapSql(a: number, b: number, withHashes: boolean): string {
   const cols = withHashes ? [...SWAPPED, 'prev_hash', 'hash'] : SWAPPED;

@@ -14,6 +14,8 @@ export interface CheckpointKey {
 }
 
 export interface Checkpoint {
+  /** The chain whose head this is; `seq` is the head's position in that chain. */
+  chain: number;
   seq: number;
   hash: string;
   signature: string;
@@ -40,36 +42,49 @@ export async function loadCheckpointKey(keyDir: string, opts: { create?: boolean
   return { privateKey, publicKey, keyId: keyIdOf(publicKey) };
 }
 
-/** The exact bytes signed: a domain tag so a checkpoint signature can never be replayed as anything else. */
-export function checkpointMessage(seq: number, hash: string, createdAt: string): Buffer {
-  return Buffer.from(`katahdin-audit-checkpoint\n${seq}\n${hash}\n${createdAt}`, 'utf8');
+/**
+ * The exact bytes signed: a domain tag so a checkpoint signature can never be replayed as anything else, and the
+ * chain for every chain but the first (whose checkpoints predate chains and were signed without it).
+ */
+export function checkpointMessage(chain: number, seq: number, hash: string, createdAt: string): Buffer {
+  return Buffer.from(`katahdin-audit-checkpoint\n${seq}\n${hash}\n${createdAt}${chain === 1 ? '' : `\nchain ${chain}`}`, 'utf8');
 }
 
 export function checkpointSignatureValid(cp: Checkpoint, key: CheckpointKey): boolean {
   if (cp.keyId !== key.keyId) return false;
-  return verify(null, checkpointMessage(cp.seq, cp.hash, cp.createdAt), key.publicKey, Buffer.from(cp.signature, 'base64'));
+  return verify(null, checkpointMessage(cp.chain, cp.seq, cp.hash, cp.createdAt), key.publicKey, Buffer.from(cp.signature, 'base64'));
 }
 
-/** Signs the current chain head and stores the checkpoint, so later truncation of the tail is detectable. */
-export async function writeCheckpoint(db: Queryable, key: CheckpointKey, now: Date = new Date()): Promise<Checkpoint> {
+/**
+ * Signs the head of every chain in use (chain 1 always) and stores the checkpoints, so later truncation of a
+ * chain's tail is detectable. Returns them, chain 1 first.
+ */
+export async function writeCheckpoint(db: Queryable, key: CheckpointKey, now: Date = new Date()): Promise<Checkpoint[]> {
   if (!key.privateKey) throw new Error('checkpoint key has no private part');
-  const head = (await db.query<{ seq: number | string; hash: string }>('select seq, hash from audit_chain_head where id = 1')).rows[0];
-  if (!head) throw new Error('audit chain head missing');
-  const seq = Number(head.seq);
+  const heads = (await db.query<{ id: number; seq: number | string; hash: string }>(
+    'select id, seq, hash from audit_chain_head where id = 1 or seq > 0 order by id',
+  )).rows;
+  if (heads[0]?.id !== 1) throw new Error('audit chain head missing');
   const createdAt = now.toISOString();
-  const signature = sign(null, checkpointMessage(seq, head.hash, createdAt), key.privateKey).toString('base64');
-  await db.query(
-    'insert into audit_checkpoints (seq, hash, signature, key_id, created_at) values ($1, $2, $3, $4, $5)',
-    [seq, head.hash, signature, key.keyId, createdAt],
-  );
-  return { seq, hash: head.hash, signature, keyId: key.keyId, createdAt };
+  const out: Checkpoint[] = [];
+  for (const head of heads) {
+    const chain = Number(head.id);
+    const seq = Number(head.seq);
+    const signature = sign(null, checkpointMessage(chain, seq, head.hash, createdAt), key.privateKey).toString('base64');
+    await db.query(
+      'insert into audit_checkpoints (chain, seq, hash, signature, key_id, created_at) values ($1, $2, $3, $4, $5, $6)',
+      [chain, seq, head.hash, signature, key.keyId, createdAt],
+    );
+    out.push({ chain, seq, hash: head.hash, signature, keyId: key.keyId, createdAt });
+  }
+  return out;
 }
 
 export async function listCheckpoints(db: Queryable): Promise<Checkpoint[]> {
-  const rows = (await db.query<{ seq: number | string; hash: string; signature: string; key_id: string; created_at: Date | string }>(
-    'select seq, hash, signature, key_id, created_at from audit_checkpoints order by id',
+  const rows = (await db.query<{ chain: number; seq: number | string; hash: string; signature: string; key_id: string; created_at: Date | string }>(
+    'select chain, seq, hash, signature, key_id, created_at from audit_checkpoints order by id',
   )).rows;
   return rows.map((r) => ({
-    seq: Number(r.seq), hash: r.hash, signature: r.signature, keyId: r.key_id, createdAt: new Date(r.created_at).toISOString(),
+    chain: Number(r.chain), seq: Number(r.seq), hash: r.hash, signature: r.signature, keyId: r.key_id, createdAt: new Date(r.created_at).toISOString(),
   }));
 }

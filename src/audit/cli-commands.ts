@@ -26,14 +26,16 @@ export async function auditVerify(db: Queryable, keyDir: string): Promise<Comman
     const sig = result.signaturesChecked ? 'signatures verified' : 'signatures NOT checked (no checkpoint key found)';
     return { ok: true, result, text: `audit log OK: ${result.count} entries, ${result.checkpoints} checkpoints, ${sig}` };
   }
-  return { ok: false, result, text: `audit log TAMPERED: entry ${result.firstBadSeq} ${PROBLEM_TEXT[result.problem]}` };
+  const where = result.chain === 1 ? `entry ${result.firstBadSeq}` : `entry ${result.firstBadSeq} of chain ${result.chain}`;
+  return { ok: false, result, text: `audit log TAMPERED: ${where} ${PROBLEM_TEXT[result.problem]}` };
 }
 
-/** `katahdin audit checkpoint`: signs the current head (creating the key on first use). */
-export async function auditCheckpoint(db: Queryable, keyDir: string): Promise<CommandResult<{ seq: number; hash: string }>> {
+/** `katahdin audit checkpoint`: signs the current heads (creating the key on first use). */
+export async function auditCheckpoint(db: Queryable, keyDir: string): Promise<CommandResult<{ seq: number; hash: string; chains: number }>> {
   const key = (await loadCheckpointKey(keyDir, { create: true }))!;
-  const cp = await writeCheckpoint(db, key);
-  return { ok: true, result: { seq: cp.seq, hash: cp.hash }, text: `checkpoint at entry ${cp.seq} signed with key ${cp.keyId}` };
+  const [first, ...others] = await writeCheckpoint(db, key);
+  const more = others.length ? ` (and the heads of ${others.length} more chains)` : '';
+  return { ok: true, result: { seq: first.seq, hash: first.hash, chains: others.length + 1 }, text: `checkpoint at entry ${first.seq}${more} signed with key ${first.keyId}` };
 }
 
 /** `katahdin audit export --before DATE --out FILE`: NDJSON archive plus manifest; rows stay in the database. */

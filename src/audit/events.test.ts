@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from './canonical.ts';
 import { auditFacts, BREAK_GLASS_URL, buildAuditEvent, CLIENT_SYSTEM, KATAHDIN_ACTION, RELATIONSHIP_URL, USER_SYSTEM } from './events.ts';
+import { eventOfRow, factsRow } from './entry.ts';
 import { clinician } from './test-support.ts';
 
 const at = new Date('2026-03-01T14:05:06.789Z');
@@ -73,6 +74,43 @@ describe('buildAuditEvent (IHE BALP)', () => {
   it('records failed logins as User Authentication / Login with a failure outcome', () => {
     const e = buildAuditEvent({ ctx: { displayName: 'unknown user', role: 'clinician', scopes: [], purposeOfUse: 'TREAT', sourceIp: '1.2.3.4' }, action: 'login-failed', outcome: 'success', personIds: [], resources: [] }, at);
     expect([e.type.code, e.subtype?.[0].code, e.outcome]).toEqual(['110114', '110122', '4']);
+  });
+});
+
+describe('compact entries', () => {
+  const roles = ['clinician', 'clinical-staff', 'registrar', 'privacy-officer', 'admin', 'system', 'patient'] as const;
+  const actions = ['read', 'search', 'create', 'login-failed', 'break-glass', 'ingest', 'everything', 'audit-report'] as const;
+  const input = fc.record({
+    ctx: fc.record({
+      userId: fc.option(fc.uuid(), { nil: undefined }),
+      clientId: fc.option(fc.constantFrom('katahdin-web', 'lab-feed'), { nil: undefined }),
+      displayName: fc.string({ minLength: 1 }),
+      role: fc.constantFrom(...roles),
+      organizationId: fc.option(fc.uuid(), { nil: undefined }),
+      scopes: fc.constant([] as string[]),
+      purposeOfUse: fc.constantFrom('TREAT', 'ETREAT', 'HOPERAT', 'PATRQT', 'HSYSADMIN' as const),
+      sourceIp: fc.option(fc.ipV4(), { nil: undefined }),
+    }),
+    action: fc.constantFrom(...actions),
+    outcome: fc.constantFrom('success', 'denied', 'error' as const),
+    personIds: fc.uniqueArray(fc.uuid(), { maxLength: 4 }),
+    resources: fc.uniqueArray(fc.constantFrom('Observation/1', 'Patient/2', 'Condition/3'), { maxLength: 3 }),
+    query: fc.option(fc.string(), { nil: undefined }),
+    detail: fc.option(fc.string({ maxLength: 300 }), { nil: undefined }),
+    relationship: fc.option(fc.constantFrom('none', 'encounter', 'attestation', 'break-glass' as const), { nil: undefined }),
+  });
+
+  it('rebuild from their stored facts exactly the AuditEvent the act produces', () => {
+    fc.assert(fc.property(input, (i) => {
+      const row = factsRow({ seq: 7, chain: 1, chainSeq: 7 }, 'prev', 'hash', auditFacts(i, at));
+      expect(row.event).toBeNull();
+      expect(eventOfRow(row)).toEqual({ ...buildAuditEvent(i, at), id: '7' });
+    }));
+  });
+
+  it('keep SSN-like numbers out of the stored query and detail', () => {
+    const f = auditFacts({ ctx: clinician(), action: 'search', outcome: 'error', personIds: [], resources: [], query: 'Patient?identifier=123-45-6789', detail: 'bad 123456789' }, at);
+    expect(`${f.query} ${f.detail}`).not.toMatch(/\d{3}-?\d{2}-?\d{4}/);
   });
 });
 

@@ -1,6 +1,5 @@
 import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding, Extension } from '@medplum/fhirtypes';
 import type { AccessContext } from '../access/context.ts';
-import { canonicalJson } from './canonical.ts';
 import type { AuditAction, AuditFacts, AuditInput, AuditOutcome } from './types.ts';
 
 const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
@@ -168,15 +167,15 @@ export function buildAuditEvent(input: AuditInput, recorded: Date): AuditEvent {
   };
 }
 
-/** The event plus the compact columns stored beside it. */
+/** The facts stored for one audited act: the searchable columns, from which its AuditEvent is rebuilt when read. */
 export function auditFacts(input: AuditInput, recorded: Date): AuditFacts {
-  const event = buildAuditEvent(input, recorded);
   const { ctx } = input;
+  const outcome = input.action === 'login-failed' && input.outcome === 'success' ? 'denied' : input.outcome;
   return {
     recorded: recorded.toISOString(),
     action: input.action,
     subtype: SHAPES[input.action].subtype.code ?? input.action,
-    outcome: event.outcome === '0' ? 'success' : event.outcome === '4' ? 'denied' : 'error',
+    outcome,
     purpose: ctx.purposeOfUse ?? null,
     agentUserId: ctx.userId ?? null,
     agentName: ctx.displayName,
@@ -188,6 +187,30 @@ export function auditFacts(input: AuditInput, recorded: Date): AuditFacts {
     entityRefs: [...new Set(input.resources)],
     relationship: input.relationship ?? null,
     breakGlass: isBreakGlass(input),
-    event: canonicalJson(event),
+    query: input.query ? maskIdentifiers(input.query) : null,
+    detail: input.detail ? maskIdentifiers(input.detail).slice(0, 200) : null,
+  };
+}
+
+/** The audited act as its stored facts describe it, for rebuilding the AuditEvent of a compact entry. */
+export function inputOfFacts(f: AuditFacts): AuditInput {
+  return {
+    ctx: {
+      userId: f.agentUserId ?? undefined,
+      clientId: f.agentClient ?? undefined,
+      displayName: f.agentName,
+      role: f.agentRole as AccessContext['role'],
+      organizationId: f.agentOrg ?? undefined,
+      scopes: [],
+      purposeOfUse: (f.purpose ?? 'TREAT') as AccessContext['purposeOfUse'],
+      sourceIp: f.sourceIp ?? undefined,
+    },
+    action: f.action,
+    outcome: f.outcome,
+    personIds: f.personIds,
+    resources: f.entityRefs,
+    query: f.query ?? undefined,
+    detail: f.detail ?? undefined,
+    relationship: f.relationship ?? undefined,
   };
 }

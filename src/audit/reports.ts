@@ -45,7 +45,8 @@ interface ReportRow {
   agent_org: string | null;
   entity_refs: string[];
   break_glass: boolean;
-  event: string;
+  event: string | null;
+  query: string | null;
 }
 
 /** The search query an event carries (base64 in the Query entity), for wording searches. */
@@ -62,7 +63,7 @@ export async function patientAccessReport(
 ): Promise<AccessReportRow[]> {
   if (query.personIds.length === 0) return [];
   const rows = (await db.query<ReportRow>(
-    `select recorded, action, purpose, agent_name, agent_role, agent_org, entity_refs, break_glass, event
+    `select recorded, action, purpose, agent_name, agent_role, agent_org, entity_refs, break_glass, event, query
        from audit_log
       where person_ids && $1::text[] and outcome = 'success' and action = any($2::text[])
         and agent_role <> 'patient' and coalesce(agent_client, '') <> $3
@@ -75,13 +76,14 @@ export async function patientAccessReport(
   for (const r of rows) {
     const org = r.agent_org ?? '';
     if (org && !orgNames.has(org)) orgNames.set(org, (await organizationName(org)) ?? 'Unknown organization');
-    const event = JSON.parse(r.event) as AuditEvent;
+    // Compact entries keep the query in a column; older ones inside their stored AuditEvent.
+    const searched = r.event ? eventQuery(JSON.parse(r.event) as AuditEvent) : r.query ?? undefined;
     out.push({
       time: new Date(r.recorded).toISOString(),
       userName: r.agent_name,
       role: roleInWords(r.agent_role),
       organization: org ? orgNames.get(org)! : '',
-      action: actionInWords(r.action, r.entity_refs ?? [], eventQuery(event)),
+      action: actionInWords(r.action, r.entity_refs ?? [], searched),
       purpose: purposeInWords(r.purpose),
       emergency: r.break_glass,
     });

@@ -34,7 +34,8 @@ interface ItemRow {
   agent_role: string;
   agent_org: string | null;
   person_ids: string[];
-  event: string;
+  event: string | null;
+  detail: string | null;
   flagged: number | string;
   status: 'pending' | 'reviewed';
   reviewer: string | null;
@@ -42,14 +43,14 @@ interface ItemRow {
   reviewed_at: Date | string | null;
 }
 
-const ITEM_SQL = `select l.seq, r.kind, l.recorded, l.agent_user_id, l.agent_name, l.agent_role, l.agent_org, l.person_ids, l.event,
+const ITEM_SQL = `select l.seq, r.kind, l.recorded, l.agent_user_id, l.agent_name, l.agent_role, l.agent_org, l.person_ids, l.event, l.detail,
     (select count(*) from audit_log f where f.seq > l.seq and f.break_glass and f.action <> 'break-glass'
         and f.agent_user_id is not distinct from l.agent_user_id and f.person_ids && l.person_ids) as flagged,
     r.status, r.reviewer, r.notes, r.reviewed_at
   from audit_reviews r join audit_log l on l.seq = r.event_seq`;
 
 function toItem(r: ItemRow): ReviewItem {
-  const detail = (JSON.parse(r.event) as { outcomeDesc?: string }).outcomeDesc;
+  const detail = r.event ? (JSON.parse(r.event) as { outcomeDesc?: string }).outcomeDesc : r.detail ?? undefined;
   return {
     seq: Number(r.seq), kind: r.kind, time: new Date(r.recorded).toISOString(), agentUserId: r.agent_user_id,
     agentName: r.agent_name, agentRole: r.agent_role, agentOrg: r.agent_org, personIds: r.person_ids ?? [],

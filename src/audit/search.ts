@@ -1,7 +1,8 @@
 import type { AuditEvent } from '@medplum/fhirtypes';
 import type { AccessContext } from '../access/context.ts';
 import { run, type Queryable } from '../store/database.ts';
-import { join, sql, type Sql } from '../store/sql.ts';
+import { join, raw, sql, type Sql } from '../store/sql.ts';
+import { AUDIT_COLUMNS, eventOfRow, type AuditRow } from './entry.ts';
 
 /** `GET /fhir/AuditEvent` parameters (privacy officers only). Dates are ISO instants or dates; bounds inclusive. */
 export interface AuditSearchParams {
@@ -49,11 +50,6 @@ export function mayReadAuditLog(ctx: AccessContext): boolean {
   return ctx.role === 'privacy-officer';
 }
 
-/** Parses a stored event and gives it its log sequence number as id. */
-export function storedEvent(seq: number | string, event: string): AuditEvent {
-  return { ...(JSON.parse(event) as AuditEvent), id: String(seq) };
-}
-
 /** Searches the log, newest first, with paging; the total counts every match. */
 export async function searchAudit(db: Queryable, params: AuditSearchParams): Promise<AuditSearchResult> {
   const where = conditions(params);
@@ -61,9 +57,9 @@ export async function searchAudit(db: Queryable, params: AuditSearchParams): Pro
   const count = Math.min(Math.max(0, Math.trunc(params.count)), MAX_AUDIT_PAGE);
   const offset = Math.max(0, Math.trunc(params.offset));
   const [totalRow] = await run<{ n: number | string }>(db, sql`select count(*) as n from audit_log${clause}`);
-  const rows = count === 0 ? [] : await run<{ seq: number | string; event: string }>(
+  const rows = count === 0 ? [] : await run<AuditRow>(
     db,
-    sql`select seq, event from audit_log${clause} order by seq desc limit ${count} offset ${offset}`,
+    sql`select ${raw(AUDIT_COLUMNS)} from audit_log${clause} order by seq desc limit ${count} offset ${offset}`,
   );
-  return { total: Number(totalRow.n), events: rows.map((r) => storedEvent(r.seq, r.event)) };
+  return { total: Number(totalRow.n), events: rows.map(eventOfRow) };
 }

@@ -45,6 +45,13 @@ export interface AuditFacts {
   entityRefs: string[];
   relationship: Relationship | null;
   breakGlass: boolean;
-  /** Canonical AuditEvent JSON. */
-  event: string;
+  /**
+   * Canonical AuditEvent JSON: only in entries written before compact entries. Compact entries carry `query` and
+   * `detail` instead, and their AuditEvent is rebuilt from the facts (`eventOfRow`).
+   */
+  event?: string;
+  /** The search or operation query, SSN-like numbers masked (compact entries). */
+  query?: string | null;
+  /** Short technical detail, masked and cut to 200 characters (compact entries). */
+  detail?: string | null;
 }

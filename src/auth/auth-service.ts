@@ -12,6 +12,7 @@ import { checkPasswordPolicy, hashPassword, type Argon2Cost } from './passwords.
 import { endUserSessions } from './sessions.ts';
 import { fhirUserOf, subjectForClient, subjectForUser } from './subjects.ts';
 import { createTokenIssuer, type IssuedAccessToken, type TokenIssuer, type TokenSubject, type VerifiedContext } from './tokens.ts';
+import { cachedVerifier } from './token-cache.ts';
 import { newTotpSecret } from './totp.ts';
 import {
   findUserByUsername, insertUser, listUsers, MFA_ROLES, setPasswordHash, setTotpSecret, setUserDisabled, USER_ROLES,
@@ -103,6 +104,8 @@ export async function createAuthService(opts: AuthServiceOptions): Promise<AuthS
     keys: signingKeys, issuer: config.publicUrl, audience: config.publicUrl, accessTokenSeconds: config.accessTokenSeconds,
   });
 
+  const verifier = cachedVerifier((token) => tokens.verify(token));
+
   const requireUser = async (username: string): Promise<User> => {
     const user = await findUserByUsername(db, username);
     if (!user) throw new AuthInputError(`no user named ${username}`);
@@ -114,7 +117,7 @@ export async function createAuthService(opts: AuthServiceOptions): Promise<AuthS
     tokenUrl: `${config.publicUrl}/oauth/token`,
     formSecret: new Uint8Array(hkdfSync('sha256', dataKeys.current.key, Buffer.alloc(0), 'katahdin/login-form', 32)),
     jwks: () => jwks(signingKeys),
-    verify: (token) => tokens.verify(token),
+    verify: (token) => verifier.verify(token),
     async addUser(u) {
       validateUser(u);
       if (await findUserByUsername(db, u.username)) throw new AuthInputError(`username ${u.username} is taken`);

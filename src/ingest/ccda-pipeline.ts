@@ -46,7 +46,7 @@ export async function receiveCcda(s: Services, xml: string, sender: AccessContex
   const now = new Date();
   const converted = ingestCcda(xml, { now: now.toISOString(), sourceOrgIdentifier: sender.organizationId });
   const controlId = converted.ok ? controlIdOf(converted.bundle, xml) : undefined;
-  const { message, duplicate } = await storeIncoming(s.db, { channel, sender: senderKey(sender), messageType: 'ClinicalDocument', controlId, raw: xml }, now);
+  const { message, duplicate } = await storeIncoming(s.db, s.auth.fieldCrypto, { channel, sender: senderKey(sender), messageType: 'ClinicalDocument', controlId, raw: xml }, now);
   if (duplicate && message.raw !== null && message.raw !== xml) return conflict(s, sender, xml, now);
   if (duplicate && message.ack) return { ...answerOf(message.ack), status: 'duplicate' };
   return processStoredCcda(s, message, now, sender);
@@ -59,7 +59,7 @@ export async function receiveCcda(s: Services, xml: string, sender: AccessContex
 async function conflict(s: Services, sender: AccessContext, xml: string, now: Date): Promise<CcdaOutcome> {
   const reason = 'ClinicalDocument/id was already used by a different document from this sender';
   const answer: StoredAnswer = { httpStatus: 409, outcome: { resourceType: 'OperationOutcome', issue: [issue('error', 'duplicate', `duplicate-id: ${reason}.`, 'ClinicalDocument.id')] } };
-  const { message } = await storeIncoming(s.db, { channel: 'ccda', sender: senderKey(sender), messageType: 'ClinicalDocument', raw: xml }, now);
+  const { message } = await storeIncoming(s.db, s.auth.fieldCrypto, { channel: 'ccda', sender: senderKey(sender), messageType: 'ClinicalDocument', raw: xml }, now);
   await s.db.transaction((tx) => markOutcome(tx, message.id, { status: 'rejected', ack: JSON.stringify(answer), reason: `duplicate-id ${reason}`, location: '/ClinicalDocument/id', now }));
   return { ...answer, status: 'rejected' };
 }

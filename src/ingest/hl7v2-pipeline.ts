@@ -27,7 +27,7 @@ export async function receiveHl7(s: Services, raw: string, channel: 'mllp' | 'ht
   const now = new Date();
   const parsed = parseHl7(raw);
   const header = parsed.ok ? parsed.message.header : parsed.partialHeader;
-  const { message, duplicate } = await storeIncoming(s.db, {
+  const { message, duplicate } = await storeIncoming(s.db, s.auth.fieldCrypto, {
     channel, sender: header?.facilityKey || 'unknown', messageType: header?.messageType ? `${header.messageType}^${header.triggerEvent ?? ''}` : undefined,
     controlId: header?.controlId, raw,
   }, now);

@@ -18,6 +18,20 @@ export interface InboxMessage {
   ack: string | null;
 }
 
+/** Seals raw bodies at rest: they are PHI (names, addresses, SSNs in PID-19, results). The data key's field crypto. */
+export interface BodyCipher {
+  encrypt(plaintext: string): string;
+  decrypt(stored: string): string;
+}
+
+type StoredMessage = InboxMessage & { raw_sealed?: boolean };
+
+/** The message as callers see it: the body decrypted (rows written before sealing existed are plaintext). */
+function opened(cipher: BodyCipher, row: StoredMessage): InboxMessage {
+  const { raw_sealed: sealed, ...message } = row;
+  return sealed && message.raw !== null ? { ...message, raw: cipher.decrypt(message.raw) } : message;
+}
+
 export interface NewMessage {
   channel: 'mllp' | 'http' | 'ccda' | 'import';
   sender: string;
@@ -30,14 +44,14 @@ export interface NewMessage {
  * Commits the raw message in its own transaction before anything else happens. Returns the existing row when
  * the same sender already sent this control id (the caller re-acknowledges it and applies nothing twice).
  */
-export async function storeIncoming(db: Database, m: NewMessage, now: Date): Promise<{ message: InboxMessage; duplicate: boolean }> {
+export async function storeIncoming(db: Database, cipher: BodyCipher, m: NewMessage, now: Date): Promise<{ message: InboxMessage; duplicate: boolean }> {
   const id = randomUUID();
-  const inserted = await run<InboxMessage>(db, sql`insert into ingest_messages (id, received_at, channel, sender, message_type, control_id, status, raw)
-    values (${id}, ${now.toISOString()}, ${m.channel}, ${m.sender}, ${m.messageType ?? null}, ${m.controlId || null}, 'received', ${m.raw})
+  const inserted = await run<StoredMessage>(db, sql`insert into ingest_messages (id, received_at, channel, sender, message_type, control_id, status, raw, raw_sealed)
+    values (${id}, ${now.toISOString()}, ${m.channel}, ${m.sender}, ${m.messageType ?? null}, ${m.controlId || null}, 'received', ${cipher.encrypt(m.raw)}, true)
     on conflict do nothing returning *`);
-  if (inserted[0]) return { message: inserted[0], duplicate: false };
-  const existing = await run<InboxMessage>(db, sql`select * from ingest_messages where sender = ${m.sender} and control_id = ${m.controlId ?? ''}`);
-  return { message: existing[0], duplicate: true };
+  if (inserted[0]) return { message: opened(cipher, inserted[0]), duplicate: false };
+  const existing = await run<StoredMessage>(db, sql`select * from ingest_messages where sender = ${m.sender} and control_id = ${m.controlId ?? ''}`);
+  return { message: opened(cipher, existing[0]), duplicate: true };
 }
 
 export async function markOutcome(
@@ -52,12 +66,14 @@ export async function markOutcome(
     where id = ${id}`);
 }
 
-export async function pendingMessages(db: Queryable): Promise<InboxMessage[]> {
-  return run<InboxMessage>(db, sql`select * from ingest_messages where status = 'received' order by received_at limit 1000`);
+export async function pendingMessages(db: Queryable, cipher: BodyCipher): Promise<InboxMessage[]> {
+  const rows = await run<StoredMessage>(db, sql`select * from ingest_messages where status = 'received' order by received_at limit 1000`);
+  return rows.map((r) => opened(cipher, r));
 }
 
-export async function getMessage(db: Queryable, id: string): Promise<InboxMessage | undefined> {
-  return (await run<InboxMessage>(db, sql`select * from ingest_messages where id = ${id}`))[0];
+export async function getMessage(db: Queryable, cipher: BodyCipher, id: string): Promise<InboxMessage | undefined> {
+  const row = (await run<StoredMessage>(db, sql`select * from ingest_messages where id = ${id}`))[0];
+  return row && opened(cipher, row);
 }
 
 export async function errorQueue(db: Queryable, limit = 200): Promise<InboxMessage[]> {

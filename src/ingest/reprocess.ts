@@ -13,7 +13,7 @@ export async function processInboxMessage(s: Services, message: InboxMessage): P
 
 /** An administrator's retry of one inbox row; undefined when it does not exist or its content was purged. */
 export async function retryInboxMessage(s: Services, id: string): Promise<{ status: string } | undefined> {
-  const message = await getMessage(s.db, id);
+  const message = await getMessage(s.db, s.auth.fieldCrypto, id);
   if (!message?.raw) return undefined;
   return processInboxMessage(s, message);
 }

@@ -16,7 +16,7 @@ export interface IngestionHandle {
  * (port MLLP_PORT; TLS with the HTTP certificate when configured; optional address allow-list).
  */
 export async function startIngestion(s: Services, log: FastifyBaseLogger): Promise<IngestionHandle> {
-  const pending = await pendingMessages(s.db);
+  const pending = await pendingMessages(s.db, s.auth.fieldCrypto);
   for (const m of pending) await processInboxMessage(s, m);
   if (pending.length) log.info({ recovered: pending.length }, 'processed messages received before the last shutdown');
   const { config } = s;

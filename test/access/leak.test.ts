@@ -78,8 +78,8 @@ describe.each(kinds)('leak suite on %s', (kind) => {
       expect(res.status, `${role} must not see ${type}/${id} (${state})`).toBe(403);
       const body = res.json<Resource & { issue?: [] }>();
       expect(body.resourceType).toBe('OperationOutcome');
-      const clinical = role === 'clinician' || role === 'clinical-staff';
-      const unrelated = state === 'none' || state === 'expired';
+      const clinical = role === 'clinician' || role === 'clinical-staff' || role === 'system-a-query';
+      const unrelated = role === 'system-a-query' ? state !== 'encounter' : state === 'none' || state === 'expired';
       if (clinical && unrelated) expect(outcomeCode(body)).toBe('no-care-relationship');
       if (clinical && !unrelated) expect(outcomeCode(body)).not.toBe('no-care-relationship');
       return;
@@ -142,7 +142,7 @@ describe.each(kinds)('leak suite on %s', (kind) => {
       const p = person(state);
       const pb = p.patients.B!;
       const everything = await http.get(`/fhir/Patient/${pb}/$everything`, tokenOf(role));
-      const clinicalRole = ['clinician', 'clinical-staff', 'patient', 'system-a', 'system-b'].includes(role);
+      const clinicalRole = ['clinician', 'clinical-staff', 'patient', 'system-a', 'system-b', 'system-a-query'].includes(role);
       const related = state === 'encounter' || state === 'attestation';
       const mayEverything = clinicalRole && oracle.viewOf(role, 'Patient', pb) !== 'hidden' && (related || !role.startsWith('clinic'));
       if (mayEverything) {

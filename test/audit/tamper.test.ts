@@ -93,7 +93,7 @@ describe.each(kinds)('katahdin audit verify / checkpoint / export on %s', (kind)
   });
 
   it('reports reordered entries', async () => {
-    const cols = 'recorded, action, subtype, outcome, purpose, agent_user_id, agent_name, agent_role, agent_org, agent_client, source_ip, person_ids, entity_refs, relationship, break_glass, event, prev_hash, hash';
+    const cols = 'recorded, action, subtype, outcome, purpose, agent_user_id, agent_name, agent_role, agent_org, agent_client, source_ip, person_ids, entity_refs, relationship, break_glass, event, query, detail, prev_hash, hash';
     const set = cols.split(', ').map((c) => `${c} = o.${c}`).join(', ');
     await tamper(`update audit_log a set ${set} from (select ${cols}, case seq when 7 then 8 else 7 end as target from audit_log where seq in (7, 8)) o where a.seq = o.target`);
     const res = await katahdin(env, 'audit', 'verify');

@@ -1,6 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { systemContext, type AccessContext } from '../../src/access/context.ts';
 import type { TestServer } from './test-server.ts';
+import { QUERY_ROLE_SCOPE } from '../../src/access/scopes.ts';
 import { systemClientToken, userWithToken } from './tokens.ts';
 
 /** How the clinician of organization A stands with each scenario person (privacy-rules §1). */
@@ -8,8 +9,8 @@ export type CareState = 'encounter' | 'attestation' | 'expired' | 'none';
 export const STATES: CareState[] = ['encounter', 'attestation', 'expired', 'none'];
 
 export type FixtureRole =
-  | 'clinician' | 'clinical-staff' | 'registrar' | 'privacy-officer' | 'admin' | 'patient' | 'system-a' | 'system-b';
-export const ROLES: FixtureRole[] = ['clinician', 'clinical-staff', 'registrar', 'privacy-officer', 'admin', 'patient', 'system-a', 'system-b'];
+  | 'clinician' | 'clinical-staff' | 'registrar' | 'privacy-officer' | 'admin' | 'patient' | 'system-a' | 'system-b' | 'system-a-query';
+export const ROLES: FixtureRole[] = ['clinician', 'clinical-staff', 'registrar', 'privacy-officer', 'admin', 'patient', 'system-a', 'system-b', 'system-a-query'];
 
 export interface StoredRef {
   type: string;
@@ -149,6 +150,8 @@ export async function buildCareFixture(server: TestServer): Promise<CareFixture>
     patient: await userWithToken(server, { username: users.patient, role: 'patient', personId: persons.encounter.personId }),
     'system-a': await systemClientToken(server, 'ehr-a', orgA),
     'system-b': await systemClientToken(server, 'ehr-b', orgB),
+    // Organization A's query interface: the query role reads what A's clinicians may (privacy-rules §1).
+    'system-a-query': await systemClientToken(server, 'ehr-a-query', orgA, ['system/*.cruds', QUERY_ROLE_SCOPE]),
   } satisfies Record<FixtureRole, string>;
   return { orgA, orgB, persons, tokens, users, ssnDigits };
 }

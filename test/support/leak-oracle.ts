@@ -51,6 +51,13 @@ export class LeakOracle {
         return row.source_org === this.f.orgA ? 'full' : 'hidden';
       case 'system-b':
         return row.source_org === this.f.orgB ? 'full' : 'hidden';
+      case 'system-a-query': {
+        if (row.source_org === this.f.orgA) return 'full';
+        // Only organization A's own encounters count: attestations are people's, never a system's.
+        const related = this.stateOf.get(row.person_id ?? '') === 'encounter';
+        if (related && (row.security ?? []).length === 0) return 'full';
+        return demographic ? 'demographics' : 'hidden';
+      }
       case 'registrar':
       case 'privacy-officer':
         return demographic || row.resource_type === 'Consent' ? 'full' : 'hidden';

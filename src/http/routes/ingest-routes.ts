@@ -46,7 +46,7 @@ export async function ingestRoutes(app: FastifyInstance, s: Services): Promise<v
 
   app.get<{ Params: { id: string } }>('/admin/ingest/errors/:id', async (request) => {
     requireRole(request.ctx, ['admin'], 'inspect ingested messages');
-    const m = await s.gate.run(request.ctx, { action: 'admin', query: 'ingest message raw' }, (scope) => getMessage(scope.tx, request.params.id));
+    const m = await s.gate.run(request.ctx, { action: 'admin', query: 'ingest message raw' }, (scope) => getMessage(scope.tx, s.auth.fieldCrypto, request.params.id));
     if (!m) throw notFound('No such message.');
     return { id: m.id, receivedAt: new Date(m.received_at).toISOString(), source: m.sender, type: m.message_type, controlId: m.control_id, status: m.status, reason: m.reason, raw: m.raw, ack: m.ack };
   });

@@ -9,6 +9,8 @@ export type RowFilter = (alias: string) => Sql;
 
 export interface CompileOptions {
   filter: RowFilter;
+  /** More columns the caller wants on every page row (over alias `r`), e.g. the access gate's facts about its person. */
+  columns?: (alias: string) => Sql;
 }
 
 /** Aliases are generated here (r, r1, i1, …), never taken from input. */
@@ -108,8 +110,11 @@ function orderBy(ctx: Ctx, req: SearchRequest): Sql {
   return join([...keys, sql`r.id asc`], ', ');
 }
 
-/** `page` (the requested slice, in a stable order) and `count` (total matches) for a parsed search. */
-export function compileSearch(req: SearchRequest, opts: CompileOptions): { page: Sql; count: Sql } {
+/**
+ * `page` (the requested slice, in a stable order), `pageWithTotal` (the same slice, each row also carrying the
+ * number of all matches, so one statement serves a page and its total) and `count` (total matches alone).
+ */
+export function compileSearch(req: SearchRequest, opts: CompileOptions): { page: Sql; pageWithTotal: Sql; count: Sql } {
   const ctx: Ctx = { filter: opts.filter, n: 0 };
   const conditions = [
     sql`r.resource_type = ${req.resourceType}`,
@@ -118,8 +123,12 @@ export function compileSearch(req: SearchRequest, opts: CompileOptions): { page:
     ...req.filters.map((f) => filterCondition(ctx, req.resourceType, 'r', f)),
   ];
   const where = join(conditions, ' and ');
+  const extra = opts.columns ? sql`, ${opts.columns('r')}` : sql``;
+  const columns = sql`r.resource_type, r.id, r.content, r.last_updated, r.version_id, r.person_id, r.source_org, r.security${extra}`;
+  const slice = sql`order by ${orderBy(ctx, req)} limit ${req.count} offset ${req.offset}`;
   return {
-    page: sql`select r.resource_type, r.id, r.content, r.last_updated, r.version_id, r.person_id, r.source_org, r.security from resources r where ${where} order by ${orderBy(ctx, req)} limit ${req.count} offset ${req.offset}`,
+    page: sql`select ${columns} from resources r where ${where} ${slice}`,
+    pageWithTotal: sql`select ${columns}, count(*) over ()::int as total_matches from resources r where ${where} ${slice}`,
     count: sql`select count(*)::int as total from resources r where ${where}`,
   };
 }

@@ -25,7 +25,8 @@ export function createSearchEngine(): SearchEngine {
       };
       return { request: parsed, warnings };
     },
-    page: (p, filter) => compileSearch(inner(p), { filter }).page,
+    page: (p, filter, columns) => compileSearch(inner(p), { filter, columns }).page,
+    pageWithTotal: (p, filter, columns) => compileSearch(inner(p), { filter, columns }).pageWithTotal,
     count: (p, filter) => compileSearch(inner(p), { filter }).count,
     includes: (p, page, filter) =>
       compileIncludes(inner(p), page.map((r) => ({ resourceType: r.resource_type, id: r.id })), { filter }),
