@@ -83,7 +83,7 @@ try {
   console.log(`SQL ${(sqlMs / probes).toFixed(1)} ms per probe of ${(total / probes).toFixed(1)} ms`);
   for (const [key, s] of ranked.slice(0, 25)) console.log(`${(s.ms / probes).toFixed(2).padStart(8)} ms/probe ${String(s.count).padStart(6)}x max ${s.maxMs.toFixed(1).padStart(7)}  ${key}`);
   if (values.explain) {
-    for (const [, s] of ranked.slice(0, 6)) {
+    for (const [, s] of [...batchRanked.slice(0, 3), ...ranked.slice(0, 6)]) {
       if (!/^\s*(select|with|update|insert|delete)/i.test(s.sample.text)) continue;
       const plan = await server.services.db.transaction(async (tx) => {
         const out = await tx.query<{ 'QUERY PLAN': string }>(`explain (analyze, buffers) ${s.sample.text}`, s.sample.values);
