@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { Bundle, BundleEntry, DocumentReference, OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, DocumentReference, Identifier, OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
 import type { AccessContext } from '../access/context.ts';
 import { FhirError } from '../fhir/outcome.ts';
 import type { Services } from '../services.ts';
 import { applyInboxBundle } from './apply-bundle.ts';
-import { ingestCcda, type CcdaError } from './ccda/index.ts';
+import { identifierQuery, ingestCcda, sameIdentifier, type CcdaError } from './ccda/index.ts';
 import { markOutcome, storeIncoming, type InboxMessage } from './inbox.ts';
 
 /** What a C-CDA submission answers: an HTTP status and an OperationOutcome (the same answer again for a resend). */
@@ -82,6 +82,53 @@ export async function processStoredCcda(s: Services, message: InboxMessage, now 
 }
 
 async function apply(s: Services, ctx: AccessContext, message: InboxMessage, bundle: Bundle, summary: Record<string, number>, now: Date): Promise<StoredAnswer> {
+  try {
+    return await applyOnce(s, ctx, message, bundle, summary, now);
+  } catch (err) {
+    if (!(err instanceof FhirError && err.status === 412 && MULTIPLE_MATCHES.test(err.message))) throw err;
+    // The failed transaction wrote nothing; the document is applied again with its ambiguous keys resolved.
+    return applyOnce(s, ctx, message, await resolveAmbiguousKeys(s, ctx, bundle), summary, now);
+  }
+}
+
+/** The record layer's answer when a conditional create's search finds more than one resource. */
+const MULTIPLE_MATCHES = /^Conditional create matched \d+ resources/;
+
+/**
+ * FHIR answers 412 when a conditional create matches several resources, and the FHIR API keeps that answer: a client
+ * must not have the server guess. Here the conditional create is not the sender's request but the converter's
+ * de-duplication device, and refusing it would refuse every other item of the document, which an HIE must not lose.
+ * Several matches come from earlier writes (before the converter stopped putting an id the sender reused for different
+ * items on each of them, or two uploads of one item racing), so for each entry keyed on its own first identifier:
+ * the resource stored *under* that key (its first identifier) is the item — the oldest one if there are several —
+ * and the entry resolves to it (`_id`); resources that only mention the key are other items, so when none holds it
+ * the item is created (a possible duplicate, never a loss), and from then on exactly one resource holds the key.
+ */
+async function resolveAmbiguousKeys(s: Services, ctx: AccessContext, bundle: Bundle): Promise<Bundle> {
+  const entries = bundle.entry ?? [];
+  const keyed = entries.flatMap((entry, index) => {
+    const key = (entry.resource as { identifier?: Identifier[] } | undefined)?.identifier?.[0];
+    const query = entry.request?.method === 'POST' ? entry.request.ifNoneExist : undefined;
+    return key && query && entry.resource && identifierQuery(key) === query ? [{ index, type: entry.resource.resourceType, key, query }] : [];
+  });
+  const found = await s.gate.run(ctx, { action: 'search', query: 'C-CDA conditional keys with several matches' }, (scope) =>
+    scope.searchMany(keyed.map(({ type, query }) => ({ type, query: [...new URLSearchParams(query), ['_count', '100'], ['_total', 'none']] }))));
+  const resolved = [...entries];
+  keyed.forEach(({ index, key }, n) => {
+    if (found[n].length < 2) return;
+    const holder = found[n]
+      .filter((r) => {
+        const first = (r as { identifier?: Identifier[] }).identifier?.[0];
+        return !!first && sameIdentifier(first, key);
+      })
+      .sort((a, b) => (a.meta?.lastUpdated ?? '').localeCompare(b.meta?.lastUpdated ?? '') || (a.id ?? '').localeCompare(b.id ?? ''))[0];
+    const request = resolved[index].request!;
+    resolved[index] = { ...resolved[index], request: holder ? { ...request, ifNoneExist: `_id=${holder.id}` } : { method: 'POST', url: request.url } };
+  });
+  return { ...bundle, entry: resolved };
+}
+
+async function applyOnce(s: Services, ctx: AccessContext, message: InboxMessage, bundle: Bundle, summary: Record<string, number>, now: Date): Promise<StoredAnswer> {
   let answer: StoredAnswer | undefined;
   // The stored answer names the DocumentReference, known only once written; it commits with the resources.
   const ack = (responses: BundleEntry[]) => JSON.stringify((answer = acceptedAnswer(bundle, responses, summary)));

@@ -25,7 +25,7 @@ export interface EntryContext {
   readonly patient: Reference<Patient>;
   /**
    * Adds a clinical resource identified by its CDA ids (or, without a usable id, by a hash of
-   * `hashParts`). Returns its fullUrl, or the fullUrl of the identical item already added.
+   * `hashParts`). Returns its fullUrl, or the fullUrl of the same item already added (the repeat is merged into it).
    */
   add(resource: ClinicalResource, ids: CcdaId | CcdaId[] | undefined, hashParts: (string | undefined)[]): string;
   /** Counts an entry that carried no convertible data (e.g. a nullFlavor placeholder). */

@@ -1,6 +1,6 @@
 import type { Ccda, CcdaEncounter } from '@medplum/ccda';
 import { convertXmlToCcda } from '@medplum/ccda';
-import type { Binary, Bundle, Identifier, Organization, Reference } from '@medplum/fhirtypes';
+import type { Binary, Bundle, Identifier, Organization, Patient, Reference } from '@medplum/fhirtypes';
 import { arr } from './cda-values.ts';
 import { BundleCollector } from './collector.ts';
 import { identifierQuery, sha256Hex } from './dedupe-keys.ts';
@@ -61,7 +61,8 @@ export function convertCcda(xml: string, opts: ConvertOptions): ConversionResult
   const custodian = mapOrganization(ccda.custodian?.assignedCustodian?.representedCustodianOrganization);
   const authorOrg = mapOrganization(arr(ccda.author)[0]?.assignedAuthor?.representedOrganization);
   const segment = sourceSegment(custodian?.key) ?? sourceSegment(authorOrg?.key) ?? opts.sourceOrgIdentifier ?? 'unknown';
-  const out = new BundleCollector(documentKey, `urn:katahdin:ccda:${segment}`, opts.updateExisting ?? false);
+  const { patient, key } = mapPatient(ccda);
+  const out = new BundleCollector(documentKey, `urn:katahdin:ccda:${segment}`, opts.updateExisting ?? false, subjectOf(patient, key));
 
   const binaryUrl = out.nextFullUrl();
   const documentUrl = out.nextFullUrl();
@@ -79,14 +80,25 @@ export function convertCcda(xml: string, opts: ConvertOptions): ConversionResult
   const docRef = mapDocumentReference(ccda, opts.version ?? 'R2.1', refs);
   out.push(documentUrl, docRef, docId ? { method: 'POST', url: 'DocumentReference', ifNoneExist: identifierQuery(docId) } : { method: 'POST', url: 'DocumentReference' });
 
-  const { patient, key } = mapPatient(ccda);
   out.push(patientUrl, patient, key ? { method: 'PUT', url: `Patient?${identifierQuery(key)}` } : { method: 'POST', url: 'Patient' });
 
   convertBody(ccda, out);
+  out.finish();
   const targets = out.entries.filter((e) => e.resource?.resourceType !== 'Binary').map((e) => e.fullUrl as string);
   out.push(out.nextFullUrl(), mapProvenance(targets, documentUrl, opts.now, custodianRef ?? authorRef), { method: 'POST', url: 'Provenance' });
 
   return { bundle: { resourceType: 'Bundle', type: 'transaction', entry: out.entries }, summary: out.counts };
+}
+
+/**
+ * What scopes derived dedupe keys to the patient: the patient's key identifier; for a patient identified only by an
+ * SSN, the first name, birth date and gender (never the SSN: keys are stored and searchable in the clear, and a hash
+ * of a nine-digit number is reversed by trying them all).
+ */
+function subjectOf(patient: Patient, key: Identifier | undefined): string {
+  if (key) return `${key.system}|${key.value}`;
+  const name = patient.name?.[0];
+  return `demographics|${sha256Hex(name?.family, ...(name?.given ?? []), patient.birthDate, patient.gender)}`;
 }
 
 function convertBody(ccda: Ccda, out: BundleCollector): void {

@@ -1,8 +1,9 @@
-import type { Bundle } from '@medplum/fhirtypes';
+import type { Bundle, Identifier, Immunization } from '@medplum/fhirtypes';
+import { BundleCollector } from './collector.ts';
 import { describe, expect, it } from 'vitest';
 import { convertCcda, ingestCcda } from './convert.ts';
 import { HASH_SYSTEM, identifierFromCdaId, identifierQuery, URI_SYSTEM, uuidFromSeed } from './dedupe-keys.ts';
-import { hasCcdaCorpus, NOW, readCorpus } from './test-corpus.ts';
+import { corpusFiles, hasCcdaCorpus, NOW, readCorpus } from './test-corpus.ts';
 
 describe('CDA id → FHIR identifier convention', () => {
   it('root+extension → urn:oid:<root> | extension; well-known roots use their FHIR system', () => {
@@ -24,6 +25,47 @@ describe('CDA id → FHIR identifier convention', () => {
     expect(uuidFromSeed('doc#1')).toBe(uuidFromSeed('doc#1'));
     expect(uuidFromSeed('doc#1')).not.toBe(uuidFromSeed('doc#2'));
     expect(uuidFromSeed('x')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+});
+
+const CLINICAL = ['AllergyIntolerance', 'Condition', 'Encounter', 'Immunization', 'MedicationStatement', 'Observation', 'Procedure'];
+
+/** Every identifier of a clinical resource as `Type identifier`, once per resource that carries it. */
+function carriedIdentifiers(bundle: Bundle): string[] {
+  return (bundle.entry ?? []).flatMap((e) => {
+    const r = e.resource as { resourceType: string; identifier?: Identifier[] };
+    return CLINICAL.includes(r.resourceType) ? [...new Set((r.identifier ?? []).map((i) => `${r.resourceType} ${i.system}|${i.value}`))] : [];
+  });
+}
+
+const vaccine = (cvx: string, date: string): Immunization => ({
+  resourceType: 'Immunization', status: 'completed', vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: cvx }] }, patient: {}, occurrenceDateTime: date,
+});
+
+/** Conditional keys a collector gives vaccines that all carry one CDA id, added in the given order, by vaccine code. */
+function keysOfReusedId(order: Array<[string, string]>, subject = 'urn:test|P1'): Record<string, string> {
+  const out = new BundleCollector('doc', 'urn:katahdin:ccda:test', false, subject);
+  for (const [cvx, date] of order) out.add(vaccine(cvx, date), { '@_root': 'e6f1ba43-c0ed-4b9b-9f12-f435d8ad8f92' }, ['Immunization', cvx, date]);
+  out.finish();
+  return Object.fromEntries(out.entries.map((e) => [(e.resource as Immunization).vaccineCode.coding?.[0].code, e.request?.ifNoneExist ?? '']));
+}
+
+describe('an id reused for different items', () => {
+  it('names none of them: each gets its own key, whatever the entry order', () => {
+    const forward = keysOfReusedId([['88', '1999-11'], ['33', '1998-12-15'], ['103', '1998-12-15']]);
+    const backward = keysOfReusedId([['103', '1998-12-15'], ['33', '1998-12-15'], ['88', '1999-11']]);
+    expect(forward).toEqual(backward);
+    expect(new Set(Object.values(forward)).size).toBe(3);
+    expect(Object.values(forward).every((k) => k.includes(HASH_SYSTEM))).toBe(true);
+  });
+
+  it('keys Katahdin derives are scoped to the patient, so two patients\' identical items never share one', () => {
+    const order: Array<[string, string]> = [['88', '1999-11'], ['33', '1998-12-15']];
+    expect(keysOfReusedId(order, 'urn:test|P1')['88']).not.toBe(keysOfReusedId(order, 'urn:test|P2')['88']);
+  });
+
+  it('an id used by one item is its key', () => {
+    expect(keysOfReusedId([['88', '1999-11']])['88']).toBe('identifier=urn:ietf:rfc:3986|urn:uuid:e6f1ba43-c0ed-4b9b-9f12-f435d8ad8f92');
   });
 });
 
@@ -52,8 +94,10 @@ describe.skipIf(!hasCcdaCorpus)('de-duplication across and within documents', ()
     expect(keys(later, 'AllergyIntolerance').length).toBeGreaterThan(keys(first, 'AllergyIntolerance').length);
   });
 
-  it('entries without ids get a content hash key that is stable across documents', () => {
-    const doc = xml('hl7-examples/documents/CCD_1.xml').replace(/<id\s[^>]*\/>/g, '<id nullFlavor="NI"/>');
+  it('entries without ids get a content hash key that is stable across documents about the same patient', () => {
+    const full = xml('hl7-examples/documents/CCD_1.xml');
+    const body = full.indexOf('<structuredBody');
+    const doc = full.slice(0, body) + full.slice(body).replace(/<id\s[^>]*\/>/g, '<id nullFlavor="NI"/>');
     const a = convertCcda(doc, { now: NOW }).bundle;
     const b = convertCcda(doc.replace('<title>', '<title>Re-sent: '), { now: NOW }).bundle;
     const clinical = keys(a).filter((k) => !k.startsWith('Organization') && !k.startsWith('DocumentReference'));
@@ -69,6 +113,36 @@ describe.skipIf(!hasCcdaCorpus)('de-duplication across and within documents', ()
     const conditions = keys(result.bundle, 'Condition');
     expect(new Set(conditions).size).toBe(conditions.length);
     expect(conditions.some((k) => k.includes(HASH_SYSTEM))).toBe(true);
+  });
+
+  it('no corpus document gives one identifier to two resources of a type (a later conditional create would match both)', () => {
+    for (const file of corpusFiles()) {
+      const result = ingestCcda(readCorpus(file), { now: NOW });
+      if (!result.ok) continue;
+      const carried = carriedIdentifiers(result.bundle);
+      expect(carried.filter((k, i) => carried.indexOf(k) !== i), file).toEqual([]);
+    }
+  });
+
+  it('CCD_1: four different immunizations under one CDA id stay four, none keyed or identified by that id', () => {
+    const { bundle } = convertCcda(xml('hl7-examples/documents/CCD_1.xml'), { now: NOW });
+    const immunizations = (bundle.entry ?? []).filter((e) => e.resource?.resourceType === 'Immunization');
+    const shared = 'urn:uuid:e6f1ba43-c0ed-4b9b-9f12-f435d8ad8f92';
+    expect(xml('hl7-examples/documents/CCD_1.xml').split('e6f1ba43-c0ed-4b9b-9f12-f435d8ad8f92').length - 1).toBe(4);
+    expect(immunizations).toHaveLength(5);
+    expect(JSON.stringify(immunizations.map((e) => e.resource))).not.toContain(shared);
+    expect(new Set(immunizations.map((e) => e.request?.ifNoneExist)).size).toBe(5);
+  });
+
+  it('the same act listed twice (the visit as encompassingEncounter and as an Encounters entry) is one resource with what both say', () => {
+    const result = ingestCcda(readCorpus('chb-sample-ccdas/cerner_Transition_of_Care_Referral_Summary.xml'), { now: NOW });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const encounters = (result.bundle.entry ?? []).flatMap((e) => (e.resource?.resourceType === 'Encounter' ? [e.resource] : []));
+    expect(encounters).toHaveLength(1);
+    expect(encounters[0].type?.[0].text).toBe('Inpatient');
+    expect(encounters[0].diagnosis).toHaveLength(2);
+    expect(result.summary['duplicates-merged']).toBe(1);
   });
 
   it('updateExisting switches clinical entries to conditional update', () => {
