@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditSink } from '../access/audit-sink.ts';
 import type { Database } from '../store/database.ts';
-import { AUDIT_COLUMNS, hashEntry, rowFacts, type AuditRow } from './entry.ts';
+import { canonicalJson, GENESIS_HASH } from './canonical.ts';
+import { AUDIT_COLUMNS, eventOfRow, factsRow, hashEntry, rowFacts, type AuditRow } from './entry.ts';
+import { auditFacts, buildAuditEvent } from './events.ts';
 import { appendAudit, loadCheckpointKey, verifyChain, writeCheckpoint } from './chain.ts';
 import { migratedPglite, readOf } from './test-support.ts';
 
@@ -17,10 +19,10 @@ async function seed(n: number): Promise<void> {
 }
 
 /** What an attacker with superuser rights does: switch the protection off, edit, switch it back on. */
-async function tamper(statements: string[]): Promise<void> {
+async function tamper(statements: string[], params: unknown[][] = []): Promise<void> {
   await db.query('alter table audit_log disable trigger user');
   try {
-    for (const s of statements) await db.query(s);
+    for (const [i, s] of statements.entries()) await db.query(s, params[i]);
   } finally {
     await db.query('alter table audit_log enable always trigger audit_log_no_update');
     await db.query('alter table audit_log enable always trigger audit_log_no_truncate');
@@ -32,6 +34,27 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await db.close();
+});
+
+describe('entries written before chains and compact entries', () => {
+  it('still verify, and new entries chain on after them', async () => {
+    const input = readOf('p-old', 'Observation/old');
+    const recorded = new Date('2026-11-01T10:00:00.000Z');
+    const { query: _q, detail: _d, ...common } = auditFacts(input, recorded);
+    const legacy = { ...common, event: canonicalJson(buildAuditEvent(input, recorded)) };
+    const hash = hashEntry(1, GENESIS_HASH, legacy);
+    const row = factsRow({ seq: 1, chain: 1, chainSeq: 1 }, GENESIS_HASH, hash, legacy);
+    // Written as 0008_audit_chains.sql leaves older entries: chain 1, no chain_seq, the AuditEvent JSON stored and hashed.
+    const columns = AUDIT_COLUMNS.split(', ');
+    const insert = `insert into audit_log (${AUDIT_COLUMNS}) values (${columns.map((_, i) => `$${i + 1}`).join(', ')})`;
+    await tamper([insert], [columns.map((c) => (c === 'chain_seq' ? null : row[c as keyof AuditRow]))]);
+    await db.query(`update audit_chain_head set seq = 1, hash = $1 where id = 1`, [hash]);
+    await db.query(`select setval('audit_event_seq', 2, false)`);
+    await seed(2);
+    expect(await verifyChain(db)).toMatchObject({ ok: true, count: 3 });
+    const stored = (await db.query<AuditRow>(`select ${AUDIT_COLUMNS} from audit_log where seq = 1`)).rows[0];
+    expect(eventOfRow(stored)).toEqual({ ...buildAuditEvent(input, recorded), id: '1' });
+  });
 });
 
 describe('appendAudit + verifyChain', () => {
