@@ -155,7 +155,11 @@ export class LinkStore implements PatientLinker {
     if (personIds.length === 0) return new Set();
     const rows = await readPersonMembers(scope.tx, personIds);
     const members = new Map<string, PersonMember[]>();
-    for (const r of rows) members.set(r.person_id, [...(members.get(r.person_id) ?? []), r]);
+    for (const r of rows) {
+      const list = members.get(r.person_id);
+      if (list) list.push(r);
+      else members.set(r.person_id, [r]);
+    }
     const previous = await this.currentPersons(scope, personIds);
     await scope.writeMany(personIds.map((personId) => {
       const prior = previous.get(`Person/${personId}`);
