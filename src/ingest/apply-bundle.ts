@@ -20,7 +20,8 @@ export interface ApplyOptions {
  */
 export async function applyInboxBundle(s: Services, ctx: AccessContext, messageId: string, bundle: Bundle, o: ApplyOptions): Promise<BundleEntry[]> {
   return s.gate.run(ctx, { action: 'ingest', query: o.query }, async (scope) => {
-    const responses = await s.transactions.transaction(scope, bundle.entry ?? []);
+    // Conditional keys come from sender ids, which senders copy across patients: matched within the entry's Patient.
+    const responses = await s.transactions.transaction(scope, bundle.entry ?? [], { samePatient: true });
     if (o.after) await o.after(scope);
     const personIds = await personsOf(s, scope, responses);
     const ack = typeof o.ack === 'string' ? o.ack : o.ack(responses);

@@ -6,6 +6,8 @@ import type { Services } from '../services.ts';
 import { applyInboxBundle } from './apply-bundle.ts';
 import { identifierQuery, ingestCcda, sameIdentifier, type CcdaError } from './ccda/index.ts';
 import { markOutcome, storeIncoming, type InboxMessage } from './inbox.ts';
+import { inOwnCompartment } from '../record/compartment.ts';
+import { conditionalQuery } from '../record/record-service.ts';
 
 /** What a C-CDA submission answers: an HTTP status and an OperationOutcome (the same answer again for a resend). */
 export interface CcdaOutcome {
@@ -106,17 +108,26 @@ const MULTIPLE_MATCHES = /^Conditional create matched \d+ resources/;
  */
 async function resolveAmbiguousKeys(s: Services, ctx: AccessContext, bundle: Bundle): Promise<Bundle> {
   const entries = bundle.entry ?? [];
-  const keyed = entries.flatMap((entry, index) => {
-    const key = (entry.resource as { identifier?: Identifier[] } | undefined)?.identifier?.[0];
-    const query = entry.request?.method === 'POST' ? entry.request.ifNoneExist : undefined;
-    return key && query && entry.resource && identifierQuery(key) === query ? [{ index, type: entry.resource.resourceType, key, query }] : [];
+  const found = await s.gate.run(ctx, { action: 'search', query: 'C-CDA conditional keys with several matches' }, async (scope) => {
+    // As in the transaction, a key matches only in the document's patient's compartment (another patient's resource
+    // under a copied id is not this item); a Patient the document creates has nothing stored yet.
+    const patientEntry = entries.find((e) => e.resource?.resourceType === 'Patient');
+    const patientQuery = patientEntry?.request?.method === 'PUT' ? patientEntry.request.url.split('?')[1] : undefined;
+    const [patient] = patientQuery ? (await scope.searchType('Patient', conditionalQuery(patientQuery), false)).matches : [];
+    const resolve = (ref: string) => (patient && ref === patientEntry?.fullUrl ? `Patient/${patient.id}` : undefined);
+    const keyed = entries.flatMap((entry, index) => {
+      const key = (entry.resource as { identifier?: Identifier[] } | undefined)?.identifier?.[0];
+      const query = entry.request?.method === 'POST' ? entry.request.ifNoneExist : undefined;
+      const scoped = key && query && entry.resource && identifierQuery(key) === query ? inOwnCompartment(entry.resource, query, resolve) : undefined;
+      return key && scoped && entry.resource ? [{ index, type: entry.resource.resourceType, key, query: scoped }] : [];
+    });
+    const matches = await scope.searchMany(keyed.map(({ type, query }) => ({ type, query: [...new URLSearchParams(query), ['_count', '100'], ['_total', 'none']] })));
+    return keyed.map((k, n) => ({ ...k, matches: matches[n] }));
   });
-  const found = await s.gate.run(ctx, { action: 'search', query: 'C-CDA conditional keys with several matches' }, (scope) =>
-    scope.searchMany(keyed.map(({ type, query }) => ({ type, query: [...new URLSearchParams(query), ['_count', '100'], ['_total', 'none']] }))));
   const resolved = [...entries];
-  keyed.forEach(({ index, key }, n) => {
-    if (found[n].length < 2) return;
-    const holder = found[n]
+  found.forEach(({ index, key, matches }) => {
+    if (matches.length < 2) return;
+    const holder = matches
       .filter((r) => {
         const first = (r as { identifier?: Identifier[] }).identifier?.[0];
         return !!first && sameIdentifier(first, key);

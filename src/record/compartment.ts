@@ -1,10 +1,25 @@
 import type { Binary, Provenance, Resource } from '@medplum/fhirtypes';
-import { patientCompartmentRefs } from '../store/search/extract.ts';
+import { patientCompartmentParams, patientCompartmentRefs } from '../store/search/extract.ts';
+import { rewriteReferences } from './references.ts';
 
 /** The source Patient a resource belongs to, from the R4 Patient CompartmentDefinition. */
 export function compartmentPatient(resource: Resource): string | undefined {
   const ref = patientCompartmentRefs(resource)[0];
   return ref ? ref.slice('Patient/'.length) : undefined;
+}
+
+/**
+ * A search query restricted to the Patient compartment the resource is in, its references first mapped through
+ * `resolve` (bundle-local `urn:uuid:` → `Patient/id`); undefined when it names no Patient.
+ */
+export function inOwnCompartment(resource: Resource, query: string, resolve: (ref: string) => string | undefined): string | undefined {
+  const copy = structuredClone(resource);
+  rewriteReferences(copy, resolve);
+  const patient = patientCompartmentParams(copy)[0];
+  if (!patient) return undefined;
+  const params = new URLSearchParams(query);
+  params.append(patient.code, patient.reference);
+  return params.toString();
 }
 
 /**

@@ -11,6 +11,8 @@ import { rewriteReferences } from './references.ts';
 import { declaredLabels } from '../privacy/labels/classifier.ts';
 import { propagateLabels } from '../privacy/labels/propagate.ts';
 import { loadValueSets } from '../privacy/labels/value-sets.ts';
+import { inPatientCompartment } from '../store/search/extract.ts';
+import { inOwnCompartment } from './compartment.ts';
 
 interface PlannedEntry {
   index: number;
@@ -26,11 +28,30 @@ interface PlannedEntry {
   sameAs?: PlannedEntry;
 }
 
+export interface TransactionOptions {
+  /**
+   * Conditional creates, updates and references of resources in a Patient compartment match only resources of the
+   * entry's own Patient. Ingestion sets it: there the condition is the converter's de-duplication key, built from ids
+   * senders copy across patients (CDA sample UUIDs, placer/filler numbers), and a match in another Patient's
+   * compartment would file this patient's item as that patient's. The FHIR API keeps the client's query as sent.
+   */
+  samePatient?: boolean;
+}
+
 /** The search query of a conditional create or update; undefined for other entries. */
 function conditionalOf(p: PlannedEntry): string | undefined {
   if (p.method === 'POST') return p.entry.request?.ifNoneExist || undefined;
   if (p.method === 'PUT' && !p.id) return p.entry.request!.url.split('?')[1] ?? '';
   return undefined;
+}
+
+/**
+ * The conditional query restricted to the compartment of the entry's Patient (its reference to a Patient entry of
+ * this bundle resolved through `ids`). Undefined when the entry names no Patient: then nothing may match, and a
+ * conditional create or update creates.
+ */
+function withPatient(p: PlannedEntry, query: string, ids: Map<string, string>): string | undefined {
+  return p.entry.resource ? inOwnCompartment(p.entry.resource, query, (ref) => ids.get(ref)) : undefined;
 }
 
 /** Processing order inside a transaction: deletes, then shared resources, Patients, clinical data, reads. */
@@ -76,15 +97,20 @@ export class TransactionService {
   }
 
   /** Runs a transaction inside an existing gate scope (ingestion uses this to add its own steps to the same transaction). */
-  async transaction(scope: GateScope, entries: BundleEntry[]): Promise<BundleEntry[]> {
+  async transaction(scope: GateScope, entries: BundleEntry[], opts: TransactionOptions = {}): Promise<BundleEntry[]> {
     const planned = entries.map((entry, index) => this.plan(entry, index));
-    await this.matchConditionals(scope, planned);
+    // Entries scoped to their Patient are matched once the Patients (matched in the first round) have their ids.
+    const scoped = opts.samePatient ? planned.filter((p) => conditionalOf(p) !== undefined && inPatientCompartment(p.type)) : [];
+    const unscoped = planned.filter((p) => !scoped.includes(p));
     const ids = new Map<string, string>();
-    for (const p of planned) this.assignIdentity(p, ids);
-    const resolve = await this.conditionalReferences(scope, planned);
+    await this.matchConditionals(scope, unscoped, conditionalOf);
+    for (const p of unscoped) this.assignIdentity(p, ids);
+    await this.matchConditionals(scope, scoped, (p) => withPatient(p, conditionalOf(p)!, ids));
+    for (const p of scoped) this.assignIdentity(p, ids);
+    const resolve = await this.conditionalReferences(scope, planned, ids, opts);
     for (const p of planned) {
       if (p.entry.resource) {
-        rewriteReferences(p.entry.resource, (ref) => ids.get(ref) ?? resolve.get(ref));
+        rewriteReferences(p.entry.resource, (ref) => ids.get(ref) ?? resolve(p, ref));
       }
     }
     labelWithinBundle(planned);
@@ -151,9 +177,9 @@ export class TransactionService {
    * looked up. Keys known to exist (a feed's organization and practitioners, after its first message) are not
    * locked, so the transactions that mention them do not serialise on them.
    */
-  private async matchConditionals(scope: GateScope, planned: PlannedEntry[]): Promise<void> {
+  private async matchConditionals(scope: GateScope, planned: PlannedEntry[], queryOf: (p: PlannedEntry) => string | undefined): Promise<void> {
     const conditional = planned.flatMap((p) => {
-      const query = conditionalOf(p);
+      const query = queryOf(p);
       return query === undefined ? [] : [{ p, query, key: conditionalKey(p.type, query) }];
     });
     await lockKeys(scope.tx, conditional.filter((c) => !this.knownKeys.has(c.key)).map((c) => c.key));
@@ -197,30 +223,46 @@ export class TransactionService {
     if (entry.fullUrl && p.id) ids.set(entry.fullUrl, `${p.type}/${p.id}`);
   }
 
-  /** Conditional references (`Patient?identifier=x|y`) must match exactly one resource. */
-  private async conditionalReferences(scope: GateScope, planned: PlannedEntry[]): Promise<Map<string, string>> {
-    const refs = new Set<string>();
+  /**
+   * Conditional references (`Patient?identifier=x|y`) must match exactly one resource. With `samePatient`, a reference
+   * to a Patient-compartment type is looked up in the compartment of the referring entry's Patient only.
+   */
+  private async conditionalReferences(scope: GateScope, planned: PlannedEntry[], ids: Map<string, string>, opts: TransactionOptions): Promise<(p: PlannedEntry, ref: string) => string | undefined> {
+    // Per entry: each conditional reference and the lookup it stands for (`Type?query`; undefined: no Patient to look in).
+    const lookups = new Map<PlannedEntry, Map<string, string | undefined>>();
     for (const p of planned) {
       rewriteReferences(p.entry.resource, (ref) => {
-        if (/^[A-Z][A-Za-z]+\?/.test(ref)) refs.add(ref);
+        if (!/^[A-Z][A-Za-z]+\?/.test(ref)) return undefined;
+        const type = ref.slice(0, ref.indexOf('?'));
+        const query = ref.slice(ref.indexOf('?') + 1);
+        const scoped = opts.samePatient && inPatientCompartment(type) ? withPatient(p, query, ids) : query;
+        const lookup = lookups.get(p) ?? new Map<string, string | undefined>();
+        lookups.set(p, lookup.set(ref, scoped === undefined ? undefined : `${type}?${scoped}`));
         return undefined;
       });
     }
-    const out = new Map<string, string>();
-    for (const ref of refs) {
-      const [type, query] = [ref.slice(0, ref.indexOf('?')), ref.slice(ref.indexOf('?') + 1)];
-      const inBundle = planned.filter((p) => (p.type === type && p.entry.request?.ifNoneExist === query) || p.entry.request?.url === ref);
-      if (inBundle.length === 1 && inBundle[0].id) {
-        out.set(ref, `${type}/${inBundle[0].id}`);
-        continue;
+    // Keyed by the lookup (by the reference itself when there is none: only an entry of this bundle can answer it).
+    const resolved = new Map<string, string>();
+    for (const lookup of lookups.values()) {
+      for (const [ref, target] of lookup) {
+        if (resolved.has(target ?? ref)) continue;
+        const type = ref.slice(0, ref.indexOf('?'));
+        const inBundle = planned.filter((p) => (p.type === type && `${type}?${p.entry.request?.ifNoneExist}` === ref) || p.entry.request?.url === ref);
+        if (inBundle.length === 1 && inBundle[0].id) {
+          resolved.set(target ?? ref, `${type}/${inBundle[0].id}`);
+          continue;
+        }
+        const found = target === undefined ? [] : (await scope.searchType(type, conditionalQuery(target.slice(type.length + 1)), false)).matches;
+        if (found.length !== 1) {
+          throw fhirError(412, 'not-found', `Conditional reference ${type}?… matched ${found.length} resources; it must match exactly one.`);
+        }
+        resolved.set(target ?? ref, `${type}/${found[0].id}`);
       }
-      const found = await scope.searchType(type, conditionalQuery(query), false);
-      if (found.matches.length !== 1) {
-        throw fhirError(412, 'not-found', `Conditional reference ${type}?… matched ${found.matches.length} resources; it must match exactly one.`);
-      }
-      out.set(ref, `${type}/${found.matches[0].id}`);
     }
-    return out;
+    return (p, ref) => {
+      const lookup = lookups.get(p);
+      return lookup?.has(ref) ? resolved.get(lookup.get(ref) ?? ref) : undefined;
+    };
   }
 
   /** Deletes and reads. */

@@ -24,6 +24,15 @@ const REUSED_IDS = [
 ];
 const CLINICAL = ['AllergyIntolerance', 'Condition', 'Encounter', 'Immunization', 'MedicationStatement', 'Observation', 'Procedure'];
 
+/**
+ * The document with a medical record number on its patient (CCD_1 and Referral_Note identify theirs by SSN only).
+ * Keys match only in the patient's own compartment, and a Patient without a key is created anew by every document,
+ * so only a keyed patient's later document finds its earlier items.
+ */
+function withMrn(xml: string, file: string): string {
+  return xml.replace(/(<patientRole[^>]*>)/, `$1<id root="2.16.840.1.113883.19.5.4242" extension="mrn-${file}"/>`);
+}
+
 /** The same document under a new ClinicalDocument/id (a later document repeating every item), optionally for another patient. */
 function later(xml: string, n: string, otherPatient = false): string {
   const renamed = xml.replace(/<id\s[^>]*?\/?>(<\/id>)?/, `<id root="2.25.4242" extension="reupload-${n}"/>`);
@@ -52,7 +61,7 @@ describe.skipIf(!hasCorpus).each(await databaseKinds())('C-CDA documents whose e
   afterAll(async () => server?.stop(), 60_000);
 
   it.each(REUSED_IDS)('%s: a later document repeating its items is accepted and adds no clinical resource', async (file) => {
-    const xml = readFileSync(join(CCDA, file), 'utf8');
+    const xml = withMrn(readFileSync(join(CCDA, file), 'utf8'), file);
     const first = await post(xml);
     expect(first.statusCode, first.body).toBe(201);
     const after = await clinicalCounts(server);
@@ -62,20 +71,22 @@ describe.skipIf(!hasCorpus).each(await databaseKinds())('C-CDA documents whose e
   }, 240_000);
 
   it.each(REUSED_IDS)('%s: the same document for another patient from the same sender is accepted', async (file) => {
-    const res = await post(later(readFileSync(join(CCDA, file), 'utf8'), `${file}-other`, true));
+    const res = await post(later(withMrn(readFileSync(join(CCDA, file), 'utf8'), file), `${file}-other`, true));
     expect(res.statusCode, res.body).toBe(201);
   }, 240_000);
 
   it('several stored resources matching a key (written before this fix, or by racing uploads) do not reject a later document', async () => {
     const file = 'hl7-examples/documents/Referral_Note.xml';
-    const xml = readFileSync(join(CCDA, file), 'utf8');
+    const xml = withMrn(readFileSync(join(CCDA, file), 'utf8'), file);
     const converted = ingestCcda(xml, { now: new Date().toISOString() });
     if (!converted.ok) throw new Error('corpus document not converted');
     const key = (converted.bundle.entry ?? []).map((e) => (e.resource as Condition).identifier?.[0]).find((i): i is Identifier => i?.system !== undefined && i.system !== HASH_SYSTEM && converted.bundle.entry!.some((e) => e.resource?.resourceType === 'Condition' && (e.resource as Condition).identifier?.[0] === i));
     expect(key).toBeDefined();
     expect((await post(xml)).statusCode).toBe(201);
     const conditions = () => run<{ id: string; content: Condition }>(server.services.db, sql`select id, content from resources where resource_type = 'Condition' and not deleted`);
-    const holder = (await conditions()).find((r) => r.content.identifier?.[0]?.value === key!.value);
+    // Other documents of this suite carry the same HL7 sample id for other patients: the holder is this patient's.
+    const [patient] = await run<{ id: string }>(server.services.db, sql`select id from resources where resource_type = 'Patient' and content::text like ${`%mrn-${file}%`}`);
+    const holder = (await conditions()).find((r) => r.content.identifier?.[0]?.value === key!.value && r.content.subject?.reference === `Patient/${patient.id}`);
     expect(holder).toBeDefined();
     // What the earlier converter stored: another item that also carried the reused id, and a second copy under the key.
     const sender: AccessContext = { clientId: 'legacy', displayName: 'legacy writes', role: 'system', organizationId: orgId, scopes: ['system/*.cruds'], purposeOfUse: 'TREAT' };

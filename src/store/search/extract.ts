@@ -85,17 +85,29 @@ function compartmentParams(type: string): string[] {
   return compartment.get(type) ?? [];
 }
 
-/** The `Patient/id` references that put this resource in a Patient compartment (a Patient is in its own). */
-export function patientCompartmentRefs(resource: Resource): string[] {
-  const refs = new Set<string>();
-  if (resource.resourceType === 'Patient' && resource.id) refs.add(`Patient/${resource.id}`);
+/** Whether resources of this type belong to a Patient's compartment through a reference (a Patient is its own compartment). */
+export function inPatientCompartment(type: string): boolean {
+  return type !== 'Patient' && compartmentParams(type).length > 0;
+}
+
+/** Each search parameter of the Patient CompartmentDefinition that puts this resource in a Patient's compartment, with that Patient. */
+export function patientCompartmentParams(resource: Resource): Array<{ code: string; reference: string }> {
+  const out: Array<{ code: string; reference: string }> = [];
   const input = [toTypedValue(resource)];
   for (const code of compartmentParams(resource.resourceType)) {
     const def = searchParamsFor(resource.resourceType).get(code);
     if (!def || def.type !== 'reference') continue;
     for (const tv of evaluate(def, input)) {
-      for (const r of toReferences(tv)) if (r.targetType === 'Patient') refs.add(`Patient/${r.targetId}`);
+      for (const r of toReferences(tv)) if (r.targetType === 'Patient') out.push({ code, reference: `Patient/${r.targetId}` });
     }
   }
+  return out;
+}
+
+/** The `Patient/id` references that put this resource in a Patient compartment (a Patient is in its own). */
+export function patientCompartmentRefs(resource: Resource): string[] {
+  const refs = new Set<string>();
+  if (resource.resourceType === 'Patient' && resource.id) refs.add(`Patient/${resource.id}`);
+  for (const { reference } of patientCompartmentParams(resource)) refs.add(reference);
   return [...refs];
 }
