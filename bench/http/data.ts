@@ -128,6 +128,10 @@ export async function loadBenchData(stack: BenchStack): Promise<BenchData> {
   const check = await fetch(`${stack.urls.full}${searchPath}`, { headers: { authorization: `Bearer ${who.clinicianToken}` } });
   const bundle = (await check.json()) as Bundle;
   if (check.status !== 200 || bundle.entry?.length !== 20) throw new Error(`bench search returned ${check.status} with ${bundle.entry?.length ?? 0} entries`);
-  const createBody = JSON.stringify(observation(`Patient/${patientId}`, 0));
+  // Created results are vital signs, not glucose: the search must find the same 250 rows in every round, whatever
+  // the create runs before it added.
+  const created = observation(`Patient/${patientId}`, 0) as Resource & { code: object };
+  created.code = { coding: [{ system: 'http://loinc.org', code: '8867-4', display: 'Heart rate' }] };
+  const createBody = JSON.stringify(created);
   return { ...who, ingest, patientId, observationId, searchPath, searchTotal: bundle.total ?? 0, createBody };
 }
