@@ -7,7 +7,7 @@ import type { Services } from '../services.ts';
 import { buildAck, echoFromHeader, echoFromRaw } from './hl7v2/ack.ts';
 import { mapMessage, type MergeInstruction } from './hl7v2/map/index.ts';
 import { parseHl7 } from './hl7v2/parse.ts';
-import { Hl7ErrorCode, type Hl7Error, type ParsedMessage } from './hl7v2/types.ts';
+import { Hl7ErrorCode, type Hl7Error } from './hl7v2/types.ts';
 import { applyInboxBundle } from './apply-bundle.ts';
 import { markOutcome, storeIncoming, type InboxMessage } from './inbox.ts';
 import { senderContext } from './sender-context.ts';

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { HumanName, Patient, Person, PersonLink } from '@medplum/fhirtypes';
+import type { Patient, Person, PersonLink } from '@medplum/fhirtypes';
 import type { GateScope } from '../access/gate-scope.ts';
 import type { PatientLinker } from '../record/hooks.ts';
 import { run } from '../store/database.ts';
-import { readBlockCandidates, readPersonMembers } from '../store/mpi-reads.ts';
+import { readBlockCandidates, readPersonMembers, type PersonMemberRow } from '../store/mpi-reads.ts';
 import { readPatients, rehomePatient, type StoredRow } from '../store/resource-store.ts';
 import { sql } from '../store/sql.ts';
 import { blockKeys, MAX_BLOCK_SIZE, MAX_CANDIDATES } from './blocking.ts';
@@ -184,14 +184,7 @@ export class LinkStore implements PatientLinker {
 }
 
 /** A member of a person as its Person resource shows it: the link, and the record's demographics when it is stored. */
-export interface PersonMember {
-  patient_id: string;
-  assurance: string;
-  stored: boolean;
-  name: HumanName[] | null;
-  gender: string | null;
-  birth_date: string | null;
-}
+export type PersonMember = Omit<PersonMemberRow, 'person_id' | 'opted_out'>;
 
 /**
  * A person's FHIR Person: one link per source Patient (in patient id order) with its assurance, and the
