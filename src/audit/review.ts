@@ -92,3 +92,27 @@ export async function markReviewed(db: Database, ctx: AccessContext, seq: number
     return item;
   });
 }
+
+export interface BreakGlassGrant {
+  id: string;
+  user_id: string;
+  person_id: string;
+  reason: string;
+  created_at: Date | string;
+}
+
+/**
+ * The reason given for the declaration a review item records: the grant its audit detail names, else the grant of
+ * the same user and person declared closest to the event. The detail alone is not enough: free text in the audit log
+ * is masked wherever nine digits look like an SSN, and a grant id (a UUID) can contain such a run.
+ */
+export function reasonFor(item: { detail?: string; agentUserId: string | null; personIds: string[]; time: string }, grants: BreakGlassGrant[]): string | undefined {
+  const named = /break-the-glass (\S+)/.exec(item.detail ?? '')?.[1];
+  const exact = grants.find((g) => g.id === named);
+  if (exact) return exact.reason;
+  const at = Date.parse(item.time);
+  const distance = (g: BreakGlassGrant) => Math.abs(new Date(g.created_at).getTime() - at);
+  return grants
+    .filter((g) => g.user_id === item.agentUserId && item.personIds.includes(g.person_id))
+    .sort((a, b) => distance(a) - distance(b))[0]?.reason;
+}

@@ -5,7 +5,7 @@ import type { GateScope } from '../../access/gate-scope.ts';
 import { accessReportCsv, accessReportPdf } from '../../audit/report-render.ts';
 import { patientAccessReport } from '../../audit/reports.ts';
 import { createAuditRequest, fulfilAuditRequest, listAuditRequests } from '../../audit/requests.ts';
-import { listReviews, markReviewed } from '../../audit/review.ts';
+import { listReviews, markReviewed, reasonFor, type BreakGlassGrant } from '../../audit/review.ts';
 import { searchAudit } from '../../audit/search.ts';
 import { badRequest, forbidden, notFound } from '../../fhir/outcome.ts';
 import { run } from '../../store/database.ts';
@@ -84,9 +84,8 @@ export async function auditRoutes(app: FastifyInstance, s: Services): Promise<vo
     const items = await s.gate.run(request.ctx, { action: 'read', query: 'break-glass review queue' }, async (scope) => {
       // Inside the gate's transaction: PGlite has one connection, and a second statement outside it would wait forever.
       const list = [...(await listReviews(scope.tx, 'break-glass')), ...(await listReviews(scope.tx, 'break-glass', { status: 'reviewed', limit: 50 }))];
-      const reasons = await run<{ id: string; reason: string }>(scope.tx, sql`select id, reason from break_glass`);
-      const reasonOf = new Map(reasons.map((r) => [r.id, r.reason]));
-      return list.map((i) => ({ ...i, reason: reasonOf.get(/break-the-glass (\S+)/.exec(i.detail ?? '')?.[1] ?? '') }));
+      const grants = await run<BreakGlassGrant>(scope.tx, sql`select id, user_id, person_id, reason, created_at from break_glass`);
+      return list.map((i) => ({ ...i, reason: reasonFor(i, grants) }));
     });
     return items;
   });
