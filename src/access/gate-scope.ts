@@ -3,12 +3,12 @@ import { forbidden, gone, notFound } from '../fhir/outcome.ts';
 import type { Queryable } from '../store/database.ts';
 import { run } from '../store/database.ts';
 import type { StoredRow } from '../store/resource-store.ts';
-import { readCurrent, readHistory, readVersion, writeVersion } from '../store/resource-store.ts';
+import { readCurrentForUpdate, readHistory, readVersion, writeVersion } from '../store/resource-store.ts';
 import { raw, sql, type Sql } from '../store/sql.ts';
 import type { AuditAction, AuditRecord } from './audit-sink.ts';
 import type { AccessContext } from './context.ts';
 import type { FieldProtector } from './field-protector.ts';
-import { authorizeRead, authorizeWrite } from './authorize.ts';
+import { authorizeRead } from './authorize.ts';
 import { hasQueryRole } from './scopes.ts';
 import type { OutgoingRow } from './outgoing.ts';
 import { demographicsOnly, verdictFor } from './outgoing.ts';
@@ -187,16 +187,14 @@ export class GateScope {
     return { entries: out, total };
   }
 
-  /** The current row for a write (locked), after checking the caller may write it. Not privacy-filtered: writes are authorized instead. */
-  async currentForWrite(type: string, id: string, derived = false): Promise<StoredRow & { source_org?: string | null } | undefined> {
-    const row = await readCurrent(this.tx, type, id, true);
-    if (row) {
-      if (derived) return row;
-      const meta = (await run<{ source_org: string | null; person_id: string | null }>(this.tx, sql`select source_org, person_id from resources where resource_type = ${type} and id = ${id}`))[0];
-      authorizeWrite(this.ctx, type, { sourceOrg: meta?.source_org ?? null, personId: meta?.person_id ?? null });
-      return { ...row, source_org: meta?.source_org };
-    }
-    return undefined;
+  /**
+   * The current row for a write (locked), after checking the caller may write it (skipped for `derived` writes).
+   * Not privacy-filtered: writes are authorized instead.
+   */
+  async currentForWrite(type: string, id: string, derived = false): Promise<StoredRow & { source_org: string | null } | undefined> {
+    const key = { resourceType: type, id };
+    const rows = derived ? await readCurrentForUpdate(this.tx, [key]) : [...(await this.currentForWriteMany([key])).values()];
+    return rows[0];
   }
 
   async write(input: WriteInput): Promise<Resource> {

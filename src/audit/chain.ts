@@ -14,11 +14,16 @@ export interface AppendOptions {
   now?: Date;
 }
 
-const COLUMNS = [
-  'seq', 'recorded', 'action', 'subtype', 'outcome', 'purpose', 'agent_user_id', 'agent_name', 'agent_role', 'agent_org',
-  'agent_client', 'source_ip', 'person_ids', 'entity_refs', 'relationship', 'break_glass', 'query', 'detail', 'prev_hash', 'hash',
-  'chain', 'chain_seq',
-] as const;
+/** Columns of a fact row with the casts an `insert … select` of parameters needs. */
+const FACT_COLUMNS: Array<[keyof AuditRow, string]> = [
+  ['recorded', 'timestamptz'], ['action', 'text'], ['subtype', 'text'], ['outcome', 'text'], ['purpose', 'text'],
+  ['agent_user_id', 'text'], ['agent_name', 'text'], ['agent_role', 'text'], ['agent_org', 'text'], ['agent_client', 'text'],
+  ['source_ip', 'text'], ['person_ids', 'text[]'], ['entity_refs', 'text[]'], ['relationship', 'text'], ['break_glass', 'boolean'],
+  ['query', 'text'], ['detail', 'text'],
+];
+
+/** Every column an append writes: the facts, then the entry's place in its chain. */
+const COLUMNS: Array<keyof AuditRow> = [...FACT_COLUMNS.map(([c]) => c), 'seq', 'prev_hash', 'hash', 'chain', 'chain_seq'];
 // Keeps each statement well under PostgreSQL's 65,535 bind parameters.
 const ROWS_PER_STATEMENT = 1000;
 
@@ -77,13 +82,6 @@ async function lockHead(tx: Queryable, n: number): Promise<HeadRow> {
   return busy.rows[0];
 }
 
-/** Columns of a fact row with the casts an `insert … select` of parameters needs. */
-const FACT_COLUMNS: Array<[keyof AuditRow, string]> = [
-  ['recorded', 'timestamptz'], ['action', 'text'], ['subtype', 'text'], ['outcome', 'text'], ['purpose', 'text'],
-  ['agent_user_id', 'text'], ['agent_name', 'text'], ['agent_role', 'text'], ['agent_org', 'text'], ['agent_client', 'text'],
-  ['source_ip', 'text'], ['person_ids', 'text[]'], ['entity_refs', 'text[]'], ['relationship', 'text'], ['break_glass', 'boolean'],
-  ['query', 'text'], ['detail', 'text'],
-];
 
 /**
  * The common case, one event, in one statement: take a free chain head, draw the event id, insert the entry with

@@ -30,16 +30,6 @@ export interface WriteRow {
 
 const COLUMNS = sql`resource_type, id, version_id, last_updated, deleted, person_id, content`;
 
-export async function readCurrent(tx: Queryable, type: string, id: string, lock = false): Promise<StoredRow | undefined> {
-  const rows = await run<StoredRow>(
-    tx,
-    lock
-      ? sql`select ${COLUMNS} from resources where resource_type = ${type} and id = ${id} for update`
-      : sql`select ${COLUMNS} from resources where resource_type = ${type} and id = ${id}`,
-  );
-  return rows[0];
-}
-
 export async function readVersion(tx: Queryable, type: string, id: string, version: number): Promise<StoredRow | undefined> {
   const rows = await run<StoredRow>(
     tx,
