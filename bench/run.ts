@@ -2,7 +2,7 @@
 // a bare-route baseline, read, search, create and Synthea bundle ingest, plus the cost of authorization, privacy
 // filtering and audit on the same routes. Prints a table and rewrites the FHIR API / Authorization / Audit sections
 // of docs/PERFORMANCE.md. Options: --duration <s> (per autocannon run, default 5), --rounds <n> (default 2),
-// --db pglite|postgres, --no-write. Without --db each database runs in its own child process (so the memory
+// --db pglite|postgres, --no-write, --ops read,search,create (a subset, for development; needs --no-write). Without --db each database runs in its own child process (so the memory
 // figure of one is not inflated by the other) and this process collects the reports.
 import { execFile } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
@@ -17,18 +17,20 @@ import {
   type DbReport, type Machine,
 } from './http/report.ts';
 import { ANALYSIS } from './http/analysis.ts';
-import { auditVolume, runScenarios } from './http/scenarios.ts';
+import { auditVolume, runScenarios, type Operation } from './http/scenarios.ts';
 import { startStack, type DbKind } from './http/stack.ts';
 
 const { values: args } = parseArgs({
   options: {
     duration: { type: 'string', default: '5' }, rounds: { type: 'string', default: '2' }, db: { type: 'string' },
-    'no-write': { type: 'boolean', default: false }, report: { type: 'string' },
+    'no-write': { type: 'boolean', default: false }, report: { type: 'string' }, ops: { type: 'string' },
   },
 });
 const duration = Number(args.duration);
 const rounds = Number(args.rounds);
 const connections = 10;
+const ops = args.ops?.split(',') as Operation[] | undefined;
+if (ops && !args['no-write']) throw new Error('--ops measures a subset: use it with --no-write');
 
 async function benchDatabase(kind: DbKind): Promise<DbReport> {
   const memory = new MemorySampler();
@@ -39,7 +41,7 @@ async function benchDatabase(kind: DbKind): Promise<DbReport> {
     const startedRssMb = process.memoryUsage().rss / 2 ** 20;
     const data = await loadBenchData(stack);
     if (data.ingest) console.log(`  ingest: ${data.ingest.resources} resources in ${data.ingest.bundles} bundles, ${data.ingest.seconds.toFixed(1)} s (${(data.ingest.resources / data.ingest.seconds).toFixed(0)}/s), ${data.ingest.failures} failed`);
-    const { results, profiles } = await runScenarios(stack, data, { duration, connections, rounds });
+    const { results, profiles } = await runScenarios(stack, data, { duration, connections, rounds, ops });
     const audit = await auditVolume(stack);
     return { db: kind, results, profiles, ingest: data.ingest, peakRssMb: memory.stop() / 2 ** 20, startedRssMb, audit, searchTotal: data.searchTotal };
   } finally {

@@ -31,6 +31,8 @@ export interface RunOptions {
   connections: number;
   /** Each round runs every plan; odd rounds in reverse order, so drift in the machine's load hits all setups alike. */
   rounds: number;
+  /** Only these operations (and always the baseline); all when absent. */
+  ops?: Operation[];
 }
 
 interface Plan {
@@ -91,10 +93,11 @@ async function profiledRun(stack: BenchStack, plan: Plan, run: () => Promise<Loa
 
 /** Every planned autocannon run against one database, in rounds; profiles the SQL of the production runs (first round). */
 export async function runScenarios(stack: BenchStack, data: BenchData, o: RunOptions): Promise<{ results: Measured[]; profiles: Profile[] }> {
-  const runs = new Map<Plan, LoadResult[]>(PLANS.map((p) => [p, []]));
+  const plans = PLANS.filter((p) => p.op === 'baseline' || !o.ops || o.ops.includes(p.op));
+  const runs = new Map<Plan, LoadResult[]>(plans.map((p) => [p, []]));
   const profiles: Profile[] = [];
   for (let round = 0; round < o.rounds; round++) {
-    for (const plan of round % 2 === 0 ? PLANS : [...PLANS].reverse()) {
+    for (const plan of round % 2 === 0 ? plans : [...plans].reverse()) {
       const t = target(stack, data, plan);
       const run = () => runLoad({ ...t, duration: o.duration, connections: o.connections });
       const r = plan.profile && round === 0 ? await profiledRun(stack, plan, run, profiles) : await run();
@@ -103,7 +106,7 @@ export async function runScenarios(stack: BenchStack, data: BenchData, o: RunOpt
       console.log(`  ${stack.kind} ${plan.op.padEnd(8)} ${plan.setup.padEnd(9)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms${bad ? `  (${bad} non-2xx/errors!)` : ''}`);
     }
   }
-  return { results: PLANS.map((p) => merge(stack.kind, p, runs.get(p)!)), profiles };
+  return { results: plans.map((p) => merge(stack.kind, p, runs.get(p)!)), profiles };
 }
 
 export async function auditVolume(stack: BenchStack): Promise<{ rows: number; bytes: number }> {

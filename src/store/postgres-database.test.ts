@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { PG_URL, postgresAvailable } from '../../test/support/databases.ts';
+import { openPostgres } from './postgres-database.ts';
+
+const pgUp = await postgresAvailable();
+
+describe.skipIf(!pgUp)('PostgreSQL statement preparation', () => {
+  it('prepares a statement on its fifth run and keeps answering with the new values', async () => {
+    const db = await openPostgres({ url: PG_URL, max: 1 });
+    try {
+      const text = 'select $1::int + 1 as n';
+      const prepared = () => db.query<{ n: number }>("select count(*)::int as n from pg_prepared_statements where statement = 'select $1::int + 1 as n'");
+      for (let i = 1; i <= 4; i++) expect((await db.query<{ n: number }>(text, [i])).rows[0].n).toBe(i + 1);
+      expect((await prepared()).rows[0].n).toBe(0);
+      for (let i = 5; i <= 7; i++) expect((await db.query<{ n: number }>(text, [i])).rows[0].n).toBe(i + 1);
+      expect((await prepared()).rows[0].n).toBe(1);
+      // Inside a transaction the same connection's prepared statement serves too.
+      expect(await db.transaction(async (tx) => (await tx.query<{ n: number }>(text, [41])).rows[0].n)).toBe(42);
+    } finally {
+      await db.close();
+    }
+  });
+});
