@@ -1,16 +1,19 @@
 /**
- * Where an HL7 v2 message's time goes: `node bin/run-ts.mjs bench/ingest/profile.ts [pglite|postgres] [messages] [senders]`.
+ * Where an HL7 v2 message's time goes: `node bin/run-ts.mjs bench/ingest/profile.ts [pglite|postgres] [messages] [senders] [--cpu]`.
  * Runs the bench mix through `receiveHl7` in process (no MLLP socket) over the SQL-profiling `Database` wrapper and
- * prints messages/s, SQL statements and Node CPU per message and the statements that took the most time. Not written
+ * prints messages/s, SQL statements and Node CPU per message and the statements that took the most time (`--cpu`: and
+ * an inspector profile of the measured messages). Not written
  * to docs/PERFORMANCE.md: `npm run bench:ingest` measures the sustained MLLP figures.
  */
 import { receiveHl7 } from '../../src/ingest/hl7v2-pipeline.ts';
 import { startStack, type DbKind } from '../http/stack.ts';
+import { startCpuProfile } from './cpu-profile.ts';
 import { instantiate, loadMix } from './templates.ts';
 
-const kind = (process.argv[2] ?? 'postgres') as DbKind;
-const messages = Number(process.argv[3] ?? 300);
-const senders = Number(process.argv[4] ?? 4);
+const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const kind = (args[0] ?? 'postgres') as DbKind;
+const messages = Number(args[1] ?? 300);
+const senders = Number(args[2] ?? 4);
 const WARMUP = 40;
 const mix = loadMix();
 let seed = 42;
@@ -37,17 +40,20 @@ try {
   };
   await send(WARMUP);
   stack.db.start();
+  const profiler = process.argv.includes('--cpu') ? await startCpuProfile() : undefined;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const latencies = await send(messages);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const report = await profiler?.stop();
   const profile = stack.db.stop();
   const statements = profile.statements.reduce((n, st) => n + (st.statement.startsWith('(') ? 0 : st.count), 0);
   const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)].toFixed(1);
   console.log(`${kind}: ${messages} messages, ${senders} at a time: ${(messages / seconds).toFixed(1)}/s, p50 ${at(0.5)} ms, p99 ${at(0.99)} ms; ` +
     `${(statements / messages).toFixed(1)} SQL statements and ${((cpu.user + cpu.system) / 1000 / messages).toFixed(1)} ms Node CPU per message`, statuses);
   for (const st of profile.statements.slice(0, 25)) console.log(`  ${String(st.count).padStart(6)} × ${(st.totalMs / st.count).toFixed(2).padStart(7)} ms  ${st.statement}`);
+  if (report) console.log(report.join('\n'));
 } finally {
   await stack.close();
 }
