@@ -3,6 +3,7 @@ import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { loadFhirDefinitions, isStorableType } from '../fhir/definitions.ts';
 import { badRequest, FhirError, fhirError } from '../fhir/outcome.ts';
 import { loadRequiredBindings, requiredBindingIssues } from './required-bindings.ts';
+import { surelyValid } from './validate-fast.ts';
 
 /** Structural checks every write needs before validation proper: a JSON object with a known, storable resourceType. */
 export function assertResourceShape(body: unknown, expectedType?: string): asserts body is Resource {
@@ -22,12 +23,16 @@ export function prepareValidation(): void {
 /** Validates against the R4 StructureDefinitions; errors become one 400 OperationOutcome with FHIRPath locations. */
 export function validateOrThrow(resource: Resource): void {
   loadFhirDefinitions();
-  let issues: OperationOutcomeIssue[];
-  try {
-    issues = validateResource(resource);
-  } catch (err) {
-    if (err instanceof OperationOutcomeError) issues = err.outcome.issue ?? [];
-    else throw err;
+  let issues: OperationOutcomeIssue[] = [];
+  // The full validator runs only when the present-elements walk cannot vouch for the resource, so every reported
+  // issue is still @medplum/core's own (its warnings are dropped below either way).
+  if (!surelyValid(resource)) {
+    try {
+      issues = validateResource(resource);
+    } catch (err) {
+      if (err instanceof OperationOutcomeError) issues = err.outcome.issue ?? [];
+      else throw err;
+    }
   }
   const errors = [...issues.filter((i) => i.severity === 'error' || i.severity === 'fatal'), ...requiredBindingIssues(resource)];
   if (errors.length > 0) {
