@@ -1,4 +1,3 @@
-import PDFDocument from 'pdfkit';
 import type { AccessReportRow } from './reports.ts';
 
 export interface RenderOptions {
@@ -67,6 +66,8 @@ function drawPageHeader(doc: PDFKit.PDFDocument, opts: PdfOptions, generated: st
 
 /** The report as a PDF: title with the person's name, generation date, a table of N rows per page, emergency rows highlighted. */
 export async function accessReportPdf(rows: AccessReportRow[], opts: PdfOptions): Promise<Buffer> {
+  // Loaded with the first PDF: pdfkit's fonts and codecs are ~25 MB of RSS that a server rendering none never needs.
+  const { default: PDFDocument } = await import('pdfkit');
   const doc = new PDFDocument({ size: 'LETTER', layout: 'landscape', margin: MARGIN, compress: opts.compress ?? true, bufferPages: true });
   doc.info.Title = `Access report for ${opts.personName}`;
   const chunks: Buffer[] = [];
