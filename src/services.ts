@@ -5,6 +5,7 @@ import { AccessGate } from './access/gate.ts';
 import type { GateScope } from './access/gate-scope.ts';
 import { createSsnProtector } from './access/ssn-protector.ts';
 import { appendAudit } from './audit/chain.ts';
+import { recordedReadStatement } from './audit/recorded-read.ts';
 import { createAuthService, type AuthService } from './auth/auth-service.ts';
 import type { Config } from './config.ts';
 import { LinkStore } from './mpi/link-store.ts';
@@ -68,7 +69,7 @@ export async function buildServices(config: Config, db: Database): Promise<Servi
     config,
     search,
     protector: createSsnProtector(auth.fieldCrypto),
-    audit: { append: (tx, records) => appendAudit(tx, records) },
+    audit: { append: (tx, records) => appendAudit(tx, records), readStatement: recordedReadStatement },
   });
   const model = { current: await loadMatchModel(db) };
   const purge = async (scope: GateScope, personId: string) => {

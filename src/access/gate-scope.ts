@@ -1,11 +1,12 @@
 import type { Resource } from '@medplum/fhirtypes';
-import { forbidden, gone, notFound } from '../fhir/outcome.ts';
+import { FhirError, forbidden, gone, notFound } from '../fhir/outcome.ts';
 import type { Queryable } from '../store/database.ts';
 import { run } from '../store/database.ts';
 import type { StoredRow } from '../store/resource-store.ts';
 import { readCurrentForUpdate, readHistory, readVersion, writeVersion } from '../store/resource-store.ts';
 import { raw, sql, type Sql } from '../store/sql.ts';
-import type { AuditAction, AuditRecord } from './audit-sink.ts';
+import type { AuditAction, AuditRecord, AuditSink } from './audit-sink.ts';
+import { ROW_PERSON } from './audit-sink.ts';
 import type { AccessContext } from './context.ts';
 import type { FieldProtector } from './field-protector.ts';
 import { authorizeRead } from './authorize.ts';
@@ -44,7 +45,28 @@ interface CheckedRow extends DeliveryRow {
   visible: boolean;
 }
 
-/** One transaction's view of the store for one caller. Created only by `AccessGate.run`. */
+/** What a recorded read (`GateScope.readRecorded`) came to. */
+export type RecordedReadOutcome =
+  | { kind: 'delivered'; resource: Resource }
+  /** Not found, deleted or refused: the error to answer with, already in the audit log. */
+  | { kind: 'refused'; error: FhirError }
+  /** Every audit chain head was busy: nothing was read or recorded. */
+  | { kind: 'busy' };
+
+/** Whether the caller has any relationship with the row's person, by its fact columns (alias `x`). */
+const RELATED = raw('(x.fact_enc or x.fact_att or x.fact_btg)');
+
+/**
+ * Which audit entry a recorded read writes, from the row it found: the outcome `read` would reach and the relationship
+ * `deliverWith` would record (break-the-glass first, then encounter, attestation, none; none at all for a row
+ * without a person).
+ */
+const CHOOSE_ENTRY = sql`case when x.id is null then 'missing' when x.deleted then 'deleted'
+  when not x.visible then case when ${RELATED} then 'denied' else 'denied-unrelated' end
+  when x.person_id is null then 'shared'
+  when x.fact_btg then 'break-glass' when x.fact_enc then 'encounter' when x.fact_att then 'attestation' else 'none' end`;
+
+/** One transaction's view of the store for one caller. Created only by `AccessGate`. */
 export class GateScope {
   private readonly records: AuditRecord[] = [];
   readonly filter: (alias: string) => ReturnType<typeof sql>;
@@ -76,6 +98,44 @@ export class GateScope {
     return this.deliverOne(row, row.content, action);
   }
 
+  /**
+   * A read by id in ONE statement with its audit entry (`AuditSink.readStatement`): the row, the privacy filter's
+   * verdict, the caller's standing with its person and the entry for whatever the outcome is — delivered, not found,
+   * deleted or refused, each recorded exactly as `read` in a gate transaction records it — commit together, without
+   * the BEGIN and COMMIT round trips. Only here is `tx` the database itself rather than a transaction. The outgoing
+   * check still runs on the row; should it refuse what the SQL filter let through, the error is not yet audited and
+   * the gate records the refusal (the log then shows both).
+   */
+  async readRecorded(type: string, id: string, sink: AuditSink): Promise<RecordedReadOutcome> {
+    authorizeRead(this.ctx, type);
+    const ref = `${type}/${id}`;
+    const entry = (outcome: AuditRecord['outcome'], extra: Partial<AuditRecord>): AuditRecord =>
+      ({ ctx: this.ctx, action: 'read', outcome, personIds: [], resources: [], ...extra });
+    const delivered = (relationship: NonNullable<AuditRecord['relationship']>): AuditRecord => entry('success', {
+      personIds: [ROW_PERSON], resources: [ref], relationship,
+      // As in `deliverWith`: what is seen while break-the-glass is active is emergency access.
+      ...(relationship === 'break-glass' ? { ctx: { ...this.ctx, purposeOfUse: 'ETREAT' as const } } : {}),
+    });
+    // The same entries `AccessGate` writes for a failed access: 404 and 410 as errors, 403 as a denial with its message.
+    const entries: Record<string, AuditRecord> = {
+      missing: entry('error', { detail: 'status 404' }),
+      deleted: entry('error', { detail: 'status 410' }),
+      denied: entry('denied', { detail: this.denialMessage(false).slice(0, 200) }),
+      'denied-unrelated': entry('denied', { detail: this.denialMessage(true).slice(0, 200) }),
+      shared: entry('success', { resources: [ref] }),
+      'break-glass': delivered('break-glass'), encounter: delivered('encounter'), attestation: delivered('attestation'), none: delivered('none'),
+    };
+    const [row] = await run<CheckedRow & { entry: string; audited: boolean }>(
+      this.tx,
+      sink.readStatement({ read: this.checkedRowSql(type, id), choose: CHOOSE_ENTRY, entries }, this.settings.now),
+    );
+    if (!row.audited) return { kind: 'busy' };
+    if (row.entry === 'missing') return { kind: 'refused', error: notFound(`${ref} is not known`) };
+    if (row.entry === 'deleted') return { kind: 'refused', error: gone(`${ref} was deleted`) };
+    if (row.entry.startsWith('denied')) return { kind: 'refused', error: this.denial(factsFromColumns(row.person_id ?? '', row)) };
+    return { kind: 'delivered', resource: this.deliverOne(row, row.content, 'read') };
+  }
+
   async vread(type: string, id: string, version: number): Promise<Resource> {
     authorizeRead(this.ctx, type);
     const current = await this.currentChecked(type, id);
@@ -90,12 +150,12 @@ export class GateScope {
    * standing with its person and its source organization's name: a read by id is one round trip.
    */
   private async currentChecked(type: string, id: string): Promise<CheckedRow | undefined> {
-    const rows = await run<CheckedRow>(
-      this.tx,
-      sql`select ${ROW_COLUMNS}, r.deleted, (r.deleted = false and ${this.filter('r')}) as visible, ${this.deliveryColumns(raw('r'))}
-          from resources r where r.resource_type = ${type} and r.id = ${id}`,
-    );
-    return rows[0];
+    return (await run<CheckedRow>(this.tx, this.checkedRowSql(type, id)))[0];
+  }
+
+  private checkedRowSql(type: string, id: string): Sql {
+    return sql`select ${ROW_COLUMNS}, r.deleted, (r.deleted = false and ${this.filter('r')}) as visible, ${this.deliveryColumns(raw('r'))}
+          from resources r where r.resource_type = ${type} and r.id = ${id}`;
   }
 
   /**
@@ -145,7 +205,8 @@ export class GateScope {
     const includeSql = request.hasIncludes ? engine.includes(request, rows, this.filter) : undefined;
     const includeRows = includeSql ? await run<ResultRow>(this.tx, includeSql) : [];
     const matches = this.deliverRows(rows, 'search', { query: queryText(type, query) });
-    const included = await this.deliver(includeRows, 'search', { query: queryText(type, query) + ' (_include)' });
+    // An include that found nothing released nothing: no second audit event (a search is then one event, one statement).
+    const included = includeRows.length ? await this.deliver(includeRows, 'search', { query: queryText(type, query) + ' (_include)' }) : [];
     return { request, matches, included, total, warnings };
   }
 
@@ -283,19 +344,25 @@ export class GateScope {
     return out;
   }
 
-  private denial(facts: PersonFacts | undefined) {
-    if (this.ctx.role === 'clinician' || this.ctx.role === 'clinical-staff' || hasQueryRole(this.ctx)) {
-      const unrelated = !facts || facts.relationship === 'none';
-      const err = forbidden(
-        unrelated
-          ? 'No care relationship with this patient: your organization has no recent encounter or referral, and you have not attested to a treatment relationship.'
-          : 'You are not permitted to see this resource.',
-      );
-      // Only a missing relationship is named: a withheld sensitive resource must not be explained as something else.
-      if (unrelated) err.outcome.issue![0].details = { coding: [{ system: 'https://katahdin.org/fhir/CodeSystem/access', code: 'no-care-relationship' }] };
-      return err;
+  /** The refusal of a resource; only a missing care relationship is named (a withheld sensitive resource must not be explained as something else). */
+  private denial(facts: PersonFacts | undefined): FhirError {
+    const unrelated = !facts || facts.relationship === 'none';
+    const err = forbidden(this.denialMessage(unrelated));
+    if (unrelated && this.clinicalReader()) {
+      err.outcome.issue![0].details = { coding: [{ system: 'https://katahdin.org/fhir/CodeSystem/access', code: 'no-care-relationship' }] };
     }
-    return forbidden(`The ${this.ctx.role} role may not see this resource.`);
+    return err;
+  }
+
+  private denialMessage(unrelated: boolean): string {
+    if (!this.clinicalReader()) return `The ${this.ctx.role} role may not see this resource.`;
+    return unrelated
+      ? 'No care relationship with this patient: your organization has no recent encounter or referral, and you have not attested to a treatment relationship.'
+      : 'You are not permitted to see this resource.';
+  }
+
+  private clinicalReader(): boolean {
+    return this.ctx.role === 'clinician' || this.ctx.role === 'clinical-staff' || hasQueryRole(this.ctx);
   }
 
   private requireSearch(): SearchEngine {

@@ -5,7 +5,7 @@ import type { Database, Queryable } from '../store/database.ts';
 import type { StoredRow } from '../store/resource-store.ts';
 import type { AuditAction, AuditSink, AuditRecord } from './audit-sink.ts';
 import type { AccessContext } from './context.ts';
-import { GateScope } from './gate-scope.ts';
+import { GateScope, type RecordedReadOutcome } from './gate-scope.ts';
 import type { FilterSettings } from './privacy-filter.ts';
 import type { FieldProtector } from './field-protector.ts';
 import type { SearchEngine } from './search-engine.ts';
@@ -54,6 +54,29 @@ export class AccessGate {
       if (typeof err === 'object' && err !== null) auditedFailures.add(err);
       throw err;
     }
+  }
+
+  /**
+   * A read by id: one statement that reads, decides and records (`GateScope.readRecorded`). Only when every audit
+   * chain head is busy does it read in a transaction that waits for one, like any other access.
+   */
+  async read(ctx: AccessContext, type: string, id: string): Promise<Resource> {
+    const request: GateRequest = { action: 'read' };
+    const scope = new GateScope(this.deps.db, ctx, this.settings(), this.deps.protector, this.deps.search);
+    let outcome: RecordedReadOutcome;
+    try {
+      outcome = await scope.readRecorded(type, id, this.deps.audit);
+    } catch (err) {
+      await this.auditFailure(ctx, request, err);
+      if (typeof err === 'object' && err !== null) auditedFailures.add(err);
+      throw err;
+    }
+    if (outcome.kind === 'delivered') return outcome.resource;
+    if (outcome.kind === 'refused') {
+      auditedFailures.add(outcome.error);
+      throw outcome.error;
+    }
+    return this.run(ctx, request, (s) => s.read(type, id));
   }
 
   /** Audits a refusal decided before the gate was entered (a route's role check), so denied calls never go unrecorded. */

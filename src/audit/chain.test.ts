@@ -8,6 +8,7 @@ import { canonicalJson, GENESIS_HASH } from './canonical.ts';
 import { AUDIT_COLUMNS, eventOfRow, factsRow, hashEntry, rowFacts, type AuditRow } from './entry.ts';
 import { auditFacts, buildAuditEvent } from './events.ts';
 import { appendAudit, loadCheckpointKey, verifyChain, writeCheckpoint } from './chain.ts';
+import { recordedReadStatement } from './recorded-read.ts';
 import { migratedPglite, readOf } from './test-support.ts';
 
 let db: Database;
@@ -68,7 +69,7 @@ describe('appendAudit + verifyChain', () => {
   });
 
   it('accepts the gate sink records as they are', async () => {
-    const sink: AuditSink = { append: (tx, records) => appendAudit(tx, records) };
+    const sink: AuditSink = { append: (tx, records) => appendAudit(tx, records), readStatement: recordedReadStatement };
     await db.transaction((tx) => sink.append(tx, [{ ...readOf('p1', 'Patient/a'), action: 'capabilities', relationship: 'none' }]));
     expect((await db.query('select action, relationship from audit_log')).rows).toEqual([{ action: 'capabilities', relationship: 'none' }]);
   });

@@ -15,7 +15,7 @@ export interface AppendOptions {
 }
 
 /** Columns of a fact row with the casts an `insert … select` of parameters needs. */
-const FACT_COLUMNS: Array<[keyof AuditRow, string]> = [
+export const FACT_COLUMNS: Array<[keyof AuditRow, string]> = [
   ['recorded', 'timestamptz'], ['action', 'text'], ['subtype', 'text'], ['outcome', 'text'], ['purpose', 'text'],
   ['agent_user_id', 'text'], ['agent_name', 'text'], ['agent_role', 'text'], ['agent_org', 'text'], ['agent_client', 'text'],
   ['source_ip', 'text'], ['person_ids', 'text[]'], ['entity_refs', 'text[]'], ['relationship', 'text'], ['break_glass', 'boolean'],
@@ -84,24 +84,31 @@ async function lockHead(tx: Queryable, n: number): Promise<HeadRow> {
 
 
 /**
- * The common case, one event, in one statement: take a free chain head, draw the event id, insert the entry with
- * its hash computed by the database (the same text `hashEntry` hashes: place, previous hash, canonical facts) and
- * move the head. Returns false when every head is held by another transaction.
+ * The CTEs `h`, `e`, `ins`, `upd` that append one entry in the statement they are part of: take the first chain head
+ * no other transaction holds, draw the event id, insert the entry with its hash computed by the database (the same
+ * text `hashEntry` hashes: place, previous hash, canonical facts) and move the head. `facts` are the expressions of
+ * `FACT_COLUMNS` in order and `canonical` the canonical JSON of those facts, both over `from` (which ends with a
+ * comma, or is empty). `upd` is empty when every head was busy: then nothing was appended.
  */
+export function appendCtes(facts: string[], canonical: string, from = ''): string {
+  return `h as (select id, seq, hash from audit_chain_head order by id limit 1 for update skip locked),
+    e as (select nextval('audit_event_seq') as seq from h),
+    ins as (insert into audit_log (${FACT_COLUMNS.map(([c]) => c).join(', ')}, seq, chain, chain_seq, prev_hash, hash)
+      select ${facts.join(', ')}, e.seq, h.id, h.seq + 1, h.hash,
+        encode(sha256(convert_to(h.id || '.' || (h.seq + 1) || '.' || e.seq || E'\\n' || h.hash || E'\\n' || ${canonical}, 'UTF8')), 'hex')
+      from ${from} h, e returning seq, chain, chain_seq, hash),
+    upd as (update audit_chain_head c set seq = ins.chain_seq, hash = ins.hash from ins where c.id = ins.chain returning c.id)`;
+}
+
+/** The common case, one event, in one statement (`appendCtes`). Returns false when every head is held by another transaction. */
 async function appendSingle(tx: Queryable, f: AuditFacts, review: PendingRow['review']): Promise<boolean> {
   const row = factsRow({ seq: 0, chain: 0, chainSeq: 0 }, '', '', f);
   const values: unknown[] = FACT_COLUMNS.map(([c]) => row[c]);
-  const params = FACT_COLUMNS.map(([, type], i) => `$${i + 1}::${type}`).join(', ');
+  const params = FACT_COLUMNS.map(([, type], i) => `$${i + 1}::${type}`);
   values.push(canonicalJson(f));
   const canonical = `$${values.length}::text`;
   const reviewCte = review ? `, rev as (insert into audit_reviews (event_seq, kind) select seq, $${values.push(review)}::text from ins)` : '';
-  const text = `with h as (select id, seq, hash from audit_chain_head order by id limit 1 for update skip locked),
-    e as (select nextval('audit_event_seq') as seq from h),
-    ins as (insert into audit_log (${FACT_COLUMNS.map(([c]) => c).join(', ')}, seq, chain, chain_seq, prev_hash, hash)
-      select ${params}, e.seq, h.id, h.seq + 1, h.hash,
-        encode(sha256(convert_to(h.id || '.' || (h.seq + 1) || '.' || e.seq || E'\n' || h.hash || E'\n' || ${canonical}, 'UTF8')), 'hex')
-      from h, e returning seq, chain, chain_seq, hash)${reviewCte}
-    update audit_chain_head c set seq = ins.chain_seq, hash = ins.hash from ins where c.id = ins.chain returning c.id`;
+  const text = `with ${appendCtes(params, canonical)}${reviewCte} select id from upd`;
   return (await tx.query(text, values)).rows.length === 1;
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { AccessContext } from '../access/context.ts';
 
 /** Everything the HIE audits. A superset of the gate's `AuditAction`, so its records can be passed as they are. */
@@ -55,3 +56,9 @@ export interface AuditFacts {
   /** Short technical detail, masked and cut to 200 characters (compact entries). */
   detail?: string | null;
 }
+
+/**
+ * Stands, in an entry's `personIds`, for the person of the row a recorded read finds (`recordedReadStatement`).
+ * Random per process, so no value a caller supplies (a display name, a query) can contain it.
+ */
+export const ROW_PERSON = `row-person-${randomUUID()}`;

@@ -44,7 +44,7 @@ export async function fhirRestRoutes(app: FastifyInstance, s: HttpServices): Pro
   app.get<{ Params: IdParams }>('/fhir/:type/:id', async (request, reply) => {
     const { type, id } = request.params;
     checkType(type);
-    const resource = await s.gate.run(request.ctx, { action: 'read' }, (scope) => scope.read(type, id));
+    const resource = await s.gate.read(request.ctx, type, id);
     return sendResource(reply, resource);
   });
 

@@ -126,9 +126,16 @@ export function compileSearch(req: SearchRequest, opts: CompileOptions): { page:
   const extra = opts.columns ? sql`, ${opts.columns('r')}` : sql``;
   const columns = sql`r.resource_type, r.id, r.content, r.last_updated, r.version_id, r.person_id, r.source_org, r.security${extra}`;
   const slice = sql`order by ${orderBy(ctx, req)} limit ${req.count} offset ${req.offset}`;
+  // The slice is chosen from keys alone; content and the caller's extra columns are read for the page's rows only
+  // (with a total, every match passes the window function: 250 matches fetched 250 contents and facts for 20 rows).
+  // The outer query sorts the page again by the same total order.
+  const rows = (keys: Sql, more: Sql) => sql`select ${columns}${more} from (${keys}) m join resources r on r.resource_type = m.resource_type and r.id = m.id order by ${orderBy(ctx, req)}`;
   return {
-    page: sql`select ${columns} from resources r where ${where} ${slice}`,
-    pageWithTotal: sql`select ${columns}, count(*) over ()::int as total_matches from resources r where ${where} ${slice}`,
+    page: rows(sql`select r.resource_type, r.id from resources r where ${where} ${slice}`, sql``),
+    pageWithTotal: rows(
+      sql`select r.resource_type, r.id, count(*) over ()::int as total_matches from resources r where ${where} ${slice}`,
+      sql`, m.total_matches`,
+    ),
     count: sql`select count(*)::int as total from resources r where ${where}`,
   };
 }

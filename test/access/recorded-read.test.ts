@@ -1,0 +1,112 @@
+// A read by id is one statement that reads, decides and appends its audit entry (`AccessGate.read`). It must answer
+// and record exactly what the same read inside a gate transaction answers and records, for every role, care state,
+// kind of resource and outcome; and the entries it writes (hashed by the database) must verify.
+import type { Resource } from '@medplum/fhirtypes';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AccessContext } from '../../src/access/context.ts';
+import { verifyChain } from '../../src/audit/chain.ts';
+import { AUDIT_COLUMNS, rowFacts, type AuditRow } from '../../src/audit/entry.ts';
+import { FhirError } from '../../src/fhir/outcome.ts';
+import { attestFor, buildCareFixture, ROLES, STATES, type CareFixture } from '../support/care-fixture.ts';
+import { databaseKinds } from '../support/databases.ts';
+import { startTestServer, type TestServer } from '../support/test-server.ts';
+
+const kinds = await databaseKinds();
+
+type Answer = { resource: Resource } | { status: number; message: string; details?: unknown };
+
+describe.each(kinds)('recorded read on %s', (kind) => {
+  let server: TestServer;
+  let f: CareFixture;
+  let deleted: { type: string; id: string };
+
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+    f = await buildCareFixture(server);
+    expect(await attestFor(server, f.tokens.clinician, f.persons.attestation.patients.B!)).toBe(200);
+    // Break-the-glass: the clinician for the person organization A saw too long ago; the clinical staff member for
+    // a person A has a current encounter with too (break-the-glass then takes precedence in the record).
+    const breakGlass = (token: string, patientId: string) => fetch(`${server.url}/fhir/Patient/${patientId}/$break-the-glass`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' },
+      body: JSON.stringify({ resourceType: 'Parameters', parameter: [{ name: 'reason', valueString: 'unconscious in the emergency department' }] }),
+    });
+    expect((await breakGlass(f.tokens.clinician, f.persons.expired.patients.B!)).status).toBe(200);
+    expect((await breakGlass(f.tokens['clinical-staff'], f.persons.encounter.patients.B!)).status).toBe(200);
+    const victim = f.persons.encounter.resources.find((r) => r.org === 'A' && r.type !== 'Patient')!;
+    const del = await fetch(`${server.url}/fhir/${victim.type}/${victim.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${f.tokens['system-a']}` } });
+    expect(del.status).toBeLessThan(300);
+    deleted = victim;
+  }, 600_000);
+  afterAll(async () => server?.stop());
+
+  async function lastEntry(): Promise<Record<string, unknown>> {
+    const row = (await server.services.db.query<AuditRow>(`select ${AUDIT_COLUMNS} from audit_log order by seq desc limit 1`)).rows[0];
+    const { recorded: _recorded, ...facts } = rowFacts(row);
+    return facts;
+  }
+
+  async function answer(read: () => Promise<Resource>): Promise<Answer> {
+    try {
+      return { resource: await read() };
+    } catch (err) {
+      if (!(err instanceof FhirError)) throw err;
+      return { status: err.status, message: err.message, details: err.outcome.issue?.[0]?.details };
+    }
+  }
+
+  it('answers and records like a read in a gate transaction, for every role, care state and outcome', async () => {
+    const targets = [
+      ...STATES.flatMap((s) => f.persons[s].resources.map((r) => ({ type: r.type, id: r.id }))),
+      { type: 'Organization', id: f.orgA },
+      { type: 'Observation', id: 'no-such-observation' },
+      deleted,
+    ];
+    const outcomes = new Set<string>();
+    for (const role of ROLES) {
+      const ctx: AccessContext = { ...(await server.services.auth.verify(f.tokens[role])), sourceIp: '127.0.0.1' };
+      for (const t of targets) {
+        const fused = await answer(() => server.services.gate.read(ctx, t.type, t.id));
+        const fusedEntry = await lastEntry();
+        const classic = await answer(() => server.services.gate.run(ctx, { action: 'read' }, (scope) => scope.read(t.type, t.id)));
+        const classicEntry = await lastEntry();
+        const what = `${role} reading ${t.type}/${t.id}`;
+        expect(fused, what).toEqual(classic);
+        expect(fusedEntry, what).toEqual(classicEntry);
+        outcomes.add(`${fusedEntry.outcome}:${fusedEntry.relationship ?? '-'}`);
+      }
+    }
+    // Every kind of entry was exercised: delivered under each relationship, refused, not found / deleted.
+    expect([...outcomes].sort()).toEqual(
+      ['denied:-', 'error:-', 'success:-', 'success:attestation', 'success:break-glass', 'success:encounter', 'success:none'].sort(),
+    );
+    const verified = await verifyChain(server.services.db);
+    expect(verified.ok, JSON.stringify(verified)).toBe(true);
+  }, 300_000);
+
+  // PGlite has one connection: no other transaction can hold the heads there.
+  it.skipIf(kind !== 'postgres')('when every audit chain head is busy, reads in a transaction that waits for one', async () => {
+    const ctx: AccessContext = await server.services.auth.verify(f.tokens.clinician);
+    const target = f.persons.encounter.resources.find((r) => r.type === 'Observation')!;
+    const before = Number((await server.services.db.query<{ n: number }>('select count(*)::int as n from audit_log')).rows[0].n);
+    let release!: () => void;
+    let locked!: () => void;
+    const heldAll = new Promise<void>((done) => (locked = done));
+    const holder = server.services.db.transaction(async (tx) => {
+      await tx.query('select id from audit_chain_head for update');
+      locked();
+      await new Promise<void>((done) => (release = done));
+    });
+    await heldAll;
+    let settled = false;
+    const read = server.services.gate.read(ctx, target.type, target.id).finally(() => (settled = true));
+    await new Promise((done) => setTimeout(done, 300));
+    expect(settled, 'the read must not deliver before its audit entry can be written').toBe(false);
+    release();
+    await holder;
+    expect((await read).id).toBe(target.id);
+    const after = Number((await server.services.db.query<{ n: number }>('select count(*)::int as n from audit_log')).rows[0].n);
+    expect(after).toBe(before + 1);
+    expect((await lastEntry()).entityRefs).toEqual([`${target.type}/${target.id}`]);
+  });
+});
