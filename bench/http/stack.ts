@@ -53,7 +53,7 @@ function withoutAudit(s: Services): Services {
     protector: createSsnProtector(s.auth.fieldCrypto),
     audit: {
       append: async () => undefined,
-      readStatement: (r) => sql`select x.*, ${r.choose} as entry, true as audited from (select) as d left join (${r.read}) as x on true`,
+      readStatement: (r) => sql`select x.*, true as audited from (select) as d left join (${r.read}) as x on true order by x.ord`,
     },
   });
   return { ...s, gate, transactions: new TransactionService(gate, s.records, s.fhirBase) };

@@ -3,10 +3,10 @@ import type { Sql } from '../store/sql.ts';
 import type { AccessContext } from './context.ts';
 
 import type { AuditAction } from '../audit/types.ts';
-import { ROW_PERSON } from '../audit/types.ts';
+import { ROW_PERSONS, ROW_REFS } from '../audit/types.ts';
 
 export type { AuditAction };
-export { ROW_PERSON };
+export { ROW_PERSONS, ROW_REFS };
 
 /** One audit record as the gate collects it; the audit module turns it into a chained FHIR AuditEvent. */
 export interface AuditRecord {
@@ -20,13 +20,13 @@ export interface AuditRecord {
   relationship?: 'encounter' | 'attestation' | 'break-glass' | 'none';
 }
 
-/** A read of at most one row whose audit entry depends on what it finds (see `AuditSink.readStatement`). */
+/** A read whose audit entry depends on what it finds (see `AuditSink.readStatement`). */
 export interface RecordedRead {
-  /** The statement reading at most one row; its columns include `person_id`. */
+  /** The statement reading the rows; its columns include `resource_type`, `id`, `person_id` and `ord`, their order. */
   read: Sql;
-  /** An expression over the read's columns (alias `x`, all null when nothing was found) naming the entry to record. */
+  /** An aggregate expression over the rows read (alias `x`; it sees no rows when nothing was found) naming the entry to record. */
   choose: Sql;
-  /** The entries it can choose from, by name; `ROW_PERSON` in `personIds` stands for the row's `person_id`. */
+  /** The entries it can choose from, by name; `ROW_PERSONS` and `ROW_REFS` stand for the persons and references of the rows. */
   entries: Record<string, AuditRecord>;
 }
 
@@ -34,9 +34,9 @@ export interface AuditSink {
   /** Appends in the caller's transaction; throwing makes the access fail. */
   append(tx: Queryable, records: AuditRecord[]): Promise<void>;
   /**
-   * One statement that runs `read` and appends the entry `choose` names: a read by id and its audit entry commit
-   * together in one round trip, without BEGIN and COMMIT. Its row: the read's columns (null when nothing was found),
-   * `entry` (the chosen name) and `audited` — false when every audit chain head was held by another transaction, in
+   * One statement that runs `read` and appends the entry `choose` names: a read and its audit entry commit together
+   * in one round trip, without BEGIN and COMMIT. Its rows: the read's rows in `ord` order (one row of nulls when
+   * nothing was found), each with `audited` — false when every audit chain head was held by another transaction, in
    * which case nothing was recorded and nothing may be delivered.
    */
   readStatement(read: RecordedRead, now: Date): Sql;

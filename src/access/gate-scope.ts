@@ -6,7 +6,7 @@ import type { StoredRow } from '../store/resource-store.ts';
 import { readCurrentForUpdate, readHistory, readVersion, writeVersion } from '../store/resource-store.ts';
 import { raw, sql, type Sql } from '../store/sql.ts';
 import type { AuditAction, AuditRecord, AuditSink } from './audit-sink.ts';
-import { ROW_PERSON } from './audit-sink.ts';
+import { ROW_PERSONS, ROW_REFS } from './audit-sink.ts';
 import type { AccessContext } from './context.ts';
 import type { FieldProtector } from './field-protector.ts';
 import { authorizeRead } from './authorize.ts';
@@ -45,9 +45,9 @@ interface CheckedRow extends DeliveryRow {
   visible: boolean;
 }
 
-/** What a recorded read (`GateScope.readRecorded`) came to. */
-export type RecordedReadOutcome =
-  | { kind: 'delivered'; resource: Resource }
+/** What a recorded read or search (`GateScope.readRecorded`, `searchRecorded`) came to. */
+export type RecordedOutcome<T> =
+  | { kind: 'delivered'; value: T }
   /** Not found, deleted or refused: the error to answer with, already in the audit log. */
   | { kind: 'refused'; error: FhirError }
   /** Every audit chain head was busy: nothing was read or recorded. */
@@ -57,14 +57,24 @@ export type RecordedReadOutcome =
 const RELATED = raw('(x.fact_enc or x.fact_att or x.fact_btg)');
 
 /**
- * Which audit entry a recorded read writes, from the row it found: the outcome `read` would reach and the relationship
- * `deliverWith` would record (break-the-glass first, then encounter, attestation, none; none at all for a row
- * without a person).
+ * Which audit entry a read by id writes, from the row it found (at most one: the aggregate only makes "none found"
+ * a value): the outcome `read` reaches and the relationship `deliverWith` records (break-the-glass first, then
+ * encounter, attestation, none; none at all for a row without a person).
  */
-const CHOOSE_ENTRY = sql`case when x.id is null then 'missing' when x.deleted then 'deleted'
+const READ_ENTRY = sql`coalesce(min(case when x.deleted then 'deleted'
   when not x.visible then case when ${RELATED} then 'denied' else 'denied-unrelated' end
   when x.person_id is null then 'shared'
-  when x.fact_btg then 'break-glass' when x.fact_enc then 'encounter' when x.fact_att then 'attestation' else 'none' end`;
+  when x.fact_btg then 'break-glass' when x.fact_enc then 'encounter' when x.fact_att then 'attestation' else 'none' end), 'missing')`;
+
+/**
+ * Which audit entry a search writes, from its page: the relationship `deliverWith` summarises over the page's persons
+ * (break-the-glass with any, none with any, else the first person's), none at all for a page without persons.
+ */
+const SEARCH_ENTRY = sql`case when count(x.person_id) = 0 then 'shared'
+  when bool_or(x.fact_btg) then 'break-glass'
+  when bool_or(not (x.fact_enc or x.fact_att)) filter (where x.person_id is not null) then 'none'
+  when (array_agg(x.fact_enc order by x.ord) filter (where x.person_id is not null))[1] then 'encounter'
+  else 'attestation' end`;
 
 /** One transaction's view of the store for one caller. Created only by `AccessGate`. */
 export class GateScope {
@@ -102,38 +112,68 @@ export class GateScope {
    * A read by id in ONE statement with its audit entry (`AuditSink.readStatement`): the row, the privacy filter's
    * verdict, the caller's standing with its person and the entry for whatever the outcome is — delivered, not found,
    * deleted or refused, each recorded exactly as `read` in a gate transaction records it — commit together, without
-   * the BEGIN and COMMIT round trips. Only here is `tx` the database itself rather than a transaction. The outgoing
-   * check still runs on the row; should it refuse what the SQL filter let through, the error is not yet audited and
-   * the gate records the refusal (the log then shows both).
+   * the BEGIN and COMMIT round trips. Here, and in `searchRecorded`, `tx` is the database itself rather than a
+   * transaction. The outgoing check still runs on the row; should it refuse what the SQL filter let through, the error
+   * is not yet audited and the gate records the refusal (the log then shows both).
    */
-  async readRecorded(type: string, id: string, sink: AuditSink): Promise<RecordedReadOutcome> {
+  async readRecorded(type: string, id: string, sink: AuditSink): Promise<RecordedOutcome<Resource>> {
     authorizeRead(this.ctx, type);
-    const ref = `${type}/${id}`;
-    const entry = (outcome: AuditRecord['outcome'], extra: Partial<AuditRecord>): AuditRecord =>
-      ({ ctx: this.ctx, action: 'read', outcome, personIds: [], resources: [], ...extra });
-    const delivered = (relationship: NonNullable<AuditRecord['relationship']>): AuditRecord => entry('success', {
-      personIds: [ROW_PERSON], resources: [ref], relationship,
-      // As in `deliverWith`: what is seen while break-the-glass is active is emergency access.
-      ...(relationship === 'break-glass' ? { ctx: { ...this.ctx, purposeOfUse: 'ETREAT' as const } } : {}),
-    });
-    // The same entries `AccessGate` writes for a failed access: 404 and 410 as errors, 403 as a denial with its message.
+    const entry = (outcome: AuditRecord['outcome'], detail?: string): AuditRecord =>
+      ({ ctx: this.ctx, action: 'read', outcome, personIds: [], resources: [], detail });
+    // The entries `AccessGate` writes for a failed access: 404 and 410 as errors, 403 as a denial with its message.
     const entries: Record<string, AuditRecord> = {
-      missing: entry('error', { detail: 'status 404' }),
-      deleted: entry('error', { detail: 'status 410' }),
-      denied: entry('denied', { detail: this.denialMessage(false).slice(0, 200) }),
-      'denied-unrelated': entry('denied', { detail: this.denialMessage(true).slice(0, 200) }),
-      shared: entry('success', { resources: [ref] }),
-      'break-glass': delivered('break-glass'), encounter: delivered('encounter'), attestation: delivered('attestation'), none: delivered('none'),
+      missing: entry('error', 'status 404'),
+      deleted: entry('error', 'status 410'),
+      denied: entry('denied', this.denialMessage(false).slice(0, 200)),
+      'denied-unrelated': entry('denied', this.denialMessage(true).slice(0, 200)),
+      ...this.deliveryEntries('read'),
     };
-    const [row] = await run<CheckedRow & { entry: string; audited: boolean }>(
-      this.tx,
-      sink.readStatement({ read: this.checkedRowSql(type, id), choose: CHOOSE_ENTRY, entries }, this.settings.now),
-    );
+    const read = this.checkedRowSql(type, id, sql`, 1 as ord`);
+    const [row] = await run<CheckedRow & { audited: boolean }>(this.tx, sink.readStatement({ read, choose: READ_ENTRY, entries }, this.settings.now));
     if (!row.audited) return { kind: 'busy' };
-    if (row.entry === 'missing') return { kind: 'refused', error: notFound(`${ref} is not known`) };
-    if (row.entry === 'deleted') return { kind: 'refused', error: gone(`${ref} was deleted`) };
-    if (row.entry.startsWith('denied')) return { kind: 'refused', error: this.denial(factsFromColumns(row.person_id ?? '', row)) };
-    return { kind: 'delivered', resource: this.deliverOne(row, row.content, 'read') };
+    if (row.id === null) return { kind: 'refused', error: notFound(`${type}/${id} is not known`) };
+    if (row.deleted) return { kind: 'refused', error: gone(`${type}/${id} was deleted`) };
+    if (!row.visible) return { kind: 'refused', error: this.denial(factsFromColumns(row.person_id ?? '', row)) };
+    return { kind: 'delivered', value: this.deliverOne(row, row.content, 'read') };
+  }
+
+  /**
+   * A plain search (no `_include`, not `_summary=count`) in ONE statement with its audit entry, like `readRecorded`:
+   * the page, its total, the facts the outgoing check needs and the entry naming the page's persons and resources.
+   * Undefined for other searches, which run in a transaction.
+   */
+  async searchRecorded(type: string, query: Array<[string, string]>, strict: boolean, sink: AuditSink): Promise<RecordedOutcome<SearchResult> | undefined> {
+    authorizeRead(this.ctx, type, 's');
+    const engine = this.requireSearch();
+    const { request, warnings } = engine.parse(type, query, strict);
+    if (request.hasIncludes || request.summary === 'count') return undefined;
+    const wantTotal = request.total !== 'none';
+    const columns = (alias: string) => this.deliveryColumns(raw(alias));
+    const read = wantTotal ? engine.pageWithTotal(request, this.filter, columns) : engine.page(request, this.filter, columns);
+    const text = queryText(type, query);
+    const rows = await run<DeliveryRow & { total_matches?: number; audited: boolean }>(
+      this.tx,
+      sink.readStatement({ read, choose: SEARCH_ENTRY, entries: this.deliveryEntries('search', text) }, this.settings.now),
+    );
+    if (!rows[0].audited) return { kind: 'busy' };
+    const page = rows.filter((r) => r.id !== null);
+    const countAll = async () => (await run<{ total: number }>(this.tx, engine.count(request, this.filter)))[0]?.total;
+    // The page carries the total; only a page past the end (no rows) needs the count on its own.
+    const total = !wantTotal ? undefined : page.length ? Number(page[0].total_matches) : request.offset === 0 ? 0 : await countAll();
+    return { kind: 'delivered', value: { request, matches: this.deliverRows(page, 'search', { query: text }), included: [], total, warnings } };
+  }
+
+  /** The entries `deliverWith` writes for delivered rows, by the relationship it records (`shared`: rows without a person). */
+  private deliveryEntries(action: AuditAction, query?: string): Record<string, AuditRecord> {
+    const delivered = (relationship?: NonNullable<AuditRecord['relationship']>): AuditRecord => ({
+      // As in `deliverWith`: what is seen while break-the-glass is active is emergency access.
+      ctx: relationship === 'break-glass' ? { ...this.ctx, purposeOfUse: 'ETREAT' as const } : this.ctx,
+      action, outcome: 'success', personIds: [ROW_PERSONS], resources: [ROW_REFS], query, relationship,
+    });
+    return {
+      shared: delivered(), 'break-glass': delivered('break-glass'), encounter: delivered('encounter'),
+      attestation: delivered('attestation'), none: delivered('none'),
+    };
   }
 
   async vread(type: string, id: string, version: number): Promise<Resource> {
@@ -153,8 +193,8 @@ export class GateScope {
     return (await run<CheckedRow>(this.tx, this.checkedRowSql(type, id)))[0];
   }
 
-  private checkedRowSql(type: string, id: string): Sql {
-    return sql`select ${ROW_COLUMNS}, r.deleted, (r.deleted = false and ${this.filter('r')}) as visible, ${this.deliveryColumns(raw('r'))}
+  private checkedRowSql(type: string, id: string, extra: Sql = sql``): Sql {
+    return sql`select ${ROW_COLUMNS}, r.deleted, (r.deleted = false and ${this.filter('r')}) as visible, ${this.deliveryColumns(raw('r'))}${extra}
           from resources r where r.resource_type = ${type} and r.id = ${id}`;
   }
 

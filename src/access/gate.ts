@@ -5,7 +5,7 @@ import type { Database, Queryable } from '../store/database.ts';
 import type { StoredRow } from '../store/resource-store.ts';
 import type { AuditAction, AuditSink, AuditRecord } from './audit-sink.ts';
 import type { AccessContext } from './context.ts';
-import { GateScope, type RecordedReadOutcome } from './gate-scope.ts';
+import { GateScope, type RecordedOutcome, type SearchResult } from './gate-scope.ts';
 import type { FilterSettings } from './privacy-filter.ts';
 import type { FieldProtector } from './field-protector.ts';
 import type { SearchEngine } from './search-engine.ts';
@@ -61,22 +61,32 @@ export class AccessGate {
    * chain head is busy does it read in a transaction that waits for one, like any other access.
    */
   async read(ctx: AccessContext, type: string, id: string): Promise<Resource> {
-    const request: GateRequest = { action: 'read' };
+    const recorded = await this.recorded(ctx, { action: 'read' }, (scope) => scope.readRecorded(type, id, this.deps.audit));
+    return recorded ?? this.run(ctx, { action: 'read' }, (scope) => scope.read(type, id));
+  }
+
+  /** A search: one statement with its audit entry when it is a plain one (`GateScope.searchRecorded`), else a transaction. */
+  async search(ctx: AccessContext, type: string, query: Array<[string, string]>, strict: boolean): Promise<SearchResult> {
+    const recorded = await this.recorded(ctx, { action: 'search' }, (scope) => scope.searchRecorded(type, query, strict, this.deps.audit));
+    return recorded ?? this.run(ctx, { action: 'search' }, (scope) => scope.searchType(type, query, strict));
+  }
+
+  /** Runs a recorded (single-statement) access; undefined when it could not run that way and nothing was recorded. */
+  private async recorded<T>(ctx: AccessContext, request: GateRequest, work: (scope: GateScope) => Promise<RecordedOutcome<T> | undefined>): Promise<T | undefined> {
     const scope = new GateScope(this.deps.db, ctx, this.settings(), this.deps.protector, this.deps.search);
-    let outcome: RecordedReadOutcome;
+    let outcome: RecordedOutcome<T> | undefined;
     try {
-      outcome = await scope.readRecorded(type, id, this.deps.audit);
+      outcome = await work(scope);
     } catch (err) {
       await this.auditFailure(ctx, request, err);
       if (typeof err === 'object' && err !== null) auditedFailures.add(err);
       throw err;
     }
-    if (outcome.kind === 'delivered') return outcome.resource;
-    if (outcome.kind === 'refused') {
+    if (outcome?.kind === 'refused') {
       auditedFailures.add(outcome.error);
       throw outcome.error;
     }
-    return this.run(ctx, request, (s) => s.read(type, id));
+    return outcome?.kind === 'delivered' ? outcome.value : undefined;
   }
 
   /** Audits a refusal decided before the gate was entered (a route's role check), so denied calls never go unrecorded. */

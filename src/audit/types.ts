@@ -57,8 +57,12 @@ export interface AuditFacts {
   detail?: string | null;
 }
 
+const MARKER = randomUUID();
+
 /**
- * Stands, in an entry's `personIds`, for the person of the row a recorded read finds (`recordedReadStatement`).
- * Random per process, so no value a caller supplies (a display name, a query) can contain it.
+ * Stand, in an entry of a recorded read (`recordedReadStatement`), for the persons and for the references of the rows
+ * the read finds: `personIds: [ROW_PERSONS]`, `resources: [ROW_REFS]`. Random per process, so no value a caller
+ * supplies (a display name, a query) can contain them.
  */
-export const ROW_PERSON = `row-person-${randomUUID()}`;
+export const ROW_PERSONS = `row-persons-${MARKER}`;
+export const ROW_REFS = `row-refs-${MARKER}`;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
-import type { GateScope, SearchResult } from '../access/gate-scope.ts';
+import type { GateScope } from '../access/gate-scope.ts';
 import { badRequest, preconditionFailed } from '../fhir/outcome.ts';
 import { assertResourceShape, validateOrThrow } from './validate.ts';
 import { WriteQueue, type QueuedWrite, type RecordDeps, type WriteOutcome } from './write-queue.ts';
@@ -69,10 +69,6 @@ export class RecordService {
     const found = await scope.searchType(type, conditionalQuery(query), false);
     if (found.matches.length > 1) throw preconditionFailed(`Conditional create matched ${found.matches.length} resources.`);
     return found.matches[0];
-  }
-
-  async search(scope: GateScope, type: string, query: Array<[string, string]>, strict: boolean): Promise<SearchResult> {
-    return scope.searchType(type, query, strict);
   }
 
   private async writeOne(scope: GateScope, item: QueuedWrite): Promise<WriteOutcome> {

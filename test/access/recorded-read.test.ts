@@ -1,9 +1,11 @@
-// A read by id is one statement that reads, decides and appends its audit entry (`AccessGate.read`). It must answer
-// and record exactly what the same read inside a gate transaction answers and records, for every role, care state,
-// kind of resource and outcome; and the entries it writes (hashed by the database) must verify.
+// A read by id, and a plain search, is one statement that reads, decides and appends its audit entry
+// (`AccessGate.read`, `AccessGate.search`). It must answer and record exactly what the same access inside a gate
+// transaction answers and records, for every role, care state, kind of resource and outcome; and the entries it
+// writes (hashed by the database) must verify.
 import type { Resource } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessContext } from '../../src/access/context.ts';
+import type { SearchResult } from '../../src/access/gate-scope.ts';
 import { verifyChain } from '../../src/audit/chain.ts';
 import { AUDIT_COLUMNS, rowFacts, type AuditRow } from '../../src/audit/entry.ts';
 import { FhirError } from '../../src/fhir/outcome.ts';
@@ -79,6 +81,42 @@ describe.each(kinds)('recorded read on %s', (kind) => {
     // Every kind of entry was exercised: delivered under each relationship, refused, not found / deleted.
     expect([...outcomes].sort()).toEqual(
       ['denied:-', 'error:-', 'success:-', 'success:attestation', 'success:break-glass', 'success:encounter', 'success:none'].sort(),
+    );
+    const verified = await verifyChain(server.services.db);
+    expect(verified.ok, JSON.stringify(verified)).toBe(true);
+  }, 300_000);
+
+  it('searches: answers and records like a search in a gate transaction, for every role', async () => {
+    const p = (state: (typeof STATES)[number]) => f.persons[state].patients.B!;
+    const queries: Array<[string, string]> = [
+      ['Patient', ''], ['Observation', '_count=50'], ['Condition', ''], ['Organization', ''],
+      ['Observation', `patient=Patient/${p('encounter')}`], ['Observation', `patient=Patient/${p('attestation')}&_sort=-date`],
+      ['Patient', `_id=${p('expired')},${p('none')}`], ['Observation', 'code=http://example.org/none|none'],
+      ['Patient', '_total=none&_count=2'], ['Observation', '_count=3&_offset=2'], ['Observation', '_count=5&_offset=100000'],
+    ];
+    const outcomes = new Set<string>();
+    for (const role of ROLES) {
+      const ctx: AccessContext = { ...(await server.services.auth.verify(f.tokens[role])), sourceIp: '127.0.0.1' };
+      for (const [type, text] of queries) {
+        const pairs = [...new URLSearchParams(text)];
+        const what = `${role}: ${type}?${text}`;
+        const run = async (search: () => Promise<SearchResult>) => {
+          try {
+            const r = await search();
+            return { matches: r.matches, total: r.total, warnings: r.warnings, entry: await lastEntry() };
+          } catch (err) {
+            if (!(err instanceof FhirError)) throw err;
+            return { status: err.status, message: err.message, entry: await lastEntry() };
+          }
+        };
+        const fused = await run(() => server.services.gate.search(ctx, type, pairs, false));
+        const classic = await run(() => server.services.gate.run(ctx, { action: 'search' }, (scope) => scope.searchType(type, pairs, false)));
+        expect(fused, what).toEqual(classic);
+        outcomes.add(`${fused.entry.outcome}:${fused.entry.relationship ?? '-'}`);
+      }
+    }
+    expect([...outcomes].sort()).toEqual(
+      ['denied:-', 'success:-', 'success:attestation', 'success:break-glass', 'success:encounter', 'success:none'].sort(),
     );
     const verified = await verifyChain(server.services.db);
     expect(verified.ok, JSON.stringify(verified)).toBe(true);

@@ -27,7 +27,7 @@ export async function fhirRestRoutes(app: FastifyInstance, s: HttpServices): Pro
   const search = async (request: FastifyRequest<{ Params: TypeParams }>, reply: FastifyReply, pairs: Array<[string, string]>) => {
     const { type } = request.params;
     checkType(type);
-    const result = await s.gate.run(request.ctx, { action: 'search' }, (scope) => s.records.search(scope, type, pairs, isStrict(request)));
+    const result = await s.gate.search(request.ctx, type, pairs, isStrict(request));
     const { request: req } = result;
     const shape = (r: Resource) => (req.summary === 'true' ? summarize(r) : selectElements(r, req.elements));
     const links = pageLinks(`${s.fhirBase}/${type}`, pairs, { url: '', offset: req.offset, count: req.count, total: result.total, returned: result.matches.length });

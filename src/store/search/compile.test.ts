@@ -20,16 +20,14 @@ describe('compileSearch SQL text', () => {
   it('pins patient + code + date', () => {
     const q = toQuery(compile('Observation', 'patient=Patient/p1&code=http://loinc.org|8302-2&date=ge2020&_sort=-date').page);
     expect(q.text).toBe(
-      'select r.resource_type, r.id, r.content, r.last_updated, r.version_id, r.person_id, r.source_org, r.security from ' +
-        '(select r.resource_type, r.id from resources r where r.resource_type = $1 and r.deleted = false and (true) and ' +
-        'exists (select 1 from search_reference i1 where i1.resource_type = $2 and i1.id = r.id and i1.param = $3 and (i1.target_id = $4 and i1.target_type = $5)) and ' +
-        'exists (select 1 from search_token i2 where i2.resource_type = $6 and i2.id = r.id and i2.param = $7 and (i2.system = $8 and i2.value = $9)) and ' +
-        'exists (select 1 from search_date i3 where i3.resource_type = $10 and i3.id = r.id and i3.param = $11 and i3.hi > $12::timestamptz) ' +
-        'order by (select max(i4.lo) from search_date i4 where i4.resource_type = $13 and i4.id = r.id and i4.param = $14) desc nulls last, r.id asc limit $15 offset $16) m ' +
-        'join resources r on r.resource_type = m.resource_type and r.id = m.id ' +
-        'order by (select max(i5.lo) from search_date i5 where i5.resource_type = $17 and i5.id = r.id and i5.param = $18) desc nulls last, r.id asc',
+      'select r.resource_type, r.id, r.content, r.last_updated, r.version_id, r.person_id, r.source_org, r.security, row_number() over (order by (select max(i5.lo) from search_date i5 where i5.resource_type = $1 and i5.id = r.id and i5.param = $2) desc nulls last, r.id asc) as ord from ' +
+        '(select r.resource_type, r.id from resources r where r.resource_type = $3 and r.deleted = false and (true) and ' +
+        'exists (select 1 from search_reference i1 where i1.resource_type = $4 and i1.id = r.id and i1.param = $5 and (i1.target_id = $6 and i1.target_type = $7)) and ' +
+        'exists (select 1 from search_token i2 where i2.resource_type = $8 and i2.id = r.id and i2.param = $9 and (i2.system = $10 and i2.value = $11)) and ' +
+        'exists (select 1 from search_date i3 where i3.resource_type = $12 and i3.id = r.id and i3.param = $13 and i3.hi > $14::timestamptz) order by (select max(i4.lo) from search_date i4 where i4.resource_type = $15 and i4.id = r.id and i4.param = $16) desc nulls last, r.id asc limit $17 offset $18)' +
+        ' m join resources r on r.resource_type = m.resource_type and r.id = m.id order by ord',
     );
-    expect(q.values).toEqual(['Observation', 'Observation', 'patient', 'p1', 'Patient', 'Observation', 'code', 'http://loinc.org', '8302-2', 'Observation', 'date', '2020-01-01T00:00:00.000Z', 'Observation', 'date', 20, 0, 'Observation', 'date']);
+    expect(q.values).toEqual(['Observation', 'date', 'Observation', 'Observation', 'patient', 'p1', 'Patient', 'Observation', 'code', 'http://loinc.org', '8302-2', 'Observation', 'date', '2020-01-01T00:00:00.000Z', 'Observation', 'date', 20, 0]);
   });
 
   it('pins a string search with OR and the count query', () => {

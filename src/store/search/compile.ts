@@ -128,8 +128,9 @@ export function compileSearch(req: SearchRequest, opts: CompileOptions): { page:
   const slice = sql`order by ${orderBy(ctx, req)} limit ${req.count} offset ${req.offset}`;
   // The slice is chosen from keys alone; content and the caller's extra columns are read for the page's rows only
   // (with a total, every match passes the window function: 250 matches fetched 250 contents and facts for 20 rows).
-  // The outer query sorts the page again by the same total order.
-  const rows = (keys: Sql, more: Sql) => sql`select ${columns}${more} from (${keys}) m join resources r on r.resource_type = m.resource_type and r.id = m.id order by ${orderBy(ctx, req)}`;
+  // The outer query sorts the page again by the same total order, and numbers its rows (`ord`) so that a statement
+  // built around the page can keep its order.
+  const rows = (keys: Sql, more: Sql) => sql`select ${columns}${more}, row_number() over (order by ${orderBy(ctx, req)}) as ord from (${keys}) m join resources r on r.resource_type = m.resource_type and r.id = m.id order by ord`;
   return {
     page: rows(sql`select r.resource_type, r.id from resources r where ${where} ${slice}`, sql``),
     pageWithTotal: rows(
