@@ -7,7 +7,7 @@ import type { Services } from '../services.ts';
 import { buildAck, echoFromHeader, echoFromRaw } from './hl7v2/ack.ts';
 import { mapMessage, type MergeInstruction } from './hl7v2/map/index.ts';
 import { parseHl7 } from './hl7v2/parse.ts';
-import { Hl7ErrorCode, type Hl7Error } from './hl7v2/types.ts';
+import { Hl7ErrorCode, type Hl7Error, type ParseResult } from './hl7v2/types.ts';
 import { applyInboxBundle } from './apply-bundle.ts';
 import { markOutcome, storeIncoming, type InboxMessage } from './inbox.ts';
 import { senderContext } from './sender-context.ts';
@@ -32,12 +32,13 @@ export async function receiveHl7(s: Services, raw: string, channel: 'mllp' | 'ht
     controlId: header?.controlId, raw,
   }, now);
   if (duplicate && message.ack) return { ack: message.ack, status: 'duplicate' };
-  return processStored(s, message, now, sender);
+  // Parsing is a pure function of the text: the stored message is parsed again only if it is not the one received.
+  return processStored(s, message, now, sender, message.raw === raw ? parsed : undefined);
 }
 
 /** Processes a stored message (first time, after a crash, or an administrator's retry). */
-export async function processStored(s: Services, message: InboxMessage, now = new Date(), sender?: AccessContext): Promise<Hl7Outcome> {
-  const parsed = parseHl7(message.raw ?? '');
+export async function processStored(s: Services, message: InboxMessage, now = new Date(), sender?: AccessContext, parsedRaw?: ParseResult): Promise<Hl7Outcome> {
+  const parsed = parsedRaw ?? parseHl7(message.raw ?? '');
   const ackId = `K${message.id.slice(0, 18)}`;
   if (!parsed.ok) return fail(s, message, parsed.error, buildAck({ ackCode: parsed.error.ackCode, echo: echoFromRaw(message.raw ?? ''), error: parsed.error, now, ackControlId: ackId }), now);
   const echo = echoFromHeader(parsed.message.header);

@@ -1,6 +1,6 @@
 import type { Binary, Provenance, Resource } from '@medplum/fhirtypes';
 import { patientCompartmentParams, patientCompartmentRefs } from '../store/search/extract.ts';
-import { rewriteReferences } from './references.ts';
+import { withReferences } from './references.ts';
 
 /** The source Patient a resource belongs to, from the R4 Patient CompartmentDefinition. */
 export function compartmentPatient(resource: Resource): string | undefined {
@@ -13,9 +13,7 @@ export function compartmentPatient(resource: Resource): string | undefined {
  * `resolve` (bundle-local `urn:uuid:` → `Patient/id`); undefined when it names no Patient.
  */
 export function inOwnCompartment(resource: Resource, query: string, resolve: (ref: string) => string | undefined): string | undefined {
-  const copy = structuredClone(resource);
-  rewriteReferences(copy, resolve);
-  const patient = patientCompartmentParams(copy)[0];
+  const patient = patientCompartmentParams(withReferences(resource, resolve))[0];
   if (!patient) return undefined;
   const params = new URLSearchParams(query);
   params.append(patient.code, patient.reference);

@@ -98,16 +98,17 @@ export class WriteQueue {
     const current = updates.length > 0 ? await scope.currentForWriteMany(updates) : new Map<string, CurrentRow>();
     const receivedAt = scope.settings.now.toISOString();
     const persons = new PersonCache(scope, deps);
-    await persons.load(batch.map((b) => deps.compartment(b.item.resource)));
+    const compartments = batch.map((b) => deps.compartment(b.item.resource));
+    await persons.load(compartments);
     const stored: Decided[] = [];
     const storedPatient = new Map<string, string | undefined>();
     const discarded: Array<{ reason: IntakeOutcome; resourceType: string }> = [];
-    for (const { item, slot } of batch) {
+    for (const [i, { item, slot }] of batch.entries()) {
       const previous = item.kind === 'update' ? current.get(keyOf(item.resource)) : undefined;
       checkIfMatch(item, previous);
       const status = previous && !previous.deleted ? 200 : 201;
       const sourceOrg = scope.ctx.organizationId ?? previous?.source_org ?? undefined;
-      const patientId = deps.compartment(item.resource) ?? (await this.ownerPatient(ownerReferences(item.resource), storedPatient));
+      const patientId = compartments[i] ?? (await this.ownerPatient(ownerReferences(item.resource), storedPatient));
       const personId = patientId ? await persons.personOf(patientId) : undefined;
       const clinicalDate = deps.policy.clinicalDate(item.resource, receivedAt);
       const outcome = personId ? deps.policy.intake(scope, item.resource, await persons.privacy(personId)) : 'store';
