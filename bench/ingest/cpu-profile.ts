@@ -1,11 +1,11 @@
 /**
  * An in-process CPU profile (node:inspector) summarised as the functions with the most self time, for the profile
- * scripts' `--cpu` flag. Only the measured section is sampled.
+ * scripts' `--cpu` flag. Only the measured section is sampled; `CPU_TOP=n` lists n files and functions.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { SourceMap } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 interface ProfileNode {
   id: number;
@@ -36,7 +36,8 @@ function original(url: string, line: number, column: number): string | undefined
   return entry && 'originalSource' in entry ? `${entry.originalSource.replace(/^.*\/src\//, 'src/')}:${entry.originalLine + 1}` : undefined;
 }
 
-const short = (url: string) => url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '').replace(/^.*\/work\/main\//, '');
+const ROOT = `${pathToFileURL(process.cwd()).href}/`;
+const short = (url: string) => url.replace(ROOT, '').replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '');
 
 export async function startCpuProfile(): Promise<CpuProfiler> {
   const session = new Session();
@@ -70,7 +71,7 @@ export async function startCpuProfile(): Promise<CpuProfiler> {
         const onStack = new Set<string>();
         for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
           const frame = byId.get(at)!.callFrame;
-          if (!frame.url.includes('/work/main/src/')) continue;
+          if (!frame.url.startsWith(`${ROOT}src/`)) continue;
           const k = keyOf.get(at) ?? `${frame.functionName || '(anonymous)'} ${short(frame.url)}:${frame.lineNumber + 1}`;
           keyOf.set(at, k);
           onStack.add(k);
@@ -81,7 +82,7 @@ export async function startCpuProfile(): Promise<CpuProfiler> {
       });
       const top = (m: Map<string, number>, n: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n)
         .map(([k, us]) => `  ${(us / 1000).toFixed(0).padStart(6)} ms ${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`);
-      return [`self time by function (${(total / 1000).toFixed(0)} ms sampled):`, ...top(self, 40), 'self time by file:', ...top(byFile, 30), 'inclusive time of src/ functions (writev excluded):', ...top(inclusive, Number(process.env.CPU_TOP ?? 50))];
+      return [`self time by function (${(total / 1000).toFixed(0)} ms sampled):`, ...top(self, 40), 'self time by file:', ...top(byFile, Number(process.env.CPU_TOP ?? 30)), 'inclusive time of src/ functions (writev excluded):', ...top(inclusive, Number(process.env.CPU_TOP ?? 50))];
     },
   };
 }

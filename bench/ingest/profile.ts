@@ -51,7 +51,7 @@ try {
   const statements = profile.statements.reduce((n, st) => n + (st.statement.startsWith('(') ? 0 : st.count), 0);
   const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)].toFixed(1);
   console.log(`${kind}: ${messages} messages, ${senders} at a time: ${(messages / seconds).toFixed(1)}/s, p50 ${at(0.5)} ms, p99 ${at(0.99)} ms; ` +
-    `${(statements / messages).toFixed(1)} SQL statements and ${((cpu.user + cpu.system) / 1000 / messages).toFixed(1)} ms Node CPU per message`, statuses);
+    `${(statements / messages).toFixed(1)} SQL statements and ${((cpu.user + cpu.system) / 1000 / messages).toFixed(1)} ms Node CPU per message (user ${(cpu.user / 1000 / messages).toFixed(1)}, system ${(cpu.system / 1000 / messages).toFixed(1)})`, statuses);
   for (const st of profile.statements.slice(0, 25)) console.log(`  ${String(st.count).padStart(6)} × ${(st.totalMs / st.count).toFixed(2).padStart(7)} ms  ${st.statement}`);
   if (report) console.log(report.join('\n'));
 } finally {
