@@ -76,6 +76,25 @@ const SEARCH_ENTRY = sql`case when count(x.person_id) = 0 then 'shared'
   when (array_agg(x.fact_enc order by x.ord) filter (where x.person_id is not null))[1] then 'encounter'
   else 'attestation' end`;
 
+/**
+ * The audit entries of recorded accesses by caller, action and query: the same caller's reads share one entries
+ * object, so its canonical text is built once (`recordedReadStatement` caches it against the object), not per request.
+ */
+const ENTRIES = new Map<string, Record<string, AuditRecord>>();
+const MAX_ENTRIES = 2000;
+
+function cachedEntries(ctx: AccessContext, key: string, build: () => Record<string, AuditRecord>): Record<string, AuditRecord> {
+  // Everything of the context except the request id can reach an entry.
+  const full = `${key}\n${JSON.stringify({ ...ctx, requestId: undefined })}`;
+  let entries = ENTRIES.get(full);
+  if (!entries) {
+    if (ENTRIES.size >= MAX_ENTRIES) ENTRIES.delete(ENTRIES.keys().next().value!);
+    entries = build();
+    ENTRIES.set(full, entries);
+  }
+  return entries;
+}
+
 /** One transaction's view of the store for one caller. Created only by `AccessGate`. */
 export class GateScope {
   private readonly records: AuditRecord[] = [];
@@ -118,16 +137,18 @@ export class GateScope {
    */
   async readRecorded(type: string, id: string, sink: AuditSink): Promise<RecordedOutcome<Resource>> {
     authorizeRead(this.ctx, type);
-    const entry = (outcome: AuditRecord['outcome'], detail?: string): AuditRecord =>
-      ({ ctx: this.ctx, action: 'read', outcome, personIds: [], resources: [], detail });
-    // The entries `AccessGate` writes for a failed access: 404 and 410 as errors, 403 as a denial with its message.
-    const entries: Record<string, AuditRecord> = {
-      missing: entry('error', 'status 404'),
-      deleted: entry('error', 'status 410'),
-      denied: entry('denied', this.denialMessage(false).slice(0, 200)),
-      'denied-unrelated': entry('denied', this.denialMessage(true).slice(0, 200)),
-      ...this.deliveryEntries('read'),
-    };
+    const entries = cachedEntries(this.ctx, 'read', () => {
+      const entry = (outcome: AuditRecord['outcome'], detail?: string): AuditRecord =>
+        ({ ctx: this.ctx, action: 'read', outcome, personIds: [], resources: [], detail });
+      // The entries `AccessGate` writes for a failed access: 404 and 410 as errors, 403 as a denial with its message.
+      return {
+        missing: entry('error', 'status 404'),
+        deleted: entry('error', 'status 410'),
+        denied: entry('denied', this.denialMessage(false).slice(0, 200)),
+        'denied-unrelated': entry('denied', this.denialMessage(true).slice(0, 200)),
+        ...this.deliveryEntries('read'),
+      };
+    });
     const read = this.checkedRowSql(type, id, sql`, 1 as ord`);
     const [row] = await run<CheckedRow & { audited: boolean }>(this.tx, sink.readStatement({ read, choose: READ_ENTRY, entries }, this.settings.now));
     if (!row.audited) return { kind: 'busy' };
@@ -153,7 +174,7 @@ export class GateScope {
     const text = queryText(type, query);
     const rows = await run<DeliveryRow & { total_matches?: number; audited: boolean }>(
       this.tx,
-      sink.readStatement({ read, choose: SEARCH_ENTRY, entries: this.deliveryEntries('search', text) }, this.settings.now),
+      sink.readStatement({ read, choose: SEARCH_ENTRY, entries: cachedEntries(this.ctx, `search\n${text}`, () => this.deliveryEntries('search', text)) }, this.settings.now),
     );
     if (!rows[0].audited) return { kind: 'busy' };
     const page = rows.filter((r) => r.id !== null);
