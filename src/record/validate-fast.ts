@@ -46,6 +46,17 @@ const FORMATS: Record<string, RegExp> = {
 /** Invariants @medplum/core does not evaluate. */
 const SKIPPED_CONSTRAINTS = new Set(['ele-1', 'dom-3', 'org-1', 'sdf-19']);
 
+/**
+ * Every DomainResource's invariants about contained resources (dom-2, dom-4, dom-5): over a resource without
+ * `contained` each navigation is empty, so each evaluates to exactly `true` (tested against the evaluator). They were
+ * half of this walk's time.
+ */
+export const ABOUT_CONTAINED: ReadonlySet<string> = new Set([
+  'contained.contained.empty()',
+  'contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()',
+  'contained.meta.security.empty()',
+]);
+
 const JS_TYPES: Record<string, string> = fhirTypeToJsType;
 const UCUM_VALUE = toTypedValue(UCUM);
 
@@ -158,7 +169,8 @@ class Walker {
     const schema = tryGetDataType(resource.resourceType);
     const plan = schema && planOf(schema);
     if (!plan) throw new Unsure();
-    for (const expression of plan.invariants) this.invariant(expression, this.root);
+    const contained = 'contained' in resource;
+    for (const expression of plan.invariants) if (contained || !ABOUT_CONTAINED.has(expression)) this.invariant(expression, this.root);
     this.object(resource as unknown as Record<string, unknown>, schema, true);
   }
 
