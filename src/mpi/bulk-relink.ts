@@ -1,98 +1,118 @@
-// Batch (re)linking of every stored source record: one in-memory pass with the link store's decision rule
-// (`linkInOrder`), then set-based writes of links, block keys, review tasks and compartments, a chunk per
-// transaction. For initial loads and `mpi relink --batch`; the write path links one record at a time.
+// Batch (re)linking of every stored source record, streamed: records are read a chunk at a time and linked in
+// order with the link store's decision rule (`OrderedLinker`); a record's person is final once it is linked, so
+// each linked chunk's links, block keys, review tasks and compartments are written (set-based, a transaction per
+// chunk) while the next chunk is linked. The `Person` resources follow at the end, when their membership is
+// complete. For initial loads and `mpi relink --batch`; the write path links one record at a time.
 import { randomUUID } from 'node:crypto';
 import { systemContext } from '../access/context.ts';
 import type { GateScope } from '../access/gate-scope.ts';
 import { run } from '../store/database.ts';
 import { sql } from '../store/sql.ts';
 import type { Services } from '../services.ts';
+import type { ScoreResult } from './model.ts';
 import type { MpiRecord } from './normalize.ts';
-import { linkInOrder, pairKey, type OrderedLinkResult } from './ordered-link.ts';
+import { OrderedLinker, pairKey } from './ordered-link.ts';
 
-const READ_CHUNK = 5000;
+const READ_CHUNK = 10000;
 const WRITE_CHUNK = 2000;
 const PERSON_CHUNK = 1000;
 /** Transactions in flight at once (the target machine has two cores). */
 const WRITERS = 2;
+/** Records linked between yields to the event loop, so the writes in flight get their next statements. */
+const LINK_SLICE = 200;
 
 export interface BulkRelinkReport {
   records: number;
   moved: number;
   personsWritten: number;
   tasks: number;
+  /**
+   * Where the pass waited: reading, linking (this process's CPU), writing (the linker held back because WRITERS
+   * chunks were in flight, and the last writes), then the Person resources. Reads and writes overlap linking.
+   */
   seconds: { read: number; link: number; write: number; persons: number };
 }
 
-interface StoredState {
-  ids: string[];
-  records: MpiRecord[];
-  previous: Map<string, { person: string; assurance: string }>;
-  notLinks: Set<string>;
+interface PreviousLink {
+  person: string;
+  assurance: string;
 }
 
-async function readState(s: Services): Promise<StoredState> {
-  const ctx = systemContext('mpi relink');
-  return s.gate.run(ctx, { action: 'read', query: 'mpi batch relink' }, async (scope) => {
-    // Oldest first, so records are linked in (roughly) the order they arrived, as the write path did.
+interface ReadChunk {
+  records: MpiRecord[];
+  previous: Array<PreviousLink | undefined>;
+}
+
+/** One linked record as its chunk's write needs it. */
+interface LinkedRow {
+  id: string;
+  person: string;
+  previous?: PreviousLink;
+  linkedBy?: ScoreResult;
+  keys: string[];
+}
+
+interface TaskRow {
+  a: string;
+  b: string;
+  result: ScoreResult;
+  reason: string;
+}
+
+const ctx = () => systemContext('mpi relink');
+
+/** Stored Patients oldest first (so records are linked in roughly the order they arrived), and the not-link pairs by position. */
+async function readOrder(s: Services): Promise<{ ids: string[]; notLinks: Set<string> }> {
+  return s.gate.run(ctx(), { action: 'read', query: 'mpi batch relink' }, async (scope) => {
     const ids = (await run<{ id: string }>(scope.tx, sql`select id from resources where resource_type = 'Patient' and deleted = false order by last_updated, id`)).map((r) => r.id);
-    const records: MpiRecord[] = [];
-    for (let i = 0; i < ids.length; i += READ_CHUNK) {
-      const chunk = ids.slice(i, i + READ_CHUNK);
-      const byId = new Map((await s.links.records(scope, chunk)).map((r) => [r.id, r]));
-      for (const id of chunk) records.push(byId.get(id) ?? { id, given: [], family: '' });
-    }
-    const links = await run<{ patient_id: string; person_id: string; assurance: string }>(scope.tx, sql`select patient_id, person_id, assurance from mpi_links`);
-    const previous = new Map(links.map((l) => [l.patient_id, { person: l.person_id, assurance: l.assurance }]));
-    const position = new Map(ids.map((id, i) => [id, i]));
+    const pairs = await run<{ patient_a: string; patient_b: string }>(scope.tx, sql`select patient_a, patient_b from mpi_not_links`);
     const notLinks = new Set<string>();
-    for (const n of await run<{ patient_a: string; patient_b: string }>(scope.tx, sql`select patient_a, patient_b from mpi_not_links`)) {
+    if (pairs.length === 0) return { ids, notLinks };
+    const involved = new Set(pairs.flatMap((n) => [n.patient_a, n.patient_b]));
+    const position = new Map<string, number>();
+    ids.forEach((id, i) => { if (involved.has(id)) position.set(id, i); });
+    for (const n of pairs) {
       const a = position.get(n.patient_a);
       const b = position.get(n.patient_b);
       if (a !== undefined && b !== undefined) notLinks.add(pairKey(a, b));
     }
-    return { ids, records, previous, notLinks };
+    return { ids, notLinks };
   });
 }
 
-/** New clusters keep an existing person id where they can (the first member's), so unchanged persons stay put. */
-function reusePersonIds(state: StoredState, linked: OrderedLinkResult): string[] {
-  const chosen = new Map<string, string>();
-  const claimed = new Set<string>();
-  return linked.persons.map((cluster, i) => {
-    let id = chosen.get(cluster);
-    if (!id) {
-      const old = state.previous.get(state.ids[i])?.person;
-      id = old && !claimed.has(old) ? old : cluster;
-      chosen.set(cluster, id);
-      claimed.add(id);
-    }
-    return id;
+/** Matcher records (SSNs decrypted for matching only) and current links of a chunk of ids. */
+async function readChunk(s: Services, chunk: string[]): Promise<ReadChunk> {
+  return s.gate.run(ctx(), { action: 'read', query: 'mpi batch relink' }, async (scope) => {
+    const byId = new Map((await s.links.records(scope, chunk)).map((r) => [r.id, r]));
+    const links = await run<{ patient_id: string; person_id: string; assurance: string }>(scope.tx,
+      sql`select patient_id, person_id, assurance from mpi_links where patient_id = any(${chunk}::text[])`);
+    const previous = new Map(links.map((l) => [l.patient_id, { person: l.person_id, assurance: l.assurance }]));
+    return { records: chunk.map((id) => byId.get(id) ?? { id, given: [], family: '' }), previous: chunk.map((id) => previous.get(id)) };
   });
 }
 
-async function writeChunk(s: Services, scope: GateScope, state: StoredState, linked: OrderedLinkResult, persons: string[], from: number, to: number): Promise<void> {
-  const idx = Array.from({ length: to - from }, (_, k) => from + k).filter((i) => state.previous.get(state.ids[i])?.assurance !== 'level4');
-  const ids = idx.map((i) => state.ids[i]);
+async function writeChunk(s: Services, scope: GateScope, all: readonly LinkedRow[]): Promise<void> {
+  const rows = all.filter((r) => r.previous?.assurance !== 'level4');
+  const ids = rows.map((r) => r.id);
   const now = scope.settings.now.toISOString();
   await run(scope.tx, sql`insert into mpi_links (patient_id, person_id, assurance, score, explanation, updated_at)
     select p, per, 'level3', sc, ex::jsonb, ${now}
-    from unnest(${ids}::text[], ${idx.map((i) => persons[i])}::text[], ${idx.map((i) => linked.linkedBy[i]?.weight ?? null)}::float8[],
-      ${idx.map((i) => (linked.linkedBy[i] ? JSON.stringify(linked.linkedBy[i]!.explanation) : null))}::text[]) as t(p, per, sc, ex)
+    from unnest(${ids}::text[], ${rows.map((r) => r.person)}::text[], ${rows.map((r) => r.linkedBy?.weight ?? null)}::float8[],
+      ${rows.map((r) => (r.linkedBy ? JSON.stringify(r.linkedBy.explanation) : null))}::text[]) as t(p, per, sc, ex)
     on conflict (patient_id) do update set person_id = excluded.person_id, assurance = excluded.assurance,
       score = excluded.score, explanation = excluded.explanation, updated_at = excluded.updated_at`);
   // Keys sorted, so the inserts walk the key index in order rather than at random; no conflict check is needed
   // once the chunk's old keys are gone (a record's keys are distinct).
-  const keys = idx.flatMap((i) => s.links.hashedBlockKeys(state.records[i]).map((k) => [k, state.ids[i]] as const)).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const keys = rows.flatMap((r) => s.links.hashKeys(r.keys).map((k) => [k, r.id] as const)).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   await run(scope.tx, sql`delete from mpi_block_keys where patient_id = any(${ids}::text[])`);
   await run(scope.tx, sql`insert into mpi_block_keys (key, patient_id) select * from unnest(${keys.map((k) => k[0])}::text[], ${keys.map((k) => k[1])}::text[])`);
   // Compartments follow their source Patient's person; only records whose person changed are touched, and the
   // history rows of the moved resources are then updated by primary key.
-  const movedIdx = idx.filter((i) => state.previous.get(state.ids[i])?.person !== persons[i]);
-  if (movedIdx.length === 0) return;
-  const moved = movedIdx.map((i) => state.ids[i]);
-  const rows = await run<{ resource_type: string; id: string; person_id: string }>(scope.tx, sql`
-    with m as (select * from unnest(${moved}::text[], ${movedIdx.map((i) => persons[i])}::text[]) as m(patient_id, person_id)),
+  const movedRows = rows.filter((r) => r.previous?.person !== r.person);
+  if (movedRows.length === 0) return;
+  const moved = movedRows.map((r) => r.id);
+  const updated = await run<{ resource_type: string; id: string; person_id: string }>(scope.tx, sql`
+    with m as (select * from unnest(${moved}::text[], ${movedRows.map((r) => r.person)}::text[]) as m(patient_id, person_id)),
     targets as (
       select r.resource_type, r.id, m.person_id from m join resources r on r.resource_type = 'Patient' and r.id = m.patient_id
       union
@@ -100,19 +120,20 @@ async function writeChunk(s: Services, scope: GateScope, state: StoredState, lin
     update resources r set person_id = t.person_id from targets t
     where r.resource_type = t.resource_type and r.id = t.id and r.person_id is distinct from t.person_id
     returning r.resource_type, r.id, r.person_id`);
-  if (rows.length) {
+  if (updated.length) {
     await run(scope.tx, sql`update resource_history h set person_id = t.person_id
-      from unnest(${rows.map((r) => r.resource_type)}::text[], ${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.person_id)}::text[]) as t(resource_type, id, person_id)
+      from unnest(${updated.map((r) => r.resource_type)}::text[], ${updated.map((r) => r.id)}::text[], ${updated.map((r) => r.person_id)}::text[]) as t(resource_type, id, person_id)
       where h.resource_type = t.resource_type and h.id = t.id`);
   }
   scope.note('mpi-link', [], moved.map((id) => `Patient/${id}`), { detail: 'batch relink' });
 }
 
-async function writeTasks(scope: GateScope, state: StoredState, tasks: OrderedLinkResult['tasks']): Promise<void> {
+async function writeTasks(scope: GateScope, tasks: readonly TaskRow[]): Promise<void> {
+  if (tasks.length === 0) return;
   const now = scope.settings.now.toISOString();
   await run(scope.tx, sql`insert into mpi_tasks (id, patient_a, patient_b, score, explanation, status, created_at)
     select gen_random_uuid()::text, a, b, sc, ex::jsonb, 'open', ${now}
-    from unnest(${tasks.map((t) => state.ids[t.a])}::text[], ${tasks.map((t) => state.ids[t.b])}::text[], ${tasks.map((t) => t.result.weight)}::float8[],
+    from unnest(${tasks.map((t) => t.a)}::text[], ${tasks.map((t) => t.b)}::text[], ${tasks.map((t) => t.result.weight)}::float8[],
       ${tasks.map((t) => JSON.stringify([...t.result.explanation, { field: 'decision', level: t.reason, weight: 0 }]))}::text[]) as t(a, b, sc, ex)
     on conflict do nothing`);
 }
@@ -144,33 +165,113 @@ async function writePersons(s: Services, changed: string[], onProgress?: (phase:
 const chunks = (n: number, size: number): Array<[number, number]> =>
   Array.from({ length: Math.ceil(n / size) }, (_, k) => [k * size, Math.min(n, (k + 1) * size)]);
 
-export async function bulkRelink(s: Services, onProgress?: (phase: string, done: number) => void): Promise<BulkRelinkReport> {
+/**
+ * Chunk writes with at most WRITERS transactions in flight (chunks touch disjoint rows): while PostgreSQL runs them,
+ * this process links the next records. `push` waits while the queue is full, so linked rows never pile up.
+ */
+class WriteQueue {
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: { error: unknown } | undefined;
+  waited = 0;
+
+  private check(): void {
+    if (this.failure) throw this.failure.error;
+  }
+
+  async push(job: () => Promise<void>): Promise<void> {
+    const t = performance.now();
+    while (this.inFlight.size >= WRITERS) await Promise.race(this.inFlight);
+    this.waited += performance.now() - t;
+    this.check();
+    const p: Promise<void> = job().then(() => undefined, (error: unknown) => { this.failure ??= { error }; }).finally(() => this.inFlight.delete(p));
+    this.inFlight.add(p);
+  }
+
+  async drain(): Promise<void> {
+    const t = performance.now();
+    await Promise.all(this.inFlight);
+    this.waited += performance.now() - t;
+    this.check();
+  }
+}
+
+const yieldToWrites = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Chunk sizes; tests make them small to cross chunk boundaries with few records. */
+export interface BulkRelinkChunks {
+  read: number;
+  write: number;
+}
+
+export async function bulkRelink(s: Services, onProgress?: (phase: string, done: number) => void, sizes: BulkRelinkChunks = { read: READ_CHUNK, write: WRITE_CHUNK }): Promise<BulkRelinkReport> {
   const t0 = performance.now();
-  const state = await readState(s);
-  const t1 = performance.now();
-  const fixed = new Map<number, string>();
-  state.ids.forEach((id, i) => { const p = state.previous.get(id); if (p?.assurance === 'level4') fixed.set(i, p.person); });
-  const linked = linkInOrder(state.records, s.model.current, { fixed, notLinks: state.notLinks, newPersonId: randomUUID });
-  const persons = reusePersonIds(state, linked);
-  const t2 = performance.now();
-  let linksDone = 0;
-  await inParallel([
-    ...chunks(state.ids.length, WRITE_CHUNK).map(([from, to]) => async () => {
-      await s.gate.run(systemContext('mpi relink'), { action: 'mpi-link', query: 'batch relink' }, (scope) => writeChunk(s, scope, state, linked, persons, from, to));
-      onProgress?.('links', (linksDone += to - from));
-    }),
-    ...chunks(linked.tasks.length, WRITE_CHUNK).map(([from, to]) => () =>
-      s.gate.run(systemContext('mpi relink'), { action: 'mpi-link', query: 'batch relink tasks' }, (scope) => writeTasks(scope, state, linked.tasks.slice(from, to)))),
-  ]);
-  const t3 = performance.now();
+  const { ids, notLinks } = await readOrder(s);
+  let readMs = performance.now() - t0;
+  let linkMs = 0;
+  const linker = new OrderedLinker(s.model.current, { notLinks });
+  // Person id per cluster: a new cluster keeps its first member's existing person id where it can, so an unchanged
+  // partition rewrites nothing.
+  const names: string[] = [];
+  const claimed = new Set<string>();
   const changed = new Set<string>();
-  state.ids.forEach((id, i) => {
-    const before = state.previous.get(id)?.person;
-    if (before !== persons[i]) {
-      changed.add(persons[i]);
-      if (before) changed.add(before);
+  const queue = new WriteQueue();
+  let moved = 0;
+  let tasks = 0;
+  let linksDone = 0;
+  let rows: LinkedRow[] = [];
+  let taskRows: TaskRow[] = [];
+  const flush = async () => {
+    const [linkedRows, chunkTasks] = [rows, taskRows];
+    [rows, taskRows] = [[], []];
+    await queue.push(async () => {
+      await s.gate.run(ctx(), { action: 'mpi-link', query: 'batch relink' }, async (scope) => {
+        await writeChunk(s, scope, linkedRows);
+        await writeTasks(scope, chunkTasks);
+      });
+      onProgress?.('links', (linksDone += linkedRows.length));
+    });
+  };
+  let next = ids.length > 0 ? readChunk(s, ids.slice(0, sizes.read)) : undefined;
+  for (let from = 0; next; from += sizes.read) {
+    let t = performance.now();
+    const chunk = await next;
+    readMs += performance.now() - t;
+    next = from + sizes.read < ids.length ? readChunk(s, ids.slice(from + sizes.read, from + 2 * sizes.read)) : undefined;
+    t = performance.now();
+    for (let k = 0; k < chunk.records.length; k++) {
+      const previous = chunk.previous[k];
+      const fixed = previous?.assurance === 'level4' ? previous.person : undefined;
+      const r = linker.add(chunk.records[k], fixed);
+      if (r.fresh) {
+        const old = previous?.person;
+        names[r.cluster] = old && !claimed.has(old) ? old : (fixed ?? randomUUID());
+        claimed.add(names[r.cluster]);
+      }
+      const person = names[r.cluster];
+      const id = ids[r.index];
+      if (previous?.person !== person) {
+        moved++;
+        changed.add(person);
+        if (previous) changed.add(previous.person);
+      }
+      rows.push({ id, person, previous, linkedBy: r.linkedBy, keys: r.keys });
+      for (const task of r.tasks) taskRows.push({ a: id, b: ids[task.b], result: task.result, reason: task.reason });
+      tasks += r.tasks.length;
+      if (rows.length === sizes.write) {
+        linkMs += performance.now() - t;
+        await flush();
+        t = performance.now();
+      } else if (k % LINK_SLICE === LINK_SLICE - 1) {
+        linkMs += performance.now() - t;
+        await yieldToWrites();
+        t = performance.now();
+      }
     }
-  });
+    linkMs += performance.now() - t;
+  }
+  if (rows.length) await flush();
+  await queue.drain();
+  const t3 = performance.now();
   await writePersons(s, [...changed], onProgress);
   // A batch load changes these tables by orders of magnitude; until autovacuum notices, incremental links would be
   // planned against the old (often empty) statistics. `resources` too: with no Person rows in its statistics, the
@@ -178,7 +279,8 @@ export async function bulkRelink(s: Services, onProgress?: (phase: string, done:
   // at 300,000 records).
   await s.db.query('analyze mpi_links, mpi_block_keys, mpi_tasks, resources, resource_history');
   const t4 = performance.now();
-  const moved = state.ids.filter((id, i) => state.previous.get(id)?.person !== persons[i]).length;
-  const sec = (a: number, b: number) => (b - a) / 1000;
-  return { records: state.ids.length, moved, personsWritten: changed.size, tasks: linked.tasks.length, seconds: { read: sec(t0, t1), link: sec(t1, t2), write: sec(t2, t3), persons: sec(t3, t4) } };
+  return {
+    records: ids.length, moved, personsWritten: changed.size, tasks,
+    seconds: { read: readMs / 1000, link: linkMs / 1000, write: queue.waited / 1000, persons: (t4 - t3) / 1000 },
+  };
 }

@@ -14,11 +14,14 @@ export interface Candidate {
 /** Why a pair went to review when both sides would auto-link to different persons. */
 export const AMBIGUOUS_PERSONS = 'ambiguous-persons';
 
-export interface LinkChoice {
+/** What the choice looks at; the batch linker's candidates carry a record index instead of the record. */
+export type ScoredPerson = Pick<Candidate, 'personId' | 'result' | 'decision'>;
+
+export interface LinkChoice<C extends ScoredPerson = Candidate> {
   /** The auto-link to follow, if exactly one person qualifies. */
-  best?: Candidate;
+  best?: C;
   /** Pairs for the review queue, with the reason each was not linked automatically. */
-  tasks: Array<{ candidate: Candidate; reason: string }>;
+  tasks: Array<{ candidate: C; reason: string }>;
   /** How many distinct persons the auto-link candidates belong to. */
   autoLinkPersons: number;
 }
@@ -28,7 +31,7 @@ export interface LinkChoice {
  * people (or merge them transitively in a batch); instead none is followed and each goes to review
  * (`ambiguous-persons`), the record staying where it was (or alone).
  */
-export function chooseLink(candidates: readonly Candidate[], currentPersonId: string | undefined): LinkChoice {
+export function chooseLink<C extends ScoredPerson>(candidates: readonly C[], currentPersonId: string | undefined): LinkChoice<C> {
   const autos = candidates.filter((c) => c.decision.decision === 'auto-link').sort((a, b) => b.result.weight - a.result.weight);
   const persons = new Set(autos.map((c) => c.personId));
   const best = persons.size === 1 ? autos[0] : undefined;

@@ -140,9 +140,9 @@ export class LinkStore implements PatientLinker {
     for (const personId of personIds) await this.deps.onJoinOptedOut?.(scope, personId);
   }
 
-  /** Stored (keyed-hash) block keys of a record, for bulk writers. */
-  hashedBlockKeys(record: MpiRecord): string[] {
-    return blockKeys(record).map(this.deps.hashKey);
+  /** Block keys as stored (keyed hashes), for bulk writers that computed them while linking. */
+  hashKeys(keys: readonly string[]): string[] {
+    return keys.map(this.deps.hashKey);
   }
 
   /**
