@@ -1,3 +1,4 @@
+import { resealInbox } from '../ingest/inbox.ts';
 import { rotateDataKey } from '../auth/key-rotation.ts';
 import { rotateKeys } from '../auth/field-crypto.ts';
 import { relinkAll, trainFromStore } from '../mpi/batch-relink.ts';
@@ -32,20 +33,25 @@ export const MPI_COMMANDS: CliCommand[] = [
     }),
   },
   {
-    name: 'keys rotate', usage: 'keys rotate', summary: 'new data key; re-encrypt SSNs and secrets; rebuild MPI keys',
+    name: 'keys rotate', usage: 'keys rotate', summary: 'new data key; re-encrypt SSNs, secrets and inbox bodies; rebuild MPI keys',
     run: () => withServices(async (s) => {
+      let inbox: Awaited<ReturnType<typeof resealInbox>> | undefined;
       const report = await rotateDataKey({
         db: s.db,
         config: s.config,
-        reencryptOthers: (crypto) => rotateKeys(crypto, async (reencrypt) => {
-          const rows = await run<{ resource_type: string; id: string; kind: string; ciphertext: string }>(s.db, sql`select resource_type, id, kind, ciphertext from protected_values`);
-          for (const r of rows) {
-            const next = reencrypt(r.ciphertext);
-            if (next) await run(s.db, sql`update protected_values set ciphertext = ${next.ciphertext}, hmac = ${next.keyedHash} where resource_type = ${r.resource_type} and id = ${r.id} and kind = ${r.kind}`);
-          }
-        }),
+        reencryptOthers: async (crypto) => {
+          const others = await rotateKeys(crypto, async (reencrypt) => {
+            const rows = await run<{ resource_type: string; id: string; kind: string; ciphertext: string }>(s.db, sql`select resource_type, id, kind, ciphertext from protected_values`);
+            for (const r of rows) {
+              const next = reencrypt(r.ciphertext);
+              if (next) await run(s.db, sql`update protected_values set ciphertext = ${next.ciphertext}, hmac = ${next.keyedHash} where resource_type = ${r.resource_type} and id = ${r.id} and kind = ${r.kind}`);
+            }
+          });
+          inbox = await resealInbox(s.db, crypto);
+          return others;
+        },
       });
-      console.log(JSON.stringify(report));
+      console.log(JSON.stringify({ ...report, inbox }));
       console.log('rebuild MPI block keys with the new key: run `katahdin mpi relink`');
       return 0;
     }),

@@ -87,3 +87,45 @@ export async function purgeRawForPerson(tx: Queryable, personId: string): Promis
     where ${personId} = any(person_ids) and raw is not null returning 1) select count(*)::int as n from p`);
   return rows[0]?.n ?? 0;
 }
+
+/** What `resealInbox` needs of the data key's field crypto. */
+export interface ResealCipher extends BodyCipher {
+  keyIdOf(stored: string): string;
+  readonly currentKeyId: string;
+}
+
+const RESEAL_PAGE = 500;
+
+/**
+ * Part of `katahdin keys rotate`: every stored body ends up sealed with the current data key — bodies sealed with an
+ * older key are re-encrypted, and bodies stored before sealing existed (plaintext) are sealed. A page at a time, so
+ * an inbox of millions of messages never sits in memory; each page is one update. Safe to run again.
+ */
+export async function resealInbox(db: Queryable, cipher: ResealCipher): Promise<{ examined: number; resealed: number; sealedPlaintext: number }> {
+  let examined = 0;
+  let resealed = 0;
+  let sealedPlaintext = 0;
+  let after = '';
+  for (;;) {
+    const rows = await run<{ id: string; raw: string; raw_sealed: boolean }>(db, sql`select id, raw, raw_sealed from ingest_messages
+      where id > ${after} and raw is not null order by id limit ${RESEAL_PAGE}`);
+    if (rows.length === 0) break;
+    after = rows[rows.length - 1].id;
+    examined += rows.length;
+    const changed: Array<{ id: string; raw: string }> = [];
+    for (const r of rows) {
+      if (!r.raw_sealed) {
+        sealedPlaintext++;
+        changed.push({ id: r.id, raw: cipher.encrypt(r.raw) });
+      } else if (cipher.keyIdOf(r.raw) !== cipher.currentKeyId) {
+        resealed++;
+        changed.push({ id: r.id, raw: cipher.encrypt(cipher.decrypt(r.raw)) });
+      }
+    }
+    if (changed.length) {
+      await run(db, sql`update ingest_messages m set raw = c.raw, raw_sealed = true
+        from unnest(${changed.map((c) => c.id)}::text[], ${changed.map((c) => c.raw)}::text[]) as c(id, raw) where m.id = c.id`);
+    }
+  }
+  return { examined, resealed, sealedPlaintext };
+}
