@@ -59,7 +59,7 @@ function fhirSection(m: Machine, reports: DbReport[], skipped: string[]): string
     '',
     '- **baseline**: a bare Fastify route in the same server reading one `resources` row by primary key through the same `Database` object and sending its JSON.',
     '- **read**: `GET /fhir/Observation/{id}` as a clinician of the sending organization (care relationship via a recent encounter).',
-    '- **search**: `Observation?subject=Patient/{id}&code=http://loinc.org|2345-7&date=ge…&_count=20` (default `_total=accurate`, so a count query runs too), 20 of 250 results.',
+    '- **search**: `Observation?subject=Patient/{id}&code=http://loinc.org|2345-7&date=ge…&_count=20` (default `_total=accurate`: the total comes with the page, `count(*) over ()`), 20 of 250 results.',
     '- **create**: `POST /fhir/Observation` by the organization\'s EHR system client (SMART backend token).',
     `- **bundle ingest**: the first ${INGEST_BUNDLES} (by file name) of the 40 Synthea patient transaction bundles (\`../shared/corpora/synthea-r4\`), POSTed two at a time by the EHR client to \`POST /fhir\`; wall-clock resources/s.`,
     '- Memory: peak `process.memoryUsage().rss`, sampled every 200 ms, of the server process (one process per database) from start-up to the end of its runs; for PGlite this includes the in-memory database itself, for PostgreSQL the database server\'s own processes are not counted.',
