@@ -29,7 +29,8 @@ export interface GateRequest {
  * The one door to the store. Every read or write of the record runs inside `run`: one transaction in which
  * the scope authorizes, filters in SQL, checks and redacts each outgoing resource, and collects audit records,
  * which are appended before commit. If the audit append fails the whole access fails. A denied or failed
- * access is audited in its own transaction, because the work's transaction is rolled back.
+ * access is audited in its own transaction, because the work's transaction is rolled back. Reads by id and plain
+ * searches take the same steps in a single statement that also appends the audit entry (`read`, `search`).
  */
 export class AccessGate {
   constructor(private readonly deps: GateDeps) {}
