@@ -10,7 +10,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { postgresAvailable } from '../test/support/databases.ts';
-import { INGEST_BUNDLES, loadBenchData } from './http/data.ts';
+import { INGEST_BUNDLES, INGEST_WARMUP, loadBenchData } from './http/data.ts';
 import { MemorySampler } from './http/load.ts';
 import {
   AUDIT_LAYERS, AUTH_LAYERS, baselineRps, costs, ingestProfileLines, machine, machineLine, profileLines, resultsTable, targets, writeSections,
@@ -61,7 +61,7 @@ function fhirSection(m: Machine, reports: DbReport[], skipped: string[]): string
     '- **read**: `GET /fhir/Observation/{id}` as a clinician of the sending organization (care relationship via a recent encounter).',
     '- **search**: `Observation?subject=Patient/{id}&code=http://loinc.org|2345-7&date=ge…&_count=20` (default `_total=accurate`: the total comes with the page, `count(*) over ()`), 20 of 250 results.',
     '- **create**: `POST /fhir/Observation` by the organization\'s EHR system client (SMART backend token).',
-    `- **bundle ingest**: the first ${INGEST_BUNDLES} (by file name) of the 40 Synthea patient transaction bundles (\`../shared/corpora/synthea-r4\`), POSTed two at a time by the EHR client to \`POST /fhir\`; wall-clock resources/s.`,
+    `- **bundle ingest**: the first ${INGEST_BUNDLES} (by file name) of the 40 Synthea patient transaction bundles (\`../shared/corpora/synthea-r4\`), POSTed two at a time by the EHR client to \`POST /fhir\` as the files' text, after the last ${INGEST_WARMUP} as an untimed warm-up; wall-clock resources/s. (Until 2026-12-06 evening: the first 6 bundles, cold, with the client parsing and re-serialising each in the server's process.)`,
     '- Memory: peak `process.memoryUsage().rss`, sampled every 200 ms, of the server process (one process per database) from start-up to the end of its runs; for PGlite this includes the in-memory database itself, for PostgreSQL the database server\'s own processes are not counted.',
     '- Request logging is at `warn` in the bench (the default `info` writes one log line per request).',
     ...skipped.map((s) => `- ${s}`),
