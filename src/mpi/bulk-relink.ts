@@ -139,8 +139,8 @@ async function writeTasks(scope: GateScope, tasks: readonly TaskRow[]): Promise<
 }
 
 /**
- * Runs the jobs with at most WRITERS transactions in flight: chunks touch disjoint rows, and while PostgreSQL
- * executes one chunk's statements this process prepares the next one's (block key hashes, JSON), so both cores work.
+ * Runs the jobs with at most WRITERS transactions in flight: the Person chunks touch disjoint rows, and while
+ * PostgreSQL executes one chunk's statements this process prepares the next one's.
  */
 async function inParallel(jobs: Array<() => Promise<void>>): Promise<void> {
   let next = 0;
