@@ -1,4 +1,4 @@
-import type { Database, Queryable, QueryResult } from '../../src/store/database.ts';
+import type { Database, Queryable, QueryOptions, QueryResult } from '../../src/store/database.ts';
 
 /** Time spent per kind of statement, to explain where a request's time goes. */
 export interface StatementStat {
@@ -32,10 +32,10 @@ export function profiled(db: Database): ProfiledDatabase {
     stats.set(statement, s);
   };
   const wrap = (q: Queryable): Queryable => ({
-    async query<T>(text: string, values?: unknown[]): Promise<QueryResult<T>> {
+    async query<T>(text: string, values?: unknown[], options?: QueryOptions): Promise<QueryResult<T>> {
       const t0 = performance.now();
       try {
-        return await q.query<T>(text, values);
+        return await q.query<T>(text, values, options);
       } finally {
         note(text, performance.now() - t0);
       }

@@ -6,9 +6,14 @@ export interface QueryResult<T> {
   rowCount: number;
 }
 
+export interface QueryOptions {
+  /** False: plan the statement for its values every time (see `plannedPerValues`); PostgreSQL prepares the others. */
+  prepare?: boolean;
+}
+
 /** What every caller of the store sees: run a parameterized statement. */
 export interface Queryable {
-  query<T = Record<string, unknown>>(text: string, values?: unknown[]): Promise<QueryResult<T>>;
+  query<T = Record<string, unknown>>(text: string, values?: unknown[], options?: QueryOptions): Promise<QueryResult<T>>;
 }
 
 export interface Database extends Queryable {
@@ -21,5 +26,5 @@ export interface Database extends Queryable {
 /** Runs a composed `sql` fragment. */
 export async function run<T = Record<string, unknown>>(db: Queryable, fragment: Sql): Promise<T[]> {
   const q = toQuery(fragment);
-  return (await db.query<T>(q.text, q.values)).rows;
+  return (await db.query<T>(q.text, q.values, { prepare: q.prepare })).rows;
 }

@@ -20,4 +20,16 @@ describe.skipIf(!pgUp)('PostgreSQL statement preparation', () => {
       await db.close();
     }
   });
+
+  it('never prepares a statement run with prepare: false', async () => {
+    const db = await openPostgres({ url: PG_URL, max: 1 });
+    try {
+      const text = 'select $1::int * 2 as n';
+      for (let i = 1; i <= 8; i++) expect((await db.query<{ n: number }>(text, [i], { prepare: false })).rows[0].n).toBe(i * 2);
+      const prepared = await db.query<{ n: number }>("select count(*)::int as n from pg_prepared_statements where statement = 'select $1::int * 2 as n'");
+      expect(prepared.rows[0].n).toBe(0);
+    } finally {
+      await db.close();
+    }
+  });
 });

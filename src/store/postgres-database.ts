@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Database, Queryable, QueryResult } from './database.ts';
+import type { Database, Queryable, QueryOptions, QueryResult } from './database.ts';
 
 // Return timestamps as ISO text and bigint counts as numbers, the same shapes PGlite gives us.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -36,8 +36,8 @@ class StatementNames {
 
 function wrap(client: pg.Pool | pg.PoolClient, names: StatementNames): Queryable {
   return {
-    async query<T>(text: string, values: unknown[] = []): Promise<QueryResult<T>> {
-      const name = names.nameFor(text);
+    async query<T>(text: string, values: unknown[] = [], options: QueryOptions = {}): Promise<QueryResult<T>> {
+      const name = options.prepare === false ? undefined : names.nameFor(text);
       const r = await (name ? client.query({ name, text, values }) : client.query(text, values));
       return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length };
     },

@@ -30,6 +30,15 @@ describe('compileSearch SQL text', () => {
     expect(q.values).toEqual(['Observation', 'date', 'Observation', 'Observation', 'patient', 'p1', 'Patient', 'Observation', 'code', 'http://loinc.org', '8302-2', 'Observation', 'date', '2020-01-01T00:00:00.000Z', 'Observation', 'date', 20, 0]);
   });
 
+  it('plans searches for their values: never from a prepared generic plan, also inside a larger statement', () => {
+    const compiled = compile('Observation', 'code=http://loinc.org|8302-2');
+    for (const fragment of [compiled.page, compiled.pageWithTotal, compiled.count]) {
+      expect(toQuery(fragment).prepare).toBe(false);
+      expect(toQuery(sql`with x as (${fragment}) select * from x`).prepare).toBe(false);
+    }
+    expect(toQuery(sql`select 1`).prepare).toBe(true);
+  });
+
   it('pins a string search with OR and the count query', () => {
     const q = toQuery(compile('Patient', 'name=Smi,Jó').count);
     expect(q.text).toBe(

@@ -1,5 +1,5 @@
 import type { Sql } from '../sql.ts';
-import { join, raw, sql } from '../sql.ts';
+import { join, plannedPerValues, raw, sql } from '../sql.ts';
 import { dateCondition, or, valueCondition } from './conditions.ts';
 import type { SearchParamDef, SearchParamType } from './search-parameters.ts';
 import type { ChainFilter, Filter, HasFilter, ParamFilter, SearchRequest, SortKey } from './types.ts';
@@ -132,12 +132,12 @@ export function compileSearch(req: SearchRequest, opts: CompileOptions): { page:
   // built around the page can keep its order.
   const rows = (keys: Sql, more: Sql) => sql`select ${columns}${more}, row_number() over (order by ${orderBy(ctx, req)}) as ord from (${keys}) m join resources r on r.resource_type = m.resource_type and r.id = m.id order by ord`;
   return {
-    page: rows(sql`select r.resource_type, r.id from resources r where ${where} ${slice}`, sql``),
-    pageWithTotal: rows(
+    page: plannedPerValues(rows(sql`select r.resource_type, r.id from resources r where ${where} ${slice}`, sql``)),
+    pageWithTotal: plannedPerValues(rows(
       sql`select r.resource_type, r.id, count(*) over ()::int as total_matches from resources r where ${where} ${slice}`,
       sql`, m.total_matches`,
-    ),
-    count: sql`select count(*)::int as total from resources r where ${where}`,
+    )),
+    count: plannedPerValues(sql`select count(*)::int as total from resources r where ${where}`),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Sql } from '../sql.ts';
-import { join, raw, sql } from '../sql.ts';
+import { join, plannedPerValues, raw, sql } from '../sql.ts';
 import type { RowFilter } from './compile.ts';
 import type { IncludeSpec, SearchRequest } from './types.ts';
 
@@ -46,7 +46,7 @@ export function compileIncludes(req: SearchRequest, page: PageRow[], opts: { fil
   const ids = page.map((p) => p.id);
   const second = iterate ? sql`, lvl2 as (${rows(iterate, opts.filter)})` : sql``;
   const union = iterate ? sql`select * from lvl1 union all select * from lvl2` : sql`select * from lvl1`;
-  return sql`with page (resource_type, id) as (select * from unnest(${types}::text[], ${ids}::text[])), lvl1 as (${rows(first, opts.filter)})${second}
+  return plannedPerValues(sql`with page (resource_type, id) as (select * from unnest(${types}::text[], ${ids}::text[])), lvl1 as (${rows(first, opts.filter)})${second}
 select distinct on (x.resource_type, x.id) x.resource_type, x.id, x.content, x.last_updated, x.version_id, x.person_id, x.source_org, x.security, 'include' as search_mode from (${union}) x
-where not exists (select 1 from page p where p.resource_type = x.resource_type and p.id = x.id)`;
+where not exists (select 1 from page p where p.resource_type = x.resource_type and p.id = x.id)`);
 }
