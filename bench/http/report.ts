@@ -100,7 +100,7 @@ export const AUDIT_LAYERS: Array<[string, Setup, Setup]> = [['audit (chained Aud
 
 export function profileLines(p: Profile): string[] {
   const total = p.top.reduce((n, s) => n + s.totalMs, 0);
-  const lines = [`${p.db} ${p.op}: ${p.transactions} gate transactions, ${fmt(p.statementsPerRequest, 1)} SQL statements per request; where the time went (summed over concurrent requests):`];
+  const lines = [`${p.db} ${p.op}: ${p.requests} requests, ${p.transactions} transaction blocks (BEGIN … COMMIT; a single-statement read needs none), ${fmt(p.statementsPerRequest, 1)} SQL statements per request; where the time went (summed over concurrent requests):`];
   for (const s of p.top) lines.push(`  - ${fmt((s.totalMs / Math.max(1, total)) * 100)}% ${fmt(s.totalMs / Math.max(1, s.count), 2)} ms avg × ${s.count}: \`${s.statement}\``);
   return lines;
 }

@@ -87,7 +87,7 @@ async function profiledRun(stack: BenchStack, plan: Plan, run: () => Promise<Loa
   const r = await run();
   const p = stack.db.stop();
   const statements = p.statements.reduce((n, s) => n + (s.statement.startsWith('(') ? 0 : s.count), 0);
-  profiles.push({ db: stack.kind, op: plan.op, requests: r.total, statementsPerRequest: statements / Math.max(1, p.transactions), transactions: p.transactions, top: p.statements.slice(0, 6) });
+  profiles.push({ db: stack.kind, op: plan.op, requests: r.total, statementsPerRequest: statements / Math.max(1, r.total), transactions: p.transactions, top: p.statements.slice(0, 6) });
   return r;
 }
 
