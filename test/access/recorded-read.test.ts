@@ -1,7 +1,8 @@
 // A read by id, and a plain search, is one statement that reads, decides and appends its audit entry
 // (`AccessGate.read`, `AccessGate.search`). It must answer and record exactly what the same access inside a gate
 // transaction answers and records, for every role, care state, kind of resource and outcome; and the entries it
-// writes (hashed by the database) must verify.
+// writes (hashed by the database) must verify. On PGlite the gate reads in transactions (nothing to fuse in process),
+// so there both sides take the same path and the suite checks only that.
 import type { Resource } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessContext } from '../../src/access/context.ts';
