@@ -168,9 +168,7 @@ export class GateScope {
     const engine = this.requireSearch();
     const { request, warnings } = engine.parse(type, query, strict);
     if (request.hasIncludes || request.summary === 'count') return undefined;
-    const wantTotal = request.total !== 'none';
-    const columns = (alias: string) => this.deliveryColumns(raw(alias));
-    const read = wantTotal ? engine.pageWithTotal(request, this.filter, columns) : engine.page(request, this.filter, columns);
+    const read = this.pageSql(engine, request);
     const text = queryText(type, query);
     const rows = await run<DeliveryRow & { total_matches?: number; audited: boolean }>(
       this.tx,
@@ -178,10 +176,25 @@ export class GateScope {
     );
     if (!rows[0].audited) return { kind: 'busy' };
     const page = rows.filter((r) => r.id !== null);
-    const countAll = async () => (await run<{ total: number }>(this.tx, engine.count(request, this.filter)))[0]?.total;
-    // The page carries the total; only a page past the end (no rows) needs the count on its own.
-    const total = !wantTotal ? undefined : page.length ? Number(page[0].total_matches) : request.offset === 0 ? 0 : await countAll();
+    const total = await this.pageTotal(engine, request, page);
     return { kind: 'delivered', value: { request, matches: this.deliverRows(page, 'search', { query: text }), included: [], total, warnings } };
+  }
+
+  /** The page of a search with the columns the outgoing check needs, and with its total unless `_total=none`. */
+  private pageSql(engine: SearchEngine, request: ParsedSearch): Sql {
+    const columns = (alias: string) => this.deliveryColumns(raw(alias));
+    return request.total !== 'none' ? engine.pageWithTotal(request, this.filter, columns) : engine.page(request, this.filter, columns);
+  }
+
+  /** The total a page carries; only a page past the end (no rows) needs the count on its own. */
+  private async pageTotal(engine: SearchEngine, request: ParsedSearch, page: Array<{ total_matches?: number }>): Promise<number | undefined> {
+    if (request.total === 'none') return undefined;
+    if (page.length) return Number(page[0].total_matches);
+    return request.offset === 0 ? 0 : this.countAll(engine, request);
+  }
+
+  private async countAll(engine: SearchEngine, request: ParsedSearch): Promise<number | undefined> {
+    return (await run<{ total: number }>(this.tx, engine.count(request, this.filter)))[0]?.total;
   }
 
   /** The entries `deliverWith` writes for delivered rows, by the relationship it records (`shared`: rows without a person). */
@@ -250,19 +263,12 @@ export class GateScope {
     authorizeRead(this.ctx, type, 's');
     const engine = this.requireSearch();
     const { request, warnings } = engine.parse(type, query, strict);
-    const countAll = async () => (await run<{ total: number }>(this.tx, engine.count(request, this.filter)))[0]?.total;
     if (request.summary === 'count') {
       this.note('search', [], [], { query: queryText(type, query) });
-      return { request, matches: [], included: [], total: request.total === 'none' ? undefined : await countAll(), warnings };
+      return { request, matches: [], included: [], total: request.total === 'none' ? undefined : await this.countAll(engine, request), warnings };
     }
-    const wantTotal = request.total !== 'none';
-    const columns = (alias: string) => this.deliveryColumns(raw(alias));
-    const rows = await run<DeliveryRow & { total_matches?: number }>(
-      this.tx,
-      wantTotal ? engine.pageWithTotal(request, this.filter, columns) : engine.page(request, this.filter, columns),
-    );
-    // The page carries the total; only a page past the end (no rows) needs the count on its own.
-    const total = !wantTotal ? undefined : rows.length ? Number(rows[0].total_matches) : request.offset === 0 ? 0 : await countAll();
+    const rows = await run<DeliveryRow & { total_matches?: number }>(this.tx, this.pageSql(engine, request));
+    const total = await this.pageTotal(engine, request, rows);
     const includeSql = request.hasIncludes ? engine.includes(request, rows, this.filter) : undefined;
     const includeRows = includeSql ? await run<ResultRow>(this.tx, includeSql) : [];
     const matches = this.deliverRows(rows, 'search', { query: queryText(type, query) });

@@ -60,9 +60,7 @@ export class AccessGate {
         return result;
       });
     } catch (err) {
-      await this.auditFailure(ctx, request, err);
-      if (typeof err === 'object' && err !== null) auditedFailures.add(err);
-      throw err;
+      return this.failed(ctx, request, err);
     }
   }
 
@@ -88,15 +86,20 @@ export class AccessGate {
     try {
       outcome = await work(scope);
     } catch (err) {
-      await this.auditFailure(ctx, request, err);
-      if (typeof err === 'object' && err !== null) auditedFailures.add(err);
-      throw err;
+      return this.failed(ctx, request, err);
     }
     if (outcome?.kind === 'refused') {
       auditedFailures.add(outcome.error);
       throw outcome.error;
     }
     return outcome?.kind === 'delivered' ? outcome.value : undefined;
+  }
+
+  /** Audits a failed access in its own transaction, marks the error as audited and rethrows it. */
+  private async failed(ctx: AccessContext, request: GateRequest, err: unknown): Promise<never> {
+    await this.auditFailure(ctx, request, err);
+    if (typeof err === 'object' && err !== null) auditedFailures.add(err);
+    throw err;
   }
 
   /** Audits a refusal decided before the gate was entered (a route's role check), so denied calls never go unrecorded. */

@@ -1,3 +1,6 @@
+// Attachment.url pointing at a bundle entry (urn:uuid) is a link too; the transaction rules rewrite it.
+const isLink = (key: string, v: string): boolean => key === 'reference' || (key === 'url' && v.startsWith('urn:uuid:'));
+
 /** Visits every `reference` string (and `url` holding a bundle-local urn:uuid) in a resource tree and replaces it with what `map` returns (or keeps it). */
 export function rewriteReferences(value: unknown, map: (ref: string) => string | undefined): void {
   if (Array.isArray(value)) {
@@ -7,8 +10,7 @@ export function rewriteReferences(value: unknown, map: (ref: string) => string |
   if (value === null || typeof value !== 'object') return;
   const obj = value as Record<string, unknown>;
   for (const [key, v] of Object.entries(obj)) {
-    // Attachment.url pointing at a bundle entry (urn:uuid) is a link too; the transaction rules rewrite it.
-    if (typeof v === 'string' && (key === 'reference' || (key === 'url' && v.startsWith('urn:uuid:')))) {
+    if (typeof v === 'string' && isLink(key, v)) {
       const next = map(v);
       if (next !== undefined) obj[key] = next;
     } else if (typeof v === 'object') {
@@ -35,7 +37,7 @@ export function withReferences<T>(value: T, map: (ref: string) => string | undef
   let out: Record<string, unknown> | undefined;
   for (const [key, v] of Object.entries(obj)) {
     let next: unknown = v;
-    if (typeof v === 'string' && (key === 'reference' || (key === 'url' && v.startsWith('urn:uuid:')))) next = map(v) ?? v;
+    if (typeof v === 'string' && isLink(key, v)) next = map(v) ?? v;
     else if (typeof v === 'object') next = withReferences(v, map);
     if (next !== v) (out ??= { ...obj })[key] = next;
   }
