@@ -123,6 +123,66 @@ describe.each(kinds)('recorded read on %s', (kind) => {
     expect(verified.ok, JSON.stringify(verified)).toBe(true);
   }, 300_000);
 
+  it('concurrent reads and searches share transactions (ReadGroups) and answer and record what each would alone', async () => {
+    const targets = [
+      ...STATES.flatMap((s) => f.persons[s].resources.map((r) => ({ type: r.type, id: r.id }))),
+      { type: 'Observation', id: 'no-such-observation' },
+      deleted,
+    ];
+    const searches: Array<[string, string]> = [['Observation', '_count=50'], ['Patient', ''], ['Observation', 'code=http://example.org/none|none']];
+    type Access = () => Promise<unknown>;
+    const accesses: Array<{ grouped: Access; classic: Access }> = [];
+    for (const role of ROLES) {
+      const ctx: AccessContext = { ...(await server.services.auth.verify(f.tokens[role])), sourceIp: '127.0.0.1' };
+      for (const t of targets) {
+        accesses.push({
+          grouped: () => server.services.gate.read(ctx, t.type, t.id),
+          classic: () => server.services.gate.run(ctx, { action: 'read' }, (scope) => scope.read(t.type, t.id)),
+        });
+      }
+      for (const [type, text] of searches) {
+        const pairs = [...new URLSearchParams(text)];
+        accesses.push({
+          grouped: () => server.services.gate.search(ctx, type, pairs, false).then((r) => ({ matches: r.matches, total: r.total })),
+          classic: () => server.services.gate.run(ctx, { action: 'search' }, (scope) => scope.searchType(type, pairs, false)).then((r) => ({ matches: r.matches, total: r.total })),
+        });
+      }
+    }
+    const settle = async (access: Access) => {
+      try {
+        return { value: await access() };
+      } catch (err) {
+        if (!(err instanceof FhirError)) throw err;
+        return { status: err.status, message: err.message };
+      }
+    };
+    const entriesAfter = async (seq: number) => {
+      const rows = (await server.services.db.query<AuditRow>(`select ${AUDIT_COLUMNS} from audit_log where seq > $1 order by seq`, [seq])).rows;
+      return rows.map((row) => {
+        const { recorded: _recorded, ...facts } = rowFacts(row);
+        return JSON.stringify(facts);
+      }).sort();
+    };
+    const lastSeq = async () => Number((await server.services.db.query<{ n: string }>('select coalesce(max(seq), 0) as n from audit_log')).rows[0].n);
+
+    const classicFrom = await lastSeq();
+    const expected = [];
+    for (const a of accesses) expected.push(await settle(a.classic));
+    const classicEntries = await entriesAfter(classicFrom);
+
+    const groupedFrom = await lastSeq();
+    const answers = await Promise.all(accesses.map((a) => settle(a.grouped)));
+    expect(answers).toEqual(expected);
+    expect(await entriesAfter(groupedFrom)).toEqual(classicEntries);
+    // Entries that one transaction inserted share its xmin: the accesses were grouped, not each committed alone.
+    const { rows } = await server.services.db.query<{ entries: number; transactions: number }>(
+      'select count(*)::int as entries, count(distinct xmin::text)::int as transactions from audit_log where seq > $1', [groupedFrom]);
+    expect(rows[0].entries).toBe(accesses.length);
+    expect(rows[0].transactions).toBeLessThan(accesses.length / 2);
+    const verified = await verifyChain(server.services.db);
+    expect(verified.ok, JSON.stringify(verified)).toBe(true);
+  }, 300_000);
+
   // PGlite has one connection: no other transaction can hold the heads there.
   it.skipIf(kind !== 'postgres')('when every audit chain head is busy, reads in a transaction that waits for one', async () => {
     const ctx: AccessContext = await server.services.auth.verify(f.tokens.clinician);
