@@ -8,6 +8,7 @@
 import { receiveHl7 } from '../../src/ingest/hl7v2-pipeline.ts';
 import { startStack, type DbKind } from '../http/stack.ts';
 import { startCpuProfile } from './cpu-profile.ts';
+import { patientStream } from './patients.ts';
 import { instantiate, loadMix } from './templates.ts';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -20,7 +21,8 @@ let seed = 42;
 let counter = 0;
 const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
 const runId = Date.now().toString(36);
-const next = () => instantiate(mix.pick(random()), `${runId}-${counter++}`);
+const nextPatient = patientStream(7, runId);
+const next = () => instantiate(mix.pick(random()), `${runId}-${counter++}`, nextPatient());
 
 const stack = await startStack(kind);
 try {

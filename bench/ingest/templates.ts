@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { splitMessages } from '../../src/ingest/hl7v2/split-batch.ts';
 import { adtA01, oruR01 } from './messages.ts';
+import type { FeedPatient } from './patients.ts';
 
 export const HL7_CORPUS = resolve(process.cwd(), '../shared/corpora/hl7v2/ms-fhir-converter');
 
@@ -14,8 +15,8 @@ const MIX: Array<{ kind: string; weight: number; files: string[] }> = [
   { kind: 'RDE', weight: 5, files: ['RDE-O11-01.hl7', 'RDE-O11-02.hl7'] },
 ];
 
-/** Fields whose first component identifies a patient, visit, order or document: made unique per message. */
-const UNIQUE_FIELDS: Record<string, number[]> = { PID: [3], PV1: [19], ORC: [2, 3], OBR: [2, 3], TXA: [12, 13], RXA: [], MRG: [1] };
+/** Fields whose first component identifies a visit, order or document: made unique per message. */
+const UNIQUE_FIELDS: Record<string, number[]> = { PV1: [19], ORC: [2, 3], OBR: [2, 3], TXA: [12, 13], RXA: [], MRG: [1] };
 
 export interface Template {
   kind: string;
@@ -52,11 +53,30 @@ export function loadMix(): { pick: (r: number) => Template; source: string } {
   };
 }
 
-/** One concrete message: unique MSH-10 and unique patient/visit/order/document numbers (suffix `n`). */
-export function instantiate(t: Template, n: string): string {
+const capitalized = (s: string) => s.replace(/(^|[ '-])([a-z])/g, (_, sep: string, c: string) => sep + c.toUpperCase());
+const SEX: Record<string, string> = { male: 'M', female: 'F' };
+
+/** PID-3 (the MRN, keeping the template's assigning authority), -5 name, -7 birth date, -8 sex, -11 address, -13 phone, -19 SSN. */
+function withPatient(fields: string[], p: FeedPatient): string[] {
+  const out = [...fields];
+  while (out.length < 20) out.push('');
+  const r = p.record;
+  const [, ...authority] = (out[3] || '^^^BENCH^MR').split('~')[0].split('^');
+  out[3] = [p.mrn, ...authority].join('^');
+  out[5] = [capitalized(r.family), ...r.given.map(capitalized)].join('^');
+  out[7] = r.birthDate?.replace(/-/g, '') ?? '';
+  out[8] = r.sex ? SEX[r.sex] ?? 'U' : '';
+  out[11] = r.street || r.city || r.postalCode ? `${capitalized(r.street ?? '')}^^${capitalized(r.city ?? '')}^ME^${r.postalCode ?? ''}` : '';
+  out[13] = r.phone ?? '';
+  out[19] = r.ssn ?? '';
+  return out;
+}
+
+/** One concrete message: unique MSH-10 and visit/order/document numbers (suffix `n`), the patient's PID. */
+export function instantiate(t: Template, n: string, patient: FeedPatient): string {
   return t.lines
     .map((fields) => {
-      const out = [...fields];
+      const out = fields[0] === 'PID' ? withPatient(fields, patient) : [...fields];
       if (out[0] === 'MSH') out[9] = `B${n}`;
       for (const f of UNIQUE_FIELDS[out[0]] ?? []) {
         if (!out[f]) continue;
