@@ -16,6 +16,7 @@ import { postgresAvailable, throwawaySchema } from '../test/support/databases.ts
 import { hasCcdaCorpus, runCcdaLoad } from './ingest/ccda-load.ts';
 import { runLoad } from './ingest/load.ts';
 import { load, machine, section, table, writeSection, type TargetResult } from './ingest/report.ts';
+import { patientStream } from './ingest/patients.ts';
 import { instantiate, loadMix } from './ingest/templates.ts';
 
 const args = process.argv.slice(2);
@@ -27,7 +28,8 @@ const runId = Date.now().toString(36);
 let counter = 0;
 let seed = 42;
 const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-const nextMessage = () => instantiate(mix.pick(random()), `${runId}-${counter++}`);
+const nextPatient = patientStream(7, runId);
+const nextMessage = () => instantiate(mix.pick(random()), `${runId}-${counter++}`, nextPatient());
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 async function baseline(): Promise<TargetResult> {
