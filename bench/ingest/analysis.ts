@@ -22,7 +22,7 @@ export const INGEST_ANALYSIS = [
   'A message now takes about 27 statements (the MPI\'s linking of the Patient about 10 of them) and 15 ms of Node CPU',
   'per message; PostgreSQL sustained 74 messages/s with p99 94 ms in the final run of the afternoon of 2026-12-06 (on an',
   'Intel Xeon; 42 messages/s earlier the same day under heavier load; 0.6 in the run of 2026-11-25 and about 21 in process',
-  'that morning) and 50–58 messages/s with p99 133–141 ms in the two evening runs (AMD EPYC; the last is above). Measured in process on the',
+  'that morning) and 50–58 messages/s with p99 133–141 ms in the two evening runs (AMD EPYC); 32.5 messages/s with p99 258 ms in the night run above, on a machine whose bare HTTP baseline measured 3,454 requests/s against 9,252 in the evening (`npm run bench`), with the new feed patients (see below). Measured in process on the',
   'same machine in the same minutes, alternating the code of the afternoon and of the evening (`bench/ingest/profile.ts',
   'postgres 300 4`), the two are level: 53.4 / 52.1 / 52.2 against 51.2 / 49.3 / 52.8 messages/s, so the difference',
   'between the two runs is the machine. PGlite has one connection, so its messages stay serialised (34 messages/s in the',
