@@ -18,7 +18,7 @@ export interface GateDeps {
   protector: FieldProtector;
   search: SearchEngine;
   clock?: () => Date;
-  /** Group commit of concurrent reads and searches (`ReadGroups`); defaults to `READ_GROUPS`. */
+  /** Group commit of concurrent reads by id (`ReadGroups`); defaults to `READ_GROUPS`. */
   readGroups?: GroupLimits;
 }
 
@@ -39,8 +39,8 @@ export interface GateRequest {
  * the scope authorizes, filters in SQL, checks and redacts each outgoing resource, and collects audit records,
  * which are appended before commit. If the audit append fails the whole access fails. A denied or failed
  * access is audited in its own transaction, because the work's transaction is rolled back. Reads by id and
- * searches that arrive together share one transaction and one audit append (`ReadGroups`); one that arrives alone
- * takes the same steps in a single statement that also appends the audit entry (`read`, `search`).
+ * Reads by id that arrive together share one transaction and one audit append (`ReadGroups`). A read arriving alone,
+ * and a plain search, take the same steps in a single statement that also appends the audit entry (`read`, `search`).
  */
 export class AccessGate {
   /**
@@ -75,16 +75,22 @@ export class AccessGate {
   }
 
   /**
-   * A read by id, grouped with concurrent reads and searches (`readOnly`); alone, on PostgreSQL one statement that
-   * reads, decides and records (`GateScope.readRecorded`), or when every audit chain head is busy a transaction.
+   * A read by id, grouped with concurrent reads (`grouped`); alone, on PostgreSQL one statement that reads, decides
+   * and records (`GateScope.readRecorded`), or when every audit chain head is busy a transaction.
    */
   async read(ctx: AccessContext, type: string, id: string): Promise<Resource> {
-    return this.readOnly(ctx, { action: 'read' }, (scope) => scope.read(type, id), (scope) => scope.readRecorded(type, id, this.deps.audit));
+    return this.grouped(ctx, { action: 'read' }, (scope) => scope.read(type, id), (scope) => scope.readRecorded(type, id, this.deps.audit));
   }
 
-  /** A search, grouped like a read; alone, a plain one is one statement with its audit entry (`GateScope.searchRecorded`). */
+  /**
+   * A search: a plain one is one statement with its audit entry (`GateScope.searchRecorded`), others a transaction.
+   * Searches are not grouped: a group runs its accesses one after another, and a search can take seconds where a read
+   * by id takes a fraction of a millisecond, so one slow search would hold back every access grouped with it.
+   */
   async search(ctx: AccessContext, type: string, query: Array<[string, string]>, strict: boolean): Promise<SearchResult> {
-    return this.readOnly(ctx, { action: 'search' }, (scope) => scope.searchType(type, query, strict), (scope) => scope.searchRecorded(type, query, strict, this.deps.audit));
+    const request: GateRequest = { action: 'search' };
+    return (await this.recordedAlone(ctx, request, (scope) => scope.searchRecorded(type, query, strict, this.deps.audit)))
+      ?? this.run(ctx, request, (scope) => scope.searchType(type, query, strict));
   }
 
   /**
@@ -92,7 +98,7 @@ export class AccessGate {
    * or on a refusal the record `run` would write for it, are appended with the group's; alone it is a recorded
    * statement where possible, else `run`.
    */
-  private readOnly<T>(
+  private grouped<T>(
     ctx: AccessContext,
     request: GateRequest,
     work: (scope: GateScope) => Promise<T>,
@@ -100,7 +106,7 @@ export class AccessGate {
   ): Promise<T> {
     const settings = this.settings();
     return this.groups.run<T>({
-      alone: async () => (this.singleStatementReads ? await this.recorded(ctx, request, recorded) : undefined) ?? this.run(ctx, request, work),
+      alone: async () => (await this.recordedAlone(ctx, request, recorded)) ?? this.run(ctx, request, work),
       inGroup: async (tx) => {
         const scope = new GateScope(tx, ctx, settings, this.deps.protector, this.deps.search);
         try {
@@ -117,7 +123,8 @@ export class AccessGate {
   }
 
   /** Runs a recorded (single-statement) access; undefined when it could not run that way and nothing was recorded. */
-  private async recorded<T>(ctx: AccessContext, request: GateRequest, work: (scope: GateScope) => Promise<RecordedOutcome<T> | undefined>): Promise<T | undefined> {
+  private async recordedAlone<T>(ctx: AccessContext, request: GateRequest, work: (scope: GateScope) => Promise<RecordedOutcome<T> | undefined>): Promise<T | undefined> {
+    if (!this.singleStatementReads) return undefined;
     const scope = new GateScope(this.deps.db, ctx, this.settings(), this.deps.protector, this.deps.search);
     let outcome: RecordedOutcome<T> | undefined;
     try {

@@ -123,7 +123,7 @@ describe.each(kinds)('recorded read on %s', (kind) => {
     expect(verified.ok, JSON.stringify(verified)).toBe(true);
   }, 300_000);
 
-  it('concurrent reads and searches share transactions (ReadGroups) and answer and record what each would alone', async () => {
+  it('concurrent reads share transactions (ReadGroups); amid concurrent searches each answers and records what it would alone', async () => {
     const targets = [
       ...STATES.flatMap((s) => f.persons[s].resources.map((r) => ({ type: r.type, id: r.id }))),
       { type: 'Observation', id: 'no-such-observation' },
