@@ -18,15 +18,13 @@ export interface GateDeps {
   protector: FieldProtector;
   search: SearchEngine;
   clock?: () => Date;
-  /** Group commit of concurrent reads by id (`ReadGroups`); defaults to `READ_GROUPS`. */
-  readGroups?: GroupLimits;
 }
 
 /**
  * Two groups in flight keep the database's work overlapping with this process's; measured on 2 cores with 10
  * concurrent readers. A group larger than 64 would hold its first answers back for little saving.
  */
-export const READ_GROUPS: GroupLimits = { groups: 2, size: 64 };
+const READ_GROUPS: GroupLimits = { groups: 2, size: 64 };
 
 export interface GateRequest {
   /** What the caller is doing, for the audit event when the work itself does not say more. */
@@ -38,8 +36,8 @@ export interface GateRequest {
  * The one door to the store. Every read or write of the record runs inside `run`: one transaction in which
  * the scope authorizes, filters in SQL, checks and redacts each outgoing resource, and collects audit records,
  * which are appended before commit. If the audit append fails the whole access fails. A denied or failed
- * access is audited in its own transaction, because the work's transaction is rolled back. Reads by id and
- * Reads by id that arrive together share one transaction and one audit append (`ReadGroups`). A read arriving alone,
+ * access is audited in its own transaction, because the work's transaction is rolled back. Reads by id that arrive
+ * together share one transaction and one audit append (`ReadGroups`). A read arriving alone,
  * and a plain search, take the same steps in a single statement that also appends the audit entry (`read`, `search`).
  */
 export class AccessGate {
@@ -53,7 +51,7 @@ export class AccessGate {
 
   constructor(private readonly deps: GateDeps) {
     this.singleStatementReads = deps.db.dialect === 'postgres';
-    this.groups = new ReadGroups(deps.db, (tx, records) => deps.audit.append(tx, records), deps.readGroups ?? READ_GROUPS);
+    this.groups = new ReadGroups(deps.db, (tx, records) => deps.audit.append(tx, records), READ_GROUPS);
   }
 
   settings(): FilterSettings {

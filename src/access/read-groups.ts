@@ -32,8 +32,8 @@ interface Pending<T, R> {
  * and the next group takes all of them: one transaction runs each access's statements, appends every access's audit
  * records with one chain-head lock and one insert, and commits once; answers are released only after that commit.
  * Each access and its audit record are still in the same transaction (privacy-rules §6) and nothing is delivered that
- * was not recorded, but the per-access costs of an append (the chain head's update, the insert statement, the commit's
- * WAL flush) are paid once per group: measured on PostgreSQL they were most of an audited read's database time.
+ * was not recorded, but the per-access costs of an append (the chain head's update, the insert statement, the commit)
+ * are paid once per group: measured on PostgreSQL they were most of an audited read's database time.
  * Without concurrency a group holds one access and it simply runs alone.
  */
 export class ReadGroups<R> {
