@@ -1,8 +1,9 @@
-// Loads the labelled linkage corpora as matcher records plus a truth cluster per record.
-// Truth labels are kept apart from the records: the matcher never sees them.
+// Loads the labelled linkage corpora as matcher records plus a truth cluster per record, and chooses the sets an
+// evaluation runs. Truth labels are kept apart from the records: the matcher never sees them.
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { MpiRecord } from '../../src/mpi/normalize.ts';
+import { generatePopulation } from './population.ts';
 
 export interface LabelledSet {
   name: string;
@@ -121,4 +122,22 @@ export const CORPUS_SETS: Record<string, () => LabelledSet> = {
 
 export function corporaPresent(): boolean {
   return existsSync(resolve(CORPORA_DIR, 'febrl')) && existsSync(resolve(CORPORA_DIR, 'splink'));
+}
+
+/**
+ * The sets a `--set` argument names, each loaded when called: `all` (every corpus set, then the population) or names
+ * separated by commas; `population` is generated with the given size and seed. Unknown names throw before anything
+ * runs; corpus sets are left out, with a warning, when ../shared/corpora is absent.
+ */
+export function selectSets(arg: string, population: { size: number; seed: number }): Array<() => LabelledSet> {
+  const names = arg === 'all' ? [...Object.keys(CORPUS_SETS), 'population'] : arg.split(',');
+  const unknown = names.filter((n) => n !== 'population' && !Object.hasOwn(CORPUS_SETS, n));
+  if (unknown.length) throw new Error(`unknown set ${unknown.join(', ')}`);
+  const present = corporaPresent();
+  if (!present && names.some((n) => n !== 'population')) console.warn('corpora under ../shared/corpora absent: only --set population can run');
+  return names.filter((n) => n === 'population' || present).map((name) => () => {
+    if (name !== 'population') return CORPUS_SETS[name]();
+    const rows = generatePopulation(population);
+    return { name: `population_${population.size}`, records: rows.map((r) => r.record), truth: rows.map((r) => r.truthId) };
+  });
 }

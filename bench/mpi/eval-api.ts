@@ -1,6 +1,6 @@
 // Database-backed MPI accuracy: every record of a labelled set goes through the real server's FHIR API as a
 // source Patient (transaction bundles, system client token); the persons the MPI formed are compared with the truth.
-// Usage: node bin/run-ts.mjs bench/mpi/eval-api.ts [--set fake_1000,febrl1|population] [--db pglite|postgres]
+// Usage: node bin/run-ts.mjs bench/mpi/eval-api.ts [--set fake_1000,febrl1|population|all] [--db pglite|postgres]
 //        [--batch 50] [--retrain] [--n 5000] [--seed 1]
 // --retrain: after the load, `katahdin mpi train` + `katahdin mpi relink` (trainFromStore, relinkAll) and measure again.
 import { parseArgs } from 'node:util';
@@ -10,8 +10,7 @@ import { linkBatch } from '../../src/mpi/link-batch.ts';
 import { startTestServer, type TestServer } from '../../test/support/test-server.ts';
 import { userWithToken } from '../../test/support/tokens.ts';
 import { apiAccuracy, apiSource, loadThroughApi, openTaskCount, personsOf, personsViaFhir, type ApiAccuracy } from './api-load.ts';
-import { CORPUS_SETS, corporaPresent, type LabelledSet } from './corpora.ts';
-import { generatePopulation } from './population.ts';
+import { selectSets, type LabelledSet } from './corpora.ts';
 
 const { values } = parseArgs({
   options: {
@@ -23,16 +22,6 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
   },
 });
-
-function loadSet(name: string): LabelledSet {
-  if (name === 'population') {
-    const rows = generatePopulation({ size: Number(values.n), seed: Number(values.seed) });
-    return { name: `population_${values.n}`, records: rows.map((r) => r.record), truth: rows.map((r) => r.truthId) };
-  }
-  const load = CORPUS_SETS[name];
-  if (!load) throw new Error(`unknown set ${name}`);
-  return load();
-}
 
 function row(set: string, phase: string, m: ApiAccuracy, extra: Record<string, unknown>) {
   return {
@@ -72,15 +61,12 @@ async function evaluate(server: TestServer, set: LabelledSet) {
   return rows;
 }
 
-const names = values.set.split(',');
-if (!corporaPresent() && names.some((n) => n !== 'population')) console.warn('corpora under ../shared/corpora absent: only --set population can run');
 const out = [];
-for (const name of names) {
-  if (name !== 'population' && !corporaPresent()) continue;
+for (const load of selectSets(values.set, { size: Number(values.n), seed: Number(values.seed) })) {
   // A fresh database per set: each set is its own HIE, linked from the shipped default model.
   const server = await startTestServer(values.db === 'postgres' ? 'postgres' : 'pglite');
   try {
-    for (const r of await evaluate(server, loadSet(name))) {
+    for (const r of await evaluate(server, load())) {
       console.log(JSON.stringify(r));
       out.push(r);
     }

@@ -1,11 +1,10 @@
 // Unsupervised accuracy evaluation of the MPI matcher on labelled corpora and synthetic populations.
-// Usage: node bin/run-ts.mjs bench/mpi/eval.ts [--set febrl1|febrl2|febrl3|febrl4|fake_1000|historical_50k|population|all] [--n 20000] [--seed 1]
+// Usage: node bin/run-ts.mjs bench/mpi/eval.ts [--set all|<set>[,<set>…]] (febrl1 febrl2 febrl3 febrl4 fake_1000 historical_50k population) [--n 20000] [--seed 1]
 import { parseArgs } from 'node:util';
 import { clusterLinks, pairwiseMetrics } from '../../src/mpi/cluster.ts';
 import { linkBatch } from '../../src/mpi/link-batch.ts';
 import { train } from '../../src/mpi/model.ts';
-import { CORPUS_SETS, corporaPresent, type LabelledSet } from './corpora.ts';
-import { generatePopulation } from './population.ts';
+import { selectSets, type LabelledSet } from './corpora.ts';
 
 const { values } = parseArgs({
   options: {
@@ -16,16 +15,6 @@ const { values } = parseArgs({
     lower: { type: 'string' },
   },
 });
-
-function loadSet(name: string): LabelledSet {
-  if (name === 'population') {
-    const rows = generatePopulation({ size: Number(values.n), seed: Number(values.seed) });
-    return { name: `population_${values.n}`, records: rows.map((r) => r.record), truth: rows.map((r) => r.truthId) };
-  }
-  const load = CORPUS_SETS[name];
-  if (!load) throw new Error(`unknown set ${name}`);
-  return load();
-}
 
 function evaluate(set: LabelledSet) {
   const t0 = performance.now();
@@ -60,14 +49,9 @@ function evaluate(set: LabelledSet) {
   };
 }
 
-const names = values.set === 'all' ? Object.keys(CORPUS_SETS).concat('population') : [values.set];
-if (!corporaPresent() && names.some((n) => n !== 'population')) {
-  console.warn('corpora under ../shared/corpora absent: only --set population can run');
-}
 const rows = [];
-for (const name of names) {
-  if (name !== 'population' && !corporaPresent()) continue;
-  const row = evaluate(loadSet(name));
+for (const load of selectSets(values.set, { size: Number(values.n), seed: Number(values.seed) })) {
+  const row = evaluate(load());
   console.log(JSON.stringify(row));
   rows.push(row);
 }

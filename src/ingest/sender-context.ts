@@ -1,10 +1,11 @@
 import type { Organization } from '@medplum/fhirtypes';
 import { systemContext, type AccessContext } from '../access/context.ts';
+import { encodedIdentifierToken, escapeSearchValue } from '../fhir/search-token.ts';
 import type { Services } from '../services.ts';
-import { tokenParam } from './hl7v2/map/context.ts';
 import { conditionalKey, lockKeys } from '../record/conditional-locks.ts';
+import { FACILITY_SYSTEM } from './hl7v2/map/context.ts';
 
-export const FACILITY_SYSTEM = 'urn:katahdin:facility';
+export { FACILITY_SYSTEM };
 
 /** Per database: facility → its Organization once registered (saves a transaction per message; ids never change). */
 const registry = new WeakMap<object, Map<string, Organization>>();
@@ -20,8 +21,8 @@ export async function senderContext(s: Services, facility: string, channel: stri
   if (known) return contextFor(known, facility, channel);
   const org = await s.gate.run(systemContext('feed registration'), { action: 'read', query: 'sending organization' }, async (scope) => {
     // Same lock key as the mapper's source Organization entry: parallel first messages register it once.
-    await lockKeys(scope.tx, [conditionalKey('Organization', `identifier=${tokenParam({ system: FACILITY_SYSTEM, value: facility })}`)]);
-    const found = await scope.searchType('Organization', [['identifier', `${FACILITY_SYSTEM}|${facility}`]], false);
+    await lockKeys(scope.tx, [conditionalKey('Organization', `identifier=${encodedIdentifierToken({ system: FACILITY_SYSTEM, value: facility })}`)]);
+    const found = await scope.searchType('Organization', [['identifier', `${FACILITY_SYSTEM}|${escapeSearchValue(facility)}`]], false);
     if (found.matches[0]) return found.matches[0] as Organization;
     const created = await s.records.create(scope, { resourceType: 'Organization', name: facility, identifier: [{ system: FACILITY_SYSTEM, value: facility }], active: true });
     return created.resource as Organization;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { CcdaId } from '@medplum/ccda';
 import type { Identifier } from '@medplum/fhirtypes';
+import { readableIdentifierToken } from '../../fhir/search-token.ts';
 import { attr, systemFor } from './cda-values.ts';
 
 /** RFC 3986 system for identifiers that are themselves URIs (an OID or UUID root without extension). */
@@ -46,14 +47,9 @@ export function uuidFromSeed(seed: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-/**
- * `identifier=<system>|<value>` for conditional create/update: FHIR search escaping of `|`, `,`, `$`, `\\`,
- * then percent-encoding only of characters that would break a query string (so `urn:oid:` stays readable).
- */
+/** `identifier=<system>|<value>` for conditional create/update, `urn:oid:` left readable. */
 export function identifierQuery(identifier: Identifier): string {
-  const part = (s: string | undefined) =>
-    (s ?? '').replace(/[\\|,$]/g, (c) => `\\${c}`).replace(/[%&#+?= ]/g, (c) => encodeURIComponent(c));
-  return `identifier=${part(identifier.system)}|${part(identifier.value)}`;
+  return `identifier=${readableIdentifierToken(identifier)}`;
 }
 
 export function sameIdentifier(a: Identifier, b: Identifier): boolean {

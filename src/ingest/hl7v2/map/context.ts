@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Bundle, BundleEntry, Coding, Identifier, Meta, Resource } from '@medplum/fhirtypes';
+import { encodedIdentifierToken } from '../../../fhir/search-token.ts';
 import type { ParsedMessage } from '../types.ts';
 
 export const FACILITY_SYSTEM = 'urn:katahdin:facility';
@@ -22,14 +23,6 @@ export interface MapOptions {
 export function stableUuid(...parts: string[]): string {
   const h = createHash('sha256').update(parts.join('\u0000')).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
-
-/** FHIR search escaping: `\`, `|`, `,` and `$` inside a value are written with a backslash. */
-const escapeSearch = (s: string) => s.replace(/[\\|,$]/g, (c) => `\\${c}`);
-
-/** `system|value` search token, each half search-escaped then URL-encoded. */
-export function tokenParam(identifier: Identifier): string {
-  return `${encodeURIComponent(escapeSearch(identifier.system ?? ''))}|${encodeURIComponent(escapeSearch(identifier.value ?? ''))}`;
 }
 
 /** Collects transaction entries for one message; every resource gets meta.source and the message-type tag. */
@@ -63,13 +56,13 @@ export class BundleBuilder {
 
   /** Upsert by identifier: `PUT Type?identifier=system|value`. */
   put<T extends Resource>(key: string, resource: T, identifier: Identifier | undefined): Ref {
-    const url = identifier?.system && identifier.value ? `${resource.resourceType}?identifier=${tokenParam(identifier)}` : undefined;
+    const url = identifier?.system && identifier.value ? `${resource.resourceType}?identifier=${encodedIdentifierToken(identifier)}` : undefined;
     return url ? this.push(key, resource, { method: 'PUT', url }) : this.push(key, resource, { method: 'POST', url: resource.resourceType });
   }
 
   /** Create unless one with this identifier exists (`ifNoneExist`). */
   createIfNone<T extends Resource>(key: string, resource: T, identifier: Identifier): Ref {
-    const ifNoneExist = `identifier=${tokenParam(identifier)}`;
+    const ifNoneExist = `identifier=${encodedIdentifierToken(identifier)}`;
     return this.push(key, resource, { method: 'POST', url: resource.resourceType, ifNoneExist });
   }
 

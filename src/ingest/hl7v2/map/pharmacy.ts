@@ -1,8 +1,9 @@
 import type { Hl7Segment } from '@medplum/core';
 import type { CodeableConcept, Dosage, MedicationAdministration, MedicationDispense, MedicationRequest} from '@medplum/fhirtypes';
+import { encodedIdentifierToken } from '../../../fhir/search-token.ts';
 import { repAt, val } from '../fields.ts';
 import { Hl7ErrorCode, type Hl7Error } from '../types.ts';
-import { tokenParam, type BundleBuilder, type Ref } from './context.ts';
+import type { BundleBuilder, Ref } from './context.ts';
 import { hl7ToFhirDateTime } from './datetime.ts';
 import { codeableConcept } from './datatypes.ts';
 import { addPatient, addPractitioner, derivedIdentifier, isError, type PatientLink } from './common.ts';
@@ -75,7 +76,7 @@ export function mapRde(b: BundleBuilder, patient: PatientLink): Hl7Error | undef
 /** The order the event fulfils, by the same identifier the RDE upserted (resolved by the record layer). */
 function prescriptionRef(b: BundleBuilder, g: RxGroup): Ref | undefined {
   const id = groupIdentifiers({ orc: g.orc }, b.header.facilityKey)[0];
-  return id ? { reference: `MedicationRequest?identifier=${tokenParam(id)}` } : undefined;
+  return id ? { reference: `MedicationRequest?identifier=${encodedIdentifierToken(id)}` } : undefined;
 }
 
 /** RDS^O13 → MedicationDispense per RXD. */

@@ -1,14 +1,14 @@
 /**
  * Audit cost figures: bytes per event and append throughput on PGlite and (when reachable) PostgreSQL.
- * Run: `node bin/run-ts.mjs src/audit/bench-audit.ts [events]`. Uses a throwaway schema on PostgreSQL.
+ * Run: `node bin/run-ts.mjs bench/audit/append.ts [events]`. Uses a throwaway schema on PostgreSQL.
  */
-import type { Database, Queryable } from '../store/database.ts';
-import { migrate } from '../store/migrate.ts';
-import { openPglite } from '../store/pglite-database.ts';
-import { openPostgres } from '../store/postgres-database.ts';
-import { appendAudit } from './chain.ts';
-import type { AuditInput } from './types.ts';
-import { verifyChain } from './verify.ts';
+import { appendAudit } from '../../src/audit/chain.ts';
+import type { AuditInput } from '../../src/audit/types.ts';
+import { verifyChain } from '../../src/audit/verify.ts';
+import type { Database, Queryable } from '../../src/store/database.ts';
+import { migrate } from '../../src/store/migrate.ts';
+import { openPglite } from '../../src/store/pglite-database.ts';
+import { openPostgres } from '../../src/store/postgres-database.ts';
 
 const N = Number(process.argv[2] ?? 2000);
 const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
