@@ -1,6 +1,9 @@
 // Privacy benchmarks (issue 6): opt-out purge time for a person with N resources, and search throughput with the
 // label/consent privacy filter on (a clinician) vs off (an internal context) on the same data in the same run.
-// Usage: node bin/run-ts.mjs bench/privacy/purge-bench.ts [--resources 10000] [--others 40] [--queries 150] [--db pglite|postgres|all]
+// Usage: node bin/run-ts.mjs bench/privacy/purge-bench.ts [--resources 10000] [--others 40] [--queries 150]
+//   [--org-patients 300000] [--db pglite|postgres|all]
+// --org-patients: care relationships of the clinician's organization with that many more patients (fact rows only, no
+// records), so the filter is measured at the size of a large hospital rather than of the 41 seeded patients.
 import { parseArgs } from 'node:util';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { systemContext, type AccessContext } from '../../src/access/context.ts';
@@ -14,12 +17,14 @@ const { values } = parseArgs({
     resources: { type: 'string', default: '10000' },
     others: { type: 'string', default: '40' },
     queries: { type: 'string', default: '150' },
+    'org-patients': { type: 'string', default: '300000' },
     db: { type: 'string', default: 'all' },
   },
 });
 const N = Number(values.resources);
 const OTHERS = Number(values.others);
 const QUERIES = Number(values.queries);
+const ORG_PATIENTS = Number(values['org-patients']);
 const BATCH = 500;
 const internal = systemContext('privacy bench');
 
@@ -70,13 +75,12 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-/** Alternates clinician and internal runs of the same query so load on the shared machine hits both alike. */
-async function searchCost(server: TestServer, clinician: AccessContext, query: Array<[string, string]>, type: string) {
-  const s = server.services;
+/** Alternates clinician and internal runs of the same access so load on the shared machine hits both alike. */
+async function filterCost(clinician: AccessContext, access: (ctx: AccessContext) => Promise<number>) {
   const one = async (ctx: AccessContext) => {
     const t = performance.now();
-    const r = await s.gate.run(ctx, { action: 'search' }, (scope) => scope.searchType(type, query, false));
-    return { ms: performance.now() - t, total: r.total ?? 0 };
+    const total = await access(ctx);
+    return { ms: performance.now() - t, total };
   };
   for (let i = 0; i < 10; i++) {
     await one(clinician);
@@ -116,18 +120,27 @@ async function benchKind(kind: 'pglite' | 'postgres'): Promise<void> {
     }
     const target = await createPatient(server, org, 0);
     await seed(server, org, target, N);
+    await s.db.query(`insert into mpi_links (patient_id, person_id, assurance) select 'bench-' || g, 'bench-person-' || g, 'level3' from generate_series(1, $1::int) g`, [ORG_PATIENTS]);
+    await s.db.query(`insert into care_relationships (patient_id, organization_id, last_date, active) select 'bench-' || g, $1, now(), true from generate_series(1, $2::int) g`, [org, ORG_PATIENTS]);
+    // A running server has planner statistics from autovacuum; a freshly seeded bench has to ask for them.
+    await s.db.query('analyze');
     const seedS = (performance.now() - t) / 1000;
-    console.log(`[${kind}] seeded ${N} resources for the target + ${OTHERS}×100 for others in ${seedS.toFixed(1)} s`);
+    console.log(`[${kind}] seeded ${N} resources for the target + ${OTHERS}×100 for others, and ${ORG_PATIENTS} more patients in the organization's care, in ${seedS.toFixed(1)} s`);
 
-    for (const [label, type, query] of [
-      ['one person, Observation?patient, 50/page', 'Observation', [['patient', `Patient/${others[0]}`], ['_count', '50']]],
-      ['cross-person, Observation?code=2345-7, 50/page', 'Observation', [['code', 'http://loinc.org|2345-7'], ['_count', '50']]],
-    ] as Array<[string, string, Array<[string, string]>]>) {
-      const r = await searchCost(server, clinician, query, type);
-      console.log(`[${kind}] search ${label}: filter on ${r.medianOn.toFixed(2)} ms (${r.qpsOn.toFixed(0)} q/s, total ${r.totals.on}), off ${r.medianOff.toFixed(2)} ms (${r.qpsOff.toFixed(0)} q/s, total ${r.totals.off}), cost ${(100 * r.cost).toFixed(1)} %`);
+    const search = (type: string, query: Array<[string, string]>) => async (ctx: AccessContext) =>
+      (await s.gate.run(ctx, { action: 'search' }, (scope) => scope.searchType(type, query, false))).total ?? 0;
+    const personId = (await s.db.query<{ person_id: string }>('select person_id from mpi_links where patient_id = $1', [target])).rows[0].person_id;
+    const everything = async (ctx: AccessContext) =>
+      (await s.gate.run(ctx, { action: 'everything' }, (scope) => scope.personRecord(personId, { count: 100, offset: 0 }))).total;
+    for (const [label, access] of [
+      ['search one person, Observation?patient, 50/page', search('Observation', [['patient', `Patient/${others[0]}`], ['_count', '50']])],
+      ['search cross-person, Observation?code=2345-7, 50/page', search('Observation', [['code', 'http://loinc.org|2345-7'], ['_count', '50']])],
+      [`$everything of the person with ${N} resources, 100/page`, everything],
+    ] as Array<[string, (ctx: AccessContext) => Promise<number>]>) {
+      const r = await filterCost(clinician, access);
+      console.log(`[${kind}] ${label}: filter on ${r.medianOn.toFixed(2)} ms (${r.qpsOn.toFixed(0)} q/s, total ${r.totals.on}), off ${r.medianOff.toFixed(2)} ms (${r.qpsOff.toFixed(0)} q/s, total ${r.totals.off}), cost ${(100 * r.cost).toFixed(1)} %`);
     }
 
-    const personId = (await s.db.query<{ person_id: string }>('select person_id from mpi_links where patient_id = $1', [target])).rows[0].person_id;
     const held = (await s.db.query<{ n: number }>('select count(*)::int as n from resources where person_id = $1', [personId])).rows[0].n;
     t = performance.now();
     await s.gate.run(internal, { action: 'consent' }, (scope) => s.records.create(scope, buildOptOut({ patientRef: `Patient/${target}`, channel: 'paper', date: new Date(Date.now() - 60_000).toISOString(), performer: { display: 'bench' } }), { derived: true }));

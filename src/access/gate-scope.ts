@@ -14,9 +14,9 @@ import { hasQueryRole } from './scopes.ts';
 import type { OutgoingRow } from './outgoing.ts';
 import { demographicsOnly, verdictFor } from './outgoing.ts';
 import type { FactColumns, PersonFacts } from './person-facts.ts';
-import { factColumns, factsFromColumns, loadDeliveryFacts, loadPersonFacts } from './person-facts.ts';
+import { factsFromColumns, loadDeliveryFacts, loadPersonFacts } from './person-facts.ts';
 import type { FilterSettings } from './privacy-filter.ts';
-import { privacyFilter } from './privacy-filter.ts';
+import { onePersonFilter, perPersonFilter, privacyFilter, standingColumns, type PerPersonFilter } from './privacy-filter.ts';
 import type { ParsedSearch, ResultRow, SearchEngine } from './search-engine.ts';
 import type { WriteInput } from './write-batch.ts';
 import { currentRowsForWrite, labelsByReference, writeBatch } from './write-batch.ts';
@@ -32,7 +32,7 @@ export interface SearchResult {
   warnings: string[];
 }
 
-const ROW_COLUMNS = sql`resource_type, id, content, person_id, source_org, security`;
+const ROW_COLUMNS = sql`r.resource_type, r.id, r.content, r.person_id, r.source_org, r.security`;
 
 /** A row read with `deliveryColumns`. */
 interface DeliveryRow extends ResultRow, FactColumns {
@@ -99,6 +99,7 @@ function cachedEntries(ctx: AccessContext, key: string, build: () => Record<stri
 export class GateScope {
   private readonly records: AuditRecord[] = [];
   readonly filter: (alias: string) => ReturnType<typeof sql>;
+  private readonly perPerson: PerPersonFilter | undefined;
 
   constructor(
     /** Only for fact tables (MPI links, privacy facts); never for reading `resources`. */
@@ -109,6 +110,7 @@ export class GateScope {
     private readonly search?: SearchEngine,
   ) {
     this.filter = privacyFilter(ctx, settings);
+    this.perPerson = perPersonFilter(ctx, settings);
   }
 
   auditRecords(): AuditRecord[] {
@@ -182,8 +184,11 @@ export class GateScope {
 
   /** The page of a search with the columns the outgoing check needs, and with its total unless `_total=none`. */
   private pageSql(engine: SearchEngine, request: ParsedSearch): Sql {
-    const columns = (alias: string) => this.deliveryColumns(raw(alias));
-    return request.total !== 'none' ? engine.pageWithTotal(request, this.filter, columns) : engine.page(request, this.filter, columns);
+    // Split per person, the page rows bring their person's facts from the search itself.
+    const columns = (alias: string) => (this.perPerson ? this.orgNameColumn(raw(alias)) : this.deliveryColumns(raw(alias)));
+    return request.total !== 'none'
+      ? engine.pageWithTotal(request, this.filter, columns, this.perPerson)
+      : engine.page(request, this.filter, columns, this.perPerson);
   }
 
   /** The total a page carries; only a page past the end (no rows) needs the count on its own. */
@@ -194,7 +199,7 @@ export class GateScope {
   }
 
   private async countAll(engine: SearchEngine, request: ParsedSearch): Promise<number | undefined> {
-    return (await run<{ total: number }>(this.tx, engine.count(request, this.filter)))[0]?.total;
+    return (await run<{ total: number }>(this.tx, engine.count(request, this.filter, this.perPerson)))[0]?.total;
   }
 
   /** The entries `deliverWith` writes for delivered rows, by the relationship it records (`shared`: rows without a person). */
@@ -237,8 +242,11 @@ export class GateScope {
    * the row's person and the name of the organization that sent it. Saves a round trip per read and per search.
    */
   private deliveryColumns(a: Sql): Sql {
-    return sql`${factColumns(sql`${a}.person_id`, this.ctx, this.settings)},
-      (select o.content->>'name' from resources o where o.resource_type = 'Organization' and o.id = ${a}.source_org) as org_name`;
+    return sql`${standingColumns(sql`${a}.person_id`, this.ctx, this.settings)}, ${this.orgNameColumn(a)}`;
+  }
+
+  private orgNameColumn(a: Sql): Sql {
+    return sql`(select o.content->>'name' from resources o where o.resource_type = 'Organization' and o.id = ${a}.source_org) as org_name`;
   }
 
   /** One known resource: filtered in SQL, re-checked in code; a refusal says what is missing. */
@@ -291,7 +299,9 @@ export class GateScope {
   /** All current resources of a person (the longitudinal record), privacy-filtered, paged. */
   async personRecord(personId: string, opts: { since?: string; types?: string[]; count: number; offset: number }): Promise<{ resources: Resource[]; total: number }> {
     authorizeRead(this.ctx, 'Patient');
-    const where = sql`where r.person_id = ${personId} and r.deleted = false and ${this.filter('r')}
+    // Every row is the person's: with the filter split per person, their standing is looked up once, not per row.
+    const one = this.perPerson ? onePersonFilter(this.perPerson, personId, 'r') : { join: sql``, condition: this.filter('r') };
+    const where = sql`${one.join} where r.person_id = ${personId} and r.deleted = false and ${one.condition}
       ${opts.since ? sql`and r.last_updated >= ${opts.since}` : sql``}
       ${opts.types?.length ? sql`and r.resource_type = any(${opts.types}::text[])` : sql``}`;
     const rows = await run<ResultRow>(this.tx, sql`select ${ROW_COLUMNS} from resources r ${where}

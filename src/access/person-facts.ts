@@ -1,9 +1,8 @@
 import type { Queryable } from '../store/database.ts';
 import { run } from '../store/database.ts';
-import type { Sql } from '../store/sql.ts';
 import { sql } from '../store/sql.ts';
 import type { AccessContext } from './context.ts';
-import type { FilterSettings } from './privacy-filter.ts';
+import { standingColumns, type FilterSettings } from './privacy-filter.ts';
 
 /** What the gate knows about the caller's standing with one person, for the check before serialisation. */
 export interface PersonFacts {
@@ -13,28 +12,12 @@ export interface PersonFacts {
   sharedLabels: string[];
 }
 
-/** The fact columns as a statement returns them (see `factColumns`). */
+/** The fact columns as a statement returns them (see `standingColumns`). */
 export interface FactColumns {
   fact_enc: boolean | null;
   fact_att: boolean | null;
   fact_btg: boolean | null;
   fact_shared: string[] | null;
-}
-
-/**
- * The caller's standing with the person `person` (an SQL expression) as four columns, so a statement that reads
- * resources can bring the facts for their persons in the same round trip.
- */
-export function factColumns(person: Sql, ctx: AccessContext, s: FilterSettings): Sql {
-  const now = s.now.toISOString();
-  const cutoff = new Date(s.now);
-  cutoff.setUTCMonth(cutoff.getUTCMonth() - s.careRelationshipMonths);
-  return sql`exists (select 1 from mpi_links l join care_relationships c on c.patient_id = l.patient_id
-              where l.person_id = ${person} and c.organization_id = ${ctx.organizationId ?? ''}
-              and (c.active or c.last_date >= ${cutoff.toISOString()})) as fact_enc,
-      exists (select 1 from attestations t where t.user_id = ${ctx.userId ?? ''} and t.person_id = ${person} and t.expires_at > ${now}) as fact_att,
-      exists (select 1 from break_glass b where b.user_id = ${ctx.userId ?? ''} and b.person_id = ${person} and b.expires_at > ${now}) as fact_btg,
-      (select pp.shared_labels from person_privacy pp where pp.person_id = ${person}) as fact_shared`;
 }
 
 export function factsFromColumns(personId: string, c: FactColumns): PersonFacts {
@@ -67,7 +50,7 @@ export async function loadDeliveryFacts(
   if (personIds.length === 0 && organizationIds.length === 0) return { facts, orgNames };
   const rows = await run<FactColumns & { person_id: string | null; org_id: string | null; org_name: string | null }>(
     tx,
-    sql`select p.person_id, null::text as org_id, null::text as org_name, ${factColumns(sql`p.person_id`, ctx, s)}
+    sql`select p.person_id, null::text as org_id, null::text as org_name, ${standingColumns(sql`p.person_id`, ctx, s)}
       from unnest(${personIds}::text[]) as p(person_id)
       union all
       select null, o.id, o.content->>'name', null, null, null, null

@@ -11,62 +11,137 @@ export interface FilterSettings {
   careRelationshipMonths: number;
 }
 
+/**
+ * The caller's standing with one person, as SQL expressions: a care relationship of the caller's organization
+ * (`enc`), the user's attestation (`att`), the user's active break-the-glass (`btg`), and the sensitivity categories
+ * the person shares (`shared`, null when none).
+ */
+export interface Standing {
+  enc: Sql;
+  att: Sql;
+  btg: Sql;
+  shared: Sql;
+}
+
 function monthsBefore(now: Date, months: number): string {
   const d = new Date(now);
   d.setUTCMonth(d.getUTCMonth() - months);
   return d.toISOString();
 }
 
-/** The person is in the caller's care: an organization relationship, the user's attestation, or break-the-glass. */
-function relationship(a: Sql, ctx: AccessContext, s: FilterSettings): Sql {
+/** The standing with `person` (an SQL expression), looked up in the fact tables. */
+export function standingOf(person: Sql, ctx: AccessContext, s: FilterSettings): Standing {
   const now = s.now.toISOString();
-  const cutoff = monthsBefore(s.now, s.careRelationshipMonths);
-  // Keyed by the row's person (its source records, then their relationship with the organization), so the cost per
-  // row stays constant however many patients the organization has.
-  return sql`(exists (select 1 from mpi_links l join care_relationships c on c.patient_id = l.patient_id
-      where l.person_id = ${a}.person_id and c.organization_id = ${ctx.organizationId ?? ''} and (c.active or c.last_date >= ${cutoff}))
-    or exists (select 1 from attestations t where t.user_id = ${ctx.userId ?? ''} and t.person_id = ${a}.person_id and t.expires_at > ${now})
-    or ${breakGlass(a, ctx, s)})`;
+  // Keyed by the person (their source records, then their relationship with the organization), so the cost per
+  // person stays constant however many patients the organization has.
+  return {
+    enc: sql`exists (select 1 from mpi_links l join care_relationships c on c.patient_id = l.patient_id
+      where l.person_id = ${person} and c.organization_id = ${ctx.organizationId ?? ''}
+      and (c.active or c.last_date >= ${monthsBefore(s.now, s.careRelationshipMonths)}))`,
+    att: sql`exists (select 1 from attestations t where t.user_id = ${ctx.userId ?? ''} and t.person_id = ${person} and t.expires_at > ${now})`,
+    btg: sql`exists (select 1 from break_glass b where b.user_id = ${ctx.userId ?? ''} and b.person_id = ${person} and b.expires_at > ${now})`,
+    shared: sql`(select pp.shared_labels from person_privacy pp where pp.person_id = ${person})`,
+  };
 }
 
-function breakGlass(a: Sql, ctx: AccessContext, s: FilterSettings): Sql {
-  return sql`exists (select 1 from break_glass b where b.user_id = ${ctx.userId ?? ''} and b.person_id = ${a}.person_id and b.expires_at > ${s.now.toISOString()})`;
+/** The standing as `standingColumns` names it, read from the columns of alias `f` (all null for a row without a person). */
+function standingIn(f: string): Standing {
+  const c = (name: string) => raw(`coalesce(${f}.${name}, false)`);
+  return { enc: c('fact_enc'), att: c('fact_att'), btg: c('fact_btg'), shared: raw(`${f}.fact_shared`) };
 }
 
-/** Sensitive labels are hidden unless the person shares that category, or break-the-glass is active. */
-function labelsVisible(a: Sql, ctx: AccessContext, s: FilterSettings): Sql {
-  return sql`(cardinality(${a}.security) = 0
-    or ${a}.security <@ coalesce((select p.shared_labels from person_privacy p where p.person_id = ${a}.person_id), '{}'::text[])
-    or ${breakGlass(a, ctx, s)})`;
+/** `standingOf(person)` as the four named columns `standingIn` reads. */
+export function standingColumns(person: Sql, ctx: AccessContext, s: FilterSettings): Sql {
+  const st = standingOf(person, ctx, s);
+  return sql`${st.enc} as fact_enc, ${st.att} as fact_att, ${st.btg} as fact_btg, ${st.shared} as fact_shared`;
 }
 
 const shared = (a: Sql) => sql`(${a}.person_id is null and ${a}.resource_type <> 'Consent')`;
 const demographic = (a: Sql) => sql`${a}.resource_type in ('Patient', 'Person')`;
 
 /**
- * The privacy condition for a `resources` alias, by role (privacy-rules §1, §4, §5). Pushed into every SQL
- * statement that returns resources so that paging and totals never count what the caller may not see.
+ * In the caller's care (relationship, attestation or break-the-glass), and the row's sensitivity labels visible: none,
+ * all shared by the person, or break-the-glass active.
+ */
+function inCare(a: Sql, st: Standing): Sql {
+  return sql`((${st.enc} or ${st.att} or ${st.btg})
+    and (cardinality(${a}.security) = 0 or ${a}.security <@ coalesce(${st.shared}, '{}'::text[]) or ${st.btg}))`;
+}
+
+/** Which roles decide by the row's person's standing (the others by the row alone). */
+function usesStanding(ctx: AccessContext): boolean {
+  return !ctx.internal && (ctx.role === 'clinician' || ctx.role === 'clinical-staff' || (ctx.role === 'system' && hasQueryRole(ctx)));
+}
+
+/** The decision for the row at alias `a` whose person's standing is `st`, by role (privacy-rules §1, §4, §5). */
+function decide(a: Sql, ctx: AccessContext, standing: () => Standing): Sql {
+  if (ctx.internal) return sql`true`;
+  switch (ctx.role) {
+    case 'clinician':
+    case 'clinical-staff':
+      return sql`(${shared(a)} or ${demographic(a)} or ${inCare(a, standing())})`;
+    case 'patient':
+      return sql`(${shared(a)} or ${a}.person_id = ${ctx.personId ?? ''})`;
+    case 'system':
+      return hasQueryRole(ctx)
+        ? sql`(${shared(a)} or ${a}.source_org = ${ctx.organizationId ?? ''} or ${demographic(a)} or ${inCare(a, standing())})`
+        : sql`(${shared(a)} or ${a}.source_org = ${ctx.organizationId ?? ''})`;
+    case 'registrar':
+    case 'privacy-officer':
+      return sql`(${shared(a)} or ${demographic(a)} or ${a}.resource_type = 'Consent')`;
+    case 'admin':
+      return sql`(${shared(a)} or ${demographic(a)})`;
+  }
+}
+
+const checkAlias = (alias: string) => {
+  if (!/^[a-z_][a-z0-9_]*$/.test(alias)) throw new Error('bad alias');
+  return raw(alias);
+};
+
+/**
+ * The privacy condition for a `resources` alias. Pushed into every SQL statement that returns resources so that
+ * paging and totals never count what the caller may not see.
  */
 export function privacyFilter(ctx: AccessContext, s: FilterSettings): (alias: string) => Sql {
   return (alias: string) => {
-    if (!/^[a-z_][a-z0-9_]*$/.test(alias)) throw new Error('bad alias');
-    const a = raw(alias);
-    if (ctx.internal) return sql`true`;
-    switch (ctx.role) {
-      case 'clinician':
-      case 'clinical-staff':
-        return sql`(${shared(a)} or ${demographic(a)} or (${relationship(a, ctx, s)} and ${labelsVisible(a, ctx, s)}))`;
-      case 'patient':
-        return sql`(${shared(a)} or ${a}.person_id = ${ctx.personId ?? ''})`;
-      case 'system':
-        return hasQueryRole(ctx)
-          ? sql`(${shared(a)} or ${a}.source_org = ${ctx.organizationId ?? ''} or ${demographic(a)} or (${relationship(a, ctx, s)} and ${labelsVisible(a, ctx, s)}))`
-          : sql`(${shared(a)} or ${a}.source_org = ${ctx.organizationId ?? ''})`;
-      case 'registrar':
-      case 'privacy-officer':
-        return sql`(${shared(a)} or ${demographic(a)} or ${a}.resource_type = 'Consent')`;
-      case 'admin':
-        return sql`(${shared(a)} or ${demographic(a)})`;
-    }
+    const a = checkAlias(alias);
+    return decide(a, ctx, () => standingOf(sql`${a}.person_id`, ctx, s));
+  };
+}
+
+/**
+ * The same condition in two parts, for statements over many rows of few persons: `columns` works out the standing
+ * with one person, `condition` decides a row from its person's standing in alias `f`. A search then looks the
+ * standing up once per person among its matches instead of once per row (see `compileSearch`). Undefined for callers
+ * whose decision does not depend on the person's standing.
+ */
+export interface PerPersonFilter {
+  columns(person: Sql): Sql;
+  /** The names of the columns `columns` gives (those of `standingColumns`), for a statement to carry them out. */
+  names: readonly string[];
+  condition(alias: string, f: string): Sql;
+}
+
+export const STANDING_COLUMNS = ['fact_enc', 'fact_att', 'fact_btg', 'fact_shared'] as const;
+
+export function perPersonFilter(ctx: AccessContext, s: FilterSettings): PerPersonFilter | undefined {
+  if (!usesStanding(ctx)) return undefined;
+  return {
+    columns: (person) => standingColumns(person, ctx, s),
+    names: STANDING_COLUMNS,
+    condition: (alias, f) => {
+      checkAlias(f);
+      return decide(checkAlias(alias), ctx, () => standingIn(f));
+    },
+  };
+}
+
+/** For rows that all belong to `person` (a value): the person's standing joined once as alias `f`, and the condition. */
+export function onePersonFilter(pp: PerPersonFilter, person: string, alias: string): { join: Sql; condition: Sql } {
+  const a = checkAlias(alias);
+  return {
+    join: sql`left join (select ${person}::text as person_id, ${pp.columns(sql`${person}::text`)}) f on f.person_id = ${a}.person_id`,
+    condition: pp.condition(alias, 'f'),
   };
 }

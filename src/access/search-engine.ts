@@ -1,6 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { Queryable } from '../store/database.ts';
 import type { Sql } from '../store/sql.ts';
+import type { PerPersonFilter } from './privacy-filter.ts';
 
 /** A resource row as the search compiler returns it: content plus the columns the gate re-checks. */
 export interface ResultRow {
@@ -25,11 +26,15 @@ export interface ParsedSearch {
 /** The seam between the gate and the generic search implementation in store/search. */
 export interface SearchEngine {
   parse(resourceType: string, query: Array<[string, string]>, strict: boolean): { request: ParsedSearch; warnings: string[] };
-  /** The requested page; `columns` adds columns to every row (the gate's facts about the row's person). */
-  page(request: ParsedSearch, filter: (alias: string) => Sql, columns?: (alias: string) => Sql): Sql;
+  /**
+   * The requested page; `columns` adds columns to every row (the gate's facts about the row's person). `perPerson`:
+   * the same filter split per person, used for the matches when given (`filter` still decides about rows they reach
+   * through chains and `_has`).
+   */
+  page(request: ParsedSearch, filter: (alias: string) => Sql, columns?: (alias: string) => Sql, perPerson?: PerPersonFilter): Sql;
   /** The page with a `total_matches` column on every row: the count of all matches, in the same statement. */
-  pageWithTotal(request: ParsedSearch, filter: (alias: string) => Sql, columns?: (alias: string) => Sql): Sql;
-  count(request: ParsedSearch, filter: (alias: string) => Sql): Sql;
+  pageWithTotal(request: ParsedSearch, filter: (alias: string) => Sql, columns?: (alias: string) => Sql, perPerson?: PerPersonFilter): Sql;
+  count(request: ParsedSearch, filter: (alias: string) => Sql, perPerson?: PerPersonFilter): Sql;
   includes(request: ParsedSearch, page: ResultRow[], filter: (alias: string) => Sql): Sql | undefined;
   writeIndex(tx: Queryable, resources: Resource[], opts?: { fresh?: boolean }): Promise<void>;
   deleteIndex(tx: Queryable, keys: Array<{ resourceType: string; id: string }>): Promise<void>;

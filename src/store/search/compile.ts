@@ -7,8 +7,21 @@ import type { ChainFilter, Filter, HasFilter, ParamFilter, SearchRequest, SortKe
 /** A boolean SQL condition on a `resources` alias, supplied by the access gate (privacy filter). */
 export type RowFilter = (alias: string) => Sql;
 
+/**
+ * The same filter split per person (the access gate's `PerPersonFilter`): `columns` works out facts about one person
+ * (an SQL expression), `condition` decides a row at one alias from its person's facts at another.
+ */
+export interface PerPersonRowFilter {
+  columns(person: Sql): Sql;
+  /** The names of the columns `columns` gives; the page rows carry them out (their facts need no second look-up). */
+  names: readonly string[];
+  condition(alias: string, facts: string): Sql;
+}
+
 export interface CompileOptions {
   filter: RowFilter;
+  /** When given, the matches' filter looks facts up once per person among them (see `compileSearch`). */
+  perPerson?: PerPersonRowFilter;
   /** More columns the caller wants on every page row (over alias `r`), e.g. the access gate's facts about its person. */
   columns?: (alias: string) => Sql;
 }
@@ -116,13 +129,26 @@ function orderBy(ctx: Ctx, req: SearchRequest): Sql {
  */
 export function compileSearch(req: SearchRequest, opts: CompileOptions): { page: Sql; pageWithTotal: Sql; count: Sql } {
   const ctx: Ctx = { filter: opts.filter, n: 0 };
-  const conditions = [
+  const pp = opts.perPerson;
+  // Without a per-person filter the row filter is one more condition on the matches.
+  const where = join([
     sql`r.resource_type = ${req.resourceType}`,
     sql`r.deleted = false`,
-    sql`(${opts.filter('r')})`,
+    ...(pp ? [] : [sql`(${opts.filter('r')})`]),
     ...req.filters.map((f) => filterCondition(ctx, req.resourceType, 'r', f)),
-  ];
-  const where = join(conditions, ' and ');
+  ], ' and ');
+  // Visible matches, as `r` (columns of `resources`), selecting `what`. With a per-person filter the matches are
+  // found first and the facts about each of their persons looked up once, then joined: a search of 5,600 rows of 41
+  // persons for a clinician of an organization with 300,000 patients in its care took 117 ms with the facts looked up
+  // per row (PostgreSQL hashed every care relationship of the organization) and 39 ms without any filter.
+  const carried = (alias: string) => (pp ? sql`, ${raw(pp.names.map((n) => `${alias}.${n}`).join(', '))}` : sql``);
+  const visible = (what: Sql, slice?: Sql, carry = false) => {
+    const rest = slice ? sql` ${slice}` : sql``;
+    if (!pp) return sql`select ${what} from resources r where ${where}${rest}`;
+    return sql`with matched as materialized (select r.resource_type, r.id, r.last_updated, r.person_id, r.security, r.source_org from resources r where ${where}),
+      facts as materialized (select p.person_id, ${pp.columns(sql`p.person_id`)} from (select distinct person_id from matched where person_id is not null) p)
+      select ${what}${carry ? carried('f') : sql``} from matched r left join facts f on f.person_id = r.person_id where ${pp.condition('r', 'f')}${rest}`;
+  };
   const extra = opts.columns ? sql`, ${opts.columns('r')}` : sql``;
   const columns = sql`r.resource_type, r.id, r.content, r.last_updated, r.version_id, r.person_id, r.source_org, r.security${extra}`;
   const slice = sql`order by ${orderBy(ctx, req)} limit ${req.count} offset ${req.offset}`;
@@ -132,12 +158,9 @@ export function compileSearch(req: SearchRequest, opts: CompileOptions): { page:
   // built around the page can keep its order.
   const rows = (keys: Sql, more: Sql) => sql`select ${columns}${more}, row_number() over (order by ${orderBy(ctx, req)}) as ord from (${keys}) m join resources r on r.resource_type = m.resource_type and r.id = m.id order by ord`;
   return {
-    page: plannedPerValues(rows(sql`select r.resource_type, r.id from resources r where ${where} ${slice}`, sql``)),
-    pageWithTotal: plannedPerValues(rows(
-      sql`select r.resource_type, r.id, count(*) over ()::int as total_matches from resources r where ${where} ${slice}`,
-      sql`, m.total_matches`,
-    )),
-    count: plannedPerValues(sql`select count(*)::int as total from resources r where ${where}`),
+    page: plannedPerValues(rows(visible(sql`r.resource_type, r.id`, slice, true), carried('m'))),
+    pageWithTotal: plannedPerValues(rows(visible(sql`r.resource_type, r.id, count(*) over ()::int as total_matches`, slice, true), sql`, m.total_matches${carried('m')}`)),
+    count: plannedPerValues(visible(sql`count(*)::int as total`)),
   };
 }
 

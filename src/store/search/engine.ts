@@ -25,9 +25,9 @@ export function createSearchEngine(): SearchEngine {
       };
       return { request: parsed, warnings };
     },
-    page: (p, filter, columns) => compileSearch(inner(p), { filter, columns }).page,
-    pageWithTotal: (p, filter, columns) => compileSearch(inner(p), { filter, columns }).pageWithTotal,
-    count: (p, filter) => compileSearch(inner(p), { filter }).count,
+    page: (p, filter, columns, perPerson) => compileSearch(inner(p), { filter, columns, perPerson }).page,
+    pageWithTotal: (p, filter, columns, perPerson) => compileSearch(inner(p), { filter, columns, perPerson }).pageWithTotal,
+    count: (p, filter, perPerson) => compileSearch(inner(p), { filter, perPerson }).count,
     includes: (p, page, filter) =>
       compileIncludes(inner(p), page.map((r) => ({ resourceType: r.resource_type, id: r.id })), { filter }),
     writeIndex: (tx, resources, opts) => writeIndex(tx, resources, opts),
