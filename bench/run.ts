@@ -71,7 +71,7 @@ function fhirSection(m: Machine, reports: DbReport[], skipped: string[]): string
     if (r.ingest) out.push(`Bundle ingest: ${r.ingest.resources} resources in ${r.ingest.bundles} bundles in ${r.ingest.seconds.toFixed(1)} s = **${(r.ingest.resources / r.ingest.seconds).toFixed(0)} resources/s** (${r.ingest.failures} bundles failed).`, '');
     out.push(...targets(r), '', `RSS after start-up (definitions loaded, migrations run, before any data): ${r.startedRssMb.toFixed(0)} MB.`);
   }
-  out.push('', '### Where the time goes', '', 'SQL statements of the production runs (first round), timed in the `Database` wrapper; times include waiting for locks and for a connection, summed over the concurrent requests.', '');
+  out.push('', '### Where the time goes', '', 'SQL statements of one extra run of each production setup (after the measured rounds, not counted in them: profiling costs the server CPU per statement), timed in the `Database` wrapper; times include waiting for locks and for a connection, summed over the concurrent requests.', '');
   for (const r of reports) {
     for (const p of r.profiles) out.push(...profileLines(p).map((l) => (l.startsWith('  ') ? l : `- ${l}`)));
     if (r.ingest) out.push(...ingestProfileLines(r.db, r.ingest).map((l) => (l.startsWith('  ') ? l : `- ${l}`)));
