@@ -2,7 +2,7 @@ import type { Queryable } from '../store/database.ts';
 import { run } from '../store/database.ts';
 import { sql } from '../store/sql.ts';
 import type { AccessContext } from './context.ts';
-import { standingColumns, type FilterSettings } from './privacy-filter.ts';
+import { standingColumns, type FilterSettings, type KnownStanding } from './privacy-filter.ts';
 
 /** What the gate knows about the caller's standing with one person, for the check before serialisation. */
 export interface PersonFacts {
@@ -23,6 +23,11 @@ export interface FactColumns {
 export function factsFromColumns(personId: string, c: FactColumns): PersonFacts {
   const relationship = c.fact_enc ? 'encounter' : c.fact_att ? 'attestation' : c.fact_btg ? 'break-glass' : 'none';
   return { personId, relationship, breakGlass: c.fact_btg === true, sharedLabels: c.fact_shared ?? [] };
+}
+
+/** The facts as the privacy filter's standing (`relationship` names the first of encounter, attestation, break-glass). */
+export function knownStanding(f: PersonFacts): KnownStanding {
+  return { enc: f.relationship === 'encounter', att: f.relationship === 'attestation', btg: f.breakGlass, shared: f.sharedLabels };
 }
 
 export async function loadPersonFacts(

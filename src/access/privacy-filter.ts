@@ -121,6 +121,24 @@ export interface PerPersonFilter {
   /** The names of the columns `columns` gives (those of `standingColumns`), for a statement to carry them out. */
   names: readonly string[];
   condition(alias: string, f: string): Sql;
+  /**
+   * The condition for rows that all belong to one person whose standing is already known: written as constants, so
+   * PostgreSQL folds the standing away when it plans and each row costs only its own checks.
+   */
+  known(alias: string, standing: KnownStanding): Sql;
+}
+
+/** The standing with one person as values (see `Standing`). */
+export interface KnownStanding {
+  enc: boolean;
+  att: boolean;
+  btg: boolean;
+  shared: readonly string[];
+}
+
+function standingLiteral(k: KnownStanding): Standing {
+  const b = (v: boolean) => raw(v ? 'true' : 'false');
+  return { enc: b(k.enc), att: b(k.att), btg: b(k.btg), shared: sql`${[...k.shared]}::text[]` };
 }
 
 export const STANDING_COLUMNS = ['fact_enc', 'fact_att', 'fact_btg', 'fact_shared'] as const;
@@ -134,14 +152,7 @@ export function perPersonFilter(ctx: AccessContext, s: FilterSettings): PerPerso
       checkAlias(f);
       return decide(checkAlias(alias), ctx, () => standingIn(f));
     },
+    known: (alias, standing) => decide(checkAlias(alias), ctx, () => standingLiteral(standing)),
   };
 }
 
-/** For rows that all belong to `person` (a value): the person's standing joined once as alias `f`, and the condition. */
-export function onePersonFilter(pp: PerPersonFilter, person: string, alias: string): { join: Sql; condition: Sql } {
-  const a = checkAlias(alias);
-  return {
-    join: sql`left join (select ${person}::text as person_id, ${pp.columns(sql`${person}::text`)}) f on f.person_id = ${a}.person_id`,
-    condition: pp.condition(alias, 'f'),
-  };
-}
