@@ -17,6 +17,7 @@ import {
   type DbReport, type Machine,
 } from './http/report.ts';
 import { ANALYSIS } from './http/analysis.ts';
+import { gateAb, gateAbLines } from './http/gate-ab.ts';
 import { auditVolume, runScenarios, type Operation } from './http/scenarios.ts';
 import { startStack, type DbKind } from './http/stack.ts';
 
@@ -42,8 +43,11 @@ async function benchDatabase(kind: DbKind): Promise<DbReport> {
     const data = await loadBenchData(stack);
     if (data.ingest) console.log(`  ingest: ${data.ingest.resources} resources in ${data.ingest.bundles} bundles, ${data.ingest.seconds.toFixed(1)} s (${(data.ingest.resources / data.ingest.seconds).toFixed(0)}/s), ${data.ingest.failures} failed`);
     const { results, profiles } = await runScenarios(stack, data, { duration, connections, rounds, ops });
+    console.log(`  [${kind}] authorization in process (gate only, clinician vs internal context)…`);
+    const gate = await gateAb(stack, data, (['read', 'search'] as const).filter((op) => !ops || ops.includes(op)));
+    for (const line of gateAbLines(gate)) console.log(`  ${line}`);
     const audit = await auditVolume(stack);
-    return { db: kind, results, profiles, ingest: data.ingest, peakRssMb: memory.stop() / 2 ** 20, startedRssMb, audit, searchTotal: data.searchTotal };
+    return { db: kind, results, profiles, ingest: data.ingest, peakRssMb: memory.stop() / 2 ** 20, startedRssMb, audit, searchTotal: data.searchTotal, gate };
   } finally {
     memory.stop();
     await stack.close();
@@ -87,7 +91,19 @@ function authSection(reports: DbReport[]): string[] {
       '"Internal ctx" is `systemContext()`: no token, no scope check, no privacy SQL, no outgoing check (still audited). ' +
       '"Fixed ctx" is the context the clinician\'s token yields, set without verifying a token: the privacy filter still runs.',
   ];
-  for (const r of reports) out.push('', `### ${r.db}`, '', ...costs(r, ['read', 'search'], AUTH_LAYERS));
+  for (const r of reports) {
+    out.push('', `### ${r.db}`, '', ...costs(r, ['read', 'search'], AUTH_LAYERS));
+    if (r.gate.length) {
+      out.push(
+        '',
+        'The same cost without HTTP, token or load generator, where this shared machine\'s swings (±10–25 % between ' +
+          'autocannon runs of one setup) do not drown it: the bench\'s read and search called on the production gate, 10 at a ' +
+          `time, in ${r.gate[0].rounds} alternating blocks per context (medians; Node CPU from \`process.cpuUsage\`, PostgreSQL's CPU not included):`,
+        '',
+        ...gateAbLines(r.gate),
+      );
+    }
+  }
   return out;
 }
 

@@ -1,3 +1,4 @@
+import type { GateAb } from './gate-ab.ts';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import type { IngestFigures } from './data.ts';
@@ -13,6 +14,8 @@ export interface DbReport {
   startedRssMb: number;
   audit: { rows: number; bytes: number };
   searchTotal: number;
+  /** Authorization measured in process on the gate (see gate-ab.ts). */
+  gate: GateAb[];
 }
 
 export interface Machine {

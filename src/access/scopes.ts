@@ -17,10 +17,21 @@ export function parseScope(scope: string): ParsedScope | undefined {
   return { context: m[1] as ParsedScope['context'], type: m[2], permissions: new Set(perms.split('') as Interaction[]) };
 }
 
+// Every request checks its scopes: parsed once per distinct scope text (a deployment has a few dozen), not per call.
+const PARSED = new Map<string, ParsedScope | undefined>();
+const MAX_PARSED = 1000;
+
+function parsedScope(scope: string): ParsedScope | undefined {
+  if (PARSED.has(scope)) return PARSED.get(scope);
+  const p = parseScope(scope);
+  if (PARSED.size < MAX_PARSED) PARSED.set(scope, p);
+  return p;
+}
+
 /** True when some granted scope permits `interaction` on `resourceType`. */
 export function scopeAllows(scopes: readonly string[], resourceType: string, interaction: Interaction): boolean {
   return scopes.some((s) => {
-    const p = parseScope(s);
+    const p = parsedScope(s);
     return !!p && (p.type === '*' || p.type === resourceType) && p.permissions.has(interaction);
   });
 }
