@@ -238,8 +238,16 @@ export class GateScope {
   }
 
   private checkedRowSql(type: string, id: string, extra: Sql = sql``): Sql {
-    return sql`select ${ROW_COLUMNS}, r.deleted, (r.deleted = false and ${this.filter('r')}) as visible, ${this.deliveryColumns(raw('r'))}${extra}
+    const pp = this.perPerson;
+    if (!pp) {
+      return sql`select ${ROW_COLUMNS}, r.deleted, (r.deleted = false and ${this.filter('r')}) as visible, ${this.deliveryColumns(raw('r'))}${extra}
           from resources r where r.resource_type = ${type} and r.id = ${id}`;
+    }
+    // The standing with the row's person looked up once, for the verdict and for the outgoing check alike.
+    return sql`select ${ROW_COLUMNS}, r.deleted, (r.deleted = false and ${pp.condition('r', 'f')}) as visible,
+          ${raw(pp.names.map((n) => `f.${n}`).join(', '))}, ${this.orgNameColumn(raw('r'))}${extra}
+          from resources r left join lateral (select ${pp.columns(sql`r.person_id`)}) f on true
+          where r.resource_type = ${type} and r.id = ${id}`;
   }
 
   /**
