@@ -81,13 +81,13 @@ const SEARCH_ENTRY = sql`case when count(x.person_id) = 0 then 'shared'
  * object, so its canonical text is built once (`recordedReadStatement` caches it against the object), not per request.
  */
 const ENTRIES = new Map<string, Record<string, AuditRecord>>();
+const MAX_ENTRIES = 2000;
 
 /** Everything of the context except the request id can reach an entry: listed (not serialised, this runs per read). */
 const ENTRY_FIELDS = ['userId', 'clientId', 'displayName', 'role', 'organizationId', 'scopes', 'purposeOfUse', 'personId', 'sourceIp', 'internal'] as const;
-// A field added to AccessContext must be added above (or to this exclusion): otherwise the type check fails here.
-const entryFieldsComplete: [Exclude<keyof AccessContext, (typeof ENTRY_FIELDS)[number] | 'requestId'>] extends [never] ? true : never = true;
-void entryFieldsComplete;
-const MAX_ENTRIES = 2000;
+/** Fails to compile when AccessContext gains a field that is neither listed above nor the request id. */
+type EveryFieldListed<Unlisted extends never> = Unlisted;
+type AccessContextFieldsListed = EveryFieldListed<Exclude<keyof AccessContext, (typeof ENTRY_FIELDS)[number] | 'requestId'>>;
 
 function cachedEntries(ctx: AccessContext, key: string, build: () => Record<string, AuditRecord>): Record<string, AuditRecord> {
   const full = `${key}\n${ENTRY_FIELDS.map((f) => String(ctx[f] ?? '')).join('\n')}`;
