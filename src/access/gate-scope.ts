@@ -189,11 +189,12 @@ export class GateScope {
 
   /** The page of a search with the columns the outgoing check needs, and with its total unless `_total=none`. */
   private pageSql(engine: SearchEngine, request: ParsedSearch): Sql {
-    // Split per person, the page rows bring their person's facts from the search itself.
-    const columns = (alias: string) => (this.perPerson ? this.orgNameColumn(raw(alias)) : this.deliveryColumns(raw(alias)));
-    return request.total !== 'none'
-      ? engine.pageWithTotal(request, this.filter, columns, this.perPerson)
-      : engine.page(request, this.filter, columns, this.perPerson);
+    const delivery = (alias: string) => this.deliveryColumns(raw(alias));
+    // A page without total is filtered row by row, so PostgreSQL may stop at the page; with a total every match is
+    // needed, and split per person the page rows bring their person's standing from the search itself.
+    if (request.total === 'none') return engine.page(request, this.filter, delivery);
+    const columns = this.perPerson ? (alias: string) => this.orgNameColumn(raw(alias)) : delivery;
+    return engine.pageWithTotal(request, this.filter, columns, this.perPerson);
   }
 
   /** The total a page carries; only a page past the end (no rows) needs the count on its own. */

@@ -26,13 +26,13 @@ export interface ParsedSearch {
 /** The seam between the gate and the generic search implementation in store/search. */
 export interface SearchEngine {
   parse(resourceType: string, query: Array<[string, string]>, strict: boolean): { request: ParsedSearch; warnings: string[] };
+  /** The requested page; `columns` adds columns to every row (the gate's facts about the row's person). */
+  page(request: ParsedSearch, filter: (alias: string) => Sql, columns?: (alias: string) => Sql): Sql;
   /**
-   * The requested page; `columns` adds columns to every row (the gate's facts about the row's person). `perPerson`:
-   * the same filter split per person, used for the matches when given (`filter` still decides about rows they reach
-   * through chains and `_has`).
+   * The page with a `total_matches` column on every row: the count of all matches, in the same statement.
+   * `perPerson`: the same filter split per person, used for the matches when given (`filter` still decides about rows
+   * they reach through chains and `_has`); the rows then carry their person's standing columns.
    */
-  page(request: ParsedSearch, filter: (alias: string) => Sql, columns?: (alias: string) => Sql, perPerson?: PerPersonFilter): Sql;
-  /** The page with a `total_matches` column on every row: the count of all matches, in the same statement. */
   pageWithTotal(request: ParsedSearch, filter: (alias: string) => Sql, columns?: (alias: string) => Sql, perPerson?: PerPersonFilter): Sql;
   count(request: ParsedSearch, filter: (alias: string) => Sql, perPerson?: PerPersonFilter): Sql;
   includes(request: ParsedSearch, page: ResultRow[], filter: (alias: string) => Sql): Sql | undefined;

@@ -25,7 +25,7 @@ export function createSearchEngine(): SearchEngine {
       };
       return { request: parsed, warnings };
     },
-    page: (p, filter, columns, perPerson) => compileSearch(inner(p), { filter, columns, perPerson }).page,
+    page: (p, filter, columns) => compileSearch(inner(p), { filter, columns }).page,
     pageWithTotal: (p, filter, columns, perPerson) => compileSearch(inner(p), { filter, columns, perPerson }).pageWithTotal,
     count: (p, filter, perPerson) => compileSearch(inner(p), { filter, perPerson }).count,
     includes: (p, page, filter) =>

@@ -37,7 +37,7 @@ function query(text: string): [string, Array<[string, string]>] {
   return [type, [...new URLSearchParams(qs)]];
 }
 
-/** A filter split per person that admits every row: the split statement's shape must not change any answer. */
+/** A filter split per person that admits every row: the statement shapes (row filter, keys first, split) must agree. */
 const admitAll = { columns: () => sql`true as fact_ok`, names: ['fact_ok'], condition: () => sql`true` };
 
 async function search(db: Database, text: string) {
@@ -46,6 +46,8 @@ async function search(db: Database, text: string) {
   const compiled = compileSearch(request, { filter });
   const page = await run<{ resource_type: string; id: string; content: Resource }>(db, compiled.page);
   const [{ total }] = await run<{ total: number }>(db, compiled.count);
+  expect((await run<{ id: string; total_matches: number }>(db, compiled.pageWithTotal)).map((r) => [r.id, r.total_matches]), text)
+    .toEqual(page.map((r) => [r.id, total]));
   const split = compileSearch(request, { filter, perPerson: admitAll });
   expect((await run<{ id: string }>(db, split.page)).map((r) => r.id), text).toEqual(page.map((r) => r.id));
   expect((await run<{ total: number }>(db, split.count))[0].total, text).toBe(total);
