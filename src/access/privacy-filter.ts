@@ -16,7 +16,7 @@ export interface FilterSettings {
  * (`enc`), the user's attestation (`att`), the user's active break-the-glass (`btg`), and the sensitivity categories
  * the person shares (`shared`, null when none).
  */
-export interface Standing {
+interface Standing {
   enc: Sql;
   att: Sql;
   btg: Sql;
@@ -30,7 +30,7 @@ function monthsBefore(now: Date, months: number): string {
 }
 
 /** The standing with `person` (an SQL expression), looked up in the fact tables. */
-export function standingOf(person: Sql, ctx: AccessContext, s: FilterSettings): Standing {
+function standingOf(person: Sql, ctx: AccessContext, s: FilterSettings): Standing {
   const now = s.now.toISOString();
   // Keyed by the person (their source records, then their relationship with the organization), so the cost per
   // person stays constant however many patients the organization has.
@@ -118,8 +118,8 @@ export function privacyFilter(ctx: AccessContext, s: FilterSettings): (alias: st
  */
 export interface PerPersonFilter {
   columns(person: Sql): Sql;
-  /** The names of the columns `columns` gives (those of `standingColumns`), for a statement to carry them out. */
-  names: readonly string[];
+  /** The columns `columns` gives, as alias `f` of a statement holds them: `f.fact_enc, …` (to carry them out). */
+  carried(f: string): Sql;
   condition(alias: string, f: string): Sql;
   /**
    * The condition for rows that all belong to one person whose standing is already known: written as constants, so
@@ -141,13 +141,16 @@ function standingLiteral(k: KnownStanding): Standing {
   return { enc: b(k.enc), att: b(k.att), btg: b(k.btg), shared: sql`${[...k.shared]}::text[]` };
 }
 
-export const STANDING_COLUMNS = ['fact_enc', 'fact_att', 'fact_btg', 'fact_shared'] as const;
+const STANDING_COLUMNS = ['fact_enc', 'fact_att', 'fact_btg', 'fact_shared'];
 
 export function perPersonFilter(ctx: AccessContext, s: FilterSettings): PerPersonFilter | undefined {
   if (!usesStanding(ctx)) return undefined;
   return {
     columns: (person) => standingColumns(person, ctx, s),
-    names: STANDING_COLUMNS,
+    carried: (f) => {
+      checkAlias(f);
+      return raw(STANDING_COLUMNS.map((n) => `${f}.${n}`).join(', '));
+    },
     condition: (alias, f) => {
       checkAlias(f);
       return decide(checkAlias(alias), ctx, () => standingIn(f));

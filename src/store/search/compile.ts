@@ -13,8 +13,8 @@ export type RowFilter = (alias: string) => Sql;
  */
 export interface PerPersonRowFilter {
   columns(person: Sql): Sql;
-  /** The names of the columns `columns` gives; the page rows carry them out (their facts need no second look-up). */
-  names: readonly string[];
+  /** The columns `columns` gives, as alias `f` holds them; the page rows carry them out (no second look-up). */
+  carried(f: string): Sql;
   condition(alias: string, facts: string): Sql;
 }
 
@@ -135,7 +135,7 @@ export function compileSearch(req: SearchRequest, opts: CompileOptions): { page:
   const live = [sql`r.resource_type = ${req.resourceType}`, sql`r.deleted = false`];
   const filtered = join([...live, rowFilter, ...conditions], ' and ');
   const matching = join([...live, ...conditions], ' and ');
-  const carried = (alias: string) => (pp ? sql`, ${raw(pp.names.map((n) => `${alias}.${n}`).join(', '))}` : sql``);
+  const carried = (alias: string) => (pp ? sql`, ${pp.carried(alias)}` : sql``);
   const tail = (slice?: Sql) => (slice ? sql` ${slice}` : sql``);
   // Visible matches as `r`, the row filter on each: lets PostgreSQL stop early when it can (a page without total).
   const perRow = (what: Sql, slice?: Sql) => sql`select ${what} from resources r where ${filtered}${tail(slice)}`;

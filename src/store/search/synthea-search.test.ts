@@ -6,7 +6,7 @@ import { run } from '../database.ts';
 import { migrate } from '../migrate.ts';
 import { openPglite } from '../pglite-database.ts';
 import { openPostgres } from '../postgres-database.ts';
-import { sql } from '../sql.ts';
+import { raw, sql } from '../sql.ts';
 import { compileSearch } from './compile.ts';
 import { compileIncludes } from './includes.ts';
 import { parseSearch } from './parse.ts';
@@ -38,7 +38,7 @@ function query(text: string): [string, Array<[string, string]>] {
 }
 
 /** A filter split per person that admits every row: the statement shapes (row filter, keys first, split) must agree. */
-const admitAll = { columns: () => sql`true as fact_ok`, names: ['fact_ok'], condition: () => sql`true` };
+const admitAll = { columns: () => sql`true as fact_ok`, carried: (f: string) => raw(`${f}.fact_ok`), condition: () => sql`true` };
 
 async function search(db: Database, text: string) {
   const [type, q] = query(text);
