@@ -1,5 +1,6 @@
-// Privacy benchmarks (issue 6): opt-out purge time for a person with N resources, and search throughput with the
-// label/consent privacy filter on (a clinician) vs off (an internal context) on the same data in the same run.
+// Privacy benchmarks (issue 6): opt-out purge time for a person with N resources, and the time of searches and of
+// `$everything` with the label/consent privacy filter on (a clinician) vs off (an internal context) on the same data
+// in the same run.
 // Usage: node bin/run-ts.mjs bench/privacy/purge-bench.ts [--resources 10000] [--others 40] [--queries 150]
 //   [--org-patients 300000] [--db pglite|postgres|all]
 // --org-patients: care relationships of the clinician's organization with that many more patients (fact rows only, no
