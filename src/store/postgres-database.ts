@@ -1,38 +1,9 @@
 import pg from 'pg';
 import type { Database, Queryable, QueryOptions, QueryResult } from './database.ts';
+import { StatementNames } from './statement-names.ts';
 
 // Return timestamps as ISO text and bigint counts as numbers, the same shapes PGlite gives us.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
-
-/**
- * Server-side prepared statements for the statements that repeat (pgjdbc's prepareThreshold idea): the fifth time a
- * statement text is run it gets a name, so each connection parses it once and PostgreSQL can keep its plan. A read
- * by id spent 0.3 ms planning and 0.05 ms executing. Bounded: at most `MAX_NAMED` names per process (each connection
- * holds the ones it has run), and the use counts start over when `MAX_COUNTED` texts are being counted.
- */
-const PREPARE_AFTER = 5;
-const MAX_NAMED = 500;
-const MAX_COUNTED = 10_000;
-
-class StatementNames {
-  private readonly uses = new Map<string, number>();
-  private readonly names = new Map<string, string>();
-
-  nameFor(text: string): string | undefined {
-    const named = this.names.get(text);
-    if (named || this.names.size >= MAX_NAMED) return named;
-    const n = (this.uses.get(text) ?? 0) + 1;
-    if (n < PREPARE_AFTER) {
-      if (this.uses.size >= MAX_COUNTED) this.uses.clear();
-      this.uses.set(text, n);
-      return undefined;
-    }
-    this.uses.delete(text);
-    const name = `k${this.names.size + 1}`;
-    this.names.set(text, name);
-    return name;
-  }
-}
 
 function wrap(client: pg.Pool | pg.PoolClient, names: StatementNames): Queryable {
   return {
