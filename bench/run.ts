@@ -1,7 +1,8 @@
 // `npm run bench`: FHIR API throughput against the real server on 127.0.0.1, on PGlite and PostgreSQL, in one run:
 // a bare-route baseline, read, search, create and Synthea bundle ingest, plus the cost of authorization, privacy
 // filtering and audit on the same routes. Prints a table and rewrites the FHIR API / Authorization / Audit sections
-// of docs/PERFORMANCE.md. Options: --duration <s> (per autocannon run, default 5), --rounds <n> (default 2),
+// of docs/PERFORMANCE.md. Options: --duration <s> (per autocannon run, default 3), --rounds <n> (default 4: more, shorter runs average out this shared
+// machine's swings between runs of one setup),
 // --db pglite|postgres, --no-write, --ops read,search,create (a subset, for development; needs --no-write). Without --db each database runs in its own child process (so the memory
 // figure of one is not inflated by the other) and this process collects the reports.
 import { execFile } from 'node:child_process';
@@ -23,7 +24,7 @@ import { startStack, type DbKind } from './http/stack.ts';
 
 const { values: args } = parseArgs({
   options: {
-    duration: { type: 'string', default: '5' }, rounds: { type: 'string', default: '2' }, db: { type: 'string' },
+    duration: { type: 'string', default: '3' }, rounds: { type: 'string', default: '4' }, db: { type: 'string' },
     'no-write': { type: 'boolean', default: false }, report: { type: 'string' }, ops: { type: 'string' },
   },
 });
@@ -57,7 +58,7 @@ async function benchDatabase(kind: DbKind): Promise<DbReport> {
 function fhirSection(m: Machine, reports: DbReport[], skipped: string[]): string[] {
   const out = [
     '`npm run bench` (bench/run.ts). The real server assembly on 127.0.0.1 with autocannon in a separate process, ' +
-      `${connections} connections, ${duration} s per autocannon run, ${rounds} rounds (the second in reverse order, so load drift on the shared machine hits every setup alike; the table shows the mean and the min–max of the rounds); PGlite in memory and PostgreSQL 127.0.0.1:5432 in a throwaway schema.`,
+      `${connections} connections, ${duration} s per autocannon run, ${rounds} rounds (every other one in reverse order, so load drift on the shared machine hits every setup alike; the table shows the mean and the min–max of the rounds); PGlite in memory and PostgreSQL 127.0.0.1:5432 in a throwaway schema.`,
     '',
     machineLine(m),
     '',
