@@ -39,6 +39,19 @@ describe('compileSearch SQL text', () => {
     expect(toQuery(sql`select 1`).prepare).toBe(true);
   });
 
+  it('lets a lookup anchored on an identifier or id be prepared, and nothing that could change its best plan', () => {
+    const preparable = (type: string, q: string) => {
+      const c = compile(type, q);
+      return [c.page, c.pageWithTotal, c.count].map((f) => toQuery(f).prepare);
+    };
+    expect(preparable('Patient', 'identifier=urn:mrn|123')).toEqual([true, true, true]);
+    expect(preparable('Observation', 'identifier=urn:obx|1&subject=Patient/p1&_count=2')).toEqual([true, true, true]);
+    expect(preparable('Observation', '_id=a,b')).toEqual([true, true, true]);
+    for (const q of ['identifier:not=urn:mrn|123', 'identifier=urn:mrn|123&_sort=-date', 'identifier=urn:obx|1&subject:Patient.name=smith', 'subject=Patient/p1']) {
+      expect(preparable('Observation', q), q).toEqual([false, false, false]);
+    }
+  });
+
   it('pins a string search with OR and the count query', () => {
     const q = toQuery(compile('Patient', 'name=Smi,Jó').count);
     expect(q.text).toBe(
