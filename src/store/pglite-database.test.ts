@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from './database.ts';
 import { openPglite } from './pglite-database.ts';
@@ -76,5 +79,24 @@ describe('PGlite named statements', () => {
     const text = 'select $1::int * 3 as n';
     for (let i = 1; i <= 8; i++) expect((await db.query<{ n: number }>(text, [i], { prepare: false })).rows[0].n).toBe(i * 3);
     expect(await preparedCount(text)).toBe(0);
+  });
+
+  it('keeps what named statements wrote in a data folder across a restart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'katahdin-pglite-'));
+    try {
+      const first = await openPglite(dir);
+      await first.query('create table kept (id int primary key)');
+      const insert = 'insert into kept (id) values ($1)';
+      for (let i = 1; i <= 6; i++) await first.query(insert, [i]);
+      await first.transaction(async (tx) => {
+        for (let i = 7; i <= 12; i++) await tx.query(insert, [i]);
+      });
+      await first.close();
+      const again = await openPglite(dir);
+      expect((await again.query<{ n: number }>('select count(*)::int as n from kept')).rows[0].n).toBe(12);
+      await again.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
