@@ -45,7 +45,7 @@ const INDEX_CHUNK = 500;
  */
 export async function writeBatch(scope: BatchScope, inputs: WriteInput[]): Promise<Array<Resource & { id: string }>> {
   for (const input of inputs) {
-    if (!input.derived) authorizeWrite(scope.ctx, input.resource.resourceType, { sourceOrg: input.sourceOrg ?? null, personId: input.personId ?? null });
+    if (!input.derived) authorizeWrite(scope.ctx, input.resource.resourceType, { sourceOrg: input.sourceOrg ?? null, personId: input.personId ?? null, content: input.resource });
   }
   const lastUpdated = scope.now.toISOString();
   const sealed = inputs.map((input) => {
@@ -100,7 +100,7 @@ export async function currentRowsForWrite(
   keys: Array<{ resourceType: string; id: string }>,
 ): Promise<Map<string, StoredRow & { source_org: string | null }>> {
   const rows = await readCurrentForUpdate(scope.tx, keys);
-  for (const row of rows) authorizeWrite(scope.ctx, row.resource_type, { sourceOrg: row.source_org, personId: row.person_id });
+  for (const row of rows) authorizeWrite(scope.ctx, row.resource_type, { sourceOrg: row.source_org, personId: row.person_id, content: row.content });
   return new Map(rows.map((r) => [`${r.resource_type}/${r.id}`, r]));
 }
 

@@ -35,8 +35,13 @@ export const NO_CHOICES: ConsentState = { optedOut: false, shared: [], history: 
 
 const LABEL_INPUT: Record<string, SensitivityLabel> = { PSY: 'PSY', MH: 'PSY', HIV: 'HIV', ETH: 'ETH' };
 
+/** A patient's privacy choice (scope patient-privacy), whatever its status: only a patient, registrar or privacy officer records one. */
+export function isPrivacyChoice(c: Consent): boolean {
+  return !!c.scope?.coding?.some((x) => x.system === CONSENT_SCOPE_SYSTEM && x.code === 'patient-privacy');
+}
+
 function isPatientPrivacy(c: Consent): boolean {
-  return c.status === 'active' && !!c.scope?.coding?.some((x) => x.system === CONSENT_SCOPE_SYSTEM && x.code === 'patient-privacy');
+  return c.status === 'active' && isPrivacyChoice(c);
 }
 
 function provisions(p: ConsentProvision | undefined): ConsentProvision[] {
