@@ -13,6 +13,7 @@ beforeAll(async () => {
   await env.auth.addUser({ username: 'dr.demo', password: PASSWORD, role: 'clinician', displayName: 'Dr. Dana Demo', organizationId: 'org-1', practitionerId: 'pr-1' });
   await env.auth.addUser({ username: 'nurse.totp', password: PASSWORD, role: 'clinical-staff', displayName: 'Nurse Totp', organizationId: 'org-1' });
   await env.auth.addUser({ username: 'admin', password: PASSWORD, role: 'admin', displayName: 'Ada Admin' });
+  await env.auth.addUser({ username: 'po', password: PASSWORD, role: 'privacy-officer', displayName: 'Pia Officer' });
   await env.auth.addUser({ username: 'locky', password: PASSWORD, role: 'registrar', displayName: 'Lou Locky', organizationId: 'org-2' });
   await env.auth.addUser({ username: 'pat', password: PASSWORD, role: 'patient', displayName: 'Pat Patient', personId: 'person-9' });
 });
@@ -161,6 +162,37 @@ describe('TOTP', () => {
     const passwordOnly = await signIn(env.app, { username: 'admin', password: PASSWORD });
     expect(passwordOnly.code).toBeUndefined();
     expect(passwordOnly.last.body).toContain('Two-step verification');
+  });
+});
+
+describe('privacy officers (privacy-rules §7: TOTP required for administrators and privacy officers)', () => {
+  it('cannot sign in with a password alone: enrolment first, then the code every time', async () => {
+    const { challenge, verifier } = pkcePair();
+    const q = new URLSearchParams({ response_type: 'code', client_id: 'katahdin-web', redirect_uri: REDIRECT, state: 's', code_challenge: challenge, code_challenge_method: 'S256' });
+    const page = await env.app.inject({ method: 'GET', url: `/oauth/authorize?${q}` });
+    const cookie = cookieOf(page);
+    const enrol = await postForm(env.app, '/oauth/authorize', { form_token: formTokenOf(page.body), username: 'po', password: PASSWORD }, cookie);
+    expect(enrol.statusCode).toBe(200);
+    expect(enrol.headers.location).toBeUndefined();
+    expect(enrol.body).toContain('Set up two-step verification');
+    const secret = secretOfUri(/otpauth:\/\/[^<]+/.exec(enrol.body)![0].replace(/&amp;/g, '&'));
+    const done = await postForm(env.app, '/oauth/authorize', { form_token: formTokenOf(enrol.body), code: currentTotp(secret) }, cookie);
+    expect(done.statusCode).toBe(303);
+    expect((await exchangeCode(env.app, new URL(done.headers.location as string).searchParams.get('code')!, verifier)).statusCode).toBe(200);
+    const passwordOnly = await signIn(env.app, { username: 'po', password: PASSWORD });
+    expect(passwordOnly.code).toBeUndefined();
+    expect(passwordOnly.last.body).toContain('Two-step verification');
+  });
+});
+
+describe('password storage (privacy-rules §7)', () => {
+  it('keeps only an Argon2id hash, never the password', async () => {
+    const rows = await env.db.query<{ username: string; password_hash: string }>('select username, password_hash from users');
+    expect(rows.rows.length).toBeGreaterThan(3);
+    for (const r of rows.rows) {
+      expect(r.password_hash, r.username).toMatch(/^\$argon2id\$v=19\$/);
+      expect(r.password_hash).not.toContain(PASSWORD);
+    }
   });
 });
 

@@ -15,5 +15,8 @@ export function sendMllp(port: number, message: string, host = '127.0.0.1'): Pro
       }
     });
     socket.on('error', reject);
+    // A server that hangs up without an acknowledgement (e.g. plain text sent to a TLS listener) must fail the send,
+    // not leave it pending; after an acknowledgement this rejection is a no-op.
+    socket.on('close', () => reject(new Error('MLLP connection closed before an acknowledgement')));
   });
 }

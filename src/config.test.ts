@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.ts';
+
+describe('loadConfig (privacy-rules §1, §5, §7)', () => {
+  it('defaults to an 18-month care relationship window, 30-day attestations and 4-hour break-the-glass', () => {
+    expect(loadConfig({})).toMatchObject({ careRelationshipMonths: 18, attestationDays: 30, breakGlassHours: 4 });
+    expect(loadConfig({ CARE_RELATIONSHIP_MONTHS: '24', ATTESTATION_DAYS: '10', BREAK_GLASS_HOURS: '2' }))
+      .toMatchObject({ careRelationshipMonths: 24, attestationDays: 10, breakGlassHours: 2 });
+  });
+
+  it('in production, refuses to start without TLS unless told a TLS terminator sits in front', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
+    expect(() => loadConfig({ NODE_ENV: 'production', TLS_CERT_FILE: '/etc/katahdin/cert.pem' })).toThrow(/TLS_CERT_FILE and TLS_KEY_FILE/);
+    expect(() => loadConfig({ NODE_ENV: 'production', TLS_TERMINATED_UPSTREAM: 'no' })).toThrow(ConfigError);
+    expect(loadConfig({ NODE_ENV: 'production', TLS_TERMINATED_UPSTREAM: 'true' })).toMatchObject({ production: true, tls: undefined, tlsTerminatedUpstream: true });
+    const tls = loadConfig({ NODE_ENV: 'production', TLS_CERT_FILE: '/etc/katahdin/cert.pem', TLS_KEY_FILE: '/etc/katahdin/key.pem', PORT: '8443' });
+    expect(tls).toMatchObject({ production: true, tls: { certFile: '/etc/katahdin/cert.pem', keyFile: '/etc/katahdin/key.pem' } });
+    expect(tls.publicUrl).toBe('https://127.0.0.1:8443');
+    expect(loadConfig({}).production).toBe(false);
+  });
+});
