@@ -68,7 +68,7 @@ function walk(node: Json, vs: ValueSets, out: Set<SensitivityLabel>, isMedicatio
 }
 
 /** Labels implied by every coding inside any FHIR JSON fragment (a resource, a section, …). */
-export function labelsInJson(node: unknown, vs: ValueSets): SensitivityLabel[] {
+function labelsInJson(node: unknown, vs: ValueSets): SensitivityLabel[] {
   const out = new Set<SensitivityLabel>();
   walk(node, vs, out, false);
   return SENSITIVITY_LABELS.filter((l) => out.has(l));
