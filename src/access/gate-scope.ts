@@ -122,6 +122,9 @@ export class GateScope {
     return this.records;
   }
 
+  /** Lets a search by SSN find it where it is kept (keyed hashes), since resources and the index hold only its mask. */
+  private readonly protectedHashes = (system: string, value: string) => this.protector.searchHashes(system, value);
+
   note(action: AuditAction, personIds: string[], resources: string[], extra: Partial<AuditRecord> = {}): void {
     this.records.push({ ctx: this.ctx, action, outcome: 'success', personIds: unique(personIds), resources, ...extra });
   }
@@ -173,7 +176,7 @@ export class GateScope {
   async searchRecorded(type: string, query: Array<[string, string]>, strict: boolean, sink: AuditSink): Promise<RecordedOutcome<SearchResult> | undefined> {
     authorizeRead(this.ctx, type, 's');
     const engine = this.requireSearch();
-    const { request, warnings } = engine.parse(type, query, strict);
+    const { request, warnings } = engine.parse(type, query, strict, this.protectedHashes);
     if (request.hasIncludes || request.summary === 'count') return undefined;
     const read = this.pageSql(engine, request);
     const text = queryText(type, query);
@@ -284,7 +287,7 @@ export class GateScope {
   async searchType(type: string, query: Array<[string, string]>, strict: boolean): Promise<SearchResult> {
     authorizeRead(this.ctx, type, 's');
     const engine = this.requireSearch();
-    const { request, warnings } = engine.parse(type, query, strict);
+    const { request, warnings } = engine.parse(type, query, strict, this.protectedHashes);
     if (request.summary === 'count') {
       this.note('search', [], [], { query: queryText(type, query) });
       return { request, matches: [], included: [], total: request.total === 'none' ? undefined : await this.countAll(engine, request), warnings };
@@ -363,7 +366,7 @@ export class GateScope {
 
   /** Several plain searches in one statement (a bundle's conditional creates and updates); see `search-batch.ts`. */
   async searchMany(queries: Array<{ type: string; query: Array<[string, string]> }>): Promise<Resource[][]> {
-    return searchBatch({ tx: this.tx, ctx: this.ctx, filter: this.filter, deliver: (rows, action, opts) => this.deliver(rows, action, opts) }, this.requireSearch(), queries);
+    return searchBatch({ tx: this.tx, ctx: this.ctx, filter: this.filter, protectedHashes: this.protectedHashes, deliver: (rows, action, opts) => this.deliver(rows, action, opts) }, this.requireSearch(), queries);
   }
 
   /** Stored security labels of each referenced resource (`Type/id`), for label propagation on batched writes. */

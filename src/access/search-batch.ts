@@ -13,6 +13,7 @@ export interface SearchBatchScope {
   tx: Queryable;
   ctx: AccessContext;
   filter: (alias: string) => Sql;
+  protectedHashes: (system: string, value: string) => string[] | undefined;
   deliver(rows: ResultRow[], action: AuditAction, opts: { query?: string }): Promise<Resource[]>;
 }
 
@@ -29,7 +30,7 @@ export async function searchBatch(
   if (queries.length === 0) return [];
   const pages = queries.map(({ type, query }, i) => {
     authorizeRead(scope.ctx, type, 's');
-    const { request } = engine.parse(type, query, false);
+    const { request } = engine.parse(type, query, false, scope.protectedHashes);
     if (request.hasIncludes || request.summary === 'count') throw new Error('searchBatch: plain searches only');
     return sql`select ${raw(String(i))} as q, p.* from (${engine.page(request, scope.filter)}) as p`;
   });

@@ -25,7 +25,11 @@ export interface ParsedSearch {
 
 /** The seam between the gate and the generic search implementation in store/search. */
 export interface SearchEngine {
-  parse(resourceType: string, query: Array<[string, string]>, strict: boolean): { request: ParsedSearch; warnings: string[] };
+  /** `protectedHashes`: see `ParseOptions` (the gate's field protector supplies it). */
+  parse(
+    resourceType: string, query: Array<[string, string]>, strict: boolean,
+    protectedHashes?: (system: string, value: string) => string[] | undefined,
+  ): { request: ParsedSearch; warnings: string[] };
   /** The requested page; `columns` adds columns to every row (the gate's facts about the row's person). */
   page(request: ParsedSearch, filter: (alias: string) => Sql, columns?: (alias: string) => Sql): Sql;
   /**

@@ -1,6 +1,6 @@
 import type { Identifier, Resource } from '@medplum/fhirtypes';
 import type { FieldCrypto } from '../auth/field-crypto.ts';
-import { maskSsn, normalizeSsn } from '../auth/field-crypto.ts';
+import { maskSsn, normalizeSsn, ssnLookupHashes } from '../auth/field-crypto.ts';
 import type { FieldProtector, ProtectedValue } from './field-protector.ts';
 
 export const SSN_SYSTEM = 'http://hl7.org/fhir/sid/us-ssn';
@@ -25,6 +25,11 @@ export function createSsnProtector(crypto: FieldCrypto): FieldProtector {
         return { ...id, value: maskSsn(digits) };
       });
       return { resource: { ...resource, identifier: sealed } as Resource, values };
+    },
+    // Under every key still in use, so values not yet re-encrypted by `katahdin keys rotate` are found too.
+    searchHashes(system: string, value: string) {
+      if (system !== SSN_SYSTEM) return undefined;
+      return normalizeSsn(value).length === 9 ? ssnLookupHashes(crypto, value) : undefined;
     },
   };
 }

@@ -207,6 +207,18 @@ describe.each(kinds)('security on %s', (kind) => {
       // The entries never carry the number (the self link echoes the caller's own query).
       const bySsn = await call('GET', `/fhir/Patient?identifier=${SSN_SYSTEM}|${SSN}`, tokenA);
       assertNoSsn(JSON.stringify(bySsn.json<Bundle>().entry), 'search-by-SSN entries');
+      // The search finds the patient by the number, matched against its keyed hash (the index holds only the mask).
+      expect(bySsn.json<Bundle>().entry?.map((e) => e.resource?.id)).toEqual([id]);
+      for (const [query, expected] of [
+        [`identifier=${SSN_SYSTEM}|219091234`, [id]],
+        [`identifier=urn:a|no-such-mrn,${SSN_SYSTEM}|${SSN}`, [id]],
+        [`identifier=${SSN_SYSTEM}|219-09-1235`, []],
+        [`identifier:not=${SSN_SYSTEM}|${SSN}&_id=${id}`, []],
+      ] as const) {
+        const res = await call('GET', `/fhir/Patient?${query}`, tokenA);
+        expect(res.statusCode, query).toBe(200);
+        expect(res.json<Bundle>().entry?.map((e) => e.resource?.id) ?? [], query).toEqual(expected);
+      }
       const bad = await call('GET', `/fhir/Patient?no-such-param=${SSN}`, tokenA, undefined);
       const strict = await server.app.inject({ method: 'GET', url: `/fhir/Patient?no-such-param=${SSN}`, headers: { authorization: `Bearer ${tokenA}`, prefer: 'handling=strict' } });
       const badId = await call('GET', `/fhir/Patient/${SSN}`, tokenA);

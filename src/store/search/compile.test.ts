@@ -52,6 +52,24 @@ describe('compileSearch SQL text', () => {
     }
   });
 
+  it('matches an SSN identifier against the protected values\' keyed hashes, OR-ed with the other identifiers, negated by :not', () => {
+    const ssn = 'http://hl7.org/fhir/sid/us-ssn';
+    const protectedHashes = (system: string, value: string) => (system === ssn && value === '219091234' ? ['h-k2', 'h-k1'] : undefined);
+    const where = (q: string) => {
+      const { request } = parseSearch('Patient', [...new URLSearchParams(q)], { strict: false, protectedHashes });
+      const query = toQuery(compileSearch(request, { filter: () => sql`true` }).count);
+      return { text: query.text.slice(query.text.indexOf('(true) and ') + 11), values: query.values.slice(1) };
+    };
+    const hidden = (n: number) => `exists (select 1 from protected_values pv where pv.kind = 'ssn' and pv.hmac = any($${n}::text[]) and pv.resource_type = $${n + 1} and pv.id = r.id)`;
+    expect(where(`identifier=${ssn}|219091234`)).toEqual({ text: hidden(2), values: [['h-k2', 'h-k1'], 'Patient'] });
+    expect(where(`identifier=urn:mrn|7,${ssn}|219091234`).text).toBe(
+      `(exists (select 1 from search_token i1 where i1.resource_type = $2 and i1.id = r.id and i1.param = $3 and (i1.system = $4 and i1.value = $5)) or ${hidden(6)})`,
+    );
+    expect(where(`identifier:not=${ssn}|219091234`).text).toBe(`not ${hidden(2)}`);
+    // A masked number is no protected value: it is searched in the index, where the mask is.
+    expect(where(`identifier=${ssn}|***-**-9091`).text).toContain('search_token');
+  });
+
   it('pins a string search with OR and the count query', () => {
     const q = toQuery(compile('Patient', 'name=Smi,Jó').count);
     expect(q.text).toBe(

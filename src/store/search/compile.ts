@@ -71,8 +71,14 @@ export function paramCondition(ctx: Ctx, type: string, r: string, f: ParamFilter
     const missing = f.values.some((v) => v.kind === 'missing' && v.missing);
     return missing ? sql`not exists (select 1 ${from})` : sql`exists (select 1 ${from})`;
   }
-  const match = sql`exists (select 1 ${from} and ${or(f.values.map((v) => valueCondition(i, v, f.modifier)))})`;
+  const indexed = sql`exists (select 1 ${from} and ${or(f.values.map((v) => valueCondition(i, v, f.modifier)))})`;
+  const match = f.protectedHashes?.length ? or([...(f.values.length ? [indexed] : []), protectedMatch(type, r, f.protectedHashes)]) : indexed;
   return f.modifier === 'not' ? sql`not ${match}` : match;
+}
+
+/** The resource has a protected value (an SSN) with one of these keyed hashes. */
+function protectedMatch(type: string, r: string, hashes: string[]): Sql {
+  return sql`exists (select 1 from protected_values pv where pv.kind = 'ssn' and pv.hmac = any(${hashes}::text[]) and pv.resource_type = ${type} and pv.id = ${raw(r)}.id)`;
 }
 
 /** A `resources` row other than the main one: live and visible to the caller (the privacy filter applies here too). */

@@ -11,8 +11,8 @@ type Parsed = ParsedSearch & { request: SearchRequest };
 export function createSearchEngine(): SearchEngine {
   const inner = (p: ParsedSearch) => (p as Parsed).request;
   return {
-    parse(resourceType, query, strict) {
-      const { request, warnings } = parseSearch(resourceType, query, { strict });
+    parse(resourceType, query, strict, protectedHashes) {
+      const { request, warnings } = parseSearch(resourceType, query, { strict, protectedHashes });
       const parsed: Parsed = {
         resourceType,
         count: request.count,

@@ -5,6 +5,11 @@ export interface ParseOptions {
   strict: boolean;
   /** This server's FHIR base, so absolute references to it search like relative ones. */
   baseUrl?: string;
+  /**
+   * Keyed hashes for an identifier whose value is never stored in the clear (an SSN: only its masked form is in the
+   * resource and the index), under every key still in use; undefined for any other identifier.
+   */
+  protectedHashes?: (system: string, value: string) => string[] | undefined;
 }
 
 export interface ParseContext extends ParseOptions {

@@ -89,10 +89,30 @@ export function parseSearch(
     if (value.length > MAX_VALUE_LENGTH) throw badRequest(`Value of search parameter '${shown(key)}' is too long`);
     if (parseControl(ctx, request, key, value)) continue;
     const filter = searchFilter(ctx, key, value);
-    if (filter) request.filters.push(filter);
+    if (filter) request.filters.push(withProtectedValues(filter, opts));
     else if (!isEmptyKnown(resourceType, key)) unsupported(ctx, `Unknown or unsupported search parameter '${shown(key)}'`);
   }
   return { request, warnings: ctx.warnings };
+}
+
+/**
+ * Identifier values the store keeps only as keyed hashes (SSNs) move from the filter's values to its hashes, so they
+ * are matched where they are kept; everywhere (chains and `_has` included), for plain and `:not` searches.
+ */
+function withProtectedValues<F extends Filter>(filter: F, opts: ParseOptions): F {
+  const hash = opts.protectedHashes;
+  if (!hash) return filter;
+  if (filter.kind === 'chain') return { ...filter, inner: filter.inner.map((i) => ({ ...i, filter: withProtectedValues(i.filter, opts) })) };
+  if (filter.kind === 'has') return { ...filter, filter: withProtectedValues(filter.filter, opts) };
+  const f = filter as ParamFilter;
+  if (f.param.code !== 'identifier' || (f.modifier && f.modifier !== 'not')) return filter;
+  const hashes: string[] = [];
+  const values = f.values.filter((v) => {
+    const h = v.kind === 'token' && v.system && v.code ? hash(v.system, v.code) : undefined;
+    if (h) hashes.push(...h);
+    return !h;
+  });
+  return hashes.length ? { ...filter, values, protectedHashes: hashes } : filter;
 }
 
 /** `name=` with an empty value is a known parameter with nothing to match: ignored, as the spec says. */

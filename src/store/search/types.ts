@@ -19,6 +19,8 @@ export interface ParamFilter {
   param: SearchParamDef;
   modifier?: 'exact' | 'contains' | 'missing' | 'not' | 'text' | 'of-type' | 'above' | 'below';
   values: SearchValue[];
+  /** Identifier values kept only as keyed hashes (SSNs), OR-ed with `values`: matched in `protected_values`. */
+  protectedHashes?: string[];
 }
 
 /** `ref[:Type].inner=v` — one level; `inner` is the parsed inner filter per allowed target type. */
