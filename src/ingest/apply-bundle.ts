@@ -23,21 +23,13 @@ export async function applyInboxBundle(s: Services, ctx: AccessContext, messageI
     // Conditional keys come from sender ids, which senders copy across patients: matched within the entry's Patient.
     const responses = await s.transactions.transaction(scope, bundle.entry ?? [], { samePatient: true });
     if (o.after) await o.after(scope);
-    const personIds = await personsOf(s, scope, responses);
     const ack = typeof o.ack === 'string' ? o.ack : o.ack(responses);
-    await markOutcome(scope.tx, messageId, { status: 'processed', ack, personIds, resources: responses.length, now: o.now });
+    await markOutcome(scope.tx, messageId, { status: 'processed', ack, patientIds: patientsOf(responses), resources: responses.length, now: o.now });
     return responses;
   });
 }
 
-/** The persons whose records the message touched (for purge of raw bodies on opt-out), from the Patients written. */
-async function personsOf(s: Services, scope: GateScope, responses: BundleEntry[]): Promise<string[]> {
-  const ids = new Set<string>();
-  for (const r of responses) {
-    const patientId = /^Patient\/([^/]+)/.exec(r.response?.location ?? '')?.[1];
-    if (!patientId) continue;
-    const person = await s.links.personOf(scope, patientId);
-    if (person) ids.add(person);
-  }
-  return [...ids];
+/** The source Patients the message wrote: their persons file the message (for purge of raw bodies on opt-out). */
+function patientsOf(responses: BundleEntry[]): string[] {
+  return [...new Set(responses.flatMap((r) => /^Patient\/([^/]+)/.exec(r.response?.location ?? '')?.[1] ?? []))];
 }
