@@ -21,7 +21,7 @@ export interface ApplyOptions {
 export async function applyInboxBundle(s: Services, ctx: AccessContext, messageId: string, bundle: Bundle, o: ApplyOptions): Promise<BundleEntry[]> {
   return s.gate.run(ctx, { action: 'ingest', query: o.query }, async (scope) => {
     // Conditional keys come from sender ids, which senders copy across patients: matched within the entry's Patient.
-    const responses = await s.transactions.transaction(scope, bundle.entry ?? [], { samePatient: true });
+    const responses = await s.transactions.transaction(scope, bundle.entry ?? [], { samePatient: true, sameSource: true });
     if (o.after) await o.after(scope);
     const ack = typeof o.ack === 'string' ? o.ack : o.ack(responses);
     await markOutcome(scope.tx, messageId, { status: 'processed', ack, patientIds: patientsOf(responses), resources: responses.length, now: o.now });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import type { AccessGate } from '../access/gate.ts';
-import type { GateScope } from '../access/gate-scope.ts';
+import { SOURCE_ORGANIZATION_EXTENSION, type GateScope } from '../access/gate-scope.ts';
 import type { AccessContext } from '../access/context.ts';
 import { allOk, badRequest, FhirError, fhirError, preconditionFailed } from '../fhir/outcome.ts';
 import { conditionalKey, ExistingKeys, lockKeys } from './conditional-locks.ts';
@@ -36,6 +36,12 @@ export interface TransactionOptions {
    * compartment would file this patient's item as that patient's. The FHIR API keeps the client's query as sent.
    */
   samePatient?: boolean;
+  /**
+   * A conditional Patient matches only the sender's own source Patients. Ingestion sets it: its key (a record number,
+   * or the SSN when a sender's documents carry no record number) names that source's record of the patient; another
+   * source's record of the same person is for the MPI to link, never to overwrite.
+   */
+  sameSource?: boolean;
 }
 
 /** The search query of a conditional create or update; undefined for other entries. */
@@ -103,9 +109,9 @@ export class TransactionService {
     const scoped = opts.samePatient ? planned.filter((p) => conditionalOf(p) !== undefined && inPatientCompartment(p.type)) : [];
     const unscoped = planned.filter((p) => !scoped.includes(p));
     const ids = new Map<string, string>();
-    await this.matchConditionals(scope, unscoped, conditionalOf);
+    await this.matchConditionals(scope, unscoped, conditionalOf, opts);
     for (const p of unscoped) this.assignIdentity(p, ids);
-    await this.matchConditionals(scope, scoped, (p) => withPatient(p, conditionalOf(p)!, ids));
+    await this.matchConditionals(scope, scoped, (p) => withPatient(p, conditionalOf(p)!, ids), opts);
     for (const p of scoped) this.assignIdentity(p, ids);
     const resolve = await this.conditionalReferences(scope, planned, ids, opts);
     for (const p of planned) {
@@ -177,7 +183,8 @@ export class TransactionService {
    * looked up. Keys known to exist (a feed's organization and practitioners, after its first message) are not
    * locked, so the transactions that mention them do not serialise on them.
    */
-  private async matchConditionals(scope: GateScope, planned: PlannedEntry[], queryOf: (p: PlannedEntry) => string | undefined): Promise<void> {
+  private async matchConditionals(scope: GateScope, planned: PlannedEntry[], queryOf: (p: PlannedEntry) => string | undefined, opts: TransactionOptions): Promise<void> {
+    const candidates = (p: PlannedEntry, found: Resource[]) => (opts.sameSource && p.type === 'Patient' ? found.filter((r) => sourceOf(r) === scope.ctx.organizationId) : found);
     const conditional = planned.flatMap((p) => {
       const query = queryOf(p);
       return query === undefined ? [] : [{ p, query, key: conditionalKey(p.type, query) }];
@@ -185,12 +192,12 @@ export class TransactionService {
     await lockKeys(scope.tx, conditional.filter((c) => !this.knownKeys.has(c.key)).map((c) => c.key));
     const found = await scope.searchMany(conditional.map(({ p, query }) => ({ type: p.type, query: conditionalQuery(query) })));
     for (const [i, { p, query, key }] of conditional.entries()) {
-      let matches = this.match(p, found[i]);
+      let matches = this.match(p, candidates(p, found[i]));
       if (matches.length === 0 && this.knownKeys.has(key)) {
         // Deleted since it was seen: look again under the lock, as for any key that may be missing.
         this.knownKeys.delete(key);
         await lockKeys(scope.tx, [key]);
-        matches = this.match(p, (await scope.searchType(p.type, conditionalQuery(query), false)).matches);
+        matches = this.match(p, candidates(p, (await scope.searchType(p.type, conditionalQuery(query), false)).matches));
       }
       if (matches.length === 1) this.knownKeys.add(key);
     }
@@ -300,4 +307,11 @@ export class TransactionService {
     }
     return { resourceType: 'Bundle', type: 'batch-response', entry: out.length ? out : [{ response: { status: '200', outcome: allOk('Empty batch') } }] };
   }
+}
+
+/** The organization that sent a stored resource, as the gate names it on delivered records. */
+function sourceOf(resource: Resource): string | undefined {
+  const extension = (resource as Resource & { extension?: Array<{ url: string; valueReference?: { reference?: string } }> }).extension;
+  const reference = extension?.find((e) => e.url === SOURCE_ORGANIZATION_EXTENSION)?.valueReference?.reference;
+  return reference?.startsWith('Organization/') ? reference.slice('Organization/'.length) : undefined;
 }

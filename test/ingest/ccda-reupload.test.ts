@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Condition, Identifier, Provenance } from '@medplum/fhirtypes';
 import { systemContext, type AccessContext } from '../../src/access/context.ts';
+import { QUERY_ROLE_SCOPE } from '../../src/access/scopes.ts';
 import { HASH_SYSTEM, ingestCcda } from '../../src/ingest/ccda/index.ts';
 import { run } from '../../src/store/database.ts';
 import { sql } from '../../src/store/sql.ts';
@@ -25,9 +26,9 @@ const REUSED_IDS = [
 const CLINICAL = ['AllergyIntolerance', 'Condition', 'Encounter', 'Immunization', 'MedicationStatement', 'Observation', 'Procedure'];
 
 /**
- * The document with a medical record number on its patient (CCD_1 and Referral_Note identify theirs by SSN only).
- * Keys match only in the patient's own compartment, and a Patient without a key is created anew by every document,
- * so only a keyed patient's later document finds its earlier items.
+ * The document with a medical record number on its patient (CCD_1 and Referral_Note identify theirs by SSN only, which
+ * the last suite below covers). Keys match only in the patient's own compartment, so the tests of reused ids give each
+ * document's patient a record number of its own.
  */
 function withMrn(xml: string, file: string): string {
   return xml.replace(/(<patientRole[^>]*>)/, `$1<id root="2.16.840.1.113883.19.5.4242" extension="mrn-${file}"/>`);
@@ -109,5 +110,49 @@ describe.skipIf(!hasCorpus).each(await databaseKinds())('C-CDA documents whose e
     const after = await targets();
     expect(after.filter((t) => t === `Condition/${holder!.id}`)).toHaveLength(holderTargets + 1);
     expect(after.filter((t) => extra.some((id) => t === `Condition/${id}`))).toEqual([]);
+  }, 240_000);
+});
+
+describe.skipIf(!hasCorpus).each(await databaseKinds())('a C-CDA patient identified only by an SSN (%s)', (kind) => {
+  let server: TestServer;
+  const orgs: string[] = [];
+  const tokens: string[] = [];
+  const post = (token: string, body: string) =>
+    server.app.inject({ method: 'POST', url: '/ccda', payload: body, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/xml' } });
+  const patients = () => run<{ id: string; source_org: string }>(server.services.db, sql`select id, source_org from resources where resource_type = 'Patient' and not deleted order by source_org, id`);
+
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+    for (const [name, scopes] of [['SSN Hospital A', ['system/*.cruds']], ['SSN Hospital B', ['system/*.cruds', QUERY_ROLE_SCOPE]]] as const) {
+      const org = await server.services.gate.run(systemContext('test'), { action: 'create' }, (scope) =>
+        server.services.records.create(scope, { resourceType: 'Organization', name, identifier: [{ system: 'urn:test', value: name }] }));
+      orgs.push(org.resource.id!);
+      tokens.push(await systemClientToken(server, `ssn-only-${orgs.length}-${kind}`, org.resource.id!, [...scopes]));
+    }
+  }, 240_000);
+  afterAll(async () => server?.stop(), 60_000);
+
+  it('is found again by the SSN among its sender\'s records: a later document adds no Patient and no item; another sender keeps its own', async () => {
+    const xml = readFileSync(join(CCDA, 'hl7-examples/documents/CCD_1.xml'), 'utf8');
+    expect((await post(tokens[0], xml)).statusCode).toBe(201);
+    const first = await patients();
+    expect(first).toHaveLength(1);
+    const items = await clinicalCounts(server);
+    const again = await post(tokens[0], later(xml, 'ssn-again'));
+    expect(again.statusCode, again.body).toBe(201);
+    expect(await patients()).toEqual(first);
+    expect(await clinicalCounts(server)).toEqual(items);
+    // Hospital B may query other sources (it sees A's Patient), yet its document makes B's own source Patient.
+    const other = await post(tokens[1], later(xml, 'ssn-other-sender'));
+    expect(other.statusCode, other.body).toBe(201);
+    const both = await patients();
+    expect(both.map((p) => p.source_org).sort()).toEqual([...orgs].sort());
+    expect(both).toContainEqual(first[0]);
+    // The number served as a key without being kept or echoed anywhere: answers, inbox outcomes, audit, index, log.
+    const text = async (q: string) => (await server.services.db.query<{ t: string }>(q)).rows.map((r) => r.t).join('\n');
+    const seen = [again.body, other.body, server.logs.join('\n'),
+      await text('select concat_ws(\' \', ack, reason, error_location) as t from ingest_messages'), await text('select a::text as t from audit_log a'),
+      await text('select s::text as t from search_token s'), await text('select content::text as t from resources union all select content::text from resource_history')].join('\n');
+    for (const ssn of ['444222222', '444-22-2222']) expect(seen.includes(ssn), ssn).toBe(false);
   }, 240_000);
 });

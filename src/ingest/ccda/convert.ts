@@ -6,7 +6,7 @@ import { BundleCollector } from './collector.ts';
 import { identifierQuery, sha256Hex } from './dedupe-keys.ts';
 import { documentIdentifier, mapDocumentReference, mapProvenance } from './document.ts';
 import { CcdaIngestError, ccdaError, type CcdaError } from './errors.ts';
-import { mapOrganization, mapPatient, sourceSegment } from './header.ts';
+import { mapOrganization, mapPatient, sourceSegment, SSN_SYSTEM } from './header.ts';
 import { mapEncounter } from './entries/encounter.ts';
 import { convertSection, sectionKind } from './sections.ts';
 import { validateCcda, type CcdaVersion } from './validate.ts';
@@ -80,7 +80,11 @@ export function convertCcda(xml: string, opts: ConvertOptions): ConversionResult
   const docRef = mapDocumentReference(ccda, opts.version ?? 'R2.1', refs);
   out.push(documentUrl, docRef, docId ? { method: 'POST', url: 'DocumentReference', ifNoneExist: identifierQuery(docId) } : { method: 'POST', url: 'DocumentReference' });
 
-  out.push(patientUrl, patient, key ? { method: 'PUT', url: `Patient?${identifierQuery(key)}` } : { method: 'POST', url: 'Patient' });
+  // The sender's record of the patient is found again by its record number or, in documents that carry none (as the
+  // ONC certification samples), by the SSN: searched through its keyed hash and among the sender's own records only
+  // (`sameSource`), so each upload does not add another source Patient.
+  const patientKey = key ?? patient.identifier?.find((i) => i.system === SSN_SYSTEM);
+  out.push(patientUrl, patient, patientKey ? { method: 'PUT', url: `Patient?${identifierQuery(patientKey)}` } : { method: 'POST', url: 'Patient' });
 
   convertBody(ccda, out);
   out.finish();
