@@ -2,8 +2,7 @@
  * privacy-rules §7, protection in transit: the real server refuses to start in production without TLS, and with a
  * certificate it speaks only TLS on both HTTP (HTTPS, with HSTS) and MLLP.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { connect } from 'node:net';
@@ -14,20 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config.ts';
 import { MllpFramer, frame } from '../../src/ingest/hl7v2/mllp-framer.ts';
 import { startServer } from '../../src/server.ts';
+import { hasOpenssl, selfSigned } from '../support/certificates.ts';
 import { databaseKinds } from '../support/databases.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
 import { adt, EVE } from '../privacy/support.ts';
 
 const kinds = await databaseKinds();
 
-function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const available = hasOpenssl();
 if (!available) console.warn('openssl absent: skipping the HTTPS/MLLP-over-TLS server test');
 
@@ -48,11 +40,9 @@ describe.skipIf(!available).each(kinds)('TLS on HTTP and MLLP on %s', (kind) => 
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'katahdin-tls-'));
-    const certFile = join(dir, 'server.crt');
-    const keyFile = join(dir, 'server.key');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-    cert = readFileSync(certFile);
-    server = await startTestServer(kind, { production: true, tls: { certFile, keyFile } });
+    const made = selfSigned(dir, 'server', '127.0.0.1');
+    cert = made.cert;
+    server = await startTestServer(kind, { production: true, tls: { certFile: made.certFile, keyFile: made.keyFile } });
   }, 120_000);
   afterAll(async () => {
     await server?.stop();

@@ -1,28 +1,12 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { frame, MllpFramer } from './mllp-framer.ts';
 import { startMllpServer } from './mllp-server.ts';
+import { hasOpenssl, selfSigned } from '../../../test/support/certificates.ts';
 
-function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A throwaway self-signed certificate (CN given) for the test. */
-function selfSigned(dir: string, name: string, cn: string): { key: Buffer; cert: Buffer } {
-  const key = path.join(dir, `${name}.key`);
-  const cert = path.join(dir, `${name}.crt`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', `/CN=${cn}`, '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  return { key: readFileSync(key), cert: readFileSync(cert) };
-}
 
 const available = hasOpenssl();
 if (!available) console.warn('openssl absent: skipping MLLP TLS test');
