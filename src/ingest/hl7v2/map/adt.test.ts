@@ -114,7 +114,7 @@ describe('ADT mapping', () => {
     const a28 = bundleOf(mapEr7(A01.map((l) => l.replace('ADT^A01^ADT_A01', 'ADT^A28^ADT_A05'))));
     expect(entriesOf(a28, 'Encounter')).toHaveLength(0);
     const r = mapEr7(A01.map((l) => (l.startsWith('PID') ? 'PID|1||^^^MMC^MR||DOE^JANE' : l)));
-    expect(r.kind === 'rejected' && r.error).toMatchObject({ code: 101, ackCode: 'AE', location: { segment: 'PID', field: 3 } });
+    expect(r.kind === 'rejected' && r.error).toMatchObject({ code: 101, ackCode: 'AE', location: { segment: 'PID', sequence: 1, field: 3 } });
   });
 
   it('A40 yields merge instructions plus the surviving Patient', () => {

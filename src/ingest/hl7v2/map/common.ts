@@ -60,7 +60,8 @@ export function addPatient(b: BundleBuilder, pid: Hl7Segment | undefined, org: R
   if (!pid) return { code: Hl7ErrorCode.SegmentSequence, ackCode: 'AE', reason: 'PID segment missing', location: { segment: 'PID' } };
   const identifier = patientIdentifiers(pid, b.header.facilityKey);
   const match = matchIdentifier(identifier);
-  if (!match) return missingPid();
+  // ERL-2 (segment sequence) is required from v2.5: which PID, when a message holds several (A40).
+  if (!match) return missingPid(b.parsed.message.getAllSegments('PID').indexOf(pid) + 1);
   const tz = b.options.timeZone;
   const patient: Patient = { resourceType: 'Patient', identifier, managingOrganization: org };
   const names = reps(pid, 5).map((c) => humanName(c)).filter((n) => n !== undefined);
