@@ -3,17 +3,15 @@
  * `privacy verify-purge` command), data arriving afterwards over MLLP, C-CDA and FHIR, break-the-glass after opt-out,
  * then opt back in with a date (later visits kept, a late result from before the date discarded).
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Patient } from '@medplum/fhirtypes';
 import { verifyPurgeCommand } from '../../src/privacy-ops/operator-commands.ts';
 import { verifyPurge } from '../../src/privacy-ops/verify-purge.ts';
 import { databaseKinds } from '../support/databases.ts';
-import { startTestServer, type TestServer } from '../support/test-server.ts';
+import { runCli, startTestServer, type TestServer } from '../support/test-server.ts';
 import { systemClientToken, userWithToken } from '../support/tokens.ts';
 import { adt, asBundle, asParams, consent, count, EVE, facilityOrganization, fhir, oru, patientOf, sendHl7, type PersonDemo } from './support.ts';
 
@@ -170,9 +168,7 @@ describe.each(kinds)('opt-out, purge and opt back in on %s', (kind) => {
     expect(await verifyPurgeCommand(server.services.db, adam.patientId, () => undefined)).toBe(1);
     if (kind !== 'postgres') return;
     // The real CLI process against the same database (PostgreSQL only: in-memory PGlite is not shared).
-    const cli = (id: string) => promisify(execFile)('node', ['bin/katahdin.mjs', 'privacy', 'verify-purge', id], {
-      env: { ...process.env, DATABASE_URL: server.services.config.databaseUrl, DATA_DIR: server.services.config.dataDir }, timeout: 120_000,
-    }).then((r) => ({ code: 0, out: r.stdout }), (e: { code: number; stdout: string }) => ({ code: e.code, out: e.stdout }));
+    const cli = (id: string) => runCli(server, 'privacy', 'verify-purge', id);
     const ok = await cli(personId);
     expect(ok.code, ok.out).toBe(0);
     expect(ok.out).toContain('PURGE VERIFIED');

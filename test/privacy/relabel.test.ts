@@ -3,14 +3,12 @@
  * labels the current value sets give them (resources.security and meta.security), labels propagate along references,
  * and the privacy filter withholds them from then on. Idempotent.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Resource } from '@medplum/fhirtypes';
 import { relabelCommand } from '../../src/privacy-ops/operator-commands.ts';
 import { relabelAll } from '../../src/privacy-ops/relabel.ts';
 import { databaseKinds } from '../support/databases.ts';
-import { startTestServer, type TestServer } from '../support/test-server.ts';
+import { runCli, startTestServer, type TestServer } from '../support/test-server.ts';
 import { systemClientToken, userWithToken } from '../support/tokens.ts';
 import { asBundle, facilityOrganization, fhir } from './support.ts';
 
@@ -85,10 +83,9 @@ describe.each(kinds)('privacy relabel on %s', (kind) => {
   it('runs as `katahdin privacy relabel` (PostgreSQL: a separate process on the same database)', async () => {
     if (kind !== 'postgres') return;
     await forgetLabels([ids.condition]);
-    const r = await promisify(execFile)('node', ['bin/katahdin.mjs', 'privacy', 'relabel'], {
-      env: { ...process.env, DATABASE_URL: server.services.config.databaseUrl, DATA_DIR: server.services.config.dataDir }, timeout: 120_000,
-    });
-    expect(r.stdout).toMatch(/1 relabelled \(labels added: PSY \+1\)/);
+    const r = await runCli(server, 'privacy', 'relabel');
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/1 relabelled \(labels added: PSY \+1\)/);
     expect((await labelsOf(ids.condition)).column).toEqual(['PSY']);
   }, 200_000);
 });

@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { promisify } from 'node:util';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import type { Config } from '../../src/config.ts';
 import { throwawaySchema } from './databases.ts';
@@ -37,4 +39,14 @@ export async function startTestServer(kind: 'pglite' | 'postgres', overrides: Pa
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * `katahdin <args>` as a separate process on the test server's database, with its exit code and output (stdout, then
+ * stderr). PostgreSQL only: an in-memory PGlite cannot be shared with another process.
+ */
+export async function runCli(server: TestServer, ...args: string[]): Promise<{ code: number; out: string }> {
+  return promisify(execFile)('node', ['bin/katahdin.mjs', ...args], {
+    env: { ...process.env, DATABASE_URL: server.services.config.databaseUrl, DATA_DIR: server.services.config.dataDir }, timeout: 120_000,
+  }).then((r) => ({ code: 0, out: r.stdout }), (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }));
 }

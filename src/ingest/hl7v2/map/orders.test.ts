@@ -36,6 +36,21 @@ describe('VXU, MDM, pharmacy and order mapping', () => {
     expect(Buffer.from(e.resource.content[0].attachment.data ?? '', 'base64').toString()).toBe('Patient discharged home.\nFollow up in 2 weeks.');
   });
 
+  it('MDM^T04 of the same document (TXA-12) updates it; T10 records what it replaces (TXA-13)', () => {
+    const mdm = (event: string, status: string, text: string, replaces = '') => bundleOf(mapEr7([
+      msh(`MDM^${event}^MDM_T02`), `EVN|${event}|20260115`, PID,
+      seg('TXA', { 1: '1', 2: 'CN^Consult note^L', 3: 'TX', 4: '20260115100000-0500', 12: 'DOC88^MMC', 13: replaces, 17: status }),
+      `OBX|1|TX|CN^Consult^L||${text}||||||F`,
+    ]));
+    const draft = entriesOf<DocumentReference>(mdm('T02', 'PA', 'Draft impression.'), 'DocumentReference')[0];
+    const signed = entriesOf<DocumentReference>(mdm('T04', 'AU', 'Signed impression.'), 'DocumentReference')[0];
+    expect(signed.request).toEqual(draft.request);
+    expect([draft.resource.docStatus, signed.resource.docStatus]).toEqual(['preliminary', 'final']);
+    expect(Buffer.from(signed.resource.content[0].attachment.data ?? '', 'base64').toString()).toBe('Signed impression.');
+    const replacement = entriesOf<DocumentReference>(mdm('T10', 'AU', 'Corrected impression.', 'DOC77'), 'DocumentReference')[0];
+    expect(replacement.resource.relatesTo).toEqual([{ code: 'replaces', target: { identifier: { value: 'DOC77' } } }]);
+  });
+
   it('RDE^O11 → MedicationRequest on the placer number, RxNorm coded', () => {
     const b = bundleOf(mapEr7([
       msh('RDE^O11^RDE_O11'), PID,

@@ -52,6 +52,32 @@ describe('ORU^R01 mapping', () => {
     expect(byCode('8251-1').resource).toMatchObject({ valueString: 'Line one\nLine two & more', effectiveDateTime: '2026-01-15T09:00:00-05:00' });
   });
 
+  it('maps TS, TM, ST, FT, CE and an SN range among structured results', () => {
+    const b = bundleOf(mapEr7([
+      MSH, PID,
+      'OBR|1||FL3^LAB^1.2.3^ISO|57021-8^CBC W Auto Differential panel^LN|||20260115080000-0500|||||||||||||||||F',
+      'OBX|1|NM|718-7^Hemoglobin^LN||13.2|g/dL^g/dL^UCUM|12.0-16.0|N|||F',
+      'OBX|2|TS|21112-8^Birth date^LN||198002150730-0500||||||F',
+      'OBX|3|TM|56794-1^Time of collection^LN||0745||||||F',
+      'OBX|4|ST|5778-6^Color of Urine^LN||Straw||||||F',
+      'OBX|5|FT|48767-8^Annotation^LN||Hemolysed \\E\\ repeated~second line||||||F',
+      'OBX|6|CE|882-1^ABO+Rh group^LN||278149003^Blood group A Rh(D) positive^SCT||||||F',
+      'OBX|7|SN|33914-3^eGFR^LN||^60^-^89|mL/min/{1.73_m2}^mL/min/1.73m2^UCUM|||||F',
+    ]));
+    const value = (code: string) => entriesOf<Observation>(b, 'Observation').find((o) => o.resource.code.coding?.[0].code === code)!.resource;
+    expect(value('718-7')).toMatchObject({ valueQuantity: { value: 13.2, unit: 'g/dL' }, referenceRange: [{ low: { value: 12 }, high: { value: 16 } }], interpretation: [{ coding: [{ code: 'N' }] }] });
+    expect(value('21112-8').valueDateTime).toBe('1980-02-15T07:30:00-05:00');
+    expect(value('56794-1').valueTime).toBe('07:45:00');
+    expect(value('5778-6').valueString).toBe('Straw');
+    expect(value('48767-8').valueString).toBe('Hemolysed \\ repeated\nsecond line');
+    expect(value('882-1').valueCodeableConcept?.coding?.[0]).toEqual({ system: 'http://snomed.info/sct', code: '278149003', display: 'Blood group A Rh(D) positive' });
+    expect(value('33914-3').valueRange).toEqual({
+      low: { value: 60, unit: 'mL/min/1.73m2', system: 'http://unitsofmeasure.org', code: 'mL/min/{1.73_m2}' },
+      high: { value: 89, unit: 'mL/min/1.73m2', system: 'http://unitsofmeasure.org', code: 'mL/min/{1.73_m2}' },
+    });
+    expect(entriesOf(b, 'DocumentReference')).toHaveLength(0);
+  });
+
   it('a corrected result (OBX-11 C) targets the same conditional URL as the original', () => {
     const corrected = bundleOf(mapEr7(LAB.map((l) => l.replace('|182|', '|180|').replace('|H|||F', '|H|||C').replace('|L1|', '|L2|'))));
     const c = entriesOf<Observation>(corrected, 'Observation').find((o) => o.resource.code.coding?.[0].code === '2345-7')!;
