@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, Provenance, Resource } from '@medplum/fhirtypes';
 import type { AccessGate } from '../access/gate.ts';
 import { SOURCE_ORGANIZATION_EXTENSION, type GateScope } from '../access/gate-scope.ts';
 import type { AccessContext } from '../access/context.ts';
@@ -42,6 +42,12 @@ export interface TransactionOptions {
    * source's record of the same person is for the MPI to link, never to overwrite.
    */
   sameSource?: boolean;
+  /**
+   * A `Provenance` for what the transaction wrote, naming the organization that sent it (and the Bundle's identifier,
+   * when it has one), written in the same transaction as ingestion's per-message Provenance is. Not in the response:
+   * a transaction answers its own entries only.
+   */
+  provenance?: { organizationId: string; bundle?: { system?: string; value?: string } };
 }
 
 /** The search query of a conditional create or update; undefined for other entries. */
@@ -98,7 +104,11 @@ export class TransactionService {
     if (bundle.type !== 'transaction' && bundle.type !== 'batch') throw badRequest('Bundle.type must be transaction or batch.', ['Bundle.type']);
     const entries = bundle.entry ?? [];
     if (bundle.type === 'batch') return this.batch(ctx, entries);
-    const responses = await this.gate.run(ctx, { action: 'create', query: 'transaction' }, (scope) => this.transaction(scope, entries));
+    // A submitting system's transaction is a submission to the record, like an HL7 message or a C-CDA document.
+    const provenance = ctx.role === 'system' && !ctx.internal && ctx.organizationId
+      ? { organizationId: ctx.organizationId, bundle: bundle.identifier ?? (bundle.id ? { system: 'urn:katahdin:fhir:bundle-id', value: bundle.id } : undefined) }
+      : undefined;
+    const responses = await this.gate.run(ctx, { action: 'create', query: 'transaction' }, (scope) => this.transaction(scope, entries, { provenance }));
     return { resourceType: 'Bundle', type: 'transaction-response', entry: responses };
   }
 
@@ -141,6 +151,10 @@ export class TransactionService {
     await queue.flush();
     for (const { p, slot } of written) responses[p.index] = this.writeResponse(p, slot);
     for (const p of planned) if (p.sameAs && p.method === 'POST') responses[p.index] = this.sameAsResponse(p, responses[p.sameAs.index]);
+    if (opts.provenance && written.length) {
+      const targets = written.map(({ p }) => responses[p.index]);
+      await this.records.create(scope, submissionProvenance(targets, opts.provenance, scope.settings.now), { derived: true });
+    }
     return responses;
   }
 
@@ -314,4 +328,17 @@ function sourceOf(resource: Resource): string | undefined {
   const extension = (resource as Resource & { extension?: Array<{ url: string; valueReference?: { reference?: string } }> }).extension;
   const reference = extension?.find((e) => e.url === SOURCE_ORGANIZATION_EXTENSION)?.valueReference?.reference;
   return reference?.startsWith('Organization/') ? reference.slice('Organization/'.length) : undefined;
+}
+
+/** What a submitted transaction wrote (versioned references), when, and who sent it. */
+function submissionProvenance(written: BundleEntry[], source: NonNullable<TransactionOptions['provenance']>, now: Date): Provenance {
+  const created = written.every((e) => e.response?.status === '201 Created');
+  return {
+    resourceType: 'Provenance',
+    target: written.map((e) => ({ reference: e.response!.location! })),
+    recorded: now.toISOString(),
+    activity: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation', code: created ? 'CREATE' : 'UPDATE' }] },
+    agent: [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'author' }] }, who: { reference: `Organization/${source.organizationId}` } }],
+    ...(source.bundle?.value ? { entity: [{ role: 'source' as const, what: { identifier: source.bundle, display: 'FHIR transaction Bundle' } }] } : {}),
+  };
 }

@@ -1,4 +1,4 @@
-import type { Bundle, Condition, Observation, Patient } from '@medplum/fhirtypes';
+import type { Bundle, Condition, Observation, Patient, Provenance } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemContext } from '../../src/access/context.ts';
 import { SOURCE_ORGANIZATION_EXTENSION } from '../../src/access/gate-scope.ts';
@@ -85,8 +85,21 @@ describe.each(await databaseKinds())('FHIR transaction bundles from an EHR go th
     expect(obs.valueQuantity?.value).toBe(72);
     expect(obs.extension?.find((e) => e.url === SOURCE_ORGANIZATION_EXTENSION)?.valueReference?.reference).toBe(`Organization/${orgId}`);
 
-    // A resend of the same bundle updates and matches rather than duplicating.
-    expect((await fhir(server, token, 'POST', '/fhir', submission)).status).toBe(200);
+    // One Provenance per submission, in the same transaction: what was written (versioned), when, and who sent it.
+    const provenances = async () => (await run<{ content: Provenance; source_org: string }>(server.services.db,
+      sql`select content, source_org from resources where resource_type = 'Provenance' and content->'agent'->0->'who'->>'reference' = ${`Organization/${orgId}`} order by last_updated`));
+    const [first] = await provenances();
+    expect(first.content.target.map((t) => t.reference).sort()).toEqual(answer.entry!.map((e) => e.response!.location).sort());
+    expect(first.content.activity?.coding?.[0].code).toBe('CREATE');
+    expect(first.source_org).toBe(orgId);
+
+    // A resend of the same bundle updates and matches rather than duplicating; its Provenance names only what it wrote.
+    const again = await fhir(server, token, 'POST', '/fhir', submission);
+    expect(again.status).toBe(200);
     expect((await Promise.all(['Patient', 'Condition', 'Observation'].map(rows))).map((r) => r.length)).toEqual([1, 1, 1]);
+    const resent = (await provenances()).map((r) => r.content);
+    expect(resent).toHaveLength(2);
+    expect(resent[1].target.map((t) => t.reference)).toEqual([(again.body as Bundle).entry![0].response!.location]);
+    expect(resent[1].activity?.coding?.[0].code).toBe('UPDATE');
   }, 180_000);
 });
