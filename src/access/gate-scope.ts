@@ -16,7 +16,7 @@ import { demographicsOnly, verdictFor } from './outgoing.ts';
 import type { FactColumns, PersonFacts } from './person-facts.ts';
 import { factsFromColumns, knownStanding, loadDeliveryFacts, loadPersonFacts } from './person-facts.ts';
 import type { FilterSettings } from './privacy-filter.ts';
-import { perPersonFilter, privacyFilter, standingColumns, type PerPersonFilter } from './privacy-filter.ts';
+import { ownRecordsFilter, perPersonFilter, privacyFilter, standingColumns, type PerPersonFilter } from './privacy-filter.ts';
 import type { ParsedSearch, ResultRow, SearchEngine } from './search-engine.ts';
 import type { WriteInput } from './write-batch.ts';
 import { currentRowsForWrite, labelsByReference, writeBatch } from './write-batch.ts';
@@ -364,9 +364,13 @@ export class GateScope {
     return writeBatch({ tx: this.tx, ctx: this.ctx, now: this.settings.now, protector: this.protector, engine: this.requireSearch(), note: (a, p, r) => this.note(a, p, r) }, inputs);
   }
 
-  /** Several plain searches in one statement (a bundle's conditional creates and updates); see `search-batch.ts`. */
-  async searchMany(queries: Array<{ type: string; query: Array<[string, string]> }>): Promise<Resource[][]> {
-    return searchBatch({ tx: this.tx, ctx: this.ctx, filter: this.filter, protectedHashes: this.protectedHashes, deliver: (rows, action, opts) => this.deliver(rows, action, opts) }, this.requireSearch(), queries);
+  /**
+   * Several plain searches in one statement (a bundle's conditional creates and updates); see `search-batch.ts`.
+   * `ownRecords`: a submitting system's searches match only its own records and the shared directory (`ownRecordsFilter`).
+   */
+  async searchMany(queries: Array<{ type: string; query: Array<[string, string]> }>, opts: { ownRecords?: boolean } = {}): Promise<Resource[][]> {
+    const filter = (opts.ownRecords && ownRecordsFilter(this.ctx)) || this.filter;
+    return searchBatch({ tx: this.tx, ctx: this.ctx, filter, protectedHashes: this.protectedHashes, deliver: (rows, action, opts) => this.deliver(rows, action, opts) }, this.requireSearch(), queries);
   }
 
   /** Stored security labels of each referenced resource (`Type/id`), for label propagation on batched writes. */

@@ -58,6 +58,8 @@ export function standingColumns(person: Sql, ctx: AccessContext, s: FilterSettin
 
 const shared = (a: Sql) => sql`(${a}.person_id is null and ${a}.resource_type <> 'Consent')`;
 const demographic = (a: Sql) => sql`${a}.resource_type in ('Patient', 'Person')`;
+/** What an organization's system sees without the query role: its own records and the shared directory. */
+const ownRecords = (a: Sql, organizationId: string) => sql`(${shared(a)} or ${a}.source_org = ${organizationId})`;
 
 /**
  * In the caller's care (relationship, attestation or break-the-glass), and the row's sensitivity labels visible: none,
@@ -85,7 +87,7 @@ function decide(a: Sql, ctx: AccessContext, standing: () => Standing): Sql {
     case 'system':
       return hasQueryRole(ctx)
         ? sql`(${shared(a)} or ${a}.source_org = ${ctx.organizationId ?? ''} or ${demographic(a)} or ${inCare(a, standing())})`
-        : sql`(${shared(a)} or ${a}.source_org = ${ctx.organizationId ?? ''})`;
+        : ownRecords(a, ctx.organizationId ?? '');
     case 'registrar':
     case 'privacy-officer':
       return sql`(${shared(a)} or ${demographic(a)} or ${a}.resource_type = 'Consent')`;
@@ -108,6 +110,17 @@ export function privacyFilter(ctx: AccessContext, s: FilterSettings): (alias: st
     const a = checkAlias(alias);
     return decide(a, ctx, () => standingOf(sql`${a}.person_id`, ctx, s));
   };
+}
+
+/**
+ * The condition a submitting system's own records meet (shared directory entries included), whatever else its scopes
+ * let it read: what ingestion's conditional keys may match, so a sender never finds, and then updates or is refused
+ * on, another source's record of the same patient. Undefined for a caller that is not an organization's system.
+ */
+export function ownRecordsFilter(ctx: AccessContext): ((alias: string) => Sql) | undefined {
+  const organizationId = ctx.organizationId;
+  if (ctx.role !== 'system' || !organizationId) return undefined;
+  return (alias: string) => ownRecords(checkAlias(alias), organizationId);
 }
 
 /**

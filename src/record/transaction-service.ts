@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Provenance, Resource } from '@medplum/fhirtypes';
 import type { AccessGate } from '../access/gate.ts';
-import { SOURCE_ORGANIZATION_EXTENSION, type GateScope } from '../access/gate-scope.ts';
+import type { GateScope } from '../access/gate-scope.ts';
 import type { AccessContext } from '../access/context.ts';
 import { allOk, badRequest, FhirError, fhirError, preconditionFailed } from '../fhir/outcome.ts';
 import { conditionalKey, ExistingKeys, lockKeys } from './conditional-locks.ts';
@@ -37,9 +37,9 @@ export interface TransactionOptions {
    */
   samePatient?: boolean;
   /**
-   * A conditional Patient matches only the sender's own source Patients. Ingestion sets it: its key (a record number,
-   * or the SSN when a sender's documents carry no record number) names that source's record of the patient; another
-   * source's record of the same person is for the MPI to link, never to overwrite.
+   * Conditional keys match only the sender's own records (and the shared directory), whatever its scopes let it read.
+   * Ingestion sets it: a key (a record number, or the SSN when a sender's documents carry no record number) names that
+   * source's record; another source's record of the same patient is for the MPI to link, never to overwrite.
    */
   sameSource?: boolean;
   /**
@@ -198,20 +198,20 @@ export class TransactionService {
    * locked, so the transactions that mention them do not serialise on them.
    */
   private async matchConditionals(scope: GateScope, planned: PlannedEntry[], queryOf: (p: PlannedEntry) => string | undefined, opts: TransactionOptions): Promise<void> {
-    const candidates = (p: PlannedEntry, found: Resource[]) => (opts.sameSource && p.type === 'Patient' ? found.filter((r) => sourceOf(r) === scope.ctx.organizationId) : found);
     const conditional = planned.flatMap((p) => {
       const query = queryOf(p);
       return query === undefined ? [] : [{ p, query, key: conditionalKey(p.type, query) }];
     });
     await lockKeys(scope.tx, conditional.filter((c) => !this.knownKeys.has(c.key)).map((c) => c.key));
-    const found = await scope.searchMany(conditional.map(({ p, query }) => ({ type: p.type, query: conditionalQuery(query) })));
+    const lookup = { ownRecords: opts.sameSource };
+    const found = await scope.searchMany(conditional.map(({ p, query }) => ({ type: p.type, query: conditionalQuery(query) })), lookup);
     for (const [i, { p, query, key }] of conditional.entries()) {
-      let matches = this.match(p, candidates(p, found[i]));
+      let matches = this.match(p, found[i]);
       if (matches.length === 0 && this.knownKeys.has(key)) {
         // Deleted since it was seen: look again under the lock, as for any key that may be missing.
         this.knownKeys.delete(key);
         await lockKeys(scope.tx, [key]);
-        matches = this.match(p, candidates(p, (await scope.searchType(p.type, conditionalQuery(query), false)).matches));
+        matches = this.match(p, (await scope.searchMany([{ type: p.type, query: conditionalQuery(query) }], lookup))[0]);
       }
       if (matches.length === 1) this.knownKeys.add(key);
     }
@@ -321,13 +321,6 @@ export class TransactionService {
     }
     return { resourceType: 'Bundle', type: 'batch-response', entry: out.length ? out : [{ response: { status: '200', outcome: allOk('Empty batch') } }] };
   }
-}
-
-/** The organization that sent a stored resource, as the gate names it on delivered records. */
-function sourceOf(resource: Resource): string | undefined {
-  const extension = (resource as Resource & { extension?: Array<{ url: string; valueReference?: { reference?: string } }> }).extension;
-  const reference = extension?.find((e) => e.url === SOURCE_ORGANIZATION_EXTENSION)?.valueReference?.reference;
-  return reference?.startsWith('Organization/') ? reference.slice('Organization/'.length) : undefined;
 }
 
 /** What a submitted transaction wrote (versioned references), when, and who sent it. */
