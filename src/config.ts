@@ -29,6 +29,10 @@ export interface Config {
   auditRetentionYears: number;
   /** How often the running server signs the audit chain heads (0 = only by `katahdin audit checkpoint`). */
   auditCheckpointMinutes: number;
+  /** Most resources in one bulk export file. */
+  exportFileResources: number;
+  /** How long a bulk export's status and files stay available after the kick-off. */
+  exportExpiryHours: number;
   bodyLimitBytes: number;
   mllpMaxMessageBytes: number;
   mllpIdleTimeoutMs: number;
@@ -96,6 +100,8 @@ export function loadConfig(env: Env = process.env): Config {
     consentBackdateGraceDays: int(env, 'CONSENT_BACKDATE_GRACE_DAYS', 7),
     auditRetentionYears: Math.max(6, int(env, 'AUDIT_RETENTION_YEARS', 6)),
     auditCheckpointMinutes: int(env, 'AUDIT_CHECKPOINT_MINUTES', 60),
+    exportFileResources: Math.max(1, int(env, 'EXPORT_FILE_RESOURCES', 10_000)),
+    exportExpiryHours: Math.max(1, int(env, 'EXPORT_EXPIRY_HOURS', 24)),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16 * 1024 * 1024),
     mllpMaxMessageBytes: int(env, 'MLLP_MAX_MESSAGE_BYTES', 4 * 1024 * 1024),
     mllpIdleTimeoutMs: int(env, 'MLLP_IDLE_TIMEOUT_MS', 120_000),

@@ -24,6 +24,13 @@ import { searchBatch } from './search-batch.ts';
 
 export type { WriteInput } from './write-batch.ts';
 
+export interface DeliverOptions {
+  /** The search or operation, for the audit entry. */
+  query?: string;
+  /** Withhold rows the caller may only see reduced to demographics (a bulk export hands over whole resources only). */
+  wholeOnly?: boolean;
+}
+
 export interface SearchResult {
   request: ParsedSearch;
   matches: Resource[];
@@ -421,20 +428,20 @@ export class GateScope {
 
   /** Re-checks and redacts each outgoing row, records the audit entry, returns what may leave. */
   /** `known`: the facts of every person among the rows, when this scope has just looked them up. */
-  async deliver(rows: ResultRow[], action: AuditAction, opts: { query?: string } = {}, known?: Map<string, PersonFacts>): Promise<Resource[]> {
+  async deliver(rows: ResultRow[], action: AuditAction, opts: DeliverOptions = {}, known?: Map<string, PersonFacts>): Promise<Resource[]> {
     const persons = known ? [] : unique(rows.map((r) => r.person_id).filter((p): p is string => !!p));
     const orgIds = unique(rows.filter((r) => r.person_id && r.source_org && r.resource_type !== 'Person').map((r) => r.source_org!));
     const { facts, orgNames } = await loadDeliveryFacts(this.tx, this.ctx, persons, orgIds, this.settings);
     return this.deliverWith(rows, known ?? facts, orgNames, action, opts);
   }
 
-  private deliverWith(rows: ResultRow[], facts: Map<string, PersonFacts>, orgNames: Map<string, string>, action: AuditAction, opts: { query?: string } = {}): Resource[] {
+  private deliverWith(rows: ResultRow[], facts: Map<string, PersonFacts>, orgNames: Map<string, string>, action: AuditAction, opts: DeliverOptions = {}): Resource[] {
     const persons = unique(rows.map((r) => r.person_id).filter((p): p is string => !!p));
     const out: Resource[] = [];
     for (const row of rows) {
       const outgoing: OutgoingRow = { resourceType: row.resource_type, personId: row.person_id, sourceOrg: row.source_org, security: row.security ?? [] };
       const verdict = verdictFor(this.ctx, outgoing, row.person_id ? facts.get(row.person_id) : undefined);
-      if (verdict === 'deny') continue;
+      if (verdict === 'deny' || (verdict === 'demographics' && opts.wholeOnly)) continue;
       const content = withSourceOrganization(withPersonLink(row), row, orgNames);
       out.push(verdict === 'demographics' ? demographicsOnly(content) : content);
     }

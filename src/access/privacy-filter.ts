@@ -75,18 +75,23 @@ function usesStanding(ctx: AccessContext): boolean {
   return !ctx.internal && (ctx.role === 'clinician' || ctx.role === 'clinical-staff' || (ctx.role === 'system' && hasQueryRole(ctx)));
 }
 
-/** The decision for the row at alias `a` whose person's standing is `st`, by role (privacy-rules §1, §4, §5). */
-function decide(a: Sql, ctx: AccessContext, standing: () => Standing): Sql {
+/**
+ * The decision for the row at alias `a` whose person's standing is `st`, by role (privacy-rules §1, §4, §5).
+ * `pickable`: whether demographics of persons outside the caller's care are visible (to pick the right person in a
+ * search); a bulk export never releases them (§7: identifiers are not exported for persons outside one's care).
+ */
+function decide(a: Sql, ctx: AccessContext, standing: () => Standing, pickable = true): Sql {
   if (ctx.internal) return sql`true`;
+  const pick = pickable ? sql` or ${demographic(a)}` : sql``;
   switch (ctx.role) {
     case 'clinician':
     case 'clinical-staff':
-      return sql`(${shared(a)} or ${demographic(a)} or ${inCare(a, standing())})`;
+      return sql`(${shared(a)}${pick} or ${inCare(a, standing())})`;
     case 'patient':
       return sql`(${shared(a)} or ${a}.person_id = ${ctx.personId ?? ''})`;
     case 'system':
       return hasQueryRole(ctx)
-        ? sql`(${shared(a)} or ${a}.source_org = ${ctx.organizationId ?? ''} or ${demographic(a)} or ${inCare(a, standing())})`
+        ? sql`(${shared(a)} or ${a}.source_org = ${ctx.organizationId ?? ''}${pick} or ${inCare(a, standing())})`
         : ownRecords(a, ctx.organizationId ?? '');
     case 'registrar':
     case 'privacy-officer':
@@ -109,6 +114,17 @@ export function privacyFilter(ctx: AccessContext, s: FilterSettings): (alias: st
   return (alias: string) => {
     const a = checkAlias(alias);
     return decide(a, ctx, () => standingOf(sql`${a}.person_id`, ctx, s));
+  };
+}
+
+/**
+ * The privacy condition of a bulk export: `privacyFilter` without the demographics of persons outside the caller's
+ * care, which a search shows to pick the right person but an export must not hand over in bulk.
+ */
+export function exportFilter(ctx: AccessContext, s: FilterSettings): (alias: string) => Sql {
+  return (alias: string) => {
+    const a = checkAlias(alias);
+    return decide(a, ctx, () => standingOf(sql`${a}.person_id`, ctx, s), false);
   };
 }
 

@@ -46,3 +46,9 @@ export const QUERY_ROLE_SCOPE = 'katahdin/query';
 export function hasQueryRole(ctx: { role: string; scopes: readonly string[] }): boolean {
   return ctx.role === 'system' && ctx.scopes.includes(QUERY_ROLE_SCOPE);
 }
+
+/**
+ * Lets a system client start FHIR Bulk Data exports (privacy-rules §7: bulk export of identifiers is an
+ * administrator's decision). Never in a client's ceiling unless an administrator registers the client with it.
+ */
+export const BULK_EXPORT_SCOPE = 'katahdin/bulk-export';

@@ -1,5 +1,5 @@
 import type { PurposeOfUse, Role } from '../access/context.ts';
-import { QUERY_ROLE_SCOPE } from '../access/scopes.ts';
+import { BULK_EXPORT_SCOPE, QUERY_ROLE_SCOPE } from '../access/scopes.ts';
 
 /** Scopes that carry no data access; any person may ask for them. */
 const IDENTITY_SCOPES = ['openid', 'fhirUser', 'profile', 'offline_access', 'online_access', 'launch', 'launch/patient'];
@@ -17,7 +17,7 @@ const ROLE_SCOPES: Record<Role, string[]> = {
     'user/Organization.cruds', 'user/Practitioner.cruds', 'user/PractitionerRole.cruds', 'user/Endpoint.cruds',
     'user/Patient.rs', 'user/Person.cruds',
   ],
-  system: ['system/*.cruds', QUERY_ROLE_SCOPE],
+  system: ['system/*.cruds', QUERY_ROLE_SCOPE, BULK_EXPORT_SCOPE],
   patient: ['patient/*.rs', 'patient/Consent.cru'],
 };
 

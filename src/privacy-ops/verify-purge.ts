@@ -23,6 +23,7 @@ const KEPT_TABLES: Record<string, string> = {
   mpi_block_keys: 'MPI keys of the trimmed demographics',
   mpi_tasks: 'MPI review of identities',
   mpi_not_links: 'MPI decisions',
+  export_jobs: 'bulk export jobs: resource ids that bound files, never content (files are read through the gate)',
 };
 
 export interface TableFinding {

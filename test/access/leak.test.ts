@@ -1,10 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bundle, BundleEntry, Parameters, Resource } from '@medplum/fhirtypes';
+import { systemContext } from '../../src/access/context.ts';
+import { BULK_EXPORT_SCOPE, QUERY_ROLE_SCOPE } from '../../src/access/scopes.ts';
 import { registeredRoutes } from '../../src/http/routes/index.ts';
 import { attestFor, buildCareFixture, ROLES, STATES, type CareFixture, type CareState, type FixtureRole, type ScenarioPerson } from '../support/care-fixture.ts';
 import { databaseKinds } from '../support/databases.ts';
 import { expectShape, keysOf, LeakOracle, outcomeCode, typeAllowed, type DbRow } from '../support/leak-oracle.ts';
+import { exportAll, kickOff } from '../support/bulk-export.ts';
 import { RouteCaller, routeKey } from '../support/route-calls.ts';
+import { systemClientToken } from '../support/tokens.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
 
 const kinds = await databaseKinds();
@@ -18,6 +22,8 @@ const COVERED_ROUTES = [
   'GET /admin/ingest/stats', 'GET /admin/ingest/errors', 'GET /admin/ingest/errors/:id', 'GET /admin/mpi/tasks',
   'GET /admin/users', 'GET /admin/clients', 'GET /admin/break-glass', 'GET /admin/attestations', 'GET /admin/audit-requests',
   'GET /portal/me', 'GET /portal/audit-requests', 'PUT /fhir/:type/:id', 'DELETE /fhir/:type/:id',
+  'GET /fhir/$export', 'POST /fhir/$export', 'GET /fhir/Patient/$export', 'POST /fhir/Patient/$export',
+  'GET /fhir/Group/:id/$export', 'POST /fhir/Group/:id/$export', 'GET /fhir/$export-status/:job', 'GET /fhir/$export-file/:job/:file',
 ];
 
 /** Protected routes that return no record data, each with the reason (writes echo only what the caller sent). */
@@ -43,6 +49,7 @@ const NO_RECORD_DATA: Record<string, string> = {
   'POST /admin/audit-requests': 'returns the request record (person id, channel, status)',
   'POST /admin/audit-requests/:id/fulfil': 'returns the request record; the report itself is GET $access-report',
   'POST /portal/audit-requests': 'returns the patient\'s own request record',
+  'DELETE /fhir/$export-status/:job': 'cancels the caller\'s own export; returns only an OperationOutcome',
 };
 
 describe.each(kinds)('leak suite on %s', (kind) => {
@@ -255,6 +262,54 @@ describe.each(kinds)('leak suite on %s', (kind) => {
       expect(del.status, `${role} DELETE another organization's Observation`).toBe(403);
       expect(put.body + del.body).not.toContain('2345-7');
     });
+  });
+
+  it('bulk export: only administrators, patients and systems enabled for it start one, and its files hold exactly what the role may see whole', async () => {
+    // A Group of every scenario person's record at B, and organization A's query system enabled for export.
+    const group = await server.services.gate.run(systemContext('leak'), { action: 'create' }, (scope) => server.services.records.create(scope, {
+      resourceType: 'Group', type: 'person', actual: true, member: Object.values(f.persons).map((p) => ({ entity: { reference: `Patient/${p.patients.B}` } })),
+    } as Resource));
+    const exporter = await systemClientToken(server, 'ehr-a-export', f.orgA, ['system/*.cruds', QUERY_ROLE_SCOPE, BULK_EXPORT_SCOPE]);
+    const rows = (await server.services.db.query<DbRow>('select resource_type, id, person_id, source_org, security from resources where deleted = false')).rows;
+    const now = new LeakOracle(f, rows);
+    const groupPersons = Object.values(f.persons).map((p) => p.personId);
+    const levels = [
+      { url: '/fhir/$export', rows: (_: DbRow) => true },
+      { url: '/fhir/Patient/$export', rows: (r: DbRow) => r.person_id !== null },
+      { url: `/fhir/Group/${group.resource.id}/$export`, rows: (r: DbRow) => r.person_id !== null && groupPersons.includes(r.person_id) },
+    ];
+    // An export hands over whole resources only: the demographics a search shows to pick a person are not exported.
+    const whole = (role: FixtureRole, where: (r: DbRow) => boolean) =>
+      rows.filter((r) => where(r) && typeAllowed(role, r.resource_type) && now.view(role, r) === 'full').map((r) => `${r.resource_type}/${r.id}`).sort();
+    for (const role of ROLES) {
+      for (const level of levels) {
+        if (role !== 'admin' && role !== 'patient') {
+          const refused = await kickOff(http, level.url, tokenOf(role));
+          expect(refused.status, `${role} ${level.url}`).toBe(403);
+          expect(refused.body).not.toContain(f.persons.encounter.family);
+          continue;
+        }
+        // The administrator's scopes do not reach Group resources: refused before any job exists. (The patient sees
+        // the Group, which is in their compartment as its first member, and gets only their own record from it.)
+        if (role === 'admin' && level.url.includes('/Group/')) {
+          expect((await kickOff(http, level.url, tokenOf(role))).status, `${role} ${level.url}`).toBe(403);
+          continue;
+        }
+        expect(keysOf(await exportAll(http, level.url, tokenOf(role))), `${role} ${level.url}`).toEqual(whole(role, level.rows));
+      }
+    }
+    for (const level of levels) {
+      const got = keysOf(await exportAll(http, level.url, exporter));
+      expect(got, `export-enabled query system ${level.url}`).toEqual(whole('system-a-query', level.rows));
+      for (const p of [f.persons.none, f.persons.attestation]) {
+        expect(got.filter((k) => p.resources.some((r) => r.org === 'B' && k === `${r.type}/${r.id}`)), `nothing of B's record of ${p.state}`).toEqual([]);
+      }
+    }
+    const posted = await kickOff(http, '/fhir/$export', exporter, {}, { resourceType: 'Parameters', parameter: [{ name: '_type', valueString: 'Patient' }] });
+    expect(posted.status).toBe(202);
+    for (const url of ['/fhir/Patient/$export', `/fhir/Group/${group.resource.id}/$export`]) {
+      expect((await kickOff(http, url, f.tokens.clinician, {}, { resourceType: 'Parameters', parameter: [] })).status).toBe(403);
+    }
   });
 
   it('covers every protected route that can return record data (a new read path must be added here)', () => {

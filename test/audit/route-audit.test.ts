@@ -3,6 +3,7 @@ import type { Bundle } from '@medplum/fhirtypes';
 import { registeredRoutes } from '../../src/http/routes/index.ts';
 import { buildCareFixture, type CareFixture, type FixtureRole } from '../support/care-fixture.ts';
 import { databaseKinds } from '../support/databases.ts';
+import { localPath, manifestOf } from '../support/bulk-export.ts';
 import { routeFor, routeKey, RouteCaller, type CallResult } from '../support/route-calls.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
 import { signIn, TEST_PASSWORD, systemClientToken } from '../support/tokens.ts';
@@ -171,6 +172,26 @@ describe.each(kinds)('every route is audited on %s', (kind) => {
     await audited('POST', '/portal/audit-requests', pat(['audit-request']), {});
     // Reported gap: this listing's audit entry does not name the person yet.
     await audited('GET', '/portal/audit-requests', { ...pat(['audit-request', 'read', 'admin']), personId: undefined });
+  });
+
+  it('bulk export kick-offs, status, files and cancellation are audited, refusals included', async () => {
+    const enc = f.persons.encounter;
+    const async = { prefer: 'respond-async' };
+    const admin = (actions: string[]): Expectation => ({ actions, outcome: 'success', role: 'admin' });
+    const pat = (actions: string[], personId?: string): Expectation => ({ actions, outcome: 'success', role: 'patient', personId });
+    const denied = (actions: string[]): Expectation => ({ actions, outcome: 'denied', role: 'clinician' });
+    const system = await audited('GET', '/fhir/$export?_type=Organization', admin(['export']), undefined, async);
+    await audited('POST', '/fhir/$export', admin(['export']), { resourceType: 'Parameters', parameter: [{ name: '_type', valueString: 'Patient' }] }, async);
+    const own = await audited('GET', '/fhir/Patient/$export', pat(['export']), undefined, async);
+    await audited('POST', '/fhir/Patient/$export', denied(['denied']), { resourceType: 'Parameters', parameter: [] }, async);
+    await audited('GET', `/fhir/Group/${enc.patients.B}/$export`, denied(['denied']), undefined, async);
+    await audited('POST', `/fhir/Group/${enc.patients.B}/$export`, denied(['denied']), { resourceType: 'Parameters', parameter: [] }, async);
+    const manifest = await manifestOf(http, own, f.tokens.patient);
+    const status = localPath(String(own.headers['content-location']));
+    await audited('GET', status, pat(['operation']));
+    const observations = manifest.output.find((o) => o.type === 'Observation')!;
+    await audited('GET', localPath(observations.url), pat(['export'], enc.personId));
+    await audited('DELETE', localPath(String(system.headers['content-location'])), admin(['operation']));
   });
 
   it('the privacy officer finds the events through GET /fhir/AuditEvent as BALP AuditEvents', async () => {

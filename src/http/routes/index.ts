@@ -15,6 +15,7 @@ import { adminRoutes } from './admin-routes.ts';
 import { auditRoutes } from './audit-routes.ts';
 import { metadataRoutes } from './metadata.ts';
 import { operationRoutes } from './operations.ts';
+import { exportRoutes } from './export-routes.ts';
 import { webRoutes } from './web.ts';
 
 export interface RouteInfo {
@@ -59,6 +60,7 @@ export async function registerRoutes(app: FastifyInstance, s: Services): Promise
     prot.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
     await fhirRestRoutes(prot, s);
     await operationRoutes(prot, s);
+    await exportRoutes(prot, s);
     await ingestRoutes(prot, s);
     await ccdaRoutes(prot, s);
     await adminRoutes(prot, s);

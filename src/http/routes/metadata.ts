@@ -5,6 +5,7 @@ import { isStorableType, loadFhirDefinitions } from '../../fhir/definitions.ts';
 import { supportedSearchParams } from '../../store/search/search-parameters.ts';
 import type { Services } from '../../services.ts';
 
+const BULK_DATA = 'http://hl7.org/fhir/uv/bulkdata';
 const INTERACTIONS = ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
 
 function resourceEntry(type: string): CapabilityStatementRestResource {
@@ -21,8 +22,14 @@ function resourceEntry(type: string): CapabilityStatementRestResource {
     searchRevInclude: ['*'],
     searchParam: supportedSearchParams(type).map((p) => ({ name: p.name, type: p.type, definition: p.definition })),
     ...(type === 'Patient'
-      ? { operation: ['everything', 'match', 'ihe-pix', 'break-the-glass', 'attest', 'consent-status', 'consent', 'access-report'].map((name) => ({ name, definition: `https://katahdin.org/fhir/OperationDefinition/Patient-${name}` })) }
+      ? {
+        operation: [
+          ...['everything', 'match', 'ihe-pix', 'break-the-glass', 'attest', 'consent-status', 'consent', 'access-report'].map((name) => ({ name, definition: `https://katahdin.org/fhir/OperationDefinition/Patient-${name}` })),
+          { name: 'export', definition: `${BULK_DATA}/OperationDefinition/patient-export` },
+        ],
+      }
       : {}),
+    ...(type === 'Group' ? { operation: [{ name: 'export', definition: `${BULK_DATA}/OperationDefinition/group-export` }] } : {}),
   };
 }
 
@@ -33,6 +40,7 @@ export function capabilityStatement(publicUrl: string): CapabilityStatement {
   loadFhirDefinitions();
   cached ??= {
     resourceType: 'CapabilityStatement',
+    instantiates: [`${BULK_DATA}/CapabilityStatement/bulk-data`],
     status: 'active',
     date: '2026-11-25',
     kind: 'instance',
@@ -52,7 +60,10 @@ export function capabilityStatement(publicUrl: string): CapabilityStatement {
       },
       resource: Object.keys(getAllDataTypes()).filter(isStorableType).sort().map(resourceEntry),
       interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'history-system' }],
-      operation: [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }],
+      operation: [
+        { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' },
+        { name: 'export', definition: `${BULK_DATA}/OperationDefinition/export` },
+      ],
     }],
   };
   return cached;

@@ -1,0 +1,100 @@
+import type { Group, Resource } from '@medplum/fhirtypes';
+import { run } from '../store/database.ts';
+import { sql, type Sql } from '../store/sql.ts';
+import { authorizeRead } from './authorize.ts';
+import type { GateScope } from './gate-scope.ts';
+import { exportFilter } from './privacy-filter.ts';
+import { scopeAllows } from './scopes.ts';
+import type { ResultRow } from './search-engine.ts';
+
+/** Which rows a bulk export covers, before the privacy filter. */
+export interface ExportSelection {
+  types: string[];
+  /** Undefined: every row (system level); `compartment`: rows that belong to a person (Patient level); or these persons (Group level). */
+  persons?: 'compartment' | string[];
+  /** Only rows changed at or after this instant. */
+  since?: string;
+  /** The export's transactionTime: a resource created later waits for the next export (`_since`). */
+  until: string;
+}
+
+/** A file's share of a type: ids from `from` (inclusive) up to `to` (exclusive; null = the rest). */
+export interface ExportRange {
+  type: string;
+  from: string;
+  to: string | null;
+}
+
+/** The audit log and the MPI's own bookkeeping are not part of the exported record. */
+const NEVER_EXPORTED = ['AuditEvent'];
+
+/**
+ * The resource types an export covers: those asked for, each checked against the caller's scopes (403 when one is
+ * not readable), or else every type stored that the scopes let the caller read.
+ */
+export async function exportTypes(scope: GateScope, requested: string[] | undefined): Promise<string[]> {
+  if (requested) {
+    for (const type of requested) authorizeRead(scope.ctx, type);
+    return requested;
+  }
+  // The distinct types in the primary key's order, one index probe per type rather than a scan of every row.
+  const stored = await run<{ resource_type: string }>(scope.tx, sql`with recursive t(resource_type) as (
+      (select resource_type from resources order by resource_type limit 1)
+      union all
+      select (select r.resource_type from resources r where r.resource_type > t.resource_type order by r.resource_type limit 1)
+      from t where t.resource_type is not null)
+    select resource_type from t where resource_type is not null`);
+  return stored.map((r) => r.resource_type)
+    .filter((t) => !NEVER_EXPORTED.includes(t) && (scope.ctx.internal || scopeAllows(scope.ctx.scopes, t, 'r') || scopeAllows(scope.ctx.scopes, t, 's')));
+}
+
+/** The enterprise persons of a Group's member Patients; the Group must be readable by the caller (404 otherwise). */
+export async function groupPersons(scope: GateScope, groupId: string): Promise<string[]> {
+  const group = (await scope.read('Group', groupId)) as Group;
+  const patients = (group.member ?? [])
+    .map((m) => /^Patient\/([^/]+)$/.exec(m.entity?.reference ?? '')?.[1])
+    .filter((id): id is string => !!id);
+  if (patients.length === 0) return [];
+  const rows = await run<{ person_id: string }>(scope.tx, sql`select distinct person_id from mpi_links where patient_id = any(${patients}::text[])`);
+  return rows.map((r) => r.person_id);
+}
+
+/** The rows of a selection the caller may export (alias `r`). */
+function selected(scope: GateScope, sel: ExportSelection): Sql {
+  const persons = sel.persons === undefined ? sql``
+    : sel.persons === 'compartment' ? sql`and r.person_id is not null`
+      : sql`and r.person_id = any(${sel.persons}::text[])`;
+  // Existed at the transactionTime: unchanged since (the common case), or an earlier version is in the history.
+  const existed = sql`(r.last_updated <= ${sel.until} or exists (select 1 from resource_history h
+    where h.resource_type = r.resource_type and h.id = r.id and h.last_updated <= ${sel.until}))`;
+  return sql`r.deleted = false and r.resource_type = any(${sel.types}::text[]) ${persons}
+    ${sel.since ? sql`and r.last_updated >= ${sel.since}` : sql``} and ${existed} and ${exportFilter(scope.ctx, scope.settings)('r')}`;
+}
+
+/**
+ * How an export splits into files of at most `size` resources: per type, every `size`-th id among the rows the
+ * caller may export, and how many there are. Nothing is delivered here; each file is read when it is downloaded.
+ */
+export async function exportPlan(scope: GateScope, sel: ExportSelection, size: number): Promise<Array<{ type: string; from: string; total: number }>> {
+  if (sel.types.length === 0 || (Array.isArray(sel.persons) && sel.persons.length === 0)) return [];
+  const rows = await run<{ resource_type: string; id: string; total: number }>(scope.tx, sql`select resource_type, id, total::int as total from (
+      select r.resource_type, r.id, row_number() over (partition by r.resource_type order by r.id) - 1 as n,
+        count(*) over (partition by r.resource_type) as total
+      from resources r where ${selected(scope, sel)}) x
+    where n % ${size} = 0 order by resource_type, id`);
+  return rows.map((r) => ({ type: r.resource_type, from: r.id, total: r.total }));
+}
+
+/**
+ * Up to `limit` resources of one file after `after`, through the gate's outgoing check and audited as an export.
+ * `last` is the id to continue after (rows withheld by the outgoing check count: they are not read again).
+ */
+export async function exportChunk(scope: GateScope, sel: ExportSelection, range: ExportRange, after: string | undefined, limit: number, query: string): Promise<{ resources: Resource[]; last?: string; more: boolean }> {
+  authorizeRead(scope.ctx, range.type);
+  const rows = await run<ResultRow>(scope.tx, sql`select r.resource_type, r.id, r.content, r.person_id, r.source_org, r.security
+    from resources r where ${selected(scope, { ...sel, types: [range.type] })}
+      and r.id >= ${range.from} ${range.to === null ? sql`` : sql`and r.id < ${range.to}`} ${after === undefined ? sql`` : sql`and r.id > ${after}`}
+    order by r.id limit ${limit}`);
+  const resources = rows.length ? await scope.deliver(rows, 'export', { query, wholeOnly: true }) : [];
+  return { resources, last: rows.at(-1)?.id, more: rows.length === limit };
+}

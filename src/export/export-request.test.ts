@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { FhirError } from '../fhir/outcome.ts';
+import { parametersToPairs, parseExportRequest } from './export-request.ts';
+import { filesOf } from './export-runner.ts';
+
+const parse = (pairs: Array<[string, string]>, strict = false) => parseExportRequest('system', undefined, pairs, strict);
+const status = (f: () => unknown) => {
+  try {
+    f();
+    return 200;
+  } catch (err) {
+    return err instanceof FhirError ? err.status : 500;
+  }
+};
+
+describe('parseExportRequest', () => {
+  it('reads _type (comma lists and repeats, de-duplicated), _since and the NDJSON output formats', () => {
+    const r = parse([['_type', 'Patient, Observation'], ['_type', 'Observation,Condition'], ['_since', '2026-01-02T03:04:05+01:00'], ['_outputFormat', 'application/fhir+ndjson']]);
+    expect(r).toEqual({ level: 'system', types: ['Patient', 'Observation', 'Condition'], since: '2026-01-02T02:04:05.000Z', warnings: [] });
+    for (const format of ['application/ndjson', 'ndjson']) expect(status(() => parse([['_outputFormat', format]]))).toBe(200);
+  });
+
+  it('refuses what would widen or change the export instead of ignoring it', () => {
+    for (const name of ['_typeFilter', '_elements', 'patient', '_until', 'includeAssociatedData']) expect(status(() => parse([[name, 'x']])), name).toBe(400);
+    expect(status(() => parse([['_outputFormat', 'text/csv']]))).toBe(400);
+    expect(status(() => parse([['_since', '2026-01-02']]))).toBe(400);
+    expect(status(() => parse([['_since', '2026-13-45T00:00:00Z']]))).toBe(400);
+    expect(status(() => parse([['_since', '2026-01-02T00:00:00Z'], ['_since', '2026-01-03T00:00:00Z']]))).toBe(400);
+    expect(status(() => parse([['_type', 'NotAType']]))).toBe(400);
+    expect(status(() => parse([['_type', 'AuditEvent']]))).toBe(400);
+    expect(status(() => parse([['_type', ' , ']]))).toBe(400);
+  });
+
+  it('reports unknown parameters under lenient handling and refuses them under strict', () => {
+    expect(parse([['_foo', '1']]).warnings[0]).toContain('_foo');
+    expect(status(() => parse([['_foo', '1']], true))).toBe(400);
+  });
+
+  it('never fails other than with a 400 on any parameters (property)', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(fc.oneof(fc.constantFrom('_type', '_since', '_outputFormat', '_typeFilter'), fc.string()), fc.string())), fc.boolean(), (pairs, strict) => {
+      expect([200, 400]).toContain(status(() => parse(pairs, strict)));
+    }));
+  });
+});
+
+describe('parametersToPairs', () => {
+  it('turns a POSTed Parameters resource into pairs and refuses other bodies', () => {
+    expect(parametersToPairs({ resourceType: 'Parameters', parameter: [{ name: '_type', valueString: 'Patient' }, { name: '_since', valueInstant: '2026-01-01T00:00:00Z' }] }))
+      .toEqual([['_type', 'Patient'], ['_since', '2026-01-01T00:00:00Z']]);
+    expect(parametersToPairs(undefined)).toEqual([]);
+    expect(status(() => parametersToPairs({ resourceType: 'Patient' }))).toBe(400);
+    expect(status(() => parametersToPairs({ resourceType: 'Parameters', parameter: [{ valueString: 'x' }] }))).toBe(400);
+    // A reference (e.g. `patient`) becomes a pair the request parser then refuses.
+    expect(status(() => parse(parametersToPairs({ resourceType: 'Parameters', parameter: [{ name: 'patient', valueReference: { reference: 'Patient/1' } }] })))).toBe(400);
+  });
+});
+
+describe('filesOf', () => {
+  it('names each type\'s files in order and bounds each by the next one\'s first id', () => {
+    expect(filesOf([{ type: 'Condition', from: 'a' }, { type: 'Observation', from: 'a' }, { type: 'Observation', from: 'm' }])).toEqual([
+      { type: 'Condition', name: 'Condition-1.ndjson', from: 'a', to: null },
+      { type: 'Observation', name: 'Observation-1.ndjson', from: 'a', to: 'm' },
+      { type: 'Observation', name: 'Observation-2.ndjson', from: 'm', to: null },
+    ]);
+    expect(filesOf([])).toEqual([]);
+  });
+});

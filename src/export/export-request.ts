@@ -1,0 +1,86 @@
+import { badRequest } from '../fhir/outcome.ts';
+import { isStorableType } from '../fhir/definitions.ts';
+
+export type ExportLevel = 'system' | 'patient' | 'group';
+
+/** What a kick-off asked for, checked. */
+export interface ExportRequest {
+  level: ExportLevel;
+  groupId?: string;
+  /** Resource types asked for; undefined = every type the caller may read. */
+  types?: string[];
+  /** Only resources changed at or after this instant (ISO 8601). */
+  since?: string;
+  /** Parameters ignored under lenient handling, reported in the manifest's `error` list. */
+  warnings: string[];
+}
+
+export const NDJSON = 'application/fhir+ndjson';
+const OUTPUT_FORMATS = [NDJSON, 'application/ndjson', 'ndjson'];
+
+/**
+ * Parameters that narrow an export. Ignoring one would hand over more than was asked for, so each is refused
+ * whatever the handling preference (the Bulk Data IG lets a server refuse what it does not support).
+ */
+const NARROWING: Record<string, string> = {
+  _typeFilter: '_typeFilter is not supported: export whole types with _type, or search with the FHIR API.',
+  _elements: '_elements is not supported in exports: resources are exported whole.',
+  patient: 'The patient parameter is not supported: export a Group of those patients instead.',
+  _until: '_until is not supported: every export ends at its transactionTime.',
+  includeAssociatedData: 'includeAssociatedData is not supported.',
+};
+
+/** The audit log is searched by privacy officers, never exported with the record. */
+const NOT_EXPORTED = ['AuditEvent'];
+
+/** FHIR `instant` (a date with time and zone); `_since` must be one. */
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * Checks a kick-off request's parameters (query pairs, or a POSTed Parameters resource turned into pairs).
+ * `strict` is `Prefer: handling=strict`: unknown parameters are then refused instead of reported.
+ */
+export function parseExportRequest(level: ExportLevel, groupId: string | undefined, params: Array<[string, string]>, strict: boolean): ExportRequest {
+  const request: ExportRequest = { level, ...(groupId ? { groupId } : {}), warnings: [] };
+  for (const [name, value] of params) {
+    if (NARROWING[name]) throw badRequest(NARROWING[name]);
+    switch (name) {
+      case '_outputFormat':
+        if (!OUTPUT_FORMATS.includes(value)) throw badRequest(`_outputFormat ${JSON.stringify(value.slice(0, 60))} is not supported; use ${NDJSON}.`);
+        break;
+      case '_since':
+        if (!INSTANT.test(value) || Number.isNaN(Date.parse(value))) throw badRequest('_since must be a FHIR instant with a time zone, e.g. 2026-01-31T00:00:00Z.');
+        if (request.since) throw badRequest('_since may be given once.');
+        request.since = new Date(value).toISOString();
+        break;
+      case '_type':
+        request.types = [...new Set([...(request.types ?? []), ...value.split(',').map((t) => t.trim()).filter(Boolean)])];
+        break;
+      default:
+        if (strict) throw badRequest(`Unknown export parameter ${JSON.stringify(name.slice(0, 60))} (Prefer: handling=strict).`);
+        request.warnings.push(`The parameter ${JSON.stringify(name.slice(0, 60))} is not known and was ignored.`);
+    }
+  }
+  for (const type of request.types ?? []) {
+    if (NOT_EXPORTED.includes(type)) throw badRequest(`${type} is not exported; privacy officers search it through the API.`);
+    if (!isStorableType(type)) throw badRequest(`_type names ${JSON.stringify(type.slice(0, 60))}, which is not a FHIR R4 resource type.`);
+  }
+  if (request.types?.length === 0) throw badRequest('_type is empty.');
+  return request;
+}
+
+/** A POSTed kick-off's `Parameters` as query pairs (valueString, valueInstant, valueCode…; references refused as `patient`). */
+export function parametersToPairs(body: unknown): Array<[string, string]> {
+  if (body === undefined || body === null || body === '') return [];
+  const p = body as { resourceType?: string; parameter?: Array<Record<string, unknown>> };
+  if (p.resourceType !== 'Parameters') throw badRequest('A POSTed export kick-off takes a Parameters resource.');
+  const pairs: Array<[string, string]> = [];
+  for (const param of p.parameter ?? []) {
+    const name = typeof param.name === 'string' ? param.name : '';
+    const valueKey = Object.keys(param).find((k) => k.startsWith('value'));
+    const value = valueKey ? param[valueKey] : undefined;
+    if (!name) throw badRequest('Every export parameter needs a name.');
+    pairs.push([name, typeof value === 'string' ? value : JSON.stringify(value ?? null)]);
+  }
+  return pairs;
+}

@@ -1,0 +1,79 @@
+import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { AccessContext } from '../access/context.ts';
+import { exportChunk, exportPlan, exportTypes, groupPersons, type ExportSelection } from '../access/export-reads.ts';
+import type { GateScope } from '../access/gate-scope.ts';
+import { FhirError } from '../fhir/outcome.ts';
+import type { Services } from '../services.ts';
+import { completeJob, failJob, type ExportFile, type ExportJob } from './export-jobs.ts';
+
+/** Resources read and audited per transaction while a file is streamed (each batch is committed with its audit entry before it is sent). */
+const CHUNK = 500;
+
+/** The name of the file that lists a job's warnings as an OperationOutcome. */
+export const WARNINGS_FILE = 'warnings.ndjson';
+
+/** The requester's context as the export runs: recorded with the export's purpose (privacy-rules §7). */
+export function exportContext(ctx: AccessContext, job: Pick<ExportJob, 'purpose'>): AccessContext {
+  return { ...ctx, purposeOfUse: job.purpose };
+}
+
+async function selectionOf(scope: GateScope, job: ExportJob, types?: string[]): Promise<ExportSelection> {
+  const persons = job.level === 'system' ? undefined : job.level === 'patient' ? 'compartment' as const : await groupPersons(scope, job.groupId!);
+  return { types: types ?? await exportTypes(scope, job.types ?? undefined), persons, since: job.since ?? undefined, until: job.transactionTime };
+}
+
+/** Splits each type's boundaries into named files. */
+export function filesOf(plan: Array<{ type: string; from: string }>): ExportFile[] {
+  const files: ExportFile[] = [];
+  for (let i = 0; i < plan.length; i++) {
+    const { type, from } = plan[i];
+    const next = plan[i + 1]?.type === type ? plan[i + 1].from : null;
+    const n = files.filter((f) => f.type === type).length + 1;
+    files.push({ type, name: `${type}-${n}.ndjson`, from, to: next });
+  }
+  return files;
+}
+
+/**
+ * Works out the files of a job (in the background after the kick-off), under the requester's context: the
+ * bounds of each file among what the requester may export now. Failures are kept on the job, without PHI.
+ */
+export async function planExport(s: Services, ctx: AccessContext, job: ExportJob, log: { error(o: object, m: string): void }): Promise<void> {
+  try {
+    const plan = await s.gate.run(exportContext(ctx, job), { action: 'export', query: `$export ${job.id} (plan)` }, async (scope) =>
+      exportPlan(scope, await selectionOf(scope, job), s.config.exportFileResources));
+    await completeJob(s.db, job.id, filesOf(plan));
+  } catch (err) {
+    const message = err instanceof FhirError ? err.message : 'The export could not be prepared because of a server error; start it again.';
+    if (!(err instanceof FhirError)) log.error({ job: job.id, err: err instanceof Error ? err.name : 'error' }, 'bulk export planning failed');
+    await failJob(s.db, job.id, message).catch(() => undefined);
+  }
+}
+
+/**
+ * The lines of one output file, read through the gate in batches at download time: what the requester may see
+ * now, so a later opt-out, withdrawn consent or ended care relationship is honoured. Each batch is audited as an
+ * export in the transaction that read it; the first batch is read before anything is sent, so a refusal is an error answer.
+ */
+export async function* exportFileLines(s: Services, ctx: AccessContext, job: ExportJob, file: ExportFile): AsyncGenerator<string> {
+  const query = `$export ${job.id} ${file.name}`;
+  let sel: ExportSelection | undefined;
+  let after: string | undefined;
+  for (;;) {
+    const out = await s.gate.run(exportContext(ctx, job), { action: 'export', query }, async (scope) => {
+      sel ??= await selectionOf(scope, job, [file.type]);
+      return exportChunk(scope, sel, file, after, CHUNK, query);
+    });
+    if (out.resources.length) yield out.resources.map((r: Resource) => JSON.stringify(r)).join('\n') + '\n';
+    if (!out.more) return;
+    after = out.last;
+  }
+}
+
+/** The job's warnings (ignored parameters) as one OperationOutcome line. */
+export function warningsOutcome(job: ExportJob): OperationOutcome {
+  return {
+    resourceType: 'OperationOutcome',
+    issue: job.warnings.map((w) => ({ severity: 'warning', code: 'not-supported', diagnostics: w })),
+  };
+}
