@@ -9,6 +9,7 @@ import { buildServices, openDatabase, type Services } from './services.ts';
 import { loadDemoData } from './demo/load-demo.ts';
 import { startIngestion, type IngestionHandle } from './ingest/start-ingestion.ts';
 import { startCheckpoints } from './audit/checkpoint-schedule.ts';
+import { startNotificationWorker, type NotificationWorker } from './notify/notification-worker.ts';
 import { serverRunning, startOperatorSocket } from './operator-socket.ts';
 
 export interface StartOptions {
@@ -42,6 +43,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const app = createApp(config, opts.logStream);
   let ingestion: IngestionHandle | undefined;
   let checkpoints: { close(): Promise<void> } | undefined;
+  let notifications: NotificationWorker | undefined;
   try {
     const services = await buildServices(config, db);
     if (config.demo) await loadDemoData(services, app.log);
@@ -53,6 +55,10 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     ingestion = await startIngestion(services, app.log);
     const operator = await startOperatorSocket(config.dataDir, services.auth);
     checkpoints = await startCheckpoints(db, join(config.dataDir, 'keys'), config.auditCheckpointMinutes, app.log);
+    notifications = startNotificationWorker({
+      db, gate: services.gate, records: services.records, notifier: services.notifier, log: app.log,
+      clientContext: (clientId) => services.auth.clientContext(clientId),
+    });
     app.log.info({ url, mllpPort: ingestion.mllpPort, database: db.dialect }, 'Katahdin is running');
     return {
       url,
@@ -64,12 +70,14 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         operator.close();
         await ingestion?.close();
         await app.close();
+        await notifications?.stop();
         await checkpoints?.close();
         await db.close();
       },
     };
   } catch (err) {
     await ingestion?.close().catch(() => undefined);
+    await notifications?.stop().catch(() => undefined);
     await app.close().catch(() => undefined);
     await db.close().catch(() => undefined);
     throw err;

@@ -18,6 +18,8 @@ import { loadValueSets } from './privacy/labels/value-sets.ts';
 import { TransactionService } from './record/transaction-service.ts';
 import { createWritePolicy } from './record/write-policy.ts';
 import { purgePerson } from './record/purge-person.ts';
+import { FhirError, unprocessable } from './fhir/outcome.ts';
+import { Notifier } from './notify/notifier.ts';
 import type { Database } from './store/database.ts';
 import { openPostgres } from './store/postgres-database.ts';
 import { migrate } from './store/migrate.ts';
@@ -33,6 +35,8 @@ export interface Services {
   transactions: TransactionService;
   links: LinkStore;
   model: { current: MatchModel };
+  /** Which types live FHIR Subscriptions watch; queues their notifications on write. */
+  notifier: Notifier;
   fhirBase: string;
 }
 
@@ -90,8 +94,21 @@ export async function buildServices(config: Config, db: Database): Promise<Servi
     },
     onJoinOptedOut: purge,
   });
-  const records = new RecordService({ linker: links, policy: createWritePolicy(purge), compartment: compartmentPatient });
+  const notifier = new Notifier({
+    // Notifications carry health information: https only in production (everything travels encrypted).
+    allowHttp: !config.production,
+    checkSearch: ({ type, query }) => {
+      try {
+        search.parse(type, query, true);
+      } catch (err) {
+        if (err instanceof FhirError) throw unprocessable(`Subscription.criteria: ${err.message}`, ['Subscription.criteria']);
+        throw err;
+      }
+    },
+  });
+  const records = new RecordService({ linker: links, policy: createWritePolicy(purge), compartment: compartmentPatient, subscriptions: notifier });
+  await notifier.load(gate);
   const fhirBase = `${config.publicUrl}/fhir`;
   const transactions = new TransactionService(gate, records, fhirBase);
-  return { config, db, auth, gate, records, transactions, links, model, fhirBase };
+  return { config, db, auth, gate, records, transactions, links, model, notifier, fhirBase };
 }

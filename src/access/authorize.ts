@@ -8,11 +8,14 @@ import { scopeAllows } from './scopes.ts';
 /** Derived by the server: the MPI's Person, the audit log. */
 const SERVER_OWNED = ['Person', 'AuditEvent'];
 
-/** Resource types a role may write at all; clinical writes also need the person in the caller's care. */
+/**
+ * Resource types a role may write at all; clinical writes also need the person in the caller's care. Subscriptions
+ * are made by systems (an EHR subscribing for its organization), whose standing decides what each notification carries.
+ */
 const WRITABLE: Record<Role, (type: string) => boolean> = {
   system: () => true,
-  clinician: (t) => !['Consent', 'Person'].includes(t),
-  'clinical-staff': (t) => !['Consent', 'Person'].includes(t),
+  clinician: (t) => !['Consent', 'Person', 'Subscription'].includes(t),
+  'clinical-staff': (t) => !['Consent', 'Person', 'Subscription'].includes(t),
   registrar: (t) => ['Patient', 'Consent', 'RelatedPerson', 'Coverage'].includes(t),
   'privacy-officer': (t) => t === 'Consent',
   admin: (t) => ['Organization', 'Practitioner', 'PractitionerRole', 'Location', 'Endpoint', 'HealthcareService'].includes(t),

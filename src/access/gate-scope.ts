@@ -281,7 +281,7 @@ export class GateScope {
   }
 
   /** `deliver` for rows that brought their facts with them (`deliveryColumns`). */
-  private deliverRows(rows: DeliveryRow[], action: AuditAction, opts: { query?: string } = {}): Resource[] {
+  private deliverRows(rows: DeliveryRow[], action: AuditAction, opts: DeliverOptions = {}): Resource[] {
     const facts = new Map<string, PersonFacts>();
     const orgNames = new Map<string, string>();
     for (const row of rows) {
@@ -291,21 +291,25 @@ export class GateScope {
     return this.deliverWith(rows, facts, orgNames, action, opts);
   }
 
-  async searchType(type: string, query: Array<[string, string]>, strict: boolean): Promise<SearchResult> {
+  /**
+   * A search in this transaction. `as`: the audit action when the matches are released for something other than a
+   * search (a notification), and whether rows the caller may only see as demographics are withheld instead.
+   */
+  async searchType(type: string, query: Array<[string, string]>, strict: boolean, as: { action: AuditAction; wholeOnly?: boolean } = { action: 'search' }): Promise<SearchResult> {
     authorizeRead(this.ctx, type, 's');
     const engine = this.requireSearch();
     const { request, warnings } = engine.parse(type, query, strict, this.protectedHashes);
     if (request.summary === 'count') {
-      this.note('search', [], [], { query: queryText(type, query) });
+      this.note(as.action, [], [], { query: queryText(type, query) });
       return { request, matches: [], included: [], total: request.total === 'none' ? undefined : await this.countAll(engine, request), warnings };
     }
     const rows = await run<DeliveryRow & { total_matches?: number }>(this.tx, this.pageSql(engine, request));
     const total = await this.pageTotal(engine, request, rows);
     const includeSql = request.hasIncludes ? engine.includes(request, rows, this.filter) : undefined;
     const includeRows = includeSql ? await run<ResultRow>(this.tx, includeSql) : [];
-    const matches = this.deliverRows(rows, 'search', { query: queryText(type, query) });
+    const matches = this.deliverRows(rows, as.action, { query: queryText(type, query), wholeOnly: as.wholeOnly });
     // An include that found nothing released nothing: no second audit event (a search is then one event, one statement).
-    const included = includeRows.length ? await this.deliver(includeRows, 'search', { query: queryText(type, query) + ' (_include)' }) : [];
+    const included = includeRows.length ? await this.deliver(includeRows, as.action, { query: queryText(type, query) + ' (_include)', wholeOnly: as.wholeOnly }) : [];
     return { request, matches, included, total, warnings };
   }
 

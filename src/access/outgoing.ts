@@ -1,7 +1,7 @@
 import type { Patient, Resource } from '@medplum/fhirtypes';
 import type { AccessContext } from './context.ts';
 import type { PersonFacts } from './person-facts.ts';
-import { DEMOGRAPHIC_TYPES } from './privacy-filter.ts';
+import { DEMOGRAPHIC_TYPES, NOT_SHARED } from './privacy-filter.ts';
 import { hasQueryRole } from './scopes.ts';
 
 export interface OutgoingRow {
@@ -19,7 +19,7 @@ export type Verdict = 'full' | 'demographics' | 'deny';
  */
 export function verdictFor(ctx: AccessContext, row: OutgoingRow, facts: PersonFacts | undefined): Verdict {
   if (ctx.internal) return 'full';
-  const shared = row.personId === null && row.resourceType !== 'Consent';
+  const shared = row.personId === null && !NOT_SHARED.includes(row.resourceType);
   if (shared) return 'full';
   const demographic = DEMOGRAPHIC_TYPES.includes(row.resourceType);
   switch (ctx.role) {

@@ -56,7 +56,12 @@ export function standingColumns(person: Sql, ctx: AccessContext, s: FilterSettin
   return sql`${st.enc} as fact_enc, ${st.att} as fact_att, ${st.btg} as fact_btg, ${st.shared} as fact_shared`;
 }
 
-const shared = (a: Sql) => sql`(${a}.person_id is null and ${a}.resource_type <> 'Consent')`;
+/**
+ * Rows without a person are the shared directory (organizations, practitioners, locations…), except Consents (they
+ * belong to people) and Subscriptions (their endpoints and headers are the subscribing organization's).
+ */
+export const NOT_SHARED = ['Consent', 'Subscription'];
+const shared = (a: Sql) => sql`(${a}.person_id is null and ${a}.resource_type not in ('Consent', 'Subscription'))`;
 const demographic = (a: Sql) => sql`${a}.resource_type in ('Patient', 'Person')`;
 /** What an organization's system sees without the query role: its own records and the shared directory. */
 const ownRecords = (a: Sql, organizationId: string) => sql`(${shared(a)} or ${a}.source_org = ${organizationId})`;

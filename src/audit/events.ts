@@ -55,6 +55,7 @@ const SHAPES: Record<AuditAction, ActionShape> = {
   admin: { type: TYPE_REST, subtype: rest('operation'), code: 'E' },
   denied: { type: TYPE_ALERT, subtype: rest('operation'), code: 'E' },
   export: { type: dcm('110106', 'Export'), subtype: rest('operation'), code: 'R' },
+  notify: { type: dcm('110106', 'Export'), subtype: rest('operation'), code: 'R' },
   ingest: { type: dcm('110107', 'Import'), subtype: rest('create'), code: 'C' },
   login: { type: TYPE_AUTH, subtype: dcm('110122', 'Login'), code: 'E' },
   'login-failed': { type: TYPE_AUTH, subtype: dcm('110122', 'Login'), code: 'E' },

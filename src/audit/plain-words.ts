@@ -72,6 +72,7 @@ export function actionInWords(action: string, entityRefs: string[], query?: stri
     case 'history': return `viewed earlier versions of ${what()}`;
     case 'everything': return 'viewed the whole record';
     case 'export': return 'exported the record';
+    case 'notify': return `was sent ${what()} by notification`;
     case 'document':
     case 'binary': return 'downloaded a document';
     case 'match': return 'looked up identity';

@@ -4,13 +4,13 @@ import { actionInWords, purposeInWords, roleInWords } from './plain-words.ts';
 
 /**
  * What the patient access report ("who viewed my record and when") includes: successful acts that disclose
- * the record to someone else — reads, searches, history, $everything, $match, exports, document/Binary
+ * the record to someone else — reads, searches, history, $everything, $match, exports, notifications, document/Binary
  * downloads, operations and break-the-glass declarations — by users and by query systems. Left out: the
  * patient's own use of the portal, Katahdin's own internal jobs, writes and ingestion by submitting systems
  * (they send data, they do not view it), denied attempts (nothing was disclosed), logins and token issuance.
  */
 export const REPORTED_ACTIONS = [
-  'read', 'vread', 'search', 'history', 'everything', 'match', 'export', 'document', 'binary', 'operation', 'break-glass',
+  'read', 'vread', 'search', 'history', 'everything', 'match', 'export', 'notify', 'document', 'binary', 'operation', 'break-glass',
 ] as const;
 
 export const INTERNAL_CLIENT = 'katahdin-internal';

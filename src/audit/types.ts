@@ -4,7 +4,7 @@ import type { AccessContext } from '../access/context.ts';
 /** Everything the HIE audits. A superset of the gate's `AuditAction`, so its records can be passed as they are. */
 export type AuditAction =
   | 'read' | 'vread' | 'search' | 'create' | 'update' | 'delete' | 'history' | 'everything' | 'match'
-  | 'export' | 'document' | 'binary' | 'ingest' | 'login' | 'login-failed' | 'logout' | 'token' | 'consent'
+  | 'export' | 'notify' | 'document' | 'binary' | 'ingest' | 'login' | 'login-failed' | 'logout' | 'token' | 'consent'
   | 'mpi-link' | 'mpi-unlink' | 'mpi-merge' | 'break-glass' | 'attest' | 'denied' | 'purge' | 'admin'
   | 'capabilities' | 'validate' | 'operation' | 'audit-review' | 'audit-request' | 'audit-report';
 

@@ -8,7 +8,7 @@ export interface Window {
 
 // Acts that disclose clinical data to the user. Searches and $match are left out of the "many people" count:
 // picking the right patient legitimately lists several people's demographics without a relationship.
-const VIEW_ACTIONS = ['read', 'vread', 'history', 'everything', 'export', 'document', 'binary', 'operation'];
+const VIEW_ACTIONS = ['read', 'vread', 'history', 'everything', 'export', 'notify', 'document', 'binary', 'operation'];
 const ANY_VIEW = [...VIEW_ACTIONS, 'search', 'match'];
 
 export interface ManyPeopleRow {

@@ -1,4 +1,5 @@
 import { hkdfSync } from 'node:crypto';
+import type { AccessContext } from '../access/context.ts';
 import type { Config } from '../config.ts';
 import { run, type Database } from '../store/database.ts';
 import { sql } from '../store/sql.ts';
@@ -58,6 +59,8 @@ export interface AuthService {
   enrolTotp(username: string): Promise<string>;
   mintTokenForUser(username: string, opts?: { scopes?: string[] }): Promise<IssuedAccessToken>;
   mintTokenForClient(clientId: string, opts?: { scopes?: string[] }): Promise<IssuedAccessToken>;
+  /** What a system client may do now, as its tokens would say (for work done on its behalf later); undefined when unknown or disabled. */
+  clientContext(clientId: string): Promise<AccessContext | undefined>;
   ensureBuiltinClients(): Promise<void>;
   /** What a token for this user, through this client, may say. */
   subjectForUser(user: User, client: Client, requested: string[] | undefined, sessionId?: string): TokenSubject;
@@ -174,6 +177,12 @@ export async function createAuthService(opts: AuthServiceOptions): Promise<AuthS
       const client = await findClient(db, clientId);
       if (!client || client.disabled) throw new AuthInputError(`no active client ${clientId}`);
       return tokens.issue(service.subjectForClient(client, o?.scopes));
+    },
+    async clientContext(clientId) {
+      const client = await findClient(db, clientId);
+      if (!client || client.disabled) return undefined;
+      const subject = service.subjectForClient(client, undefined);
+      return { clientId: subject.clientId, displayName: subject.displayName, role: 'system', organizationId: subject.organizationId, scopes: subject.scopes, purposeOfUse: subject.purposeOfUse };
     },
     ensureBuiltinClients: () => ensureBuiltinClients(db, config),
     subjectForUser,

@@ -57,10 +57,10 @@ describe('parametersToPairs', () => {
 });
 
 describe('filesOf', () => {
-  it('names each type\'s files in order and bounds each by the next one\'s first id', () => {
+  it('names each type\'s files in order, bounds each by the next one\'s first id, and leaves the ends open', () => {
     expect(filesOf([{ type: 'Condition', from: 'a' }, { type: 'Observation', from: 'a' }, { type: 'Observation', from: 'm' }])).toEqual([
-      { type: 'Condition', name: 'Condition-1.ndjson', from: 'a', to: null },
-      { type: 'Observation', name: 'Observation-1.ndjson', from: 'a', to: 'm' },
+      { type: 'Condition', name: 'Condition-1.ndjson', from: '', to: null },
+      { type: 'Observation', name: 'Observation-1.ndjson', from: '', to: 'm' },
       { type: 'Observation', name: 'Observation-2.ndjson', from: 'm', to: null },
     ]);
     expect(filesOf([])).toEqual([]);

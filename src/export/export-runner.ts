@@ -22,14 +22,18 @@ async function selectionOf(scope: GateScope, job: ExportJob, types?: string[]): 
   return { types: types ?? await exportTypes(scope, job.types ?? undefined), persons, since: job.since ?? undefined, until: job.transactionTime };
 }
 
-/** Splits each type's boundaries into named files. */
+/**
+ * Splits each type's boundaries into named files. A type's first file starts before every id and its last ends after
+ * every id, so a resource that becomes visible after planning (a category shared since) still falls in a file.
+ */
 export function filesOf(plan: Array<{ type: string; from: string }>): ExportFile[] {
   const files: ExportFile[] = [];
   for (let i = 0; i < plan.length; i++) {
     const { type, from } = plan[i];
+    const first = plan[i - 1]?.type !== type;
     const next = plan[i + 1]?.type === type ? plan[i + 1].from : null;
     const n = files.filter((f) => f.type === type).length + 1;
-    files.push({ type, name: `${type}-${n}.ndjson`, from, to: next });
+    files.push({ type, name: `${type}-${n}.ndjson`, from: first ? '' : from, to: next });
   }
   return files;
 }

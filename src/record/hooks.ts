@@ -1,4 +1,4 @@
-import type { Patient, Resource } from '@medplum/fhirtypes';
+import type { Patient, Resource, Subscription } from '@medplum/fhirtypes';
 import type { GateScope } from '../access/gate-scope.ts';
 import type { ConsentState } from '../privacy/consent.ts';
 
@@ -39,3 +39,11 @@ export interface WritePolicy {
 
 /** Finds the source Patient a resource belongs to (Patient compartment). */
 export type CompartmentResolver = (resource: Resource) => string | undefined;
+
+/** What the notification service contributes to writes (FHIR Subscriptions). */
+export interface SubscriptionHooks {
+  /** Checks a Subscription before it is stored and accepts it (`requested` becomes `active`); throws 422 otherwise. */
+  accept(subscription: Subscription): Subscription;
+  /** Runs after the writes, in their transaction: queues the notifications they trigger, records who subscribed. */
+  written(scope: GateScope, resources: Resource[]): Promise<void>;
+}

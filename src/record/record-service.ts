@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import type { GateScope } from '../access/gate-scope.ts';
-import { badRequest, preconditionFailed } from '../fhir/outcome.ts';
+import { badRequest, preconditionFailed, unprocessable } from '../fhir/outcome.ts';
 import { assertResourceShape, validateOrThrow } from './validate.ts';
 import { WriteQueue, type QueuedWrite, type RecordDeps, type WriteOutcome } from './write-queue.ts';
 
@@ -43,7 +43,7 @@ export class RecordService {
   checkCreate(body: unknown, id?: string, derived?: boolean): QueuedWrite {
     assertResourceShape(body);
     validateOrThrow(body);
-    return { resource: { ...body, id: id ?? randomUUID() }, kind: 'create', derived };
+    return { resource: { ...this.accepted(body), id: id ?? randomUUID() }, kind: 'create', derived };
   }
 
   /** Validates an update of `type/id` (nothing is written): the queued write for it. */
@@ -52,7 +52,14 @@ export class RecordService {
     if (body.id !== undefined && body.id !== id) throw badRequest(`The resource id "${String(body.id).slice(0, 64)}" does not match the URL id "${id}".`, ['id']);
     if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) throw badRequest('Invalid resource id.', ['id']);
     validateOrThrow(body);
-    return { resource: { ...body, id }, kind: 'update', ifMatch };
+    return { resource: { ...this.accepted(body), id }, kind: 'update', ifMatch };
+  }
+
+  /** A Subscription as the server accepts it (checked, `requested` → `active`); every other resource as it is. */
+  private accepted(body: Resource): Resource {
+    if (body.resourceType !== 'Subscription') return body;
+    if (!this.deps.subscriptions) throw unprocessable('Subscriptions are not served by this process.');
+    return this.deps.subscriptions.accept(body);
   }
 
   async conditionalUpdate(scope: GateScope, type: string, query: string, body: unknown): Promise<WriteOutcome> {

@@ -6,12 +6,13 @@ import { NO_CHOICES, type ConsentState } from '../privacy/consent.ts';
 import { propagatingReferences } from '../privacy/labels/propagate.ts';
 import type { StoredRow } from '../store/resource-store.ts';
 import { ownerReferences } from './compartment.ts';
-import type { CompartmentResolver, IntakeOutcome, PatientLinker, WriteFacts, WritePolicy } from './hooks.ts';
+import type { CompartmentResolver, IntakeOutcome, PatientLinker, SubscriptionHooks, WriteFacts, WritePolicy } from './hooks.ts';
 
 export interface RecordDeps {
   linker: PatientLinker;
   policy: WritePolicy;
   compartment: CompartmentResolver;
+  subscriptions?: SubscriptionHooks;
 }
 
 export interface WriteOutcome {
@@ -128,6 +129,7 @@ export class WriteQueue {
     }));
     const written = await scope.writeMany(inputs);
     await deps.policy.afterWrite(scope, written.map((resource, i) => ({ resource, facts: stored[i].facts })));
+    await deps.subscriptions?.written(scope, written);
     written.forEach((resource, i) => {
       stored[i].slot.outcome = { resource, status: stored[i].status };
     });
@@ -181,6 +183,7 @@ export class WriteQueue {
     // The MPI sees the record as sent (with its SSN); storage only ever holds the sealed copy.
     const personId = await deps.linker.link(scope, { ...patient, meta: written.meta });
     await deps.policy.afterWrite(scope, [{ resource: written, facts: { patientId: patient.id, personId, sourceOrg } }]);
+    await deps.subscriptions?.written(scope, [written]);
     return { resource: written, status };
   }
 }

@@ -28,6 +28,8 @@ export async function purgePersonClinicalData(
   const types = doomed.map((d) => d.resource_type);
   const ids = doomed.map((d) => d.id);
   await run(tx, sql`delete from protected_values where (resource_type, id) in (select * from unnest(${types}::text[], ${ids}::text[]))`);
+  // Notifications not yet sent about them: there is nothing left to notify about.
+  await run(tx, sql`delete from notification_outbox where (resource_type, id) in (select * from unnest(${types}::text[], ${ids}::text[]))`);
   const versions = await run<{ n: number }>(tx, sql`with gone as (
       delete from resource_history h where h.person_id = ${personId} and not (h.resource_type = any(${KEPT_ON_OPT_OUT}::text[]))
         or (h.resource_type, h.id) in (select * from unnest(${types}::text[], ${ids}::text[]))

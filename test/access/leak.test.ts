@@ -71,6 +71,12 @@ describe.each(kinds)('leak suite on %s', (kind) => {
     expect(await attestFor(server, f.tokens['clinical-staff'], f.persons.attestation.patients.B!)).toBe(200);
     const bad = await http.post('/hl7v2', f.tokens['system-a'], 'MSH|^~\\&|LAB|A|KATAHDIN|HIE|20260101||ORU^R01|CTRL-LEAK|P|2.5\rPID|1||\rOBX|broken', { 'content-type': 'x-application/hl7-v2+er7' });
     expect(bad.status).toBe(200);
+    // A Subscription of organization A's system: not part of the shared directory (its headers hold A's credentials).
+    const subscription = await http.post('/fhir/Subscription', f.tokens['system-a'], {
+      resourceType: 'Subscription', status: 'requested', reason: 'leak suite', criteria: 'Basic?code=never-written',
+      channel: { type: 'rest-hook', endpoint: 'https://ehr-a.example.org/hooks', header: ['Authorization: Bearer a-secret'] },
+    });
+    expect(subscription.status, subscription.body).toBe(201);
     const rows = await server.services.db.query<DbRow>('select resource_type, id, person_id, source_org, security from resources where deleted = false');
     oracle = new LeakOracle(f, rows.rows);
     const errors = await http.get('/admin/ingest/errors', f.tokens.admin);
@@ -221,6 +227,9 @@ describe.each(kinds)('leak suite on %s', (kind) => {
       }
       const all = (await http.get('/fhir/_history?_count=1000', tokenOf(role))).json<Bundle>();
       expect([...new Set(keysOf(byId(all)))], `${role} /fhir/_history`).toEqual(oracle.visible(role, () => true));
+      expect(all.entry?.some((e) => e.resource?.resourceType === 'Subscription'), `${role} sees the Subscription`).toBe(role === 'system-a' || role === 'system-a-query');
+      const subscriptions = await http.get('/fhir/Subscription', tokenOf(role));
+      if (subscriptions.status === 200) expect(subscriptions.body.includes('a-secret'), `${role} Subscription search`).toBe(role === 'system-a' || role === 'system-a-query');
       expect(all.total).toBe(all.entry?.length);
       for (const e of all.entry ?? []) expectShape(e.resource!, oracle.viewOf(role, e.resource!.resourceType, e.resource!.id!));
       const hiv = (await http.get('/fhir/Patient?_has:Condition:patient:code=B20', tokenOf(role))).json<Bundle>();

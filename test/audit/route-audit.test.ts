@@ -180,8 +180,11 @@ describe.each(kinds)('every route is audited on %s', (kind) => {
     const admin = (actions: string[]): Expectation => ({ actions, outcome: 'success', role: 'admin' });
     const pat = (actions: string[], personId?: string): Expectation => ({ actions, outcome: 'success', role: 'patient', personId });
     const denied = (actions: string[]): Expectation => ({ actions, outcome: 'denied', role: 'clinician' });
+    // Each job is planned in the background (audited too): wait for it, so the next call's entries are its own.
     const system = await audited('GET', '/fhir/$export?_type=Organization', admin(['export']), undefined, async);
-    await audited('POST', '/fhir/$export', admin(['export']), { resourceType: 'Parameters', parameter: [{ name: '_type', valueString: 'Patient' }] }, async);
+    await manifestOf(http, system, f.tokens.admin);
+    const patients = await audited('POST', '/fhir/$export', admin(['export']), { resourceType: 'Parameters', parameter: [{ name: '_type', valueString: 'Patient' }] }, async);
+    await manifestOf(http, patients, f.tokens.admin);
     const own = await audited('GET', '/fhir/Patient/$export', pat(['export']), undefined, async);
     await audited('POST', '/fhir/Patient/$export', denied(['denied']), { resourceType: 'Parameters', parameter: [] }, async);
     await audited('GET', `/fhir/Group/${enc.patients.B}/$export`, denied(['denied']), undefined, async);

@@ -36,7 +36,7 @@ export class LeakOracle {
 
   view(role: FixtureRole, row: DbRow): View {
     const demographic = DEMOGRAPHIC.includes(row.resource_type);
-    if (row.person_id === null && row.resource_type !== 'Consent') return 'full';
+    if (row.person_id === null && !['Consent', 'Subscription'].includes(row.resource_type)) return 'full';
     switch (role) {
       case 'clinician':
       case 'clinical-staff': {
