@@ -33,7 +33,9 @@ export interface NotificationWorker {
   stop(): Promise<void>;
 }
 
-const BATCH = 20;
+const BATCH = 100;
+/** Notifications of one subscription sent at once. */
+const PARALLEL = 4;
 /** A taken notification is not taken again for this long, unless the worker answers for it sooner. */
 const LEASE_SECONDS = 120;
 const SEND_TIMEOUT_MS = 10_000;
@@ -69,74 +71,115 @@ export function startNotificationWorker(deps: NotificationWorkerDeps, opts: Work
     });
   }
 
-  /** What the subscriber may be sent about one queued resource, decided and audited in one transaction. */
-  async function decide(ctx: AccessContext, row: OutboxRow): Promise<{ sub?: Subscription; resource?: Resource }> {
-    return deps.gate.run(ctx, { action: 'notify', query: `Subscription/${row.subscription_id}` }, async (scope) => {
-      const sub = (await scope.searchType('Subscription', [['_id', row.subscription_id]], false)).matches[0] as Subscription | undefined;
-      if (!sub || !isLive(sub, new Date())) return { sub };
+  /**
+   * What the subscriber may be sent about the queued resources of one subscription, decided and audited in one
+   * transaction: its criteria searched among those ids, as the subscriber, whole resources only.
+   */
+  async function decide(ctx: AccessContext, subscriptionId: string, rows: OutboxRow[]): Promise<{ sub?: Subscription; resources: Map<string, Resource> }> {
+    return deps.gate.run(ctx, { action: 'notify', query: `Subscription/${subscriptionId}` }, async (scope) => {
+      const resources = new Map<string, Resource>();
+      const sub = (await scope.searchType('Subscription', [['_id', subscriptionId]], false)).matches[0] as Subscription | undefined;
+      if (!sub || !isLive(sub, new Date())) return { sub, resources };
       const criteria = parseCriteria(sub.criteria);
-      if (criteria.type !== row.resource_type) return { sub };
-      const found = await scope.searchType(criteria.type, [...criteria.query, ['_id', row.id], ['_total', 'none']], false, { action: 'notify', wholeOnly: true });
-      return { sub, resource: found.matches[0] };
+      const ids = [...new Set(rows.filter((r) => r.resource_type === criteria.type).map((r) => r.id))];
+      if (ids.length === 0) return { sub, resources };
+      const found = await scope.searchType(criteria.type, [...criteria.query, ['_id', ids.join(',')], ['_count', String(ids.length)], ['_total', 'none']], false, { action: 'notify', wholeOnly: true });
+      for (const r of found.matches) resources.set(`${r.resourceType}/${r.id}`, r);
+      return { sub, resources };
     });
   }
 
-  async function handle(row: OutboxRow): Promise<void> {
-    const clientId = await ownerOf(deps.db, row.subscription_id);
-    const ctx = clientId ? await deps.clientContext(clientId) : undefined;
-    if (!ctx) return endSubscription(row.subscription_id, 'The subscribing client is no longer registered or is disabled.');
-    let decided: { sub?: Subscription; resource?: Resource };
-    try {
-      decided = await decide(ctx, row);
-    } catch (err) {
-      // A refusal (the client's scopes no longer reach the type, criteria no longer valid) ends the subscription.
-      if (err instanceof FhirError) return endSubscription(row.subscription_id, `Notifications stopped: ${err.message}`);
-      throw err;
-    }
-    const { sub, resource } = decided;
-    if (!sub || !isLive(sub, new Date())) {
-      deps.notifier.forget(row.subscription_id);
-      return dropSubscription(deps.db, row.subscription_id);
-    }
-    if (!resource) return done(deps.db, row.seq);
+  /**
+   * Sends one notification; on success its rows join `sent`, on failure the next attempt is scheduled, or after the
+   * last the subscription ends (false).
+   */
+  async function deliver(sub: Subscription, resource: Resource, rows: OutboxRow[], sent: number[]): Promise<boolean> {
     let failure: string;
     try {
       const status = await send(notificationRequest(sub, resource));
-      if (status >= 200 && status < 300) return done(deps.db, row.seq);
+      if (status >= 200 && status < 300) {
+        sent.push(...rows.map((r) => r.seq));
+        return true;
+      }
       failure = `HTTP ${status}`;
     } catch (err) {
       failure = err instanceof Error ? err.name : 'send failed';
     }
-    if (row.attempts >= maxAttempts) {
-      return endSubscription(row.subscription_id, `Notifications stopped after ${row.attempts} failed attempts (last: ${failure}).`);
+    const attempts = Math.max(...rows.map((r) => r.attempts));
+    if (attempts >= maxAttempts) {
+      await endSubscription(sub.id!, `Notifications stopped after ${attempts} failed attempts (last: ${failure}).`);
+      return false;
     }
-    deps.log.warn({ subscription: row.subscription_id, attempt: row.attempts, failure }, 'notification not delivered; will retry');
-    await retryLater(deps.db, row.seq, Math.min(retryBase * 2 ** (row.attempts - 1), 3600), failure);
+    deps.log.warn({ subscription: sub.id, attempt: attempts, failure }, 'notification not delivered; will retry');
+    for (const row of rows) await retryLater(deps.db, row.seq, Math.min(retryBase * 2 ** (attempts - 1), 3600), failure);
+    return true;
+  }
+
+  /** The taken rows of one subscription: one decision, then one notification per resource (a resource queued twice goes once). */
+  async function handleSubscription(subscriptionId: string, rows: OutboxRow[]): Promise<void> {
+    const clientId = await ownerOf(deps.db, subscriptionId);
+    const ctx = clientId ? await deps.clientContext(clientId) : undefined;
+    if (!ctx) return endSubscription(subscriptionId, 'The subscribing client is no longer registered or is disabled.');
+    let decided: { sub?: Subscription; resources: Map<string, Resource> };
+    try {
+      decided = await decide(ctx, subscriptionId, rows);
+    } catch (err) {
+      // A refusal (the client's scopes no longer reach the type, criteria no longer valid) ends the subscription.
+      if (err instanceof FhirError) return endSubscription(subscriptionId, `Notifications stopped: ${err.message}`);
+      throw err;
+    }
+    const { sub, resources } = decided;
+    if (!sub || !isLive(sub, new Date())) {
+      deps.notifier.forget(subscriptionId);
+      return dropSubscription(deps.db, subscriptionId);
+    }
+    const byResource = new Map<string, OutboxRow[]>();
+    for (const row of rows) byResource.set(`${row.resource_type}/${row.id}`, [...(byResource.get(`${row.resource_type}/${row.id}`) ?? []), row]);
+    const pending = [...byResource];
+    const finished: number[] = [];
+    let ended = false;
+    await Promise.all(Array.from({ length: Math.min(PARALLEL, pending.length) }, async () => {
+      for (let next = pending.shift(); next && !stopped && !ended; next = pending.shift()) {
+        const [key, keyRows] = next;
+        const resource = resources.get(key);
+        // Not matching, or not the subscriber's to see: nothing is sent, and nothing says why.
+        if (!resource) finished.push(...keyRows.map((r) => r.seq));
+        else if (!(await deliver(sub, resource, keyRows, finished))) ended = true;
+      }
+    }));
+    if (!ended) await done(deps.db, finished);
   }
 
   async function drain(): Promise<void> {
     for (;;) {
       const rows = await takeDue(deps.db, BATCH, LEASE_SECONDS);
-      for (const row of rows) {
+      const bySubscription = new Map<string, OutboxRow[]>();
+      for (const row of rows) bySubscription.set(row.subscription_id, [...(bySubscription.get(row.subscription_id) ?? []), row]);
+      for (const [subscriptionId, subRows] of bySubscription) {
         if (stopped) return;
-        await handle(row).catch((err: unknown) => deps.log.error({ subscription: row.subscription_id, err: err instanceof Error ? err.name : 'error' }, 'notification failed; it stays queued'));
+        await handleSubscription(subscriptionId, subRows)
+          .catch((err: unknown) => deps.log.error({ subscription: subscriptionId, err: err instanceof Error ? err.name : 'error' }, 'notifications failed; they stay queued'));
       }
       if (rows.length < BATCH || stopped) return;
     }
   }
 
-  const timer = setInterval(() => {
+  const tick = () => {
     if (running || stopped) return;
     running = drain()
       .catch((err: unknown) => deps.log.error({ err: err instanceof Error ? err.name : 'error' }, 'notification queue unavailable'))
       .finally(() => { running = undefined; });
-  }, opts.intervalMs ?? 250);
+  };
+  const timer = setInterval(tick, opts.intervalMs ?? 250);
   timer.unref();
+  // A write that queued notifications wakes the worker soon after (its transaction commits first; if not, the next tick finds them).
+  deps.notifier.onQueued = () => setTimeout(tick, 5).unref();
 
   return {
     async stop() {
       stopped = true;
       clearInterval(timer);
+      deps.notifier.onQueued = undefined;
       await running;
     },
   };

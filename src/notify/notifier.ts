@@ -15,6 +15,8 @@ const PAGE = 500;
  */
 export class Notifier implements SubscriptionHooks {
   private readonly byType = new Map<string, Set<string>>();
+  /** Called when a write queued notifications (the worker wakes up). */
+  onQueued: (() => void) | undefined;
 
   constructor(private readonly checks: SubscriptionChecks, private readonly clock: () => Date = () => new Date()) {}
 
@@ -32,7 +34,9 @@ export class Notifier implements SubscriptionHooks {
       }
       for (const subscriptionId of this.byType.get(r.resourceType) ?? []) items.push({ subscriptionId, resourceType: r.resourceType, id: r.id! });
     }
+    if (items.length === 0) return;
     await enqueue(scope.tx, items);
+    this.onQueued?.();
   }
 
   /** Watches (or stops watching) for a subscription as it now stands. */

@@ -29,8 +29,9 @@ export async function takeDue(db: Queryable, limit: number, leaseSeconds: number
     returning seq::int as seq, subscription_id, resource_type, id, attempts`);
 }
 
-export async function done(db: Queryable, seq: number): Promise<void> {
-  await run(db, sql`delete from notification_outbox where seq = ${seq}`);
+/** Removes notifications that were sent, or decided against. */
+export async function done(db: Queryable, seqs: number[]): Promise<void> {
+  if (seqs.length) await run(db, sql`delete from notification_outbox where seq = any(${seqs}::bigint[])`);
 }
 
 /** Schedules another attempt; `error` is a status or error name, never content. */
