@@ -139,7 +139,7 @@ async function benchDatabase(kind: DbKind): Promise<DbFigures> {
   const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
   const worker = startNotificationWorker({
     db: stack.db, gate: stack.services.gate, records: stack.services.records, notifier: stack.services.notifier,
-    clientContext: (id) => stack.services.auth.clientContext(id), log: { warn: () => undefined, error: (o, m) => console.error(m, o) },
+    clientContext: (id) => stack.services.auth.clientContext(id), log: { warn: (o, m) => console.warn(m, o), error: (o, m) => console.error(m, o) },
   });
   try {
     const data: BenchData = await loadBenchData(stack);
@@ -183,7 +183,11 @@ async function benchDatabase(kind: DbKind): Promise<DbFigures> {
       const start = performance.now();
       writesOn.push(writes / (await concurrently(writes, write)));
       while ([...written.keys()].some((id) => !received.has(id))) {
-        if (performance.now() - start > 120_000) throw new Error('notifications did not all arrive');
+        if (performance.now() - start > 120_000) {
+          const missing = [...written.keys()].filter((id) => !received.has(id));
+          const queued = await stack.db.query('select count(*)::int as n, max(attempts) as a, min(last_error) as e from notification_outbox');
+          throw new Error(`notifications did not all arrive: ${missing.length} of ${written.size} missing; queue ${JSON.stringify(queued.rows[0])}`);
+        }
         await new Promise((res) => setTimeout(res, 10));
       }
       const last = Math.max(...[...written.keys()].map((id) => received.get(id)!));

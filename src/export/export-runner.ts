@@ -8,6 +8,8 @@ import { completeJob, failJob, type ExportFile, type ExportJob } from './export-
 
 /** Resources read and audited per transaction while a file is streamed (each batch is committed with its audit entry before it is sent). */
 const CHUNK = 500;
+/** Binary content (whole documents, images) can be megabytes each: fewer per batch keeps a download's memory bounded. */
+const BINARY_CHUNK = 20;
 
 /** The name of the file that lists a job's warnings as an OperationOutcome. */
 export const WARNINGS_FILE = 'warnings.ndjson';
@@ -66,7 +68,7 @@ export async function* exportFileLines(s: Services, ctx: AccessContext, job: Exp
   for (;;) {
     const out = await s.gate.run(exportContext(ctx, job), { action: 'export', query }, async (scope) => {
       sel ??= await selectionOf(scope, job, [file.type]);
-      return exportChunk(scope, sel, file, after, CHUNK, query);
+      return exportChunk(scope, sel, file, after, file.type === 'Binary' ? BINARY_CHUNK : CHUNK, query);
     });
     if (out.resources.length) yield out.resources.map((r: Resource) => JSON.stringify(r)).join('\n') + '\n';
     if (!out.more) return;

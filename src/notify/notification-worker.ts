@@ -41,6 +41,26 @@ const LEASE_SECONDS = 120;
 const SEND_TIMEOUT_MS = 10_000;
 const SERVICE = systemContext('notification service');
 
+/** A search parameter value is at most 4,096 characters: ids go in groups that fit. */
+const ID_LIST_CHARS = 4000;
+
+export function idChunks(ids: string[]): string[][] {
+  const chunks: string[][] = [];
+  let chunk: string[] = [];
+  let length = 0;
+  for (const id of ids) {
+    if (chunk.length && length + id.length + 1 > ID_LIST_CHARS) {
+      chunks.push(chunk);
+      chunk = [];
+      length = 0;
+    }
+    chunk.push(id);
+    length += id.length + 1;
+  }
+  if (chunk.length) chunks.push(chunk);
+  return chunks;
+}
+
 /** Sends with the platform's fetch: no redirects (a notification goes where the subscription says, nowhere else). */
 async function fetchSend(req: NotificationRequest): Promise<number> {
   const res = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body, redirect: 'manual', signal: AbortSignal.timeout(SEND_TIMEOUT_MS) });
@@ -82,9 +102,10 @@ export function startNotificationWorker(deps: NotificationWorkerDeps, opts: Work
       if (!sub || !isLive(sub, new Date())) return { sub, resources };
       const criteria = parseCriteria(sub.criteria);
       const ids = [...new Set(rows.filter((r) => r.resource_type === criteria.type).map((r) => r.id))];
-      if (ids.length === 0) return { sub, resources };
-      const found = await scope.searchType(criteria.type, [...criteria.query, ['_id', ids.join(',')], ['_count', String(ids.length)], ['_total', 'none']], false, { action: 'notify', wholeOnly: true });
-      for (const r of found.matches) resources.set(`${r.resourceType}/${r.id}`, r);
+      for (const chunk of idChunks(ids)) {
+        const found = await scope.searchType(criteria.type, [...criteria.query, ['_id', chunk.join(',')], ['_count', String(chunk.length)], ['_total', 'none']], false, { action: 'notify', wholeOnly: true });
+        for (const r of found.matches) resources.set(`${r.resourceType}/${r.id}`, r);
+      }
       return { sub, resources };
     });
   }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Subscription } from '@medplum/fhirtypes';
 import { FhirError } from '../fhir/outcome.ts';
+import { idChunks } from './notification-worker.ts';
 import { acceptSubscription, isLive, notificationRequest, parseCriteria, type SubscriptionChecks } from './subscription-rules.ts';
 
 const checks: SubscriptionChecks = { allowHttp: false, checkSearch: () => undefined };
@@ -76,5 +77,16 @@ describe('subscription rules', () => {
       headers: { Authorization: 'Bearer x', 'content-type': 'application/fhir+json; charset=utf-8' }, body: JSON.stringify(obs),
     });
     expect(notificationRequest({ ...base, channel: { type: 'rest-hook', endpoint: 'https://ehr.example.org/hook' } }, obs)).toEqual({ method: 'POST', url: 'https://ehr.example.org/hook', headers: {} });
+  });
+});
+
+describe('idChunks', () => {
+  it('groups ids so each comma-joined group stays under a search value\'s limit, keeping every id once', () => {
+    const ids = Array.from({ length: 300 }, (_, i) => `${'x'.repeat(30)}-${String(i).padStart(5, '0')}`);
+    const chunks = idChunks(ids);
+    expect(chunks.length).toBeGreaterThan(1);
+    for (const c of chunks) expect(c.join(',').length).toBeLessThanOrEqual(4000);
+    expect(chunks.flat()).toEqual(ids);
+    expect(idChunks([])).toEqual([]);
   });
 });

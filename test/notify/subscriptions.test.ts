@@ -169,6 +169,20 @@ describe.each(kinds)('FHIR Subscriptions (rest-hook) on %s', (kind) => {
     expect(hooks.failNext.n).toBe(0);
   }, 30_000);
 
+  it('a burst of results in one transaction is notified in full (ids are searched in groups that fit a search value)', async () => {
+    // Ids of 64 characters (the longest allowed): a worker batch of them is far longer than one search value may be.
+    const idOf = (i: number) => `burst-${String(i).padStart(4, '0')}-${'b'.repeat(53)}`;
+    const entry = Array.from({ length: 150 }, (_, i) => ({
+      resource: { resourceType: 'Observation', id: idOf(i), status: 'final', subject: { reference: `Patient/${f.persons.encounter.patients.B}` }, code: { coding: [GLUCOSE] }, effectiveDateTime: new Date(Date.now() - i * 60_000).toISOString() },
+      request: { method: 'PUT', url: `Observation/${idOf(i)}` },
+    }));
+    const res = await http.post('/fhir', f.tokens['system-b'], { resourceType: 'Bundle', type: 'transaction', entry });
+    expect(res.status, res.body.slice(0, 300)).toBe(200);
+    const ids = res.json<{ entry: Array<{ response: { location: string } }> }>().entry.map((e) => e.response.location.split('/')[1]);
+    await settled();
+    expect(ids.filter((id) => !notifiedIds().includes(id))).toEqual([]);
+  });
+
   it('an ended subscription (status off, or deleted) sends nothing more; a payload-less one only pings', async () => {
     const current = (await http.get(`/fhir/Subscription/${subscriptionId}`, subscriber)).json<Subscription>();
     expect((await http.call('PUT', `/fhir/Subscription/${subscriptionId}`, subscriber, { ...current, status: 'off' })).status).toBe(200);
