@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { BULK_EXPORT_SCOPE, QUERY_ROLE_SCOPE } from '../access/scopes.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../store/database.ts';
 import type { AuthAuditHook } from './audit-hook.ts';
@@ -21,7 +22,7 @@ export interface OAuthRoutesOptions {
 /** Scopes we advertise (examples of each context; the role ceilings in scopes.ts decide what is granted). */
 const SCOPES_SUPPORTED = [
   'openid', 'fhirUser', 'profile', 'offline_access', 'online_access', 'launch/patient',
-  'patient/*.rs', 'user/*.rs', 'user/*.cruds', 'system/*.rs', 'system/*.cruds',
+  'patient/*.rs', 'user/*.rs', 'user/*.cruds', 'system/*.rs', 'system/*.cruds', QUERY_ROLE_SCOPE, BULK_EXPORT_SCOPE,
 ];
 
 export function smartConfiguration(publicUrl: string): Record<string, unknown> {

@@ -33,7 +33,7 @@ export function ClientForm({ orgs, onAdded }: { orgs: { value: string; label: st
         <Field label="Client id" required value={clientId} onChange={(e) => setClientId(e.target.value)} autoComplete="off" />
         <Field label="Name" required value={name} onChange={(e) => setName(e.target.value)} />
         <SelectField label="Organization" value={org} onChange={setOrg} options={orgs} />
-        <Field label="Scopes" required value={scopes} onChange={(e) => setScopes(e.target.value)} hint="Space-separated, e.g. system/*.cruds" />
+        <Field label="Scopes" required value={scopes} onChange={(e) => setScopes(e.target.value)} hint="Space-separated, e.g. system/*.cruds; add katahdin/query to read what its clinicians may, katahdin/bulk-export to allow bulk export" />
       </div>
       <div className="field">
         <label htmlFor={jwksId}>Public keys (JWKS JSON)</label>
