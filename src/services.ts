@@ -107,7 +107,7 @@ export async function buildServices(config: Config, db: Database): Promise<Servi
     },
   });
   const records = new RecordService({ linker: links, policy: createWritePolicy(purge), compartment: compartmentPatient, subscriptions: notifier });
-  await notifier.load(gate);
+  await notifier.load(db);
   const fhirBase = `${config.publicUrl}/fhir`;
   const transactions = new TransactionService(gate, records, fhirBase);
   return { config, db, auth, gate, records, transactions, links, model, notifier, fhirBase };

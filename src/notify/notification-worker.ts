@@ -6,7 +6,7 @@ import { FhirError } from '../fhir/outcome.ts';
 import type { RecordService } from '../record/record-service.ts';
 import type { Database } from '../store/database.ts';
 import type { Notifier } from './notifier.ts';
-import { done, dropSubscription, ownerOf, retryLater, takeDue, type OutboxRow } from './outbox.ts';
+import { done, dropSubscription, ownerOf, retryLater, takeDue, unindexSubscription, type OutboxRow } from './outbox.ts';
 import { isLive, notificationRequest, parseCriteria, type NotificationRequest } from './subscription-rules.ts';
 
 export interface NotificationWorkerDeps {
@@ -27,6 +27,8 @@ export interface WorkerOptions {
   maxAttempts?: number;
   /** Seconds before the first retry; doubled each attempt, at most an hour. */
   retryBaseSeconds?: number;
+  /** How often the subscription index is re-read (subscriptions made through other server processes). */
+  refreshMs?: number;
 }
 
 export interface NotificationWorker {
@@ -84,6 +86,7 @@ export function startNotificationWorker(deps: NotificationWorkerDeps, opts: Work
   /** Sets a subscription to `error` (visible to its owner) and drops what it still had queued. */
   async function endSubscription(id: string, error: string): Promise<void> {
     deps.notifier.forget(id);
+    await unindexSubscription(deps.db, id);
     await dropSubscription(deps.db, id);
     await deps.gate.run(SERVICE, { action: 'update', query: `Subscription/${id} error` }, async (scope) => {
       const current = (await scope.searchType('Subscription', [['_id', id]], false)).matches[0] as Subscription | undefined;
@@ -152,6 +155,7 @@ export function startNotificationWorker(deps: NotificationWorkerDeps, opts: Work
     const { sub, resources } = decided;
     if (!sub || !isLive(sub, new Date())) {
       deps.notifier.forget(subscriptionId);
+      await unindexSubscription(deps.db, subscriptionId);
       return dropSubscription(deps.db, subscriptionId);
     }
     const byResource = new Map<string, OutboxRow[]>();
@@ -193,6 +197,11 @@ export function startNotificationWorker(deps: NotificationWorkerDeps, opts: Work
   };
   const timer = setInterval(tick, opts.intervalMs ?? 250);
   timer.unref();
+  // Subscriptions made or ended through another server process (same database) are picked up within this interval.
+  const refresh = setInterval(() => {
+    deps.notifier.load(deps.db).catch((err: unknown) => deps.log.error({ err: err instanceof Error ? err.name : 'error' }, 'subscription index unavailable'));
+  }, opts.refreshMs ?? 5000);
+  refresh.unref();
   // A write that queued notifications wakes the worker soon after (its transaction commits first; if not, the next tick finds them).
   deps.notifier.onQueued = () => setTimeout(tick, 5).unref();
 
@@ -200,6 +209,7 @@ export function startNotificationWorker(deps: NotificationWorkerDeps, opts: Work
     async stop() {
       stopped = true;
       clearInterval(timer);
+      clearInterval(refresh);
       deps.notifier.onQueued = undefined;
       await running;
     },

@@ -1,12 +1,12 @@
 import type { Resource, Subscription } from '@medplum/fhirtypes';
-import type { AccessGate } from '../access/gate.ts';
 import type { GateScope } from '../access/gate-scope.ts';
-import { systemContext } from '../access/context.ts';
 import type { SubscriptionHooks } from '../record/hooks.ts';
-import { enqueue, recordOwner } from './outbox.ts';
+import type { Queryable } from '../store/database.ts';
+import { enqueue, indexSubscription, liveSubscriptions } from './outbox.ts';
 import { acceptSubscription, isLive, parseCriteria, type SubscriptionChecks } from './subscription-rules.ts';
 
-const PAGE = 500;
+/** Longer than any write transaction: by then a subscription written here is committed (or rolled back). */
+const RECENT_MS = 60_000;
 
 /**
  * The write path's side of notifications: which resource types live subscriptions watch (kept in memory, so a
@@ -14,7 +14,12 @@ const PAGE = 500;
  * write's own transaction. Whether a notification is sent, and what it carries, is decided when it is sent.
  */
 export class Notifier implements SubscriptionHooks {
-  private readonly byType = new Map<string, Set<string>>();
+  private byType = new Map<string, Set<string>>();
+  /**
+   * Subscriptions this process wrote lately: a re-read of the index may run before their transaction commits, so
+   * they are applied over what it read until they are surely visible there.
+   */
+  private readonly recent = new Map<string, { type: string; live: boolean; at: number }>();
   /** Called when a write queued notifications (the worker wakes up). */
   onQueued: (() => void) | undefined;
 
@@ -28,8 +33,10 @@ export class Notifier implements SubscriptionHooks {
     const items: Array<{ subscriptionId: string; resourceType: string; id: string }> = [];
     for (const r of resources) {
       if (r.resourceType === 'Subscription') {
-        this.index(r);
-        if (scope.ctx.clientId && !scope.ctx.internal) await recordOwner(scope.tx, r.id!, scope.ctx.clientId);
+        const live = isLive(r, this.clock());
+        const resourceType = parseCriteria(r.criteria).type;
+        await indexSubscription(scope.tx, { id: r.id!, clientId: scope.ctx.clientId ?? '', resourceType, live });
+        this.watch(r.id!, resourceType, live);
         continue;
       }
       for (const subscriptionId of this.byType.get(r.resourceType) ?? []) items.push({ subscriptionId, resourceType: r.resourceType, id: r.id! });
@@ -39,13 +46,16 @@ export class Notifier implements SubscriptionHooks {
     this.onQueued?.();
   }
 
-  /** Watches (or stops watching) for a subscription as it now stands. */
-  index(sub: Subscription): void {
-    this.forget(sub.id!);
-    if (!isLive(sub, this.clock())) return;
-    const { type } = parseCriteria(sub.criteria);
+  private watch(id: string, type: string, live: boolean): void {
+    this.recent.set(id, { type, live, at: this.clock().getTime() });
+    this.apply(id, type, live);
+  }
+
+  private apply(id: string, type: string, live: boolean): void {
+    this.forget(id);
+    if (!live) return;
     if (!this.byType.has(type)) this.byType.set(type, new Set());
-    this.byType.get(type)!.add(sub.id!);
+    this.byType.get(type)!.add(id);
   }
 
   forget(id: string): void {
@@ -57,14 +67,21 @@ export class Notifier implements SubscriptionHooks {
     return [...this.byType].filter(([, ids]) => ids.size > 0).map(([t]) => t).sort();
   }
 
-  /** Loads the live subscriptions at start (one audited internal search). */
-  async load(gate: AccessGate): Promise<void> {
-    await gate.run(systemContext('notification service'), { action: 'search', query: 'live subscriptions' }, async (scope) => {
-      for (let offset = 0; ; offset += PAGE) {
-        const page = await scope.searchType('Subscription', [['status', 'active'], ['_count', String(PAGE)], ['_offset', String(offset)], ['_total', 'none']], false);
-        for (const sub of page.matches) this.index(sub as Subscription);
-        if (page.matches.length < PAGE) return;
-      }
-    });
+  /**
+   * Reads the live subscriptions from the index table: at start, and periodically, so subscriptions made or ended
+   * through another server process are picked up (the table holds no resource content, so no gate is needed).
+   */
+  async load(db: Queryable): Promise<void> {
+    const byType = new Map<string, Set<string>>();
+    for (const row of await liveSubscriptions(db)) {
+      if (!byType.has(row.resource_type)) byType.set(row.resource_type, new Set());
+      byType.get(row.resource_type)!.add(row.subscription_id);
+    }
+    this.byType = byType;
+    const now = this.clock().getTime();
+    for (const [id, change] of this.recent) {
+      if (now - change.at > RECENT_MS) this.recent.delete(id);
+      else this.apply(id, change.type, change.live);
+    }
   }
 }

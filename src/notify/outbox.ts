@@ -44,13 +44,28 @@ export async function dropSubscription(db: Queryable, subscriptionId: string): P
   await run(db, sql`delete from notification_outbox where subscription_id = ${subscriptionId}`);
 }
 
-/** Records the system client that created a subscription (kept when others of its organization change it). */
-export async function recordOwner(tx: Queryable, subscriptionId: string, clientId: string): Promise<void> {
-  await run(tx, sql`insert into subscription_owners (subscription_id, client_id) values (${subscriptionId}, ${clientId}) on conflict (subscription_id) do nothing`);
+/**
+ * Records a subscription as written: the type it watches and whether it is live. The client that created it stays its
+ * owner when another system of its organization (or the server, setting `error`) changes it.
+ */
+export async function indexSubscription(tx: Queryable, s: { id: string; clientId: string; resourceType: string; live: boolean }): Promise<void> {
+  await run(tx, sql`insert into subscription_index (subscription_id, client_id, resource_type, live)
+    values (${s.id}, ${s.clientId}, ${s.resourceType}, ${s.live})
+    on conflict (subscription_id) do update set resource_type = excluded.resource_type, live = excluded.live, updated_at = now()`);
+}
+
+/** A subscription found deleted or ended when a notification was due. */
+export async function unindexSubscription(db: Queryable, subscriptionId: string): Promise<void> {
+  await run(db, sql`update subscription_index set live = false, updated_at = now() where subscription_id = ${subscriptionId}`);
+}
+
+/** Live subscriptions by the type they watch. */
+export async function liveSubscriptions(db: Queryable): Promise<Array<{ subscription_id: string; resource_type: string }>> {
+  return run(db, sql`select subscription_id, resource_type from subscription_index where live`);
 }
 
 export async function ownerOf(db: Queryable, subscriptionId: string): Promise<string | undefined> {
-  return (await run<{ client_id: string }>(db, sql`select client_id from subscription_owners where subscription_id = ${subscriptionId}`))[0]?.client_id;
+  return (await run<{ client_id: string }>(db, sql`select client_id from subscription_index where subscription_id = ${subscriptionId}`))[0]?.client_id;
 }
 
 /** Notifications waiting (tests and the admin's view of the queue). */

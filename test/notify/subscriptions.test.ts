@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OperationOutcome, Resource, Subscription } from '@medplum/fhirtypes';
 import { QUERY_ROLE_SCOPE } from '../../src/access/scopes.ts';
+import { Notifier } from '../../src/notify/notifier.ts';
 import { pendingCount } from '../../src/notify/outbox.ts';
 import { registeredRoutes } from '../../src/http/routes/index.ts';
 import { buildCareFixture, GLUCOSE, type CareFixture, type ScenarioPerson } from '../support/care-fixture.ts';
@@ -95,6 +96,10 @@ describe.each(kinds)('FHIR Subscriptions (rest-hook) on %s', (kind) => {
     expect(sub.status).toBe('active');
     subscriptionId = sub.id!;
     expect(server.services.notifier.watchedTypes()).toContain('Observation');
+    // Another server process on the same database learns of it from the index on its next re-read.
+    const otherProcess = new Notifier({ allowHttp: true, checkSearch: () => undefined });
+    await otherProcess.load(server.services.db);
+    expect(otherProcess.watchedTypes()).toEqual(['Observation']);
     expect((await http.get(`/fhir/Subscription/${sub.id}`, f.tokens['system-a'])).status).toBe(200);
     for (const role of ['system-b', 'clinician', 'admin', 'patient'] as const) {
       expect((await http.get(`/fhir/Subscription/${sub.id}`, f.tokens[role])).status, role).toBe(403);
@@ -189,6 +194,9 @@ describe.each(kinds)('FHIR Subscriptions (rest-hook) on %s', (kind) => {
     const quiet = await observe(f.persons.encounter);
     await settled();
     expect(notifiedIds()).not.toContain(quiet);
+    const otherProcess = new Notifier({ allowHttp: true, checkSearch: () => undefined });
+    await otherProcess.load(server.services.db);
+    expect(otherProcess.watchedTypes()).toEqual([]);
 
     const ping = await http.post('/fhir/Subscription', subscriber, subscription({ channel: { type: 'rest-hook', endpoint: hooks.url } }));
     expect(ping.status, ping.body).toBe(201);
