@@ -100,7 +100,7 @@ async function writeChunk(s: Services, scope: GateScope, all: readonly LinkedRow
     from unnest(${ids}::text[], ${rows.map((r) => r.person)}::text[], ${rows.map((r) => r.linkedBy?.weight ?? null)}::float8[],
       ${rows.map((r) => (r.linkedBy ? JSON.stringify(r.linkedBy.explanation) : null))}::text[]) as t(p, per, sc, ex)
     on conflict (patient_id) do update set person_id = excluded.person_id, assurance = excluded.assurance,
-      score = excluded.score, explanation = excluded.explanation, updated_at = excluded.updated_at`);
+      score = excluded.score, explanation = excluded.explanation, updated_at = excluded.updated_at, record_hash = null`);
   // Keys sorted, so the inserts walk the key index in order rather than at random; no conflict check is needed
   // once the chunk's old keys are gone (a record's keys are distinct).
   const keys = rows.flatMap((r) => s.links.hashKeys(r.keys).map((k) => [k, r.id] as const)).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));

@@ -43,9 +43,16 @@ export class LinkStore implements PatientLinker {
 
   async link(scope: GateScope, patient: Patient & { id: string }): Promise<string> {
     const record = patientToRecord(patient);
-    const current = (await run<{ person_id: string; assurance: Assurance }>(scope.tx,
-      this.replaceKeys(patient.id, record, sql`select person_id, assurance from mpi_links where patient_id = ${patient.id}`)))[0];
-    if (current?.assurance === 'level4') return this.finish(scope, patient.id, current.person_id, 'level4', undefined, current.person_id);
+    const fingerprint = this.fingerprint(patient, record);
+    const current = (await run<{ person_id: string; assurance: Assurance; record_hash: string | null; opted_out: boolean }>(scope.tx,
+      this.replaceKeys(patient.id, record, sql`select l.person_id, l.assurance, l.record_hash,
+        coalesce((select pp.opted_out from person_privacy pp where pp.person_id = l.person_id), false) as opted_out
+        from mpi_links l where l.patient_id = ${patient.id}`)))[0];
+    // Nothing the decision or the Person mirror was made from has changed (an ORU repeating the patient's PID): it
+    // stands, as an incremental linker decides for the record that changed, not for every record on each message.
+    // A person who opted out always takes the full path: it trims what the sender wrote to the kept demographics.
+    if (current?.record_hash === fingerprint && !current.opted_out) return current.person_id;
+    if (current?.assurance === 'level4') return this.finish(scope, patient.id, current.person_id, 'level4', undefined, current.person_id, fingerprint);
     const candidates = await this.candidates(scope, record, patient.id);
     const choice = chooseLink(candidates, current?.person_id);
     await this.openTasks(scope, patient.id, choice.tasks);
@@ -53,7 +60,12 @@ export class LinkStore implements PatientLinker {
       scope.note('mpi-link', [], [`Patient/${patient.id}`], { detail: `auto-link candidates in ${choice.autoLinkPersons} persons: sent to review` });
     }
     const personId = choice.best?.personId ?? current?.person_id ?? randomUUID();
-    return this.finish(scope, patient.id, personId, 'level3', choice.best?.result, current?.person_id);
+    return this.finish(scope, patient.id, personId, 'level3', choice.best?.result, current?.person_id, fingerprint);
+  }
+
+  /** Keyed (the record holds the SSN): what `link` decided from, with the model that decided. */
+  private fingerprint(patient: Patient, record: MpiRecord): string {
+    return this.deps.hashKey(`link-record:${this.deps.model().version}:${JSON.stringify(record)}:${JSON.stringify([patient.name, patient.gender, patient.birthDate])}`);
   }
 
   /**
@@ -118,11 +130,13 @@ export class LinkStore implements PatientLinker {
   }
 
   /** Records the link, moves the record's data into the person's compartment, refreshes both Person resources. */
-  async finish(scope: GateScope, patientId: string, personId: string, assurance: Assurance, result: ScoreResult | undefined, previousPerson: string | undefined): Promise<string> {
-    await run(scope.tx, sql`insert into mpi_links (patient_id, person_id, assurance, score, explanation, updated_at)
-      values (${patientId}, ${personId}, ${assurance}, ${result?.weight ?? null}, ${result ? JSON.stringify(result.explanation) : null}::jsonb, ${scope.settings.now.toISOString()})
+  /** `recordHash`: the fingerprint of what `link` decided from; stewardship passes none, so the next update decides anew. */
+  async finish(scope: GateScope, patientId: string, personId: string, assurance: Assurance, result: ScoreResult | undefined, previousPerson: string | undefined, recordHash?: string): Promise<string> {
+    await run(scope.tx, sql`insert into mpi_links (patient_id, person_id, assurance, score, explanation, updated_at, record_hash)
+      values (${patientId}, ${personId}, ${assurance}, ${result?.weight ?? null}, ${result ? JSON.stringify(result.explanation) : null}::jsonb, ${scope.settings.now.toISOString()}, ${recordHash ?? null})
       on conflict (patient_id) do update set person_id = excluded.person_id, assurance = excluded.assurance,
-        score = coalesce(excluded.score, mpi_links.score), explanation = coalesce(excluded.explanation, mpi_links.explanation), updated_at = excluded.updated_at`);
+        score = coalesce(excluded.score, mpi_links.score), explanation = coalesce(excluded.explanation, mpi_links.explanation), updated_at = excluded.updated_at,
+        record_hash = excluded.record_hash`);
     await rehomePatient(scope.tx, patientId, personId);
     const moved = previousPerson !== undefined && previousPerson !== personId;
     const optedOut = await this.writePersons(scope, moved ? [personId, previousPerson] : [personId]);
