@@ -155,6 +155,16 @@ describe.skipIf(!hasChromium || !corpusPresent).sequential('web app end to end',
     await screenshot(p, 'patient-home-phone');
     expect(await p.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
 
+    // A copy of the whole record, before opting out removes it: a Bulk Data export of the patient's own record.
+    await p.getByRole('link', { name: 'My health record' }).first().click();
+    const [copy] = await Promise.all([p.waitForEvent('download', { timeout: 60_000 }), p.getByRole('button', { name: 'Download a copy of my record' }).click()]);
+    const lines = readFileSync(await copy.path(), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { resourceType: string; name?: Array<{ family?: string }> });
+    expect(lines.some((r) => r.resourceType === 'Patient' && r.name?.[0]?.family === person.family)).toBe(true);
+    expect(lines.filter((r) => r.resourceType !== 'Patient').length).toBeGreaterThan(0);
+    await visible(p.getByText('Your file is downloading.'));
+    await p.goBack();
+    await p.getByRole('heading', { name: /^Welcome/ }).waitFor();
+
     timings.push({ page: 'patient choices', timeToInteractiveMs: await timeUntil(p, () => p.getByRole('link', { name: 'My privacy choices' }).first().click(), '[data-testid=sharing-status]') });
     await hasText(p.getByTestId('sharing-status'), 'Your health information is shared');
     await p.getByRole('button', { name: /^Opt out/ }).click();

@@ -125,6 +125,32 @@ export async function accessReportFile(patientId: string, format: 'csv' | 'pdf')
   return res.blob();
 }
 
+/** The path of a URL the server handed out (it names its public address, which a proxy may present differently). */
+const pathOf = (url: string): string => {
+  const u = new URL(url, window.location.origin);
+  return `${u.pathname}${u.search}`;
+};
+
+/**
+ * The signed-in patient's whole record as one FHIR NDJSON file, through a Bulk Data export of their own record (the
+ * server lets a patient export nothing else): kick-off, wait for the files, join them.
+ */
+export async function exportMyRecord(): Promise<Blob> {
+  const kickOff = await request('/fhir/Patient/$export', { accept: FHIR_JSON, headers: { Prefer: 'respond-async' } });
+  const status = pathOf(kickOff.headers.get('content-location') ?? '');
+  for (let attempt = 0; attempt < 240; attempt++) {
+    const res = await request(status);
+    if (res.status === 200) {
+      const manifest = (await res.json()) as { output: Array<{ url: string }> };
+      const parts: string[] = [];
+      for (const out of manifest.output) parts.push(await (await request(pathOf(out.url), { accept: 'application/fhir+ndjson' })).text());
+      return new Blob(parts, { type: 'application/fhir+ndjson' });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error('Your record is taking longer than usual to prepare. Please try again in a few minutes.');
+}
+
 /** Reads an attachment's bytes through the API (relative `Binary/<id>` urls or same-origin absolute urls). */
 export async function readAttachmentUrl(url: string): Promise<{ contentType?: string; data?: string; text?: string }> {
   const u = new URL(url, `${window.location.origin}/fhir/`);

@@ -48,10 +48,12 @@ export interface RequestOptions {
   body?: unknown;
   accept?: string;
   contentType?: string;
+  /** Further request headers (e.g. `Prefer`). */
+  headers?: Record<string, string>;
 }
 
 async function send(path: string, opts: RequestOptions, token: string | undefined): Promise<Response> {
-  const headers: Record<string, string> = { Accept: opts.accept ?? 'application/json' };
+  const headers: Record<string, string> = { ...opts.headers, Accept: opts.accept ?? 'application/json' };
   if (token) headers.Authorization = `Bearer ${token}`;
   let body: string | undefined;
   if (opts.body !== undefined) {
