@@ -175,23 +175,32 @@ export function startNotificationWorker(deps: NotificationWorkerDeps, opts: Work
     if (!ended) await done(deps.db, finished);
   }
 
-  async function drain(): Promise<void> {
+  /** Sends what is due; whether anything was. */
+  async function drain(): Promise<boolean> {
+    let found = false;
     for (;;) {
       const rows = await takeDue(deps.db, BATCH, LEASE_SECONDS);
+      found ||= rows.length > 0;
       const bySubscription = new Map<string, OutboxRow[]>();
       for (const row of rows) bySubscription.set(row.subscription_id, [...(bySubscription.get(row.subscription_id) ?? []), row]);
       for (const [subscriptionId, subRows] of bySubscription) {
-        if (stopped) return;
+        if (stopped) return found;
         await handleSubscription(subscriptionId, subRows)
           .catch((err: unknown) => deps.log.error({ subscription: subscriptionId, err: err instanceof Error ? err.name : 'error' }, 'notifications failed; they stay queued'));
       }
-      if (rows.length < BATCH || stopped) return;
+      if (rows.length < BATCH || stopped) return found;
     }
   }
 
+  // With no live subscription and nothing found queued last time, the queue is looked at only every 40th tick (10 s):
+  // an idle server does not query it four times a second. Rows left from before (retries) are found on that round.
+  let quietTicks = 0;
+  let lastFound = true;
   const tick = () => {
     if (running || stopped) return;
+    if (!lastFound && deps.notifier.watchedTypes().length === 0 && ++quietTicks % 40 !== 0) return;
     running = drain()
+      .then((found) => { lastFound = found; })
       .catch((err: unknown) => deps.log.error({ err: err instanceof Error ? err.name : 'error' }, 'notification queue unavailable'))
       .finally(() => { running = undefined; });
   };
