@@ -5,6 +5,7 @@ import type { OperationOutcome, Resource, Subscription } from '@medplum/fhirtype
 import { QUERY_ROLE_SCOPE } from '../../src/access/scopes.ts';
 import { Notifier } from '../../src/notify/notifier.ts';
 import { pendingCount } from '../../src/notify/outbox.ts';
+import { verifyPurge } from '../../src/privacy-ops/verify-purge.ts';
 import { registeredRoutes } from '../../src/http/routes/index.ts';
 import { buildCareFixture, GLUCOSE, type CareFixture, type ScenarioPerson } from '../support/care-fixture.ts';
 import { databaseKinds } from '../support/databases.ts';
@@ -186,6 +187,28 @@ describe.each(kinds)('FHIR Subscriptions (rest-hook) on %s', (kind) => {
     const ids = res.json<{ entry: Array<{ response: { location: string } }> }>().entry.map((e) => e.response.location.split('/')[1]);
     await settled();
     expect(ids.filter((id) => !notifiedIds().includes(id))).toEqual([]);
+  });
+
+  it('an opt-out removes the notifications still waiting about the person, and the purge verifies', async () => {
+    const p = f.persons.attestation;
+    // Organization A's own data about the person, so A's subscriber is entitled to it until the opt-out.
+    hooks.failNext.n = 1000;
+    const res = await http.post('/fhir/Observation', f.tokens['system-a'], {
+      resourceType: 'Observation', status: 'final', subject: { reference: `Patient/${p.patients.B}` }, code: { coding: [GLUCOSE] }, effectiveDateTime: new Date().toISOString(),
+    });
+    expect(res.status, res.body).toBe(201);
+    const waiting = async () => Number((await server.services.db.query<{ n: number }>('select count(*)::int as n from notification_outbox where id = $1', [res.json<Resource>().id])).rows[0].n);
+    for (let i = 0; i < 200 && hooks.failNext.n === 1000; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(hooks.failNext.n, 'a delivery was attempted and failed').toBeLessThan(1000);
+    expect(await waiting()).toBe(1);
+    const registrar = await userWithToken(server, { username: 'hooks.registrar2', role: 'registrar', organizationId: f.orgA });
+    const optOut = await http.post(`/fhir/Patient/${p.patients.B}/$consent`, registrar, {
+      resourceType: 'Parameters', parameter: [{ name: 'action', valueCode: 'opt-out' }, { name: 'channel', valueCode: 'paper' }],
+    });
+    expect(optOut.status, optOut.body).toBe(200);
+    expect(await waiting()).toBe(0);
+    expect((await verifyPurge(server.services.db, p.personId)).ok).toBe(true);
+    hooks.failNext.n = 0;
   });
 
   it('an ended subscription (status off, or deleted) sends nothing more; a payload-less one only pings', async () => {
