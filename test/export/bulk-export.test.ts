@@ -94,9 +94,12 @@ describe.each(kinds)('FHIR Bulk Data export on %s', (kind) => {
       '/fhir/$export?_type=Foo', '/fhir/$export?_type=AuditEvent', '/fhir/$export?_elements=id', '/fhir/$export?_type=',
     ];
     for (const url of bad) {
+      const before = Number((await server.services.db.query<{ s: number }>('select coalesce(max(seq), 0) as s from audit_log')).rows[0].s);
       const res = await start(url, exporter);
       expect(res.status, url).toBe(400);
       expect(res.json<OperationOutcome>().issue?.[0].diagnostics).toBeTruthy();
+      const audited = await server.services.db.query<{ outcome: string }>('select outcome from audit_log where seq > $1 and action = $2', [before, 'export']);
+      expect(audited.rows.map((r) => r.outcome), `${url} refused and audited`).toEqual(['error']);
     }
     expect((await start('/fhir/$export?_type=Observation', f.tokens.admin)).status).toBe(403);
     expect((await start('/fhir/$export?_foo=1', exporter, { prefer: 'respond-async, handling=strict' })).status).toBe(400);

@@ -26,10 +26,11 @@ export async function exportRoutes(app: FastifyInstance, s: Services): Promise<v
 
   const kickOff = (level: ExportLevel) => async (request: FastifyRequest<{ Params: { id?: string }; Body: unknown }>, reply: FastifyReply) => {
     const purpose = exportPurpose(request.ctx);
-    const pairs = request.method === 'POST' ? [...queryPairs(request), ...parametersToPairs(request.body)] : queryPairs(request);
-    const exportRequest = parseExportRequest(level, request.params.id, pairs, isStrict(request));
     const ctx = exportContext(request.ctx, { purpose });
+    // Parsed inside the gate's run, so a refused kick-off (bad parameters too) is in the audit log like an accepted one.
     const job = await s.gate.run(ctx, { action: 'export', query: `$export kick-off ${request.url}`.slice(0, 2000) }, async (scope) => {
+      const pairs = request.method === 'POST' ? [...queryPairs(request), ...parametersToPairs(request.body)] : queryPairs(request);
+      const exportRequest = parseExportRequest(level, request.params.id, pairs, isStrict(request));
       // Refusals a requester can act on come now, not from a failed job: a type outside the scopes, a Group not visible.
       if (exportRequest.types) await exportTypes(scope, exportRequest.types);
       if (exportRequest.groupId) await scope.read('Group', exportRequest.groupId);
