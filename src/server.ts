@@ -10,6 +10,7 @@ import { loadDemoData } from './demo/load-demo.ts';
 import { startIngestion, type IngestionHandle } from './ingest/start-ingestion.ts';
 import { startCheckpoints } from './audit/checkpoint-schedule.ts';
 import { startNotificationWorker, type NotificationWorker } from './notify/notification-worker.ts';
+import { startStatisticsMaintenance, type StatisticsMaintenance } from './store/statistics-maintenance.ts';
 import { serverRunning, startOperatorSocket } from './operator-socket.ts';
 
 export interface StartOptions {
@@ -44,6 +45,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   let ingestion: IngestionHandle | undefined;
   let checkpoints: { close(): Promise<void> } | undefined;
   let notifications: NotificationWorker | undefined;
+  let statistics: StatisticsMaintenance | undefined;
   try {
     const services = await buildServices(config, db);
     if (config.demo) await loadDemoData(services, app.log);
@@ -55,6 +57,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     ingestion = await startIngestion(services, app.log);
     const operator = await startOperatorSocket(config.dataDir, services.auth);
     checkpoints = await startCheckpoints(db, join(config.dataDir, 'keys'), config.auditCheckpointMinutes, app.log);
+    statistics = startStatisticsMaintenance(db, { log: app.log });
     notifications = startNotificationWorker({
       db, gate: services.gate, records: services.records, notifier: services.notifier, log: app.log,
       clientContext: (clientId) => services.auth.clientContext(clientId),
@@ -71,6 +74,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         await ingestion?.close();
         await app.close();
         await notifications?.stop();
+        await statistics?.stop();
         await checkpoints?.close();
         await db.close();
       },
@@ -78,6 +82,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   } catch (err) {
     await ingestion?.close().catch(() => undefined);
     await notifications?.stop().catch(() => undefined);
+    await statistics?.stop().catch(() => undefined);
     await app.close().catch(() => undefined);
     await db.close().catch(() => undefined);
     throw err;

@@ -13,6 +13,7 @@ import { TransactionService } from '../../src/record/transaction-service.ts';
 import { buildServices, openDatabase, type Services } from '../../src/services.ts';
 import { createSearchEngine } from '../../src/store/search/engine.ts';
 import { sql } from '../../src/store/sql.ts';
+import { startStatisticsMaintenance } from '../../src/store/statistics-maintenance.ts';
 import { throwawaySchema } from '../../test/support/databases.ts';
 import { profiled, type ProfiledDatabase } from './sql-profile.ts';
 
@@ -97,9 +98,12 @@ export async function startStack(kind: DbKind): Promise<BenchStack> {
   await registerRoutes(noAudit, withoutAudit(services));
   const fixed = await fixedContextApp(config, services, fixedContext);
   const urls = { full: await listen(full), noAudit: await listen(noAudit), fixed: await listen(fixed) };
+  // As the server does (src/server.ts): the embedded database has no autovacuum to keep planner statistics current.
+  const statistics = startStatisticsMaintenance(db);
   return {
     kind, db, services, urls, fixedContext,
     async close() {
+      await statistics.stop();
       for (const app of [full, noAudit, fixed]) await app.close();
       await db.close();
       await schema?.drop();
