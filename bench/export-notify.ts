@@ -155,13 +155,13 @@ async function benchDatabase(kind: DbKind): Promise<DbFigures> {
     }
 
     const subscriber = await clientToken(stack, 'bench-subscriber', data.orgId, ['system/*.cruds', QUERY_ROLE_SCOPE]);
+    const written = new Map<string, number>();
     const write = async (i: number) => {
       const res = await fetch(`${stack.urls.full}/fhir/Observation`, { method: 'POST', headers: { authorization: `Bearer ${data.systemToken}`, 'content-type': 'application/fhir+json' }, body: glucose(data.patientId, i) });
       if (res.status !== 201) throw new Error(`write ${res.status}`);
       const id = ((await res.json()) as Resource).id!;
       written.set(id, performance.now());
     };
-    const written = new Map<string, number>();
     const writesOff: number[] = [];
     const writesOn: number[] = [];
     const notifyRates: number[] = [];

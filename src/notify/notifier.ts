@@ -62,7 +62,7 @@ export class Notifier implements SubscriptionHooks {
     for (const ids of this.byType.values()) ids.delete(id);
   }
 
-  /** Resource types watched now (for tests and the status log). */
+  /** Resource types watched now (the worker idles when there are none). */
   watchedTypes(): string[] {
     return [...this.byType].filter(([, ids]) => ids.size > 0).map(([t]) => t).sort();
   }

@@ -67,8 +67,3 @@ export async function liveSubscriptions(db: Queryable): Promise<Array<{ subscrip
 export async function ownerOf(db: Queryable, subscriptionId: string): Promise<string | undefined> {
   return (await run<{ client_id: string }>(db, sql`select client_id from subscription_index where subscription_id = ${subscriptionId}`))[0]?.client_id;
 }
-
-/** Notifications waiting (tests and the admin's view of the queue). */
-export async function pendingCount(db: Queryable): Promise<number> {
-  return (await run<{ n: number }>(db, sql`select count(*)::int as n from notification_outbox`))[0].n;
-}

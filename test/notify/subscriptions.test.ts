@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OperationOutcome, Resource, Subscription } from '@medplum/fhirtypes';
 import { QUERY_ROLE_SCOPE } from '../../src/access/scopes.ts';
 import { Notifier } from '../../src/notify/notifier.ts';
-import { pendingCount } from '../../src/notify/outbox.ts';
 import { verifyPurge } from '../../src/privacy-ops/verify-purge.ts';
 import { registeredRoutes } from '../../src/http/routes/index.ts';
 import { buildCareFixture, GLUCOSE, type CareFixture, type ScenarioPerson } from '../support/care-fixture.ts';
@@ -83,7 +82,7 @@ describe.each(kinds)('FHIR Subscriptions (rest-hook) on %s', (kind) => {
   /** Waits until the queue is empty (every notification sent or decided against). */
   async function settled(): Promise<void> {
     for (let i = 0; i < 400; i++) {
-      if ((await pendingCount(server.services.db)) === 0) return;
+      if ((await server.services.db.query<{ n: number }>('select count(*)::int as n from notification_outbox')).rows[0].n === 0) return;
       await new Promise((r) => setTimeout(r, 25));
     }
     throw new Error('notifications never settled');

@@ -4,9 +4,7 @@
  * normally, nothing clinical stored, discard counted without PHI); and the audit trail and the patient's access report
  * surviving the purge.
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Consent, Resource } from '@medplum/fhirtypes';
 import { buildOptOut, buildShareCategory, CONSENT_CHANNEL_URL, CONSENT_SCOPE_SYSTEM } from '../../src/privacy/consent.ts';
@@ -14,13 +12,11 @@ import { ACT_CODE_SYSTEM } from '../../src/privacy/labels/value-set-types.ts';
 import { databaseKinds } from '../support/databases.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
 import { systemClientToken, userWithToken } from '../support/tokens.ts';
-import { adt, asParams, consent, count, EVE, facilityOrganization, fhir, oru, patientOf, sendHl7, type PersonDemo } from './support.ts';
+import { adt, asParams, ccdSample, consent, count, EVE, facilityOrganization, fhir, oru, patientOf, sendHl7, type PersonDemo } from './support.ts';
 
 const kinds = await databaseKinds();
 const DAY = 86_400_000;
-const CCD = resolve(process.cwd(), '../shared/corpora/ccda/hl7-examples/documents/CCD_1.xml');
-const ccdPresent = existsSync(CCD);
-if (!ccdPresent) console.warn(`corpus ${CCD} absent: skipping the C-CDA part of the consent-records suite`);
+const CCD = ccdSample('the C-CDA part of the consent-records suite');
 const ADAM: PersonDemo = { family: 'QUIMBY', given: 'ADAM', dob: '19580303', sex: 'M', ssn: '123-45-0001', street: '7 Elm St', city: 'Orono', state: 'ME', zip: '04473' };
 
 describe.each(kinds)('opt-out records, late C-CDA and the audit trail on %s', (kind) => {
@@ -139,10 +135,10 @@ describe.each(kinds)('opt-out records, late C-CDA and the audit trail on %s', (k
     expect((await consentsOf(eve.personId)).find((c) => c.id === choice!.id)).toEqual(choice);
   });
 
-  it.skipIf(!ccdPresent)('a C-CDA document for the opted-out person is acknowledged like any other, stores nothing clinical, and is counted without PHI', async () => {
+  it.skipIf(!CCD)('a C-CDA document for the opted-out person is acknowledged like any other, stores nothing clinical, and is counted without PHI', async () => {
     const discarded = () => count(server, `select coalesce(sum(count), 0)::int as n from discarded_data where reason = 'opted-out'`);
     const discardedBefore = await discarded();
-    const res = await server.app.inject({ method: 'POST', url: '/ccda', headers: { authorization: `Bearer ${feedC}`, 'content-type': 'application/xml' }, payload: await readFile(CCD, 'utf8') });
+    const res = await server.app.inject({ method: 'POST', url: '/ccda', headers: { authorization: `Bearer ${feedC}`, 'content-type': 'application/xml' }, payload: await readFile(CCD!, 'utf8') });
     expect(res.statusCode, res.body.slice(0, 300)).toBe(201);
     expect(res.body).not.toMatch(/opt|consent|discard/i);
     const ccdPatient = (await server.services.db.query<{ person_id: string }>(`select person_id from resources where resource_type = 'Patient' and source_org = (

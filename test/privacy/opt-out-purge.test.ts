@@ -3,9 +3,7 @@
  * `privacy verify-purge` command), data arriving afterwards over MLLP, C-CDA and FHIR, break-the-glass after opt-out,
  * then opt back in with a date (later visits kept, a late result from before the date discarded).
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Patient } from '@medplum/fhirtypes';
 import { verifyPurgeCommand } from '../../src/privacy-ops/operator-commands.ts';
@@ -13,13 +11,11 @@ import { verifyPurge } from '../../src/privacy-ops/verify-purge.ts';
 import { databaseKinds } from '../support/databases.ts';
 import { runCli, startTestServer, type TestServer } from '../support/test-server.ts';
 import { systemClientToken, userWithToken } from '../support/tokens.ts';
-import { adt, asBundle, asParams, consent, count, EVE, facilityOrganization, fhir, oru, patientOf, sendHl7, type PersonDemo } from './support.ts';
+import { adt, asBundle, asParams, ccdSample, consent, count, EVE, facilityOrganization, fhir, oru, patientOf, sendHl7, type PersonDemo } from './support.ts';
 
 const kinds = await databaseKinds();
 const DAY = 86_400_000;
-const CCD = resolve(process.cwd(), '../shared/corpora/ccda/hl7-examples/documents/CCD_1.xml');
-const ccdPresent = existsSync(CCD);
-if (!ccdPresent) console.warn(`corpus ${CCD} absent: skipping the C-CDA part of the opt-out scenario`);
+const CCD = ccdSample('the C-CDA part of the opt-out scenario');
 const ADAM: PersonDemo = { family: 'QUINCY', given: 'ADAM', dob: '19600202', sex: 'M', ssn: '123-45-0000', street: '9 Oak Rd', city: 'Augusta', state: 'ME', zip: '04330' };
 const MRNS = ['MA-7', 'MB-7', 'MC-7'];
 
@@ -83,7 +79,7 @@ describe.each(kinds)('opt-out, purge and opt back in on %s', (kind) => {
       content: [{ attachment: { contentType: 'text/plain', url: `Binary/${(binary.body as { id: string }).id}` } }],
     });
     expect(docRef.status).toBe(201);
-    if (ccdPresent) {
+    if (CCD) {
       const feedC = await systemClientToken(server, 'ehr-c', orgC);
       const res = await server.app.inject({ method: 'POST', url: '/ccda', headers: { authorization: `Bearer ${feedC}`, 'content-type': 'application/xml' }, payload: await readFile(CCD, 'utf8') });
       expect(res.statusCode, res.body.slice(0, 300)).toBeLessThan(300);
@@ -98,7 +94,7 @@ describe.each(kinds)('opt-out, purge and opt back in on %s', (kind) => {
   it('holds clinical data from every channel before the opt-out', async () => {
     const types = new Set(doomed.map((d) => d.resource_type));
     expect([...types]).toEqual(expect.arrayContaining(['Encounter', 'Condition', 'Observation', 'DiagnosticReport', 'Binary', 'DocumentReference']));
-    if (ccdPresent) expect(await count(server, `select count(*)::int as n from ingest_messages where channel = 'ccda' and $1 = any(person_ids) and raw is not null`, [personId])).toBe(1);
+    if (CCD) expect(await count(server, `select count(*)::int as n from ingest_messages where channel = 'ccda' and $1 = any(person_ids) and raw is not null`, [personId])).toBe(1);
     const keyed = await rowsForKeys(doomed);
     expect(keyed.search_token).toBeGreaterThan(0);
     expect(keyed.resource_history).toBeGreaterThan(doomed.length - 1);

@@ -1,4 +1,6 @@
 /** Shared fixtures for the privacy scenario tests: HL7 v2 messages, FHIR calls with real tokens, internal look-ups. */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Bundle, OperationOutcome, Organization, Parameters, Resource } from '@medplum/fhirtypes';
 import { systemContext } from '../../src/access/context.ts';
 import { FACILITY_SYSTEM } from '../../src/ingest/sender-context.ts';
@@ -159,4 +161,12 @@ export const codesIn = (b: Bundle): string[] => [...JSON.stringify(b).matchAll(/
 export async function count(server: TestServer, text: string, values: unknown[] = []): Promise<number> {
   const r = await server.services.db.query<{ n: number }>(text, values);
   return Number(r.rows[0]?.n ?? 0);
+}
+
+/** The CCD sample of the C-CDA corpus, or undefined (with a printed notice naming what is skipped) where `../shared` is absent. */
+export function ccdSample(skipped: string): string | undefined {
+  const path = resolve(process.cwd(), '../shared/corpora/ccda/hl7-examples/documents/CCD_1.xml');
+  if (existsSync(path)) return path;
+  console.warn(`corpus ${path} absent: skipping ${skipped}`);
+  return undefined;
 }

@@ -13,7 +13,7 @@ const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 /** A job still planning after this long was interrupted (the server stopped): it is reported failed. */
 const PLANNING_LIMIT_MS = 15 * 60_000;
 
-type JobRequest = { Params: { job: string; file?: string; id?: string } };
+type JobRequest = { Params: { job: string; file?: string } };
 
 /**
  * FHIR Bulk Data Access (v2) export: kick-off at system, Patient and Group level (202 + Content-Location),
