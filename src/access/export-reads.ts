@@ -73,16 +73,15 @@ function selected(scope: GateScope, sel: ExportSelection): Sql {
 
 /**
  * How an export splits into files of at most `size` resources: per type, every `size`-th id among the rows the
- * caller may export, and how many there are. Nothing is delivered here; each file is read when it is downloaded.
+ * caller may export. Nothing is delivered here; each file is read when it is downloaded.
  */
-export async function exportPlan(scope: GateScope, sel: ExportSelection, size: number): Promise<Array<{ type: string; from: string; total: number }>> {
+export async function exportPlan(scope: GateScope, sel: ExportSelection, size: number): Promise<Array<{ type: string; from: string }>> {
   if (sel.types.length === 0 || (Array.isArray(sel.persons) && sel.persons.length === 0)) return [];
-  const rows = await run<{ resource_type: string; id: string; total: number }>(scope.tx, sql`select resource_type, id, total::int as total from (
-      select r.resource_type, r.id, row_number() over (partition by r.resource_type order by r.id) - 1 as n,
-        count(*) over (partition by r.resource_type) as total
+  const rows = await run<{ resource_type: string; id: string }>(scope.tx, sql`select resource_type, id from (
+      select r.resource_type, r.id, row_number() over (partition by r.resource_type order by r.id) - 1 as n
       from resources r where ${selected(scope, sel)}) x
     where n % ${size} = 0 order by resource_type, id`);
-  return rows.map((r) => ({ type: r.resource_type, from: r.id, total: r.total }));
+  return rows.map((r) => ({ type: r.resource_type, from: r.id }));
 }
 
 /**
