@@ -1,6 +1,6 @@
 import type { Group, Resource } from '@medplum/fhirtypes';
 import { run } from '../store/database.ts';
-import { sql, type Sql } from '../store/sql.ts';
+import { join, sql, type Sql } from '../store/sql.ts';
 import { authorizeRead } from './authorize.ts';
 import type { GateScope } from './gate-scope.ts';
 import { exportFilter } from './privacy-filter.ts';
@@ -16,6 +16,8 @@ export interface ExportSelection {
   since?: string;
   /** The export's transactionTime: a resource created later waits for the next export (`_since`). */
   until: string;
+  /** `_typeFilter`: per type, search criteria a resource must meet one of; other types are exported whole. */
+  typeFilters?: Record<string, Array<Array<[string, string]>>>;
 }
 
 /** A file's share of a type: ids from `from` (inclusive) up to `to` (exclusive; null = the rest). */
@@ -59,8 +61,23 @@ export async function groupPersons(scope: GateScope, groupId: string): Promise<s
   return rows.map((r) => r.person_id);
 }
 
+/** The `_typeFilter` condition of a selection: rows of a filtered type meet one of its criteria. */
+function typeCriteria(scope: GateScope, sel: ExportSelection, filter: (alias: string) => Sql): Sql {
+  const filtered = Object.entries(sel.typeFilters ?? {}).filter(([type]) => sel.types.includes(type));
+  if (filtered.length === 0) return sql``;
+  const each = filtered.map(([type, queries]) => sql`(r.resource_type = ${type} and ${scope.criteria(type, queries, filter)})`);
+  return sql`and (r.resource_type <> all(${filtered.map(([type]) => type)}::text[]) or ${join(each, ' or ')})`;
+}
+
+/** Parses every `_typeFilter` criteria strictly, as each file will: an unknown parameter or malformed value is a 400 now. */
+export function checkTypeFilters(scope: GateScope, typeFilters: Record<string, Array<Array<[string, string]>>>): void {
+  const filter = exportFilter(scope.ctx, scope.settings);
+  for (const [type, queries] of Object.entries(typeFilters)) scope.criteria(type, queries, filter);
+}
+
 /** The rows of a selection the caller may export (alias `r`). */
 function selected(scope: GateScope, sel: ExportSelection): Sql {
+  const filter = exportFilter(scope.ctx, scope.settings);
   const persons = sel.persons === undefined ? sql``
     : sel.persons === 'compartment' ? sql`and r.person_id is not null`
       : sql`and r.person_id = any(${sel.persons}::text[])`;
@@ -68,7 +85,7 @@ function selected(scope: GateScope, sel: ExportSelection): Sql {
   const existed = sql`(r.last_updated <= ${sel.until} or exists (select 1 from resource_history h
     where h.resource_type = r.resource_type and h.id = r.id and h.last_updated <= ${sel.until}))`;
   return sql`r.deleted = false and r.resource_type = any(${sel.types}::text[]) ${persons}
-    ${sel.since ? sql`and r.last_updated >= ${sel.since}` : sql``} and ${existed} and ${exportFilter(scope.ctx, scope.settings)('r')}`;
+    ${sel.since ? sql`and r.last_updated >= ${sel.since}` : sql``} ${typeCriteria(scope, sel, filter)} and ${existed} and ${filter('r')}`;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Queryable } from '../store/database.ts';
 import { run } from '../store/database.ts';
 import type { StoredRow } from '../store/resource-store.ts';
 import { readCurrentForUpdate, readHistory, readVersion, writeVersion } from '../store/resource-store.ts';
-import { raw, sql, type Sql } from '../store/sql.ts';
+import { join, raw, sql, type Sql } from '../store/sql.ts';
 import type { AuditAction, AuditRecord, AuditSink } from './audit-sink.ts';
 import { ROW_PERSONS, ROW_REFS } from './audit-sink.ts';
 import type { AccessContext } from './context.ts';
@@ -311,6 +311,17 @@ export class GateScope {
     // An include that found nothing released nothing: no second audit event (a search is then one event, one statement).
     const included = includeRows.length ? await this.deliver(includeRows, as.action, { query: queryText(type, query) + ' (_include)', wholeOnly: as.wholeOnly }) : [];
     return { request, matches, included, total, warnings };
+  }
+
+  /**
+   * Search criteria of `type` (each a search's parameters, parsed strictly: an unknown parameter is a 400) as one
+   * condition on alias `r` that any of them meets; rows reached through chains and `_has` pass `filter`.
+   */
+  criteria(type: string, queries: Array<Array<[string, string]>>, filter: (alias: string) => Sql): Sql {
+    authorizeRead(this.ctx, type, 's');
+    const engine = this.requireSearch();
+    const each = queries.map((query) => engine.criteria(engine.parse(type, query, true, this.protectedHashes).request, filter));
+    return sql`(${join(each, ' or ')})`;
   }
 
   /** Rows of the given keys with the columns the outgoing check needs, already filtered by the privacy SQL. */

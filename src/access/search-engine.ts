@@ -39,6 +39,8 @@ export interface SearchEngine {
    */
   pageWithTotal(request: ParsedSearch, filter: (alias: string) => Sql, columns?: (alias: string) => Sql, perPerson?: PerPersonFilter): Sql;
   count(request: ParsedSearch, filter: (alias: string) => Sql, perPerson?: PerPersonFilter): Sql;
+  /** The request's criteria as one condition on alias `r` (no paging, sort or total); `filter` as for chains above. */
+  criteria(request: ParsedSearch, filter: (alias: string) => Sql): Sql;
   includes(request: ParsedSearch, page: ResultRow[], filter: (alias: string) => Sql): Sql | undefined;
   writeIndex(tx: Queryable, resources: Resource[], opts?: { fresh?: boolean }): Promise<void>;
   deleteIndex(tx: Queryable, keys: Array<{ resourceType: string; id: string }>): Promise<void>;

@@ -22,7 +22,7 @@ describe('parseExportRequest', () => {
   });
 
   it('refuses what would widen or change the export instead of ignoring it', () => {
-    for (const name of ['_typeFilter', '_elements', 'patient', '_until', 'includeAssociatedData']) expect(status(() => parse([[name, 'x']])), name).toBe(400);
+    for (const name of ['_elements', 'patient', '_until', 'includeAssociatedData']) expect(status(() => parse([[name, 'x']])), name).toBe(400);
     expect(status(() => parse([['_outputFormat', 'text/csv']]))).toBe(400);
     expect(status(() => parse([['_since', '2026-01-02']]))).toBe(400);
     expect(status(() => parse([['_since', '2026-13-45T00:00:00Z']]))).toBe(400);
@@ -30,6 +30,32 @@ describe('parseExportRequest', () => {
     expect(status(() => parse([['_type', 'NotAType']]))).toBe(400);
     expect(status(() => parse([['_type', 'AuditEvent']]))).toBe(400);
     expect(status(() => parse([['_type', ' , ']]))).toBe(400);
+  });
+
+  it('reads _typeFilter criteria per type: repeated or comma-separated, each decoded once as a search query', () => {
+    const r = parse([
+      ['_type', 'Observation,Condition'],
+      ['_typeFilter', 'Observation?code=http%3A%2F%2Floinc.org%7C2345-7&date=ge2020-01-01'],
+      ['_typeFilter', 'Observation?category=laboratory,Condition?clinical-status=active'],
+      ['_typeFilter', 'Observation?code=a,b'],
+    ]);
+    expect(r.typeFilters).toEqual({
+      Observation: [
+        [['code', 'http://loinc.org|2345-7'], ['date', 'ge2020-01-01']],
+        [['category', 'laboratory']],
+        [['code', 'a,b']],
+      ],
+      Condition: [[['clinical-status', 'active']]],
+    });
+  });
+
+  it('refuses a _typeFilter that is not Type?criteria, names no R4 type, shapes a result or a type _type leaves out', () => {
+    for (const value of ['x', 'Observation', 'Observation?', '?code=1', 'observation?code=1', 'NotAType?code=1', 'AuditEvent?action=R',
+      'Observation?code=1&_count=5', 'Observation?_sort=date', 'Observation?_include=Observation:subject']) {
+      expect(status(() => parse([['_typeFilter', value]])), value).toBe(400);
+    }
+    expect(status(() => parse([['_type', 'Condition'], ['_typeFilter', 'Observation?code=1']]))).toBe(400);
+    expect(status(() => parse([['_typeFilter', 'Observation?code=1']]))).toBe(200);
   });
 
   it('reports unknown parameters under lenient handling and refuses them under strict', () => {

@@ -11,6 +11,11 @@ export interface ExportRequest {
   types?: string[];
   /** Only resources changed at or after this instant (ISO 8601). */
   since?: string;
+  /**
+   * `_typeFilter` criteria per resource type, as search parameter pairs: a resource of such a type is exported when it
+   * matches any of its type's criteria; types without criteria are exported whole (Bulk Data IG).
+   */
+  typeFilters?: Record<string, Array<Array<[string, string]>>>;
   /** Parameters ignored under lenient handling, reported in the manifest's `error` list. */
   warnings: string[];
 }
@@ -23,7 +28,6 @@ const OUTPUT_FORMATS = [NDJSON, 'application/ndjson', 'ndjson'];
  * whatever the handling preference (the Bulk Data IG lets a server refuse what it does not support).
  */
 const NARROWING: Record<string, string> = {
-  _typeFilter: '_typeFilter is not supported: export whole types with _type, or search with the FHIR API.',
   _elements: '_elements is not supported in exports: resources are exported whole.',
   patient: 'The patient parameter is not supported: export a Group of those patients instead.',
   _until: '_until is not supported: every export ends at its transactionTime.',
@@ -32,6 +36,27 @@ const NARROWING: Record<string, string> = {
 
 /** The audit log is searched by privacy officers, never exported with the record. */
 const NOT_EXPORTED = ['AuditEvent'];
+
+/** Search parameters that shape a result rather than select resources: a `_typeFilter` takes criteria only. */
+const RESULT_CONTROLS = new Set(['_sort', '_count', '_offset', '_total', '_summary', '_elements', '_include', '_revinclude', '_contained', '_containedType', '_format', '_pretty']);
+
+/**
+ * One `_typeFilter` value, `Type?criteria` (the criteria URL-encoded as in a search URL), as its type and search
+ * parameter pairs. Whether each parameter exists and its value is well formed is checked by the search engine.
+ */
+export function parseTypeFilter(value: string): { type: string; query: Array<[string, string]> } {
+  const at = value.indexOf('?');
+  const type = at < 0 ? '' : value.slice(0, at);
+  if (!/^[A-Z][A-Za-z]+$/.test(type) || at === value.length - 1) {
+    throw badRequest(`_typeFilter ${JSON.stringify(value.slice(0, 60))} is not of the form Type?criteria, e.g. Observation?category=laboratory.`);
+  }
+  if (!isStorableType(type)) throw badRequest(`_typeFilter names ${JSON.stringify(type.slice(0, 60))}, which is not a FHIR R4 resource type.`);
+  const query = [...new URLSearchParams(value.slice(at + 1))];
+  for (const [name] of query) {
+    if (RESULT_CONTROLS.has(name)) throw badRequest(`_typeFilter takes search criteria only; ${JSON.stringify(name.slice(0, 60))} shapes a result.`);
+  }
+  return { type, query };
+}
 
 /** FHIR `instant` (a date with time and zone); `_since` must be one. */
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
@@ -56,6 +81,15 @@ export function parseExportRequest(level: ExportLevel, groupId: string | undefin
       case '_type':
         request.types = [...new Set([...(request.types ?? []), ...value.split(',').map((t) => t.trim()).filter(Boolean)])];
         break;
+      case '_typeFilter': {
+        // Repeated, or comma-separated where the criteria themselves hold no comma (a comma inside criteria is encoded).
+        for (const one of value.split(/,(?=[A-Z][A-Za-z]+\?)/)) {
+          const { type, query } = parseTypeFilter(one);
+          request.typeFilters ??= {};
+          (request.typeFilters[type] ??= []).push(query);
+        }
+        break;
+      }
       default:
         if (strict) throw badRequest(`Unknown export parameter ${JSON.stringify(name.slice(0, 60))} (Prefer: handling=strict).`);
         request.warnings.push(`The parameter ${JSON.stringify(name.slice(0, 60))} is not known and was ignored.`);
@@ -66,6 +100,11 @@ export function parseExportRequest(level: ExportLevel, groupId: string | undefin
     if (!isStorableType(type)) throw badRequest(`_type names ${JSON.stringify(type.slice(0, 60))}, which is not a FHIR R4 resource type.`);
   }
   if (request.types?.length === 0) throw badRequest('_type is empty.');
+  for (const type of Object.keys(request.typeFilters ?? {})) {
+    if (NOT_EXPORTED.includes(type)) throw badRequest(`${type} is not exported; privacy officers search it through the API.`);
+    // The IG leaves this to the server; refusing says plainly that the filter would select nothing.
+    if (request.types && !request.types.includes(type)) throw badRequest(`_typeFilter names ${type}, which _type does not ask for.`);
+  }
   return request;
 }
 

@@ -21,7 +21,10 @@ export function exportContext(ctx: AccessContext, job: Pick<ExportJob, 'purpose'
 
 async function selectionOf(scope: GateScope, job: ExportJob, types?: string[]): Promise<ExportSelection> {
   const persons = job.level === 'system' ? undefined : job.level === 'patient' ? 'compartment' as const : await groupPersons(scope, job.groupId!);
-  return { types: types ?? await exportTypes(scope, job.types ?? undefined), persons, since: job.since ?? undefined, until: job.transactionTime };
+  return {
+    types: types ?? await exportTypes(scope, job.types ?? undefined), persons, since: job.since ?? undefined, until: job.transactionTime,
+    ...(job.typeFilters ? { typeFilters: job.typeFilters } : {}),
+  };
 }
 
 /**

@@ -76,6 +76,37 @@ describe.each(kinds)('FHIR Bulk Data export on %s', (kind) => {
     expect(got).toEqual(own);
   });
 
+  it('_typeFilter narrows a type to the resources meeting any of its criteria, exports other types whole, and never widens', async () => {
+    const full = (r: DbRow) => r.person_id !== null && oracle.view('system-a-query', r) === 'full';
+    const key = (r: DbRow) => `${r.resource_type}/${r.id}`;
+    const observations = await server.services.db.query<{ id: string; content: { subject?: { reference?: string } } }>(
+      "select id, content from resources where resource_type = 'Observation' and deleted = false");
+    const patient = `Patient/${f.persons.encounter.patients.A}`;
+    // Worked out from the stored JSON, not by the search engine.
+    const ofPatient = new Set(observations.rows.filter((r) => r.content.subject?.reference === patient).map((r) => r.id));
+    const typeFilter = (criteria: string) => `_typeFilter=${encodeURIComponent(criteria)}`;
+
+    const got = keysOf(await exportRows(`/fhir/Patient/$export?_type=Observation,Condition&${typeFilter(`Observation?subject=${patient}`)}`, exporter));
+    const expected = oracle.rows.filter((r) => full(r) && (r.resource_type === 'Condition' || (r.resource_type === 'Observation' && ofPatient.has(r.id)))).map(key).sort();
+    expect(got).toEqual(expected);
+    const visibleObservations = oracle.rows.filter((r) => full(r) && r.resource_type === 'Observation');
+    expect(got.filter((k) => k.startsWith('Observation/')).length, 'the filter left some out').toBeLessThan(visibleObservations.length);
+    expect(got.some((k) => k.startsWith('Condition/')) && got.some((k) => k.startsWith('Observation/'))).toBe(true);
+
+    // Two criteria for one type select either; criteria naming a resource the caller may not see do not reveal it.
+    const visible = oracle.rows.filter((r) => full(r) && r.resource_type === 'Condition');
+    const hiv = f.persons.encounter.resources.find((r) => r.sensitive)!;
+    const chosen = [visible[0].id, visible[visible.length - 1].id, hiv.id];
+    const either = keysOf(await exportRows(`/fhir/Patient/$export?_type=Condition&${chosen.map((id) => typeFilter(`Condition?_id=${id}`)).join('&')}`, exporter));
+    expect(either).toEqual([...new Set(chosen.slice(0, 2))].map((id) => `Condition/${id}`).sort());
+
+    for (const criteria of ['Condition?nonsense=1', 'Condition?onset-date=notadate', 'Condition?_count=2', 'Observation?code=1']) {
+      const res = await start(`/fhir/Patient/$export?_type=Condition&${typeFilter(criteria)}`, exporter);
+      expect(res.status, `${criteria}: ${res.body}`).toBe(400);
+      expect(res.json<OperationOutcome>().issue?.[0].diagnostics).toBeTruthy();
+    }
+  });
+
   it('refuses clinicians, registrars, privacy officers and systems no administrator enabled, and audits the refusal', async () => {
     for (const role of ['clinician', 'clinical-staff', 'registrar', 'privacy-officer', 'system-a', 'system-a-query'] as const) {
       const before = Number((await server.services.db.query<{ s: number }>('select coalesce(max(seq), 0) as s from audit_log')).rows[0].s);
@@ -90,7 +121,7 @@ describe.each(kinds)('FHIR Bulk Data export on %s', (kind) => {
 
   it('answers bad kick-offs with a reasoned 400, and types outside the scopes with 403', async () => {
     const bad = [
-      '/fhir/$export?_typeFilter=Observation%3Fcode%3D1', '/fhir/$export?_outputFormat=text/csv', '/fhir/$export?_since=yesterday',
+      '/fhir/$export?_typeFilter=Observation%3Fnonsense%3D1', '/fhir/$export?_outputFormat=text/csv', '/fhir/$export?_since=yesterday',
       '/fhir/$export?_type=Foo', '/fhir/$export?_type=AuditEvent', '/fhir/$export?_elements=id', '/fhir/$export?_type=',
     ];
     for (const url of bad) {

@@ -187,4 +187,15 @@ export function compileSearch(req: SearchRequest, opts: CompileOptions): { page:
   };
 }
 
+/**
+ * The search's criteria alone, as one condition on the resource at alias `r` (no paging, sort or total): for callers
+ * that select rows their own way, such as a bulk export's `_typeFilter`. `filter` decides about rows reached through
+ * chains and `_has`.
+ */
+export function compileCriteria(req: SearchRequest, filter: RowFilter): Sql {
+  const ctx: Ctx = { filter, n: 0 };
+  const conditions = req.filters.map((f) => filterCondition(ctx, req.resourceType, 'r', f));
+  return conditions.length ? sql`(${join(conditions, ' and ')})` : sql`true`;
+}
+
 export { compileIncludes } from './includes.ts';

@@ -1,5 +1,5 @@
 import type { ParsedSearch, SearchEngine } from '../../access/search-engine.ts';
-import { compileSearch } from './compile.ts';
+import { compileCriteria, compileSearch } from './compile.ts';
 import { compileIncludes } from './includes.ts';
 import { deleteIndex, writeIndex } from './index-writer.ts';
 import { parseSearch } from './parse.ts';
@@ -28,6 +28,7 @@ export function createSearchEngine(): SearchEngine {
     page: (p, filter, columns) => compileSearch(inner(p), { filter, columns }).page,
     pageWithTotal: (p, filter, columns, perPerson) => compileSearch(inner(p), { filter, columns, perPerson }).pageWithTotal,
     count: (p, filter, perPerson) => compileSearch(inner(p), { filter, perPerson }).count,
+    criteria: (p, filter) => compileCriteria(inner(p), filter),
     includes: (p, page, filter) =>
       compileIncludes(inner(p), page.map((r) => ({ resourceType: r.resource_type, id: r.id })), { filter }),
     writeIndex: (tx, resources, opts) => writeIndex(tx, resources, opts),
