@@ -65,6 +65,14 @@ export function join(fragments: Sql[], separator: string): Sql {
 
 export const empty = raw('');
 
+/**
+ * A PostgreSQL array literal (`{"a","b",NULL}`) as a bind value, for arrays that are sent again and again unchanged:
+ * built once and cached by the caller, where the driver would serialise the array on every run.
+ */
+export function arrayLiteral(values: ReadonlyArray<string | number | boolean | null>): string {
+  return `{${values.map((v) => (v === null ? 'NULL' : `"${String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)).join(',')}}`;
+}
+
 export interface Query {
   text: string;
   values: unknown[];
