@@ -50,15 +50,26 @@ export async function exportTypes(scope: GateScope, requested: string[] | undefi
     .filter((t) => !NEVER_EXPORTED.includes(t) && (scope.ctx.internal || scopeAllows(scope.ctx.scopes, t, 'r') || scopeAllows(scope.ctx.scopes, t, 's')));
 }
 
+/** The enterprise persons of source Patients (ids). */
+async function personsOf(scope: GateScope, patients: string[]): Promise<string[]> {
+  if (patients.length === 0) return [];
+  const rows = await run<{ person_id: string }>(scope.tx, sql`select distinct person_id from mpi_links where patient_id = any(${patients}::text[])`);
+  return rows.map((r) => r.person_id);
+}
+
 /** The enterprise persons of a Group's member Patients; the Group must be readable by the caller (404 otherwise). */
 export async function groupPersons(scope: GateScope, groupId: string): Promise<string[]> {
   const group = (await scope.read('Group', groupId)) as Group;
   const patients = (group.member ?? [])
     .map((m) => /^Patient\/([^/]+)$/.exec(m.entity?.reference ?? '')?.[1])
     .filter((id): id is string => !!id);
-  if (patients.length === 0) return [];
-  const rows = await run<{ person_id: string }>(scope.tx, sql`select distinct person_id from mpi_links where patient_id = any(${patients}::text[])`);
-  return rows.map((r) => r.person_id);
+  return personsOf(scope, patients);
+}
+
+/** The enterprise persons of the Patients a `patient` parameter names; each must be readable by the caller (404 otherwise). */
+export async function patientPersons(scope: GateScope, patients: string[]): Promise<string[]> {
+  for (const id of patients) await scope.read('Patient', id);
+  return personsOf(scope, patients);
 }
 
 /** The `_typeFilter` condition of a selection: rows of a filtered type meet one of its criteria. */

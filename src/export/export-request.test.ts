@@ -58,6 +58,13 @@ describe('parseExportRequest', () => {
     expect(status(() => parse([['_typeFilter', 'Observation?code=1']]))).toBe(200);
   });
 
+  it('reads patient as a Reference or Patient/{id}, de-duplicated, and refuses anything else', () => {
+    expect(parseExportRequest('patient', undefined, [['patient', 'Patient/a'], ['patient', '{"reference":"Patient/a"}']], false).patients).toEqual(['a']);
+    for (const value of ['a', 'Observation/a', 'Patient/', 'Patient/a/_history/1', '{"reference":1}', '{not json', 'Patient/a b']) {
+      expect(status(() => parseExportRequest('patient', undefined, [['patient', value]], false)), value).toBe(400);
+    }
+  });
+
   it('reports unknown parameters under lenient handling and refuses them under strict', () => {
     expect(parse([['_foo', '1']]).warnings[0]).toContain('_foo');
     expect(status(() => parse([['_foo', '1']], true))).toBe(400);
@@ -77,8 +84,11 @@ describe('parametersToPairs', () => {
     expect(parametersToPairs(undefined)).toEqual([]);
     expect(status(() => parametersToPairs({ resourceType: 'Patient' }))).toBe(400);
     expect(status(() => parametersToPairs({ resourceType: 'Parameters', parameter: [{ valueString: 'x' }] }))).toBe(400);
-    // A reference (e.g. `patient`) becomes a pair the request parser then refuses.
-    expect(status(() => parse(parametersToPairs({ resourceType: 'Parameters', parameter: [{ name: 'patient', valueReference: { reference: 'Patient/1' } }] })))).toBe(400);
+    // A reference (`patient`) becomes its JSON, which the request parser reads at Patient and Group level.
+    const pairs = parametersToPairs({ resourceType: 'Parameters', parameter: [{ name: 'patient', valueReference: { reference: 'Patient/1' } }, { name: 'patient', valueReference: { reference: 'Patient/p-2' } }] });
+    expect(parseExportRequest('patient', undefined, pairs, false).patients).toEqual(['1', 'p-2']);
+    expect(parseExportRequest('group', 'g', pairs, false).patients).toEqual(['1', 'p-2']);
+    expect(status(() => parse(pairs))).toBe(400);
   });
 });
 

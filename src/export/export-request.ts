@@ -16,6 +16,8 @@ export interface ExportRequest {
    * matches any of its type's criteria; types without criteria are exported whole (Bulk Data IG).
    */
   typeFilters?: Record<string, Array<Array<[string, string]>>>;
+  /** `patient`: only the records of these Patients (ids), at Patient or Group level. */
+  patients?: string[];
   /** Parameters ignored under lenient handling, reported in the manifest's `error` list. */
   warnings: string[];
 }
@@ -29,7 +31,6 @@ const OUTPUT_FORMATS = [NDJSON, 'application/ndjson', 'ndjson'];
  */
 const NARROWING: Record<string, string> = {
   _elements: '_elements is not supported in exports: resources are exported whole.',
-  patient: 'The patient parameter is not supported: export a Group of those patients instead.',
   _until: '_until is not supported: every export ends at its transactionTime.',
   includeAssociatedData: 'includeAssociatedData is not supported.',
 };
@@ -58,6 +59,21 @@ export function parseTypeFilter(value: string): { type: string; query: Array<[st
   return { type, query };
 }
 
+/** The id of a `patient` value: a Reference (as a POSTed `valueReference` arrives) or its `Patient/{id}` text. */
+function patientId(value: string): string {
+  let reference = value;
+  if (value.startsWith('{')) {
+    try {
+      reference = String((JSON.parse(value) as { reference?: unknown }).reference ?? '');
+    } catch {
+      reference = '';
+    }
+  }
+  const id = /^Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(reference)?.[1];
+  if (!id) throw badRequest(`patient must reference a Patient as Patient/{id}; got ${JSON.stringify(reference.slice(0, 60))}.`);
+  return id;
+}
+
 /** FHIR `instant` (a date with time and zone); `_since` must be one. */
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -81,6 +97,11 @@ export function parseExportRequest(level: ExportLevel, groupId: string | undefin
       case '_type':
         request.types = [...new Set([...(request.types ?? []), ...value.split(',').map((t) => t.trim()).filter(Boolean)])];
         break;
+      case 'patient': {
+        if (level === 'system') throw badRequest('The patient parameter applies to Patient and Group level exports.');
+        request.patients = [...new Set([...(request.patients ?? []), patientId(value)])];
+        break;
+      }
       case '_typeFilter': {
         // Repeated, or comma-separated where the criteria themselves hold no comma (a comma inside criteria is encoded).
         for (const one of value.split(/,(?=[A-Z][A-Za-z]+\?)/)) {
@@ -108,7 +129,7 @@ export function parseExportRequest(level: ExportLevel, groupId: string | undefin
   return request;
 }
 
-/** A POSTed kick-off's `Parameters` as query pairs (valueString, valueInstant, valueCode…; references refused as `patient`). */
+/** A POSTed kick-off's `Parameters` as query pairs (valueString, valueInstant, valueCode…; a `valueReference` as its JSON). */
 export function parametersToPairs(body: unknown): Array<[string, string]> {
   if (body === undefined || body === null || body === '') return [];
   const p = body as { resourceType?: string; parameter?: Array<Record<string, unknown>> };

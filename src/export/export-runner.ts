@@ -1,6 +1,6 @@
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { AccessContext } from '../access/context.ts';
-import { exportChunk, exportPlan, exportTypes, groupPersons, type ExportSelection } from '../access/export-reads.ts';
+import { exportChunk, exportPlan, exportTypes, groupPersons, patientPersons, type ExportSelection } from '../access/export-reads.ts';
 import type { GateScope } from '../access/gate-scope.ts';
 import { FhirError } from '../fhir/outcome.ts';
 import type { Services } from '../services.ts';
@@ -19,8 +19,17 @@ export function exportContext(ctx: AccessContext, job: Pick<ExportJob, 'purpose'
   return { ...ctx, purposeOfUse: job.purpose };
 }
 
+/** Whose records a job covers: everyone's (system), every person's (Patient level), a Group's members; `patient` narrows the last two. */
+async function personsOf(scope: GateScope, job: ExportJob): Promise<ExportSelection['persons']> {
+  if (job.level === 'system') return undefined;
+  const named = job.patients ? await patientPersons(scope, job.patients) : undefined;
+  if (job.level === 'patient') return named ?? 'compartment';
+  const members = await groupPersons(scope, job.groupId!);
+  return named ? members.filter((p) => named.includes(p)) : members;
+}
+
 async function selectionOf(scope: GateScope, job: ExportJob, types?: string[]): Promise<ExportSelection> {
-  const persons = job.level === 'system' ? undefined : job.level === 'patient' ? 'compartment' as const : await groupPersons(scope, job.groupId!);
+  const persons = await personsOf(scope, job);
   return {
     types: types ?? await exportTypes(scope, job.types ?? undefined), persons, since: job.since ?? undefined, until: job.transactionTime,
     ...(job.typeFilters ? { typeFilters: job.typeFilters } : {}),

@@ -107,6 +107,23 @@ describe.each(kinds)('FHIR Bulk Data export on %s', (kind) => {
     }
   });
 
+  it('patient narrows a Patient-level export to the persons of the Patients named, each of which must be visible', async () => {
+    const person = f.persons.encounter;
+    const expected = oracle.rows.filter((r) => r.person_id === person.personId && oracle.view('system-a-query', r) === 'full').map((r) => `${r.resource_type}/${r.id}`).sort();
+    expect(expected.length).toBeGreaterThan(5);
+    const body = { resourceType: 'Parameters', parameter: [{ name: 'patient', valueReference: { reference: `Patient/${person.patients.A!}` } }] };
+    const posted = keysOf(await downloadAll(http, await manifest(await kickOff(http, '/fhir/Patient/$export', exporter, {}, body), exporter), exporter, 3));
+    expect(posted).toEqual(expected);
+    // The same person's other source record names the same person; a query string works as well as a POST.
+    expect(keysOf(await exportRows(`/fhir/Patient/$export?patient=Patient/${person.patients.B}`, exporter))).toEqual(expected);
+    // A person outside the system's care: the Patient may be found, but nothing of theirs is exported.
+    const none = f.persons.none;
+    expect(await exportRows(`/fhir/Patient/$export?_type=Observation,Condition&patient=Patient/${none.patients.B!}`, exporter)).toEqual([]);
+    expect((await start('/fhir/Patient/$export?patient=Patient/no-such-patient', exporter)).status).toBe(404);
+    expect((await start(`/fhir/$export?patient=Patient/${person.patients.A}`, exporter)).status).toBe(400);
+    expect((await start('/fhir/Patient/$export?patient=Observation/1', exporter)).status).toBe(400);
+  });
+
   it('refuses clinicians, registrars, privacy officers and systems no administrator enabled, and audits the refusal', async () => {
     for (const role of ['clinician', 'clinical-staff', 'registrar', 'privacy-officer', 'system-a', 'system-a-query'] as const) {
       const before = Number((await server.services.db.query<{ s: number }>('select coalesce(max(seq), 0) as s from audit_log')).rows[0].s);

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { exportPurpose } from '../../access/export-policy.ts';
-import { checkTypeFilters, exportTypes } from '../../access/export-reads.ts';
+import { checkTypeFilters, exportTypes, patientPersons } from '../../access/export-reads.ts';
 import { notFound, outcome } from '../../fhir/outcome.ts';
 import { cancelJob, createJob, failJob, findJob, type ExportJob } from '../../export/export-jobs.ts';
 import { NDJSON, parametersToPairs, parseExportRequest, type ExportLevel } from '../../export/export-request.ts';
@@ -36,6 +36,7 @@ export async function exportRoutes(app: FastifyInstance, s: Services): Promise<v
       // Criteria are parsed strictly now (an unknown parameter or a malformed value is a 400), as each file will be.
       if (exportRequest.typeFilters) checkTypeFilters(scope, exportRequest.typeFilters);
       if (exportRequest.groupId) await scope.read('Group', exportRequest.groupId);
+      if (exportRequest.patients) await patientPersons(scope, exportRequest.patients);
       return createJob(scope.tx, { ctx, request: exportRequest, requestUrl: `${s.config.publicUrl}${request.url}`, purpose, now: new Date(), expiryHours: s.config.exportExpiryHours });
     });
     const plan = planExport(s, request.ctx, job, request.log).finally(() => planning.delete(plan));
