@@ -148,4 +148,22 @@ describe.each(kinds)('sensitivity matrix on %s', (kind) => {
     expect(out.unlabelled.sort()).toEqual(followsLabelled && !visible ? [] : unlabelled.sort());
     if (out.total !== undefined) expect(out.total).toBe(out.entries);
   });
+
+  // Last: it deletes a fixture resource. The deletion row carries no labels, so what decides its history must not be
+  // that row alone: the withheld depression diagnosis shows neither its earlier versions nor its deletion.
+  it('a deleted labelled resource stays withheld on every history path', async () => {
+    const f = fixtures['shares-HIV-only'];
+    const del = await fhir(server, feed, 'DELETE', `/fhir/Condition/${f.depression}`);
+    expect(del.status).toBeLessThan(300);
+    const token = tokens['no-btg'];
+    const own = await fhir(server, token, 'GET', `/fhir/Condition/${f.depression}/_history`);
+    expect(own.status === 200 ? (asBundle(own).entry ?? []).length : 0).toBe(0);
+    expect(JSON.stringify(own.body)).not.toContain('F32.9');
+    const typeHistory = await fhir(server, token, 'GET', '/fhir/Condition/_history?_count=1000');
+    expect(ids(asBundle(typeHistory))).not.toContain(`Condition/${f.depression}`);
+    // The other person shares PSY: only their depression diagnosis may appear.
+    const shown = (asBundle(typeHistory).entry ?? []).filter((e) => JSON.stringify(e).includes('F32.9')).map((e) => e.resource?.id);
+    expect(shown).toEqual(shown.length ? [fixtures['shares-PSY'].depression] : []);
+    expect((await fhir(server, token, 'GET', `/fhir/Condition/${f.depression}/_history/1`)).status).not.toBe(200);
+  });
 });
