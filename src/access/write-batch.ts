@@ -113,7 +113,10 @@ export async function labelsByReference(tx: Queryable, references: string[]): Pr
   return new Map(rows.map((r) => [`${r.resource_type}/${r.id}`, r.security ?? []]));
 }
 
+/** The code system of the sensitivity labels in `meta.security` (the `security` column holds their codes). */
+export const V3_ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
+
 export function securityCodings(resource: Resource, labels: string[]) {
-  const others = (resource.meta?.security ?? []).filter((c) => c.system !== 'http://terminology.hl7.org/CodeSystem/v3-ActCode');
-  return [...others, ...labels.map((code) => ({ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code }))];
+  const others = (resource.meta?.security ?? []).filter((c) => c.system !== V3_ACT_CODE);
+  return [...others, ...labels.map((code) => ({ system: V3_ACT_CODE, code }))];
 }

@@ -11,6 +11,8 @@ export interface ExportFile {
   name: string;
   from: string;
   to: string | null;
+  /** The deletions since `_since` (Bundles of DELETE entries) rather than resources. */
+  deleted?: boolean;
 }
 
 export type ExportStatus = 'planning' | 'complete' | 'failed' | 'cancelled';

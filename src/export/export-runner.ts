@@ -1,6 +1,6 @@
-import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { AccessContext } from '../access/context.ts';
-import { exportChunk, exportPlan, exportTypes, groupPersons, patientPersons, type ExportSelection } from '../access/export-reads.ts';
+import { exportChunk, exportDeleted, exportPlan, exportTypes, groupPersons, patientPersons, type ExportSelection } from '../access/export-reads.ts';
 import type { GateScope } from '../access/gate-scope.ts';
 import { FhirError } from '../fhir/outcome.ts';
 import type { Services } from '../services.ts';
@@ -13,6 +13,9 @@ const BINARY_CHUNK = 20;
 
 /** The name of the file that lists a job's warnings as an OperationOutcome. */
 export const WARNINGS_FILE = 'warnings.ndjson';
+
+/** An incremental export (`_since`) also lists what was deleted since, as transaction Bundles of DELETE entries. */
+const DELETED_FILE: ExportFile = { type: 'Bundle', name: 'deleted.ndjson', from: '', to: null, deleted: true };
 
 /** The requester's context as the export runs: recorded with the export's purpose (privacy-rules §7). */
 export function exportContext(ctx: AccessContext, job: Pick<ExportJob, 'purpose'>): AccessContext {
@@ -60,7 +63,7 @@ export async function planExport(s: Services, ctx: AccessContext, job: ExportJob
   try {
     const plan = await s.gate.run(exportContext(ctx, job), { action: 'export', query: `$export ${job.id} (plan)` }, async (scope) =>
       exportPlan(scope, await selectionOf(scope, job), s.config.exportFileResources));
-    await completeJob(s.db, job.id, filesOf(plan));
+    await completeJob(s.db, job.id, [...filesOf(plan), ...(job.since ? [DELETED_FILE] : [])]);
   } catch (err) {
     const message = err instanceof FhirError ? err.message : 'The export could not be prepared because of a server error; start it again.';
     if (!(err instanceof FhirError)) log.error({ job: job.id, err: err instanceof Error ? err.name : 'error' }, 'bulk export planning failed');
@@ -74,6 +77,10 @@ export async function planExport(s: Services, ctx: AccessContext, job: ExportJob
  * export in the transaction that read it; the first batch is read before anything is sent, so a refusal is an error answer.
  */
 export async function* exportFileLines(s: Services, ctx: AccessContext, job: ExportJob, file: ExportFile): AsyncGenerator<string> {
+  if (file.deleted) {
+    yield* deletedLines(s, ctx, job);
+    return;
+  }
   const query = `$export ${job.id} ${file.name}`;
   let sel: ExportSelection | undefined;
   let after: string | undefined;
@@ -85,6 +92,23 @@ export async function* exportFileLines(s: Services, ctx: AccessContext, job: Exp
     if (out.resources.length) yield out.resources.map((r: Resource) => JSON.stringify(r)).join('\n') + '\n';
     if (!out.more) return;
     after = out.last;
+  }
+}
+
+/** The deleted file: one transaction Bundle of DELETE entries per batch, read and audited like any other file. */
+async function* deletedLines(s: Services, ctx: AccessContext, job: ExportJob): AsyncGenerator<string> {
+  const query = `$export ${job.id} ${DELETED_FILE.name}`;
+  let after: string | undefined;
+  for (;;) {
+    const out = await s.gate.run(exportContext(ctx, job), { action: 'export', query }, async (scope) =>
+      exportDeleted(scope, await selectionOf(scope, job), after, CHUNK, query));
+    if (out.keys.length) {
+      const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: out.keys.map((k) => ({ request: { method: 'DELETE', url: `${k.resource_type}/${k.id}` } })) };
+      yield `${JSON.stringify(bundle)}\n`;
+    }
+    if (!out.more) return;
+    const last = out.keys[out.keys.length - 1];
+    after = `${last.resource_type}/${last.id}`;
   }
 }
 

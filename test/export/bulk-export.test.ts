@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { systemContext, type AccessContext } from '../../src/access/context.ts';
 import { BULK_EXPORT_SCOPE, QUERY_ROLE_SCOPE } from '../../src/access/scopes.ts';
 import { registeredRoutes } from '../../src/http/routes/index.ts';
-import { buildCareFixture, GLUCOSE, type CareFixture } from '../support/care-fixture.ts';
+import { buildCareFixture, GLUCOSE, HIV_CODE, type CareFixture } from '../support/care-fixture.ts';
 import { databaseKinds } from '../support/databases.ts';
 import { keysOf, LeakOracle, type DbRow } from '../support/leak-oracle.ts';
 import { downloadAll, exportAll, kickOff, localPath, manifestOf, type Manifest } from '../support/bulk-export.ts';
@@ -122,6 +122,38 @@ describe.each(kinds)('FHIR Bulk Data export on %s', (kind) => {
     expect((await start('/fhir/Patient/$export?patient=Patient/no-such-patient', exporter)).status).toBe(404);
     expect((await start(`/fhir/$export?patient=Patient/${person.patients.A}`, exporter)).status).toBe(400);
     expect((await start('/fhir/Patient/$export?patient=Observation/1', exporter)).status).toBe(400);
+  });
+
+  it('an incremental export lists the deletions since _since that the caller could see, as transaction Bundles of DELETEs', async () => {
+    const person = f.persons.encounter;
+    // Sent by organization B: the exporter (A's query system) sees them only as a treating organization would.
+    const ehr = f.tokens['system-b'];
+    const subject = { reference: `Patient/${person.patients.B!}` };
+    const since = new Date(Date.now() - 1000).toISOString();
+    const created: Record<string, string> = {};
+    for (const [name, body] of Object.entries({
+      glucose: { resourceType: 'Observation', status: 'final', subject, code: { coding: [GLUCOSE] }, effectiveDateTime: new Date().toISOString(), valueQuantity: { value: 7.2, unit: 'mmol/L' } },
+      hiv: { resourceType: 'Condition', subject, code: { coding: [HIV_CODE] } },
+    })) {
+      const res = await http.post(`/fhir/${body.resourceType}`, ehr, body);
+      expect(res.status, res.body).toBe(201);
+      created[name] = `${body.resourceType}/${res.json<Resource>().id!}`;
+      expect((await http.call('DELETE', `/fhir/${created[name]}`, ehr, undefined)).status).toBeLessThan(300);
+    }
+    const m = await manifest(await start(`/fhir/Patient/$export?_type=Observation,Condition&_since=${encodeURIComponent(since)}`, exporter), exporter);
+    expect(m.deleted.map((d) => d.type)).toEqual(['Bundle']);
+    const lines = (await http.get(localPath(m.deleted[0].url), exporter)).body.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Bundle);
+    expect(lines.every((b) => b.resourceType === 'Bundle' && b.type === 'transaction')).toBe(true);
+    const urls = lines.flatMap((b) => (b.entry ?? []).map((e) => `${e.request?.method} ${e.request?.url}`));
+    // The HIV diagnosis was withheld from this system (the person shares no HIV data): so is its deletion.
+    expect(urls).toEqual([`DELETE ${created.glucose}`]);
+    expect(keysOf(await download(m, exporter))).not.toContain(created.glucose);
+    // The patient, whose own records they were, is told of both; a full export has no deletions to list.
+    const own = await manifest(await start(`/fhir/Patient/$export?_type=Observation,Condition&_since=${encodeURIComponent(since)}`, f.tokens.patient), f.tokens.patient);
+    const ownUrls = (await http.get(localPath(own.deleted[0].url), f.tokens.patient)).body.split('\n').filter(Boolean)
+      .flatMap((l) => ((JSON.parse(l) as Bundle).entry ?? []).map((e) => e.request?.url));
+    expect(ownUrls.sort()).toEqual([created.glucose, created.hiv].sort());
+    expect((await manifest(await start('/fhir/Patient/$export?_type=Organization', exporter), exporter)).deleted).toEqual([]);
   });
 
   it('refuses clinicians, registrars, privacy officers and systems no administrator enabled, and audits the refusal', async () => {

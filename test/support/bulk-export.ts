@@ -7,6 +7,7 @@ export interface Manifest {
   request: string;
   requiresAccessToken: boolean;
   output: Array<{ type: string; url: string }>;
+  deleted: Array<{ type: string; url: string }>;
   error: Array<{ type: string; url: string }>;
 }
 

@@ -72,8 +72,8 @@ export async function exportRoutes(app: FastifyInstance, s: Services): Promise<v
       transactionTime: job.transactionTime,
       request: job.requestUrl,
       requiresAccessToken: true,
-      output: job.files.map((f) => ({ type: f.type, url: fileUrl(f.name) })),
-      deleted: [],
+      output: job.files.filter((f) => !f.deleted).map((f) => ({ type: f.type, url: fileUrl(f.name) })),
+      deleted: job.files.filter((f) => f.deleted).map((f) => ({ type: f.type, url: fileUrl(f.name) })),
       error: job.warnings.length ? [{ type: 'OperationOutcome', url: fileUrl(WARNINGS_FILE) }] : [],
     });
   });
