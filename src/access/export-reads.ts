@@ -87,12 +87,17 @@ export function checkTypeFilters(scope: GateScope, typeFilters: Record<string, A
   for (const [type, queries] of Object.entries(typeFilters)) scope.criteria(type, queries, filter);
 }
 
+/** Whose rows a selection covers (alias `r`). */
+function personsCondition(sel: ExportSelection): Sql {
+  return sel.persons === undefined ? sql``
+    : sel.persons === 'compartment' ? sql`and r.person_id is not null`
+      : sql`and r.person_id = any(${sel.persons}::text[])`;
+}
+
 /** The rows of a selection the caller may export (alias `r`). */
 function selected(scope: GateScope, sel: ExportSelection): Sql {
   const filter = exportFilter(scope.ctx, scope.settings);
-  const persons = sel.persons === undefined ? sql``
-    : sel.persons === 'compartment' ? sql`and r.person_id is not null`
-      : sql`and r.person_id = any(${sel.persons}::text[])`;
+  const persons = personsCondition(sel);
   // Existed at the transactionTime: unchanged since (the common case), or an earlier version is in the history.
   const existed = sql`(r.last_updated <= ${sel.until} or exists (select 1 from resource_history h
     where h.resource_type = r.resource_type and h.id = r.id and h.last_updated <= ${sel.until}))`;
@@ -141,9 +146,6 @@ export interface DeletedKey {
  */
 export async function exportDeleted(scope: GateScope, sel: ExportSelection, after: string | undefined, limit: number, query: string): Promise<{ keys: DeletedKey[]; more: boolean }> {
   if (!sel.since || sel.types.length === 0 || (Array.isArray(sel.persons) && sel.persons.length === 0)) return { keys: [], more: false };
-  const persons = sel.persons === undefined ? sql``
-    : sel.persons === 'compartment' ? sql`and r.person_id is not null`
-      : sql`and r.person_id = any(${sel.persons}::text[])`;
   const [afterType, afterId] = after ? [after.slice(0, after.indexOf('/')), after.slice(after.indexOf('/') + 1)] : ['', ''];
   const keys = await run<DeletedKey>(scope.tx, sql`select r.resource_type, r.id, r.person_id from (
       select d.resource_type, d.id, d.person_id, d.source_org,
@@ -151,7 +153,7 @@ export async function exportDeleted(scope: GateScope, sel: ExportSelection, afte
           where c->>'system' = ${V3_ACT_CODE}) as security
       from resources d where d.deleted = true and d.resource_type = any(${sel.types}::text[])
         and d.last_updated >= ${sel.since} and d.last_updated <= ${sel.until} and (d.resource_type, d.id) > (${afterType}, ${afterId})) r
-    where ${exportFilter(scope.ctx, scope.settings)('r')} ${persons}
+    where ${exportFilter(scope.ctx, scope.settings)('r')} ${personsCondition(sel)}
     order by r.resource_type, r.id limit ${limit}`);
   if (keys.length) {
     const touched = [...new Set(keys.flatMap((k) => (k.person_id ? [k.person_id] : [])))];

@@ -98,10 +98,13 @@ export async function* exportFileLines(s: Services, ctx: AccessContext, job: Exp
 /** The deleted file: one transaction Bundle of DELETE entries per batch, read and audited like any other file. */
 async function* deletedLines(s: Services, ctx: AccessContext, job: ExportJob): AsyncGenerator<string> {
   const query = `$export ${job.id} ${DELETED_FILE.name}`;
+  let sel: ExportSelection | undefined;
   let after: string | undefined;
   for (;;) {
-    const out = await s.gate.run(exportContext(ctx, job), { action: 'export', query }, async (scope) =>
-      exportDeleted(scope, await selectionOf(scope, job), after, CHUNK, query));
+    const out = await s.gate.run(exportContext(ctx, job), { action: 'export', query }, async (scope) => {
+      sel ??= await selectionOf(scope, job);
+      return exportDeleted(scope, sel, after, CHUNK, query);
+    });
     if (out.keys.length) {
       const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: out.keys.map((k) => ({ request: { method: 'DELETE', url: `${k.resource_type}/${k.id}` } })) };
       yield `${JSON.stringify(bundle)}\n`;
