@@ -100,14 +100,13 @@ function factExpressions(table: EntryTable, now: Date): Sql[] {
   });
 }
 
-
 /**
  * `AuditSink.readStatement` of the hash-chained log. Every possible entry is canonicalised here, before the statement
  * (once per entries object); the statement reads the rows once (materialised), picks the entry, stores its columns
  * (the rows' persons, each once in order of first appearance as `auditFacts` does, and references), puts the
  * access's time, persons and references into its canonical text (PostgreSQL's `array_to_json` writes a text array
- * as `canonicalJson` does) and appends it with `appendCtes`: the log holds
- * exactly what `appendAudit` would have written for the same access.
+ * as `canonicalJson` does) and appends it with `appendCtes`: the log holds exactly what `appendAudit` would have
+ * written for the same access. No JSON is parsed in SQL (it was a fifth of the statement's database time).
  */
 export function recordedReadStatement(read: RecordedRead, now: Date): Sql {
   const table = tableOf(read.entries);
