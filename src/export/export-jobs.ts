@@ -25,6 +25,7 @@ export interface ExportJob {
   types: string[] | null;
   typeFilters: Record<string, Array<Array<[string, string]>>> | null;
   patients: string[] | null;
+  elements: Record<string, string[]> | null;
   since: string | null;
   transactionTime: string;
   requestUrl: string;
@@ -44,6 +45,7 @@ interface JobRow {
   types: string[] | null;
   type_filters: Record<string, Array<Array<[string, string]>>> | null;
   patients: string[] | null;
+  elements: Record<string, string[]> | null;
   since: Date | string | null;
   transaction_time: Date | string;
   request_url: string;
@@ -59,7 +61,7 @@ const iso = (v: Date | string) => new Date(v).toISOString();
 
 function jobOf(r: JobRow): ExportJob {
   return {
-    id: r.id, requester: r.requester, level: r.level, groupId: r.group_id, types: r.types, typeFilters: r.type_filters, patients: r.patients, since: r.since ? iso(r.since) : null,
+    id: r.id, requester: r.requester, level: r.level, groupId: r.group_id, types: r.types, typeFilters: r.type_filters, patients: r.patients, elements: r.elements, since: r.since ? iso(r.since) : null,
     transactionTime: iso(r.transaction_time), requestUrl: r.request_url, purpose: r.purpose, status: r.status, files: r.files,
     warnings: r.warnings, error: r.error, expiresAt: iso(r.expires_at),
   };
@@ -75,9 +77,10 @@ export async function createJob(db: Queryable, input: { ctx: AccessContext; requ
   await run(db, sql`delete from export_jobs where expires_at < ${input.now.toISOString()}`);
   const { request } = input;
   const rows = await run<JobRow>(db, sql`insert into export_jobs
-      (id, requester, level, group_id, types, type_filters, patients, since, transaction_time, request_url, purpose, status, warnings, expires_at)
+      (id, requester, level, group_id, types, type_filters, patients, elements, since, transaction_time, request_url, purpose, status, warnings, expires_at)
     values (${randomUUID()}, ${requesterOf(input.ctx)}, ${request.level}, ${request.groupId ?? null}, ${request.types ?? null}::text[],
       ${request.typeFilters ? JSON.stringify(request.typeFilters) : null}::jsonb, ${request.patients ?? null}::text[],
+      ${request.elements ? JSON.stringify(request.elements) : null}::jsonb,
       ${request.since ?? null}, ${input.now.toISOString()}, ${input.requestUrl.slice(0, 2000)}, ${input.purpose}, 'planning',
       ${JSON.stringify(request.warnings)}::jsonb, ${new Date(input.now.getTime() + input.expiryHours * 3_600_000).toISOString()})
     returning *`);

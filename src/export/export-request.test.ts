@@ -22,7 +22,7 @@ describe('parseExportRequest', () => {
   });
 
   it('refuses what would widen or change the export instead of ignoring it', () => {
-    for (const name of ['_elements', 'patient', '_until', 'includeAssociatedData']) expect(status(() => parse([[name, 'x']])), name).toBe(400);
+    for (const name of ['patient', '_until', 'includeAssociatedData']) expect(status(() => parse([[name, 'x']])), name).toBe(400);
     expect(status(() => parse([['_outputFormat', 'text/csv']]))).toBe(400);
     expect(status(() => parse([['_since', '2026-01-02']]))).toBe(400);
     expect(status(() => parse([['_since', '2026-13-45T00:00:00Z']]))).toBe(400);
@@ -56,6 +56,14 @@ describe('parseExportRequest', () => {
     }
     expect(status(() => parse([['_type', 'Condition'], ['_typeFilter', 'Observation?code=1']]))).toBe(400);
     expect(status(() => parse([['_typeFilter', 'Observation?code=1']]))).toBe(200);
+  });
+
+  it('reads _elements per type (Type.name) or for every type (name), and refuses anything but root elements', () => {
+    expect(parse([['_elements', 'id, Observation.code,Patient.name'], ['_elements', 'Observation.status']]).elements)
+      .toEqual({ '*': ['id'], Observation: ['code', 'status'], Patient: ['name'] });
+    for (const value of ['Observation.code.coding', 'observation.code', 'NotAType.code', 'a-b', 'Observation.']) {
+      expect(status(() => parse([['_elements', value]])), value).toBe(400);
+    }
   });
 
   it('reads patient as a Reference or Patient/{id}, de-duplicated, and refuses anything else', () => {

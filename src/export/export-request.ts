@@ -18,6 +18,11 @@ export interface ExportRequest {
   typeFilters?: Record<string, Array<Array<[string, string]>>>;
   /** `patient`: only the records of these Patients (ids), at Patient or Group level. */
   patients?: string[];
+  /**
+   * `_elements`: the root elements to keep, per resource type (`Type.element`) or for every type (key `*`); the rest is
+   * left out and the resource marked SUBSETTED.
+   */
+  elements?: Record<string, string[]>;
   /** Parameters ignored under lenient handling, reported in the manifest's `error` list. */
   warnings: string[];
 }
@@ -30,7 +35,6 @@ const OUTPUT_FORMATS = [NDJSON, 'application/ndjson', 'ndjson'];
  * whatever the handling preference (the Bulk Data IG lets a server refuse what it does not support).
  */
 const NARROWING: Record<string, string> = {
-  _elements: '_elements is not supported in exports: resources are exported whole.',
   _until: '_until is not supported: every export ends at its transactionTime.',
   includeAssociatedData: 'includeAssociatedData is not supported.',
 };
@@ -96,6 +100,14 @@ export function parseExportRequest(level: ExportLevel, groupId: string | undefin
         break;
       case '_type':
         request.types = [...new Set([...(request.types ?? []), ...value.split(',').map((t) => t.trim()).filter(Boolean)])];
+        break;
+      case '_elements':
+        for (const item of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+          const m = /^(?:([A-Z][A-Za-z]+)\.)?([a-z][A-Za-z0-9]*)$/.exec(item);
+          if (!m || (m[1] && !isStorableType(m[1]))) throw badRequest(`_elements lists root elements as name or Type.name; got ${JSON.stringify(item.slice(0, 60))}.`);
+          request.elements ??= {};
+          (request.elements[m[1] ?? '*'] ??= []).push(m[2]);
+        }
         break;
       case 'patient': {
         if (level === 'system') throw badRequest('The patient parameter applies to Patient and Group level exports.');

@@ -3,6 +3,7 @@ import type { AccessContext } from '../access/context.ts';
 import { exportChunk, exportDeleted, exportPlan, exportTypes, groupPersons, patientPersons, type ExportSelection } from '../access/export-reads.ts';
 import type { GateScope } from '../access/gate-scope.ts';
 import { FhirError } from '../fhir/outcome.ts';
+import { selectElements } from '../record/elements.ts';
 import type { Services } from '../services.ts';
 import { completeJob, failJob, type ExportFile, type ExportJob } from './export-jobs.ts';
 
@@ -82,6 +83,7 @@ export async function* exportFileLines(s: Services, ctx: AccessContext, job: Exp
     return;
   }
   const query = `$export ${job.id} ${file.name}`;
+  const elements = elementsFor(job, file.type);
   let sel: ExportSelection | undefined;
   let after: string | undefined;
   for (;;) {
@@ -89,10 +91,16 @@ export async function* exportFileLines(s: Services, ctx: AccessContext, job: Exp
       sel ??= await selectionOf(scope, job, [file.type]);
       return exportChunk(scope, sel, file, after, file.type === 'Binary' ? BINARY_CHUNK : CHUNK, query);
     });
-    if (out.resources.length) yield out.resources.map((r: Resource) => JSON.stringify(r)).join('\n') + '\n';
+    if (out.resources.length) yield out.resources.map((r: Resource) => JSON.stringify(selectElements(r, elements))).join('\n') + '\n';
     if (!out.more) return;
     after = out.last;
   }
+}
+
+/** The root elements `_elements` keeps for a type (those named for every type and for it); undefined keeps them all. */
+function elementsFor(job: ExportJob, type: string): string[] | undefined {
+  const named = [...(job.elements?.['*'] ?? []), ...(job.elements?.[type] ?? [])];
+  return named.length ? named : undefined;
 }
 
 /** The deleted file: one transaction Bundle of DELETE entries per batch, read and audited like any other file. */

@@ -107,6 +107,19 @@ describe.each(kinds)('FHIR Bulk Data export on %s', (kind) => {
     }
   });
 
+  it('_elements keeps the root elements named for every type or for a type, and marks what it cut SUBSETTED', async () => {
+    const got = await exportRows('/fhir/Patient/$export?_type=Observation,Condition&_elements=subject,Observation.code', exporter);
+    const whole = await exportRows('/fhir/Patient/$export?_type=Observation,Condition', exporter);
+    expect(keysOf(got)).toEqual(keysOf(whole));
+    for (const r of got) {
+      const allowed = ['resourceType', 'id', 'meta', 'subject', ...(r.resourceType === 'Observation' ? ['code'] : [])];
+      expect(Object.keys(r).filter((k) => !allowed.includes(k)), `${r.resourceType}/${r.id}`).toEqual([]);
+      expect(r.meta?.tag?.some((t) => t.code === 'SUBSETTED')).toBe(true);
+    }
+    expect(got.some((r) => r.resourceType === 'Observation' && 'code' in r && 'subject' in r)).toBe(true);
+    expect(whole.some((r) => r.resourceType === 'Observation' && 'status' in r)).toBe(true);
+  });
+
   it('patient narrows a Patient-level export to the persons of the Patients named, each of which must be visible', async () => {
     const person = f.persons.encounter;
     const expected = oracle.rows.filter((r) => r.person_id === person.personId && oracle.view('system-a-query', r) === 'full').map((r) => `${r.resource_type}/${r.id}`).sort();
@@ -171,7 +184,7 @@ describe.each(kinds)('FHIR Bulk Data export on %s', (kind) => {
   it('answers bad kick-offs with a reasoned 400, and types outside the scopes with 403', async () => {
     const bad = [
       '/fhir/$export?_typeFilter=Observation%3Fnonsense%3D1', '/fhir/$export?_outputFormat=text/csv', '/fhir/$export?_since=yesterday',
-      '/fhir/$export?_type=Foo', '/fhir/$export?_type=AuditEvent', '/fhir/$export?_elements=id', '/fhir/$export?_type=',
+      '/fhir/$export?_type=Foo', '/fhir/$export?_type=AuditEvent', '/fhir/$export?_elements=Observation.code.coding', '/fhir/$export?_type=',
     ];
     for (const url of bad) {
       const before = Number((await server.services.db.query<{ s: number }>('select coalesce(max(seq), 0) as s from audit_log')).rows[0].s);
