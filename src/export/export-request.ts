@@ -63,6 +63,15 @@ export function parseTypeFilter(value: string): { type: string; query: Array<[st
   return { type, query };
 }
 
+/** `_elements` items as (type, root element) pairs; `*` for an element named without a type (every type). */
+function parseElements(value: string): Array<[string, string]> {
+  return value.split(',').map((e) => e.trim()).filter(Boolean).map((item) => {
+    const m = /^(?:([A-Z][A-Za-z]+)\.)?([a-z][A-Za-z0-9]*)$/.exec(item);
+    if (!m || (m[1] && !isStorableType(m[1]))) throw badRequest(`_elements lists root elements as name or Type.name; got ${JSON.stringify(item.slice(0, 60))}.`);
+    return [m[1] ?? '*', m[2]];
+  });
+}
+
 /** The id of a `patient` value: a Reference (as a POSTed `valueReference` arrives) or its `Patient/{id}` text. */
 function patientId(value: string): string {
   let reference = value;
@@ -102,12 +111,7 @@ export function parseExportRequest(level: ExportLevel, groupId: string | undefin
         request.types = [...new Set([...(request.types ?? []), ...value.split(',').map((t) => t.trim()).filter(Boolean)])];
         break;
       case '_elements':
-        for (const item of value.split(',').map((e) => e.trim()).filter(Boolean)) {
-          const m = /^(?:([A-Z][A-Za-z]+)\.)?([a-z][A-Za-z0-9]*)$/.exec(item);
-          if (!m || (m[1] && !isStorableType(m[1]))) throw badRequest(`_elements lists root elements as name or Type.name; got ${JSON.stringify(item.slice(0, 60))}.`);
-          request.elements ??= {};
-          (request.elements[m[1] ?? '*'] ??= []).push(m[2]);
-        }
+        for (const [type, element] of parseElements(value)) (request.elements ??= {})[type] = [...(request.elements?.[type] ?? []), element];
         break;
       case 'patient': {
         if (level === 'system') throw badRequest('The patient parameter applies to Patient and Group level exports.');
@@ -115,7 +119,7 @@ export function parseExportRequest(level: ExportLevel, groupId: string | undefin
         break;
       }
       case '_typeFilter': {
-        // Repeated, or comma-separated where the criteria themselves hold no comma (a comma inside criteria is encoded).
+        // Repeated, or a comma-separated list: split only before `Type?`, so a comma within criteria (values OR-ed) stays.
         for (const one of value.split(/,(?=[A-Z][A-Za-z]+\?)/)) {
           const { type, query } = parseTypeFilter(one);
           request.typeFilters ??= {};
