@@ -38,13 +38,10 @@ interface EntryTable {
   columns: Map<keyof AuditRow, Sql>;
 }
 
-/** The chosen entry's fixed list, or the rows' own (`rows`) where it names none. */
+/** The rows' own list where the chosen entry takes it, else none (an entry names the rows' persons or no one). */
 function listOf(fixed: Array<string[] | null>, rows: string): Sql {
-  const takesRows = arrayLiteral(fixed.map((l) => l === null));
-  if (fixed.every((l) => l === null || l.length === 0)) return sql`case when (${takesRows}::boolean[])[f.k] then ${raw(rows)} else '{}'::text[] end`;
-  // No read entry names persons or resources of its own today; should one, its list travels as JSON text.
-  const texts = arrayLiteral(fixed.map((l) => (l === null ? null : JSON.stringify(l))));
-  return sql`case when (${takesRows}::boolean[])[f.k] then ${raw(rows)} else array(select jsonb_array_elements_text(((${texts}::text[])[f.k])::jsonb)) end`;
+  if (fixed.some((l) => l !== null && l.length > 0)) throw new Error('recorded read: an entry names persons or resources of its own');
+  return sql`case when (${arrayLiteral(fixed.map((l) => l === null))}::boolean[])[f.k] then ${raw(rows)} else '{}'::text[] end`;
 }
 
 /** The chosen entry's value of a column: a single parameter when every entry has the same (the agent, the query…). */

@@ -24,7 +24,7 @@ export function exportContext(ctx: AccessContext, job: Pick<ExportJob, 'purpose'
 }
 
 /** Whose records a job covers: everyone's (system), every person's (Patient level), a Group's members; `patient` narrows the last two. */
-async function personsOf(scope: GateScope, job: ExportJob): Promise<ExportSelection['persons']> {
+async function jobPersons(scope: GateScope, job: ExportJob): Promise<ExportSelection['persons']> {
   if (job.level === 'system') return undefined;
   const named = job.patients ? await patientPersons(scope, job.patients) : undefined;
   if (job.level === 'patient') return named ?? 'compartment';
@@ -33,7 +33,7 @@ async function personsOf(scope: GateScope, job: ExportJob): Promise<ExportSelect
 }
 
 async function selectionOf(scope: GateScope, job: ExportJob, types?: string[]): Promise<ExportSelection> {
-  const persons = await personsOf(scope, job);
+  const persons = await jobPersons(scope, job);
   return {
     types: types ?? await exportTypes(scope, job.types ?? undefined), persons, since: job.since ?? undefined, until: job.transactionTime,
     ...(job.typeFilters ? { typeFilters: job.typeFilters } : {}),
