@@ -27,7 +27,7 @@ export interface Config {
   breakGlassHours: number;
   consentBackdateGraceDays: number;
   auditRetentionYears: number;
-  /** How often the running server signs the audit chain heads (0 = only by `katahdin audit checkpoint`). */
+  /** How often the running server signs the last entry of every audit chain (0 = only by `katahdin audit checkpoint`). */
   auditCheckpointMinutes: number;
   /** Most resources in one bulk export file. */
   exportFileResources: number;

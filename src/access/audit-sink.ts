@@ -36,8 +36,7 @@ export interface AuditSink {
   /**
    * One statement that runs `read` and appends the entry `choose` names: a read and its audit entry commit together
    * in one round trip, without BEGIN and COMMIT. Its rows: the read's rows in `ord` order (one row of nulls when
-   * nothing was found), each with `audited` — false when every audit chain head was held by another transaction, in
-   * which case nothing was recorded and nothing may be delivered.
+   * nothing was found), each with `audited`: true when the entry was appended; the caller delivers nothing otherwise.
    */
   readStatement(read: RecordedRead, now: Date): Sql;
 }

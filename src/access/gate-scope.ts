@@ -56,9 +56,12 @@ interface CheckedRow extends DeliveryRow {
 export type RecordedOutcome<T> =
   | { kind: 'delivered'; value: T }
   /** Not found, deleted or refused: the error to answer with, already in the audit log. */
-  | { kind: 'refused'; error: FhirError }
-  /** Every audit chain head was busy: nothing was read or recorded. */
-  | { kind: 'busy' };
+  | { kind: 'refused'; error: FhirError };
+
+/** The statement's own check that its entry was appended: nothing is delivered that was not recorded. */
+function assertAudited(row: { audited: boolean } | undefined): void {
+  if (!row?.audited) throw new Error('recorded read: audit entry not written');
+}
 
 /** Whether the caller has any relationship with the row's person, by its fact columns (alias `x`). */
 const RELATED = raw('(x.fact_enc or x.fact_att or x.fact_btg)');
@@ -168,7 +171,7 @@ export class GateScope {
     });
     const read = this.checkedRowSql(type, id, sql`, 1 as ord`);
     const [row] = await run<CheckedRow & { audited: boolean }>(this.tx, sink.readStatement({ read, choose: READ_ENTRY, entries }, this.settings.now));
-    if (!row.audited) return { kind: 'busy' };
+    assertAudited(row);
     if (row.id === null) return { kind: 'refused', error: notFound(`${type}/${id} is not known`) };
     if (row.deleted) return { kind: 'refused', error: gone(`${type}/${id} was deleted`) };
     if (!row.visible) return { kind: 'refused', error: this.denial(factsFromColumns(row.person_id ?? '', row)) };
@@ -191,7 +194,7 @@ export class GateScope {
       this.tx,
       sink.readStatement({ read, choose: SEARCH_ENTRY, entries: cachedEntries(this.ctx, `search\n${text}`, () => this.deliveryEntries('search', text)) }, this.settings.now),
     );
-    if (!rows[0].audited) return { kind: 'busy' };
+    assertAudited(rows[0]);
     const page = rows.filter((r) => r.id !== null);
     const total = await this.pageTotal(engine, request, page);
     return { kind: 'delivered', value: { request, matches: this.deliverRows(page, 'search', { query: text }), included: [], total, warnings } };

@@ -75,7 +75,7 @@ export class AccessGate {
 
   /**
    * A read by id, grouped with concurrent reads (`grouped`); alone, on PostgreSQL one statement that reads, decides
-   * and records (`GateScope.readRecorded`), or when every audit chain head is busy a transaction.
+   * and records (`GateScope.readRecorded`).
    */
   async read(ctx: AccessContext, type: string, id: string): Promise<Resource> {
     return this.grouped(ctx, { action: 'read' }, (scope) => scope.read(type, id), (scope) => scope.readRecorded(type, id, this.deps.audit));

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../store/database.ts';
 import { appendAudit, verifyChain } from './chain.ts';
-import { clinician, migratedPostgres, readOf } from './test-support.ts';
+import { openPostgres } from '../store/postgres-database.ts';
+import { clinician, migratedPostgres, PG_URL, readOf } from './test-support.ts';
 
 const pg = await migratedPostgres(8);
 if (!pg) console.warn('PostgreSQL not reachable: skipping audit PostgreSQL tests');
@@ -31,6 +32,46 @@ describe.skipIf(!pg)('audit chain on PostgreSQL', () => {
     // Concurrent appenders took different chains instead of queueing behind one head.
     const chains = (await db.query<{ n: number }>('select count(distinct chain)::int as n from audit_log')).rows[0].n;
     expect(chains).toBeGreaterThan(1);
+  });
+
+  it('gives each connection a chain of its own, continued from the log by the next connection that claims it', async () => {
+    // A schema of its own: chains are claimed per schema, and no idle connection of another test holds one here.
+    const own = (await migratedPostgres(1))!;
+    const url = { url: PG_URL, schema: own.schema, max: 1 };
+    const first = await openPostgres(url);
+    const second = await openPostgres(url);
+    try {
+      const chainOf = async (conn: Database, person: string) => {
+        await conn.transaction((tx) => appendAudit(tx, readOf(person, `Patient/${person}`)));
+        return (await conn.query<{ chain: number; pos: number }>(
+          `select chain, chain_seq as pos from audit_log where person_ids = array[$1] order by seq desc limit 1`, [person],
+        )).rows[0];
+      };
+      const a1 = await chainOf(first, 'claim-a1');
+      const b1 = await chainOf(second, 'claim-b1');
+      expect(b1.chain).not.toBe(a1.chain);
+      // A rolled back append leaves the connection's head where it was.
+      await expect(first.transaction(async (tx) => {
+        await appendAudit(tx, readOf('claim-gone', 'Patient/gone'));
+        throw new Error('access failed');
+      })).rejects.toThrow('access failed');
+      const a2 = await chainOf(first, 'claim-a2');
+      expect(a2).toEqual({ chain: a1.chain, pos: Number(a1.pos) + 1 });
+      // When the first connection ends, its chain is free; the next claimant continues it after its last entry.
+      await first.close();
+      const third = await openPostgres(url);
+      try {
+        await chainOf(second, 'claim-b2');
+        const c1 = await chainOf(third, 'claim-c1');
+        expect(c1).toEqual({ chain: a1.chain, pos: a2.pos + 1 });
+      } finally {
+        await third.close();
+      }
+      expect(await verifyChain(second)).toMatchObject({ ok: true, count: 5, chains: 2 });
+    } finally {
+      await second.close();
+      await own.drop();
+    }
   });
 
   it('finds an entry removed from a chain other than the first', async () => {

@@ -91,6 +91,10 @@ describe('appendAudit + verifyChain', () => {
     })).rejects.toThrow('access failed');
     expect((await db.query('select * from audit_log')).rows).toHaveLength(0);
     expect(await verifyChain(db)).toMatchObject({ ok: true, count: 0 });
+    // The connection's head went back with the rollback: the next entry is the chain's first.
+    await seed(1);
+    expect((await db.query('select chain_seq, prev_hash from audit_log')).rows).toEqual([{ chain_seq: 1, prev_hash: GENESIS_HASH }]);
+    expect(await verifyChain(db)).toMatchObject({ ok: true, count: 1 });
   });
 
   it('rejects UPDATE, DELETE and TRUNCATE through normal SQL', async () => {
@@ -98,7 +102,7 @@ describe('appendAudit + verifyChain', () => {
     await expect(db.query(`update audit_log set agent_name = 'x' where seq = 1`)).rejects.toThrow(/append-only/);
     await expect(db.query('delete from audit_log where seq = 2')).rejects.toThrow(/append-only/);
     await expect(db.query('truncate audit_log')).rejects.toThrow(/append-only/);
-    await expect(db.query('update audit_chain_head set seq = 0')).rejects.toThrow(/forward/);
+    await expect(db.query('update audit_chain_head set seq = seq - 1 where id = 1')).rejects.toThrow(/forward/);
     await expect(db.query(`set session_replication_role = replica`).then(() => db.query('delete from audit_log'))).rejects.toThrow(/append-only/);
     await db.query(`set session_replication_role = origin`);
     expect(await verifyChain(db)).toMatchObject({ ok: true, count: 2 });

@@ -33,7 +33,22 @@ interface PendingRow {
 }
 
 /**
- * One statement per chunk: insert the rows, queue reviews, move the chain's head (data-modifying CTEs always run).
+ * The session setting that holds the head of the connection's chain as `chain:position:hash:schema`
+ * (0015_audit_session_chains.sql); a head kept for another schema (tests switch `search_path`) is claimed anew.
+ */
+const HEAD_SETTING = 'katahdin.audit_head';
+
+/** The head of the connection's chain as one row (`id`, `seq`, `hash`): claimed on the connection's first append. */
+const HEAD_ROW = `select split_part(v, ':', 1)::smallint as id, split_part(v, ':', 2)::bigint as seq, split_part(v, ':', 3) as hash
+  from (select case when split_part(s, ':', 4) = current_schema() then s else audit_chain_claim() end as v
+    from (select coalesce(current_setting('${HEAD_SETTING}', true), '') as s) k) s`;
+
+/** Moves the connection's head; undone with everything else if the transaction rolls back. */
+const moveHead = (chain: string, position: string, hash: string) =>
+  `set_config('${HEAD_SETTING}', ${chain} || ':' || ${position} || ':' || ${hash} || ':' || current_schema(), false)`;
+
+/**
+ * One statement per chunk: insert the rows, queue reviews, move the connection's head (data-modifying CTEs always run).
  * Plain parameterised VALUES: measured several times cheaper than unpacking a JSON array in SQL.
  */
 function appendStatement(chunk: PendingRow[]): { text: string; values: unknown[] } {
@@ -42,7 +57,7 @@ function appendStatement(chunk: PendingRow[]): { text: string; values: unknown[]
   const tuples = chunk.map(({ row }) => `(${COLUMNS.map((c) => param(row[c])).join(', ')})`);
   const reviews = chunk.filter((p) => p.review).map((p) => `(${param(p.row.seq)}, ${param(p.review)})`);
   const last = chunk[chunk.length - 1].row;
-  const head = `update audit_chain_head set seq = ${param(last.chain_seq)}, hash = ${param(last.hash)} where id = ${param(last.chain)}`;
+  const head = `select ${moveHead(`${param(last.chain)}::text`, `${param(last.chain_seq)}::text`, `${param(last.hash)}::text`)}`;
   const text = `with ins as (insert into audit_log (${COLUMNS.join(', ')}) values ${tuples.join(', ')})` +
     (reviews.length ? `, rev as (insert into audit_reviews (event_seq, kind) values ${reviews.join(', ')})` : '') +
     ` ${head}`;
@@ -63,71 +78,56 @@ interface HeadRow {
   ids: Array<number | string>;
 }
 
-/**
- * Locks a chain head for this transaction and draws the event ids: the first head no other transaction holds, so
- * concurrent appenders never queue behind one another; only when every head is busy does it wait for one.
- */
-async function lockHead(tx: Queryable, n: number): Promise<HeadRow> {
-  const ids = `(select array_agg(nextval('audit_event_seq')) from generate_series(1, $1::int)) as ids`;
-  const free = await tx.query<HeadRow>(
-    `select h.id, h.seq, h.hash, ${ids} from (select id, seq, hash from audit_chain_head order by id limit 1 for update skip locked) h`,
+/** The connection's chain head and `n` event ids. */
+async function headOf(tx: Queryable, n: number): Promise<HeadRow> {
+  const head = await tx.query<HeadRow>(
+    `select h.id, h.seq, h.hash, (select array_agg(nextval('audit_event_seq')) from generate_series(1, $1::int)) as ids from (${HEAD_ROW}) h`,
     [n],
   );
-  if (free.rows.length === 1) return free.rows[0];
-  const busy = await tx.query<HeadRow>(
-    `select h.id, h.seq, h.hash, ${ids} from (select id, seq, hash from audit_chain_head where id = $2 for update) h`,
-    [n, 1 + Math.floor(Math.random() * AUDIT_CHAINS)],
-  );
-  if (busy.rows.length !== 1) throw new Error('audit chain head missing');
-  return busy.rows[0];
+  if (head.rows.length !== 1) throw new Error('audit chain head missing');
+  return head.rows[0];
 }
 
-
 /**
- * The CTEs `h`, `e`, `ins`, `upd` that append one entry in the statement they are part of: take the first chain head
- * no other transaction holds, draw the event id, insert the entry with its hash computed by the database (the same
- * text `hashEntry` hashes: place, previous hash, canonical facts) and move the head. `facts` are the expressions of
+ * The CTEs `h`, `e`, `ins`, `upd` that append one entry in the statement they are part of: the connection's chain
+ * head (claimed on its first append), the event id, the entry with its hash computed by the database (the same text
+ * `hashEntry` hashes: place, previous hash, canonical facts) and the head moved on. `facts` are the expressions of
  * `FACT_COLUMNS` in order and `canonical` the canonical JSON of those facts, both over `from` (which ends with a
- * comma, or is empty). `upd` is empty when every head was busy: then nothing was appended.
+ * comma, or is empty). The statement must select from `upd`, or the head does not move.
  */
 export function appendCtes(facts: string[], canonical: string, from = ''): string {
-  return `h as (select id, seq, hash from audit_chain_head order by id limit 1 for update skip locked),
+  return `h as materialized (${HEAD_ROW}),
     e as (select nextval('audit_event_seq') as seq from h),
     ins as (insert into audit_log (${FACT_COLUMNS.map(([c]) => c).join(', ')}, seq, chain, chain_seq, prev_hash, hash)
       select ${facts.join(', ')}, e.seq, h.id, h.seq + 1, h.hash,
         encode(sha256(convert_to(h.id || '.' || (h.seq + 1) || '.' || e.seq || E'\\n' || h.hash || E'\\n' || ${canonical}, 'UTF8')), 'hex')
       from ${from} h, e returning seq, chain, chain_seq, hash),
-    upd as (update audit_chain_head c set seq = ins.chain_seq, hash = ins.hash from ins where c.id = ins.chain returning c.id)`;
+    upd as (select ${moveHead('ins.chain::text', 'ins.chain_seq::text', 'ins.hash')} as head from ins)`;
 }
 
-/** The common case, one event, in one statement (`appendCtes`). Returns false when every head is held by another transaction. */
-async function appendSingle(tx: Queryable, f: AuditFacts, review: PendingRow['review']): Promise<boolean> {
+/** The common case, one event, in one statement (`appendCtes`). */
+async function appendSingle(tx: Queryable, f: AuditFacts, review: PendingRow['review']): Promise<void> {
   const row = factsRow({ seq: 0, chain: 0, chainSeq: 0 }, '', '', f);
   const values: unknown[] = FACT_COLUMNS.map(([c]) => row[c]);
   const params = FACT_COLUMNS.map(([, type], i) => `$${i + 1}::${type}`);
   values.push(canonicalJson(f));
   const canonical = `$${values.length}::text`;
   const reviewCte = review ? `, rev as (insert into audit_reviews (event_seq, kind) select seq, $${values.push(review)}::text from ins)` : '';
-  const text = `with ${appendCtes(params, canonical)}${reviewCte} select id from upd`;
-  return (await tx.query(text, values)).rows.length === 1;
+  const text = `with ${appendCtes(params, canonical)}${reviewCte} select head from upd`;
+  if ((await tx.query(text, values)).rows.length !== 1) throw new Error('audit entry not written');
 }
 
-/** How many chains 0008_audit_chains.sql created. */
-export const AUDIT_CHAINS = 16;
-
 /**
- * Appends audit events in the caller's transaction, chained to the head of a chain it locks. Call it as the LAST
- * statement before commit: the head's row lock is held until commit. Throws when the write fails, so the access
- * it records fails with it.
+ * Appends audit events in the caller's transaction, chained onto the head of its connection's chain. Throws when the
+ * write fails, so the access it records fails with it.
  */
 export async function appendAudit(tx: Queryable, input: AuditInput | AuditInput[], opts: AppendOptions = {}): Promise<void> {
   const inputs = Array.isArray(input) ? input : [input];
   if (inputs.length === 0) return;
   const now = opts.now ?? new Date();
-  // Everything that does not depend on the head is built before the lock is taken.
   const facts: AuditFacts[] = inputs.map((i) => auditFacts(i, now));
-  if (facts.length === 1 && (await appendSingle(tx, facts[0], reviewKind(inputs[0])))) return;
-  const head = await lockHead(tx, facts.length);
+  if (facts.length === 1) return appendSingle(tx, facts[0], reviewKind(inputs[0]));
+  const head = await headOf(tx, facts.length);
   const chain = Number(head.id);
   let chainSeq = Number(head.seq);
   let prev = head.hash;

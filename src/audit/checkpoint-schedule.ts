@@ -7,7 +7,7 @@ export interface CheckpointLog {
 }
 
 /**
- * Signs the audit chain heads every `minutes` while the server runs, and once more when it stops, so truncation
+ * Signs the last entry of every audit chain every `minutes` while the server runs, and once more when it stops, so truncation
  * of the log is detectable without an operator remembering `katahdin audit checkpoint` (which cannot reach an
  * embedded database while the server holds it). The key is created in `keyDir` on first use. `minutes` = 0: off.
  */

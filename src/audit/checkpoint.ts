@@ -56,26 +56,30 @@ export function checkpointSignatureValid(cp: Checkpoint, key: CheckpointKey): bo
 }
 
 /**
- * Signs the head of every chain in use (chain 1 always) and stores the checkpoints, so later truncation of a
- * chain's tail is detectable. Returns them, chain 1 first.
+ * Signs the last entry of every chain in use (chain 1 always) and publishes it as the chain's head, so later
+ * truncation of a chain's tail is detectable. Returns the checkpoints, chain 1 first.
  */
 export async function writeCheckpoint(db: Queryable, key: CheckpointKey, now: Date = new Date()): Promise<Checkpoint[]> {
   if (!key.privateKey) throw new Error('checkpoint key has no private part');
-  const heads = (await db.query<{ id: number; seq: number | string; hash: string }>(
-    'select id, seq, hash from audit_chain_head where id = 1 or seq > 0 order by id',
+  const tails = (await db.query<{ id: number; seq: number | string; hash: string }>(
+    `select c.id, coalesce(t.pos, 0) as seq, coalesce(t.hash, c.hash) as hash from audit_chain_head c
+       left join lateral (select coalesce(l.chain_seq, l.seq) as pos, l.hash from audit_log l
+         where l.chain = c.id order by coalesce(l.chain_seq, l.seq) desc limit 1) t on true
+     where c.id = 1 or t.pos is not null order by c.id`,
   )).rows;
-  if (heads[0]?.id !== 1) throw new Error('audit chain head missing');
+  if (Number(tails[0]?.id) !== 1) throw new Error('audit chain head missing');
   const createdAt = now.toISOString();
   const out: Checkpoint[] = [];
-  for (const head of heads) {
-    const chain = Number(head.id);
-    const seq = Number(head.seq);
-    const signature = sign(null, checkpointMessage(chain, seq, head.hash, createdAt), key.privateKey).toString('base64');
+  for (const tail of tails) {
+    const chain = Number(tail.id);
+    const seq = Number(tail.seq);
+    const signature = sign(null, checkpointMessage(chain, seq, tail.hash, createdAt), key.privateKey).toString('base64');
+    await db.query('update audit_chain_head set seq = $2, hash = $3 where id = $1 and seq < $2', [chain, seq, tail.hash]);
     await db.query(
       'insert into audit_checkpoints (chain, seq, hash, signature, key_id, created_at) values ($1, $2, $3, $4, $5, $6)',
-      [chain, seq, head.hash, signature, key.keyId, createdAt],
+      [chain, seq, tail.hash, signature, key.keyId, createdAt],
     );
-    out.push({ chain, seq, hash: head.hash, signature, keyId: key.keyId, createdAt });
+    out.push({ chain, seq, hash: tail.hash, signature, keyId: key.keyId, createdAt });
   }
   return out;
 }

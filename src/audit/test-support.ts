@@ -26,7 +26,7 @@ export async function migratedPglite(): Promise<Database> {
 export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** A migrated throwaway schema on PostgreSQL, or undefined when no server answers. */
-export async function migratedPostgres(max = 10): Promise<{ db: Database; drop: () => Promise<void> } | undefined> {
+export async function migratedPostgres(max = 10): Promise<{ db: Database; schema: string; drop: () => Promise<void> } | undefined> {
   const schema = `audit_test_${process.pid}_${Date.now()}`;
   let admin: Database;
   try {
@@ -39,6 +39,7 @@ export async function migratedPostgres(max = 10): Promise<{ db: Database; drop: 
   await migrate(db);
   return {
     db,
+    schema,
     drop: async () => {
       await db.close();
       await admin.query(`drop schema ${schema} cascade`);

@@ -69,19 +69,20 @@ async function walk(db: Queryable, chain: number, batchSize: number): Promise<Wa
   }
 }
 
-/** One chain against its head and its signed checkpoints (which reveal truncation of the tail). */
+/** One chain against its published head and its signed checkpoints (which reveal truncation of the tail). */
 async function verifyOne(db: Queryable, head: { id: number; seq: number; hash: string }, checkpoints: Checkpoint[], opts: VerifyOptions): Promise<Failure | number> {
   const result = await walk(db, head.id, opts.batchSize ?? 2000);
   if (result.failure) return result.failure;
   const lastPos = result.last ? positionOf(result.last) : 0;
+  const hashAt = async (pos: number) =>
+    (await db.query<{ hash: string }>(`select hash from audit_log where chain = $1 and ${POSITION} = $2`, [head.id, pos])).rows[0]?.hash;
+  // The head is published at claims and checkpoints, so it may stand behind the tail; never beyond it.
   if (head.seq > lastPos) return { firstBadSeq: lastPos + 1, problem: 'truncated' };
-  if (head.seq === lastPos && lastPos > 0 && head.hash !== result.last?.hash) return { firstBadSeq: lastPos, problem: 'changed' };
+  if (head.seq > 0 && (await hashAt(head.seq)) !== head.hash) return { firstBadSeq: head.seq, problem: 'changed' };
   for (const cp of checkpoints.filter((c) => c.chain === head.id)) {
     if (opts.key && !checkpointSignatureValid(cp, opts.key)) return { firstBadSeq: cp.seq, problem: 'checkpoint-mismatch' };
     if (cp.seq > lastPos) return { firstBadSeq: lastPos + 1, problem: 'truncated' };
-    if (cp.seq === 0) continue;
-    const at = (await db.query<{ hash: string }>(`select hash from audit_log where chain = $1 and ${POSITION} = $2`, [head.id, cp.seq])).rows[0];
-    if (at?.hash !== cp.hash) return { firstBadSeq: cp.seq, problem: 'checkpoint-mismatch' };
+    if (cp.seq > 0 && (await hashAt(cp.seq)) !== cp.hash) return { firstBadSeq: cp.seq, problem: 'checkpoint-mismatch' };
   }
   return result.count;
 }
@@ -97,12 +98,14 @@ export async function verifyChain(db: Queryable, opts: VerifyOptions = {}): Prom
   if (!heads.some((h) => h.id === 1)) return { ok: false, firstBadSeq: 1, problem: 'truncated', chain: 1 };
   const checkpoints = await listCheckpoints(db);
   let count = 0;
+  let chains = 0;
   for (const head of heads) {
     const outcome = await verifyOne(db, head, checkpoints, opts);
     if (typeof outcome !== 'number') return { ok: false, ...outcome, chain: head.id };
     count += outcome;
+    if (outcome > 0) chains += 1;
   }
   const stray = (await db.query<{ chain: number }>('select distinct chain from audit_log where chain <> all($1::smallint[])', [heads.map((h) => h.id)])).rows[0];
   if (stray) return { ok: false, firstBadSeq: 1, problem: 'changed', chain: Number(stray.chain) };
-  return { ok: true, count, checkpoints: checkpoints.length, signaturesChecked: Boolean(opts.key), chains: heads.filter((h) => h.seq > 0).length };
+  return { ok: true, count, checkpoints: checkpoints.length, signaturesChecked: Boolean(opts.key), chains };
 }

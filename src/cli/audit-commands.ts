@@ -27,7 +27,7 @@ export const AUDIT_COMMANDS: CliCommand[] = [
     run: () => withAuditDb((db, keyDir) => auditVerify(db, keyDir)),
   },
   {
-    name: 'audit checkpoint', usage: 'audit checkpoint', summary: 'sign the current audit chain head (Ed25519 key in DATA_DIR/keys)',
+    name: 'audit checkpoint', usage: 'audit checkpoint', summary: 'sign the last entry of every audit chain (Ed25519 key in DATA_DIR/keys)',
     run: () => withAuditDb((db, keyDir) => auditCheckpoint(db, keyDir)),
   },
   {

@@ -182,30 +182,4 @@ describe.each(kinds)('recorded read on %s', (kind) => {
     const verified = await verifyChain(server.services.db);
     expect(verified.ok, JSON.stringify(verified)).toBe(true);
   }, 300_000);
-
-  // PGlite has one connection: no other transaction can hold the heads there.
-  it.skipIf(kind !== 'postgres')('when every audit chain head is busy, reads in a transaction that waits for one', async () => {
-    const ctx: AccessContext = await server.services.auth.verify(f.tokens.clinician);
-    const target = f.persons.encounter.resources.find((r) => r.type === 'Observation')!;
-    const before = Number((await server.services.db.query<{ n: number }>('select count(*)::int as n from audit_log')).rows[0].n);
-    let release!: () => void;
-    let locked!: () => void;
-    const heldAll = new Promise<void>((done) => (locked = done));
-    const holder = server.services.db.transaction(async (tx) => {
-      await tx.query('select id from audit_chain_head for update');
-      locked();
-      await new Promise<void>((done) => (release = done));
-    });
-    await heldAll;
-    let settled = false;
-    const read = server.services.gate.read(ctx, target.type, target.id).finally(() => (settled = true));
-    await new Promise((done) => setTimeout(done, 300));
-    expect(settled, 'the read must not deliver before its audit entry can be written').toBe(false);
-    release();
-    await holder;
-    expect((await read).id).toBe(target.id);
-    const after = Number((await server.services.db.query<{ n: number }>('select count(*)::int as n from audit_log')).rows[0].n);
-    expect(after).toBe(before + 1);
-    expect((await lastEntry()).entityRefs).toEqual([`${target.type}/${target.id}`]);
-  });
 });
