@@ -5,7 +5,6 @@ import { authorizeRead } from './authorize.ts';
 import type { GateScope } from './gate-scope.ts';
 import { exportFilter } from './privacy-filter.ts';
 import { scopeAllows } from './scopes.ts';
-import { V3_ACT_CODE } from './write-batch.ts';
 import type { ResultRow } from './search-engine.ts';
 
 /** Which rows a bulk export covers, before the privacy filter. */
@@ -141,19 +140,16 @@ export interface DeletedKey {
 
 /**
  * Resources of the selection deleted since `_since` (up to the transactionTime) that the caller could see when they
- * existed, `limit` at a time after `after` (`Type/id`), audited as an export. A deletion row carries no labels, so
- * they are read from the deleted version's `meta.security`: a withheld resource's deletion is withheld with it.
+ * existed, `limit` at a time after `after` (`Type/id`), audited as an export. A deletion row keeps the deleted
+ * version's labels, so a withheld resource's deletion is withheld with it.
  */
 export async function exportDeleted(scope: GateScope, sel: ExportSelection, after: string | undefined, limit: number, query: string): Promise<{ keys: DeletedKey[]; more: boolean }> {
   if (!sel.since || sel.types.length === 0 || (Array.isArray(sel.persons) && sel.persons.length === 0)) return { keys: [], more: false };
   const [afterType, afterId] = after ? [after.slice(0, after.indexOf('/')), after.slice(after.indexOf('/') + 1)] : ['', ''];
-  const keys = await run<DeletedKey>(scope.tx, sql`select r.resource_type, r.id, r.person_id from (
-      select d.resource_type, d.id, d.person_id, d.source_org,
-        array(select c->>'code' from jsonb_array_elements(coalesce(d.content->'meta'->'security', '[]'::jsonb)) c
-          where c->>'system' = ${V3_ACT_CODE}) as security
-      from resources d where d.deleted = true and d.resource_type = any(${sel.types}::text[])
-        and d.last_updated >= ${sel.since} and d.last_updated <= ${sel.until} and (d.resource_type, d.id) > (${afterType}, ${afterId})) r
-    where ${exportFilter(scope.ctx, scope.settings)('r')} ${personsCondition(sel)}
+  const keys = await run<DeletedKey>(scope.tx, sql`select r.resource_type, r.id, r.person_id from resources r
+    where r.deleted = true and r.resource_type = any(${sel.types}::text[])
+      and r.last_updated >= ${sel.since} and r.last_updated <= ${sel.until} and (r.resource_type, r.id) > (${afterType}, ${afterId})
+      and ${exportFilter(scope.ctx, scope.settings)('r')} ${personsCondition(sel)}
     order by r.resource_type, r.id limit ${limit}`);
   if (keys.length) {
     const touched = [...new Set(keys.flatMap((k) => (k.person_id ? [k.person_id] : [])))];

@@ -19,7 +19,7 @@ import type { FilterSettings } from './privacy-filter.ts';
 import { ownRecordsFilter, perPersonFilter, privacyFilter, standingColumns, type PerPersonFilter } from './privacy-filter.ts';
 import type { ParsedSearch, ResultRow, SearchEngine } from './search-engine.ts';
 import type { WriteInput } from './write-batch.ts';
-import { currentRowsForWrite, labelsByReference, writeBatch } from './write-batch.ts';
+import { currentRowsForWrite, labelsByReference, V3_ACT_CODE, writeBatch } from './write-batch.ts';
 import { searchBatch } from './search-batch.ts';
 
 export type { WriteInput } from './write-batch.ts';
@@ -413,9 +413,11 @@ export class GateScope {
     if (!current || current.deleted) return;
     const lastUpdated = this.settings.now.toISOString();
     const content = { ...current.content, meta: { ...current.content.meta, versionId: String(current.version_id + 1), lastUpdated } } as Resource;
+    // The deletion keeps the deleted version's labels, so every path that reads it filters it as it filtered the resource.
+    const security = (content.meta?.security ?? []).flatMap((c) => (c.system === V3_ACT_CODE && c.code ? [c.code] : []));
     await writeVersion(this.tx, {
       resourceType: type, id, versionId: current.version_id + 1, lastUpdated, deleted: true,
-      personId: current.person_id ?? undefined, sourceOrg: current.source_org ?? undefined, security: [], content,
+      personId: current.person_id ?? undefined, sourceOrg: current.source_org ?? undefined, security, content,
     });
     await this.requireSearch().deleteIndex(this.tx, [{ resourceType: type, id }]);
     this.note('delete', current.person_id ? [current.person_id] : [], [`${type}/${id}`]);

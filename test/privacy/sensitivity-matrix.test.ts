@@ -149,12 +149,17 @@ describe.each(kinds)('sensitivity matrix on %s', (kind) => {
     if (out.total !== undefined) expect(out.total).toBe(out.entries);
   });
 
-  // Last: it deletes a fixture resource. The deletion row carries no labels, so what decides its history must not be
-  // that row alone: the withheld depression diagnosis shows neither its earlier versions nor its deletion.
+  // Last: it deletes a fixture resource. The deletion keeps the deleted version's labels: the withheld depression
+  // diagnosis shows neither its earlier versions nor its deletion.
   it('a deleted labelled resource stays withheld on every history path', async () => {
     const f = fixtures['shares-HIV-only'];
+    const labelsOf = async () => (await server.services.db.query<{ security: string[]; deleted: boolean }>(
+      `select security, deleted from resources where resource_type = 'Condition' and id = $1`, [f.depression])).rows[0];
+    const before = await labelsOf();
+    expect(before.security).toContain('PSY');
     const del = await fhir(server, feed, 'DELETE', `/fhir/Condition/${f.depression}`);
     expect(del.status).toBeLessThan(300);
+    expect(await labelsOf()).toEqual({ security: before.security, deleted: true });
     const token = tokens['no-btg'];
     const own = await fhir(server, token, 'GET', `/fhir/Condition/${f.depression}/_history`);
     expect(own.status === 200 ? (asBundle(own).entry ?? []).length : 0).toBe(0);
