@@ -11,7 +11,8 @@
 -- `audit_chain_head` is no longer moved by every append: the claim and each signed checkpoint publish a chain's
 -- last entry there (still forward only). It lists the chains that exist; `audit verify` compares each chain's tail
 -- with it and with the signed checkpoints. Connection poolers must keep sessions (PgBouncer session mode), as
--- node-postgres's pool does.
+-- node-postgres's pool does. Servers of the version before this one must be stopped first: they append to chains
+-- by locking head rows, and an append of theirs to a chain a new connection holds fails on the position index.
 
 alter table audit_chain_head drop constraint audit_chain_head_id_check;
 alter table audit_chain_head add constraint audit_chain_head_id_check check (id between 1 and 1024);

@@ -4,6 +4,7 @@ import { decideMpiTask } from '../api/admin.ts';
 import type { MpiTask } from '../api/types.ts';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { ErrorMessage } from '../components/status.tsx';
+import { useAction } from '../components/use-action.ts';
 import { dateText } from '../record/display.ts';
 import { PatientCompare } from './patient-compare.tsx';
 import { TableScroll } from '../components/table-scroll.tsx';
@@ -12,21 +13,15 @@ type Decision = 'link' | 'not-link';
 
 export function MpiTaskCard({ task, onDecided }: { task: MpiTask; onDecided: (message: string) => void }) {
   const [pending, setPending] = useState<Decision | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useAction();
   const decide = async (): Promise<void> => {
     if (!pending) return;
-    setBusy(true);
-    try {
+    const ok = await run(async () => {
       const r = await decideMpiTask(task.id, pending);
       setPending(null);
       onDecided(`Task ${task.id}: ${pending === 'link' ? 'linked' : 'kept apart'} (${r.status}).`);
-    } catch (err) {
-      setError(err);
-      setPending(null);
-    } finally {
-      setBusy(false);
-    }
+    });
+    if (!ok) setPending(null);
   };
   return (
     <article className="card" aria-labelledby={`task-${task.id}`}>

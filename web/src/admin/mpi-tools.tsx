@@ -4,6 +4,7 @@ import { mergePersons, unlinkPatient } from '../api/admin.ts';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { Field } from '../components/field.tsx';
 import { ErrorMessage, StatusMessage } from '../components/status.tsx';
+import { useAction } from '../components/use-action.ts';
 
 type Pending = { kind: 'unlink' } | { kind: 'merge' } | null;
 
@@ -12,14 +13,11 @@ export function MpiTools() {
   const [source, setSource] = useState('');
   const [target, setTarget] = useState('');
   const [pending, setPending] = useState<Pending>(null);
-  const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState<string>();
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useAction();
   const ask = (kind: 'unlink' | 'merge') => (e: FormEvent) => { e.preventDefault(); setPending({ kind }); };
-  const run = async (): Promise<void> => {
-    setBusy(true);
-    setError(undefined);
-    try {
+  const apply = async (): Promise<void> => {
+    await run(async () => {
       if (pending?.kind === 'unlink') {
         await unlinkPatient(patientId.trim());
         setMessage(`Source record ${patientId} is now its own person.`);
@@ -27,12 +25,8 @@ export function MpiTools() {
         const r = await mergePersons(source.trim(), target.trim());
         setMessage(`Merged into person ${r.personId}.`);
       }
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-      setPending(null);
-    }
+    });
+    setPending(null);
   };
   return (
     <section aria-labelledby="mpi-tools-h">
@@ -53,7 +47,7 @@ export function MpiTools() {
       <StatusMessage message={message} />
       <ErrorMessage error={error} />
       <ConfirmDialog open={pending !== null} title={pending?.kind === 'unlink' ? 'Unlink this record?' : 'Merge these persons?'}
-        confirmLabel="Yes, do it" busy={busy} onConfirm={() => void run()} onCancel={() => setPending(null)}>
+        confirmLabel="Yes, do it" busy={busy} onConfirm={() => void apply()} onCancel={() => setPending(null)}>
         <p>{pending?.kind === 'unlink'
           ? 'The source record will become a separate person. Its data will no longer show with the others.'
           : 'All source records of the first person move to the second person.'}</p>

@@ -2,6 +2,7 @@
 import { useId, useState, type FormEvent, type ReactNode } from 'react';
 import { Dialog } from '../components/dialog.tsx';
 import { ErrorMessage } from '../components/status.tsx';
+import { useAction } from '../components/use-action.ts';
 
 interface Props {
   open: boolean;
@@ -15,22 +16,15 @@ interface Props {
 
 export function ReasonDialog({ open, title, submitLabel, danger, onSubmit, onClose, children }: Props) {
   const [reason, setReason] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useAction();
   const id = useId();
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     if (!reason.trim()) return;
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       await onSubmit(reason.trim());
       setReason('');
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <Dialog open={open} title={title} onClose={onClose}>

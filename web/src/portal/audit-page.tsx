@@ -1,6 +1,7 @@
 /** The audit request form, the patient's requests, and their access report. */
 import { useId, useState, type FormEvent } from 'react';
 import { myAuditRequests, requestAudit } from '../api/portal.ts';
+import { useAction } from '../components/use-action.ts';
 import { useAsync } from '../components/use-async.ts';
 import { ErrorMessage, Loading, StatusMessage } from '../components/status.tsx';
 import { dateText } from '../record/display.ts';
@@ -9,24 +10,17 @@ import { useMe } from './use-me.ts';
 
 function RequestForm({ onDone }: { onDone: () => void }) {
   const [note, setNote] = useState('');
-  const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState<string>();
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useAction();
   const id = useId();
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       const r = await requestAudit(note.trim() || undefined);
       setMessage(`We got your request (number ${r.id}). Status: ${r.status}.`);
       setNote('');
       onDone();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form className="card" onSubmit={submit} aria-labelledby={`${id}-h`}>

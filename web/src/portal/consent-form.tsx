@@ -4,6 +4,7 @@ import { recordConsent } from '../api/fhir.ts';
 import type { ConsentChannel, ConsentStatus } from '../api/types.ts';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { ErrorMessage } from '../components/status.tsx';
+import { useAction } from '../components/use-action.ts';
 import type { ConsentFormText } from './consent-texts.ts';
 
 interface Props {
@@ -17,25 +18,17 @@ interface Props {
 export function ConsentForm({ patientId, text, channel = 'online', date, onDone }: Props) {
   const [understood, setUnderstood] = useState(false);
   const [confirming, setConfirming] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useAction();
   const checkId = useId();
   const submit = (e: FormEvent): void => {
     e.preventDefault();
     if (understood) setConfirming(true);
   };
   const confirm = async (): Promise<void> => {
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       onDone(await recordConsent(patientId, { action: text.action, category: text.category, channel, date }));
-      setConfirming(false);
-    } catch (err) {
-      setError(err);
-      setConfirming(false);
-    } finally {
-      setBusy(false);
-    }
+    });
+    setConfirming(false);
   };
   return (
     <form className="card consent-form" onSubmit={submit} aria-labelledby={`${checkId}-title`}>

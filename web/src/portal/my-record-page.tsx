@@ -1,6 +1,7 @@
 /** The patient's own record, read-only, and a copy of it to download. */
 import { useState } from 'react';
 import { exportMyRecord, getEverything } from '../api/fhir.ts';
+import { useAction } from '../components/use-action.ts';
 import { useAsync } from '../components/use-async.ts';
 import { ErrorMessage, Loading, StatusMessage } from '../components/status.tsx';
 import { saveBlob } from './download.ts';
@@ -17,22 +18,15 @@ function Record({ patientId }: { patientId: string }) {
 
 /** Downloads the whole record as a FHIR file another app or doctor's system can read. */
 function DownloadRecord() {
-  const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState<string>();
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useAction();
   const download = async (): Promise<void> => {
-    setBusy(true);
-    setError(undefined);
-    setMessage('Preparing your file…');
-    try {
+    const ok = await run(async () => {
+      setMessage('Preparing your file…');
       saveBlob(await exportMyRecord(), 'my-health-record.ndjson');
       setMessage('Your file is downloading. It is in the FHIR format other health apps and doctors\' systems can read.');
-    } catch (err) {
-      setMessage(undefined);
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
+    if (!ok) setMessage(undefined);
   };
   return (
     <div className="actions">

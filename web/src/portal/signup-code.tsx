@@ -3,23 +3,17 @@ import { useState, type FormEvent } from 'react';
 import { verifySignup } from '../api/portal.ts';
 import { Field } from '../components/field.tsx';
 import { ErrorMessage, StatusMessage } from '../components/status.tsx';
+import { useAction } from '../components/use-action.ts';
 
 export function SignupCode({ username, message, onVerified }: { username: string; message: string; onVerified: () => void }) {
   const [code, setCode] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useAction();
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       await verifySignup(username, code.trim());
       onVerified();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form className="card" onSubmit={submit} aria-labelledby="code-h">

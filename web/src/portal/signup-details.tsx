@@ -3,26 +3,20 @@ import { useState, type FormEvent } from 'react';
 import { startSignup, type SignupStart } from '../api/portal.ts';
 import { Field } from '../components/field.tsx';
 import { ErrorMessage } from '../components/status.tsx';
+import { useAction } from '../components/use-action.ts';
 
 const EMPTY: SignupStart = { given: '', family: '', birthDate: '', postalCode: '', username: '', password: '' };
 
 export function SignupDetails({ onSent }: { onSent: (username: string, message: string) => void }) {
   const [f, setF] = useState<SignupStart>(EMPTY);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useAction();
   const set = (k: keyof SignupStart) => (e: { target: { value: string } }) => setF((old) => ({ ...old, [k]: e.target.value }));
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       const r = await startSignup({ ...f, given: f.given.trim(), family: f.family.trim(), username: f.username.trim() });
       onSent(f.username.trim(), r.message);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form className="card" onSubmit={submit} aria-labelledby="details-h">
