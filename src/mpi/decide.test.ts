@@ -46,4 +46,17 @@ describe('decisions and safety rules', () => {
     expect(withoutDate.decision).not.toBe('auto-link');
     expect(judge(a, { ...b, email: 'same@example.org' }).reason).not.toBe('insufficient-evidence');
   });
+
+  it('needs more than names when both birth dates are January 1st (a year-only date)', () => {
+    const a = rec({ id: 'a', birthDate: '1950-01-01', ssn: undefined, email: undefined, phone: undefined, street: undefined, postalCode: undefined });
+    const b = { ...a, id: 'b' };
+    expect(judge(a, b)).toEqual({ decision: 'review', reason: 'year-only-birth-date' });
+    // A town alone is no corroboration; a street, phone or identifier is.
+    expect(judge(a, { ...b, city: a.city }).reason).toBe('year-only-birth-date');
+    expect(judge({ ...a, street: '12 Elm St' }, { ...b, street: '12 Elm Street' }).decision).toBe('auto-link');
+    expect(judge({ ...a, phone: '2075551234' }, { ...b, phone: '2075551234' }).decision).toBe('auto-link');
+    expect(judge({ ...a, ssn: '123456789' }, { ...b, ssn: '123456789' }).decision).toBe('auto-link');
+    // A real date of birth on either side is evidence as before.
+    expect(judge({ ...a, birthDate: '1950-03-14' }, { ...b, birthDate: '1950-03-14' }).decision).toBe('auto-link');
+  });
 });

@@ -3,12 +3,21 @@ import { describe, expect, it } from 'vitest';
 import {
   normEmail, normName, normPhone, normPostal, normSsn, normStreet, normText, parseDate, patientToRecord,
 } from './normalize.ts';
+import { prepare } from './prepare.ts';
 
 describe('normalisation', () => {
   it('strips diacritics and punctuation and upper-cases', () => {
     expect(normText('  José-María  O’Brien ')).toBe('JOSE MARIA O BRIEN');
     expect(normName("D'Angelo-Smith")).toBe('DANGELOSMITH');
     expect(normText('Ｍüller')).toBe('MULLER');
+  });
+
+  it('leaves titles, honours and ordinals out of the names it compares', () => {
+    const p = prepare({ id: 'x', given: ['Sir', 'John'], family: "O'Neil-Smith" });
+    expect([p.given, p.givenTokens, p.family]).toEqual(['JOHN', ['JOHN'], 'ONEILSMITH']);
+    const title = prepare({ id: 'y', given: ['1st'], family: 'Bt.' });
+    expect([title.given, title.family, title.familyTokens]).toEqual(['', '', []]);
+    expect(prepare({ id: 'z', given: ['Dr. Ada'], family: 'Lovelace' }).given).toBe('ADA');
   });
 
   it('abbreviates street words', () => {

@@ -1,6 +1,6 @@
 // A record normalised once (names, phonetic codes, date parts) so scoring many pairs stays cheap.
 import {
-  normEmail, normName, normPhone, normPostal, normSex, normSsn, normStreet, normText, parseDate,
+  normEmail, normPhone, normPostal, normSex, normSsn, normStreet, normText, parseDate,
   type DateParts, type MpiRecord, type MpiSex,
 } from './normalize.ts';
 import { metaphone } from './string-metrics.ts';
@@ -27,8 +27,17 @@ export interface PreparedRecord {
 
 const cache = new WeakMap<MpiRecord, PreparedRecord>();
 
+/**
+ * Titles, honours and ordinals that registries leave in name fields ("Sir", "Dr", "1st Bt."): shared by many people,
+ * they say nothing about which person a record is, and matched as names they link strangers.
+ */
+const NOT_A_NAME = new Set(['SIR', 'DAME', 'LORD', 'LADY', 'MR', 'MRS', 'MS', 'MISS', 'MX', 'DR', 'REV', 'PROF', 'BT', 'BART', 'BARONET', 'ESQ']);
+
 function tokens(values: unknown[]): string[] {
-  return values.flatMap((v) => normText(v).split(' ')).map((t) => t.replace(/[^A-Z]/g, '')).filter((t) => t.length > 0);
+  return values.flatMap((v) => normText(v).split(' '))
+    .filter((t) => !/^\d+(ST|ND|RD|TH)$/.test(t))
+    .map((t) => t.replace(/[^A-Z]/g, ''))
+    .filter((t) => t.length > 0 && !NOT_A_NAME.has(t));
 }
 
 function safeArray(value: unknown): unknown[] {
@@ -40,7 +49,8 @@ export function prepare(record: MpiRecord): PreparedRecord {
   const hit = cache.get(record);
   if (hit) return hit;
   const givenTokens = tokens(safeArray(record.given));
-  const family = normName(record.family);
+  const familyTokens = tokens([record.family]);
+  const family = familyTokens.join('');
   const sex = normSex(record.sex);
   const prepared: PreparedRecord = {
     id: typeof record.id === 'string' ? record.id : String(record.id),
@@ -48,7 +58,7 @@ export function prepare(record: MpiRecord): PreparedRecord {
     givenTokens,
     givenMp: metaphone(givenTokens[0] ?? ''),
     family,
-    familyTokens: tokens([record.family]),
+    familyTokens,
     familyMp: metaphone(family),
     birth: parseDate(record.birthDate),
     sex: sex === 'unknown' ? undefined : sex,
