@@ -40,8 +40,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   if (!config.databaseUrl && (await serverRunning(config.dataDir))) {
     throw new ConfigError(`another Katahdin server is already using ${config.dataDir} (the embedded database allows one process)`);
   }
-  const db = await openDatabase(config);
   const app = createApp(config, opts.logStream);
+  const db = await openDatabase(config, app.log);
   let ingestion: IngestionHandle | undefined;
   let checkpoints: { close(): Promise<void> } | undefined;
   let notifications: NotificationWorker | undefined;

@@ -46,14 +46,20 @@ async function openEmbedded(dataDir?: string): Promise<Database> {
   return openPglite(dataDir);
 }
 
-export async function openDatabase(config: Config): Promise<Database> {
+/** Where the database layer reports a lost idle connection (no PHI: the error code only). */
+export interface DatabaseLog {
+  warn(obj: object, msg: string): void;
+}
+
+export async function openDatabase(config: Config, log?: DatabaseLog): Promise<Database> {
   // `memory://` is an in-memory PGlite: same engine, nothing on disk (tests).
   if (config.databaseUrl === 'memory://') return openEmbedded();
   if (config.databaseUrl) {
     const url = new URL(config.databaseUrl);
     const schema = url.searchParams.get('schema') ?? undefined;
     url.searchParams.delete('schema');
-    return openPostgres({ url: url.toString(), schema });
+    const onIdleError = (err: Error) => log?.warn({ code: (err as { code?: string }).code }, 'database connection lost while idle; the pool opens a new one');
+    return openPostgres({ url: url.toString(), schema, onIdleError });
   }
   const dir = join(config.dataDir, 'pgdata');
   await mkdir(dir, { recursive: true });

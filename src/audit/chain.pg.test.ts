@@ -20,7 +20,7 @@ describe.skipIf(!pg)('audit chain on PostgreSQL', () => {
         await db.transaction(async (tx) => {
           // Some other work first, as the gate does; the append is the last statement.
           await tx.query('select pg_sleep(0.001)');
-          // Single events take the one-statement path, pairs the lock-then-insert path: both must interleave.
+          // Single events take the one-statement path, pairs the head-then-insert path: both must interleave.
           await appendAudit(tx, i % 2 ? [readOf(`p${w}`, `Observation/${w}-${i}`), readOf(`p${w}`, `Patient/${w}`)] : [readOf(`p${w}`, `Observation/${w}-${i}`)]);
         });
       }
@@ -70,6 +70,36 @@ describe.skipIf(!pg)('audit chain on PostgreSQL', () => {
       expect(await verifyChain(second)).toMatchObject({ ok: true, count: 5, chains: 2 });
     } finally {
       await second.close();
+      await own.drop();
+    }
+  });
+
+  it('keeps every chain valid when two servers append at once, and when a connection dies inside a transaction', async () => {
+    const own = (await migratedPostgres(4))!;
+    const other = await openPostgres({ url: PG_URL, schema: own.schema, max: 4 });
+    try {
+      const servers = [own.db, other];
+      await Promise.all(servers.flatMap((server, s) => Array.from({ length: 4 }, (_, w) => (async () => {
+        for (let i = 0; i < 15; i++) {
+          await server.transaction((tx) => appendAudit(tx, i % 3 ? readOf(`s${s}w${w}`, `Observation/${i}`) : [readOf(`s${s}`, 'Patient/a'), readOf(`s${s}`, 'Patient/b')]));
+        }
+      })())));
+      // A connection killed between its append and its commit: nothing of it is kept, and whoever claims its chain
+      // next continues after the last committed entry.
+      const victim = other.transaction(async (tx) => {
+        await appendAudit(tx, readOf('killed', 'Patient/killed'));
+        const pid = (await tx.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0].pid;
+        await own.db.query('select pg_terminate_backend($1)', [pid]);
+        await tx.query('select 1');
+      });
+      await expect(victim).rejects.toThrow();
+      for (let i = 0; i < 10; i++) await other.transaction((tx) => appendAudit(tx, readOf('after', `Patient/${i}`)));
+      const rows = (await own.db.query<{ n: number; killed: number }>(
+        `select count(*)::int as n, count(*) filter (where 'killed' = any(person_ids))::int as killed from audit_log`)).rows[0];
+      expect(rows).toEqual({ n: 2 * 4 * (10 + 5 * 2) + 10, killed: 0 });
+      expect(await verifyChain(own.db)).toMatchObject({ ok: true, count: rows.n });
+    } finally {
+      await other.close();
       await own.drop();
     }
   });

@@ -33,3 +33,29 @@ describe.skipIf(!pgUp)('PostgreSQL statement preparation', () => {
     }
   });
 });
+
+describe.skipIf(!pgUp)('PostgreSQL connections that die', () => {
+  it('survives a connection ended while idle in the pool or inside a transaction, and goes on with new ones', async () => {
+    const lost: Error[] = [];
+    const db = await openPostgres({ url: PG_URL, max: 1, onIdleError: (err) => lost.push(err) });
+    const admin = await openPostgres({ url: PG_URL, max: 1 });
+    const pidOf = async () => (await db.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0].pid;
+    try {
+      const idle = await pidOf();
+      await admin.query('select pg_terminate_backend($1)', [idle]);
+      await expect.poll(() => lost.length).toBe(1);
+      expect(await pidOf()).not.toBe(idle);
+      // Between two statements of a transaction: the next statement fails, the transaction with it.
+      await expect(db.transaction(async (tx) => {
+        const pid = (await tx.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0].pid;
+        await admin.query('select pg_terminate_backend($1)', [pid]);
+        await new Promise((done) => setTimeout(done, 100));
+        await tx.query('select 1');
+      })).rejects.toThrow();
+      expect((await db.query<{ n: number }>('select 41 + 1 as n')).rows[0].n).toBe(42);
+    } finally {
+      await admin.close();
+      await db.close();
+    }
+  });
+});

@@ -20,6 +20,11 @@ export interface PostgresOptions {
   /** Schema to use as search_path (tests use a throwaway schema). */
   schema?: string;
   max?: number;
+  /**
+   * Told when a connection dies while idle in the pool (the server restarted, an administrator ended it). The pool
+   * drops it and opens another when one is needed; unheard, the pool's error event would end the process.
+   */
+  onIdleError?: (err: Error) => void;
 }
 
 export async function openPostgres(opts: PostgresOptions): Promise<Database> {
@@ -28,6 +33,7 @@ export async function openPostgres(opts: PostgresOptions): Promise<Database> {
     max: opts.max ?? 10,
     options: opts.schema ? `-c search_path=${opts.schema}` : undefined,
   });
+  pool.on('error', (err) => opts.onIdleError?.(err));
   await pool.query('select 1');
   const names = new StatementNames();
   const base = wrap(pool, names);
@@ -36,6 +42,13 @@ export async function openPostgres(opts: PostgresOptions): Promise<Database> {
     query: base.query,
     async transaction(fn) {
       const client = await pool.connect();
+      // A connection that dies between statements (the server restarted) reports it as an event, not through a
+      // query: heard here, the transaction's next statement fails instead, and the client is destroyed, not reused.
+      let lost: Error | undefined;
+      const onLost = (err: Error) => {
+        lost = err;
+      };
+      client.on('error', onLost);
       try {
         await client.query('begin');
         const result = await fn(wrap(client, names));
@@ -45,7 +58,8 @@ export async function openPostgres(opts: PostgresOptions): Promise<Database> {
         await client.query('rollback').catch(() => undefined);
         throw err;
       } finally {
-        client.release();
+        client.off('error', onLost);
+        client.release(lost);
       }
     },
     close: () => pool.end(),
