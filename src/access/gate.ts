@@ -21,10 +21,12 @@ export interface GateDeps {
 }
 
 /**
- * Two groups in flight keep the database's work overlapping with this process's; measured on 2 cores with 10
- * concurrent readers. A group larger than 64 would hold its first answers back for little saving.
+ * One group in flight: on PostgreSQL a group's reads are pipelined (sent together, one round trip for all), so a
+ * larger group costs little more than a small one and shares its one audit write among more reads. Measured on 2
+ * cores with 10 concurrent readers: one group 2,343 req/s (p99 9 ms), two 2,114 (p99 10 ms). A group larger than 64
+ * would hold its first answers back for little saving.
  */
-const READ_GROUPS: GroupLimits = { groups: 2, size: 64 };
+const READ_GROUPS: GroupLimits = { groups: 1, size: 64 };
 
 export interface GateRequest {
   /** What the caller is doing, for the audit event when the work itself does not say more. */

@@ -31,6 +31,9 @@ export async function openPostgres(opts: PostgresOptions): Promise<Database> {
   const pool = new pg.Pool({
     connectionString: opts.url,
     max: opts.max ?? 10,
+    // Statements issued together on one connection are sent together (a read group's reads: `ReadGroups`); each keeps
+    // its own result or error, and a transaction's statements stay in order.
+    pipeline: true,
     options: opts.schema ? `-c search_path=${opts.schema}` : undefined,
   });
   pool.on('error', (err) => opts.onIdleError?.(err));
