@@ -64,10 +64,27 @@ describe.skipIf(!pg)('audit chain on PostgreSQL', () => {
         await chainOf(second, 'claim-b2');
         const c1 = await chainOf(third, 'claim-c1');
         expect(c1).toEqual({ chain: a1.chain, pos: a2.pos + 1 });
-      } finally {
+      } catch (err) {
         await third.close();
+        throw err;
       }
-      expect(await verifyChain(second)).toMatchObject({ ok: true, count: 5, chains: 2 });
+      // A connection whose first append rolled back keeps the chain it holds, even when a lower one is free by then.
+      const fourth = await openPostgres(url);
+      try {
+        await expect(fourth.transaction(async (tx) => {
+          await appendAudit(tx, readOf('claim-d0', 'Patient/d0'));
+          throw new Error('access failed');
+        })).rejects.toThrow('access failed');
+        const held = (await fourth.query<{ chain: number }>(
+          `select objid::int as chain from pg_locks where locktype = 'advisory' and pid = pg_backend_pid() and objsubid = 2`)).rows;
+        await third.close();
+        const d1 = await chainOf(fourth, 'claim-d1');
+        expect([d1.chain]).toEqual(held.map((h) => h.chain));
+        expect(d1.chain).not.toBe(a1.chain);
+      } finally {
+        await fourth.close();
+      }
+      expect(await verifyChain(second)).toMatchObject({ ok: true, count: 6, chains: 3 });
     } finally {
       await second.close();
       await own.drop();

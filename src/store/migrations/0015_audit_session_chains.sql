@@ -20,22 +20,32 @@ alter table audit_chain_head add constraint audit_chain_head_id_check check (id 
 create function audit_chain_claim() returns text language plpgsql volatile as $$
 declare
   space integer := hashtext(current_schema());
+  claimed integer;
   pos bigint;
   last_hash text;
   head text;
 begin
-  for c in 1..1024 loop
-    if pg_try_advisory_lock(space, c) then
-      select coalesce(l.chain_seq, l.seq), l.hash into pos, last_hash
-        from audit_log l where l.chain = c order by coalesce(l.chain_seq, l.seq) desc limit 1;
-      insert into audit_chain_head (id, seq, hash) values (c, coalesce(pos, 0), coalesce(last_hash, repeat('0', 64)))
-        on conflict (id) do update set seq = excluded.seq, hash = excluded.hash where audit_chain_head.seq < excluded.seq;
-      head := c || ':' || coalesce(pos, 0) || ':' || coalesce(last_hash, repeat('0', 64)) || ':' || current_schema();
-      perform set_config('katahdin.audit_head', head, false);
-      return head;
-    end if;
-  end loop;
-  raise exception 'no free audit chain: 1,024 connections are appending to the audit log'
-    using errcode = 'too_many_connections';
+  -- A session whose setting was rolled back (its first append failed) keeps the chain it already holds.
+  select min(l.objid::int) into claimed from pg_locks l
+    where l.locktype = 'advisory' and l.pid = pg_backend_pid() and l.objsubid = 2 and l.classid = space::oid;
+  if claimed is null then
+    for c in 1..1024 loop
+      if pg_try_advisory_lock(space, c) then
+        claimed := c;
+        exit;
+      end if;
+    end loop;
+  end if;
+  if claimed is null then
+    raise exception 'no free audit chain: 1,024 connections are appending to the audit log'
+      using errcode = 'too_many_connections';
+  end if;
+  select coalesce(l.chain_seq, l.seq), l.hash into pos, last_hash
+    from audit_log l where l.chain = claimed order by coalesce(l.chain_seq, l.seq) desc limit 1;
+  insert into audit_chain_head (id, seq, hash) values (claimed, coalesce(pos, 0), coalesce(last_hash, repeat('0', 64)))
+    on conflict (id) do update set seq = excluded.seq, hash = excluded.hash where audit_chain_head.seq < excluded.seq;
+  head := claimed || ':' || coalesce(pos, 0) || ':' || coalesce(last_hash, repeat('0', 64)) || ':' || current_schema();
+  perform set_config('katahdin.audit_head', head, false);
+  return head;
 end;
 $$;
