@@ -137,7 +137,7 @@ export class AccessGate {
       auditedFailures.add(outcome.error);
       throw outcome.error;
     }
-    return outcome?.kind === 'delivered' ? outcome.value : undefined;
+    return outcome?.value;
   }
 
   /** Audits a failed access in its own transaction, marks the error as audited and rethrows it. */
