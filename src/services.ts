@@ -4,7 +4,7 @@ import type { MatchModel } from './mpi/model.ts';
 import { AccessGate } from './access/gate.ts';
 import type { GateScope } from './access/gate-scope.ts';
 import { createSsnProtector } from './access/ssn-protector.ts';
-import { appendAudit } from './audit/chain.ts';
+import { appendAudit, appendStatements } from './audit/chain.ts';
 import { recordedReadStatement } from './audit/recorded-read.ts';
 import { createAuthService, type AuthService } from './auth/auth-service.ts';
 import type { Config } from './config.ts';
@@ -79,7 +79,7 @@ export async function buildServices(config: Config, db: Database): Promise<Servi
     config,
     search,
     protector: createSsnProtector(auth.fieldCrypto),
-    audit: { append: (tx, records) => appendAudit(tx, records), readStatement: recordedReadStatement },
+    audit: { append: (tx, records) => appendAudit(tx, records), appendStatements: (records) => appendStatements(records), readStatement: recordedReadStatement },
   });
   const model = { current: await loadMatchModel(db) };
   const purge = async (scope: GateScope, personId: string) => {

@@ -63,6 +63,26 @@ export function profiled(db: Database): ProfiledDatabase {
         note('(connect + begin + commit / wait for connection)', performance.now() - t0 - inner, (t) => t);
       }
     },
+    async readThenWrite(fn) {
+      const t0 = performance.now();
+      let inner = 0;
+      try {
+        return await db.readThenWrite(async (tx) => {
+          const t1 = performance.now();
+          try {
+            const out = await fn(wrap(tx));
+            for (const st of out.final) note(st.text, 0);
+            return out;
+          } finally {
+            inner = performance.now() - t1;
+          }
+        });
+      } finally {
+        if (on) transactions += 1;
+        // BEGIN and the final statements go out pipelined with the work and COMMIT: their time is counted here.
+        note('(connect + begin + final statements + commit, pipelined)', performance.now() - t0 - inner, (t) => t);
+      }
+    },
     close: () => db.close(),
     start() {
       stats.clear();

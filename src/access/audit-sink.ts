@@ -1,4 +1,4 @@
-import type { Queryable } from '../store/database.ts';
+import type { Queryable, Statement } from '../store/database.ts';
 import type { Sql } from '../store/sql.ts';
 import type { AccessContext } from './context.ts';
 
@@ -33,6 +33,8 @@ export interface RecordedRead {
 export interface AuditSink {
   /** Appends in the caller's transaction; throwing makes the access fail. */
   append(tx: Queryable, records: AuditRecord[]): Promise<void>;
+  /** The statements `append` runs, for a caller that sends them itself (a read group, right before its COMMIT). */
+  appendStatements(records: AuditRecord[]): Statement[];
   /**
    * One statement that runs `read` and appends the entry `choose` names: a read and its audit entry commit together
    * in one round trip, without BEGIN and COMMIT. Its rows: the read's rows in `ord` order (one row of nulls when

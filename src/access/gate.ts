@@ -54,7 +54,7 @@ export class AccessGate {
 
   constructor(private readonly deps: GateDeps) {
     this.singleStatementReads = deps.db.dialect === 'postgres';
-    this.groups = new ReadGroups(deps.db, (tx, records) => deps.audit.append(tx, records), READ_GROUPS);
+    this.groups = new ReadGroups(deps.db, (records) => deps.audit.appendStatements(records), READ_GROUPS);
   }
 
   settings(): FilterSettings {

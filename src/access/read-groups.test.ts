@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Database, Queryable } from '../store/database.ts';
+import type { Database, Queryable, Statement } from '../store/database.ts';
 import { ReadGroups, type GroupJob } from './read-groups.ts';
 
 /** A database whose transactions are recorded and can be made to fail; `commit` gates when one resolves. */
@@ -20,6 +20,16 @@ function fakeDatabase() {
         log.push('rollback');
         throw err;
       }
+    },
+    async readThenWrite<T>(fn: (tx: Queryable) => Promise<{ value: T; final: Statement[] }>): Promise<T> {
+      return db.transaction(async (tx) => {
+        const { value, final } = await fn(tx);
+        for (const st of final) {
+          log.push(st.text);
+          if (st.text === 'fail') throw new Error('append failed');
+        }
+        return value;
+      });
     },
     close: async () => undefined,
   };
@@ -52,13 +62,19 @@ function probe(name: string, opts: { refuse?: boolean; fail?: boolean; wait?: Pr
   };
 }
 
+/** An append that notes the records and returns one statement for them. */
+const appending = (appended: string[][]) => (records: string[]): Statement[] => {
+  appended.push(records);
+  return [{ text: 'append', values: records }];
+};
+
 const tick = () => new Promise((done) => setTimeout(done, 0));
 
 describe('ReadGroups', () => {
   it('runs an access alone when nothing else is waiting, and groups the ones that arrive meanwhile', async () => {
     const { db, log } = fakeDatabase();
     const appended: string[][] = [];
-    const groups = new ReadGroups<string>(db, async (_tx, records) => void appended.push(records), { groups: 1, size: 64 });
+    const groups = new ReadGroups<string>(db, appending(appended), { groups: 1, size: 64 });
     let releaseFirst!: () => void;
     const first = probe('a', { wait: new Promise<void>((done) => (releaseFirst = done)) });
     const a = groups.run(first.job);
@@ -70,13 +86,13 @@ describe('ReadGroups', () => {
     releaseFirst();
     expect(await a).toBe('a alone');
     expect(await Promise.all(answers)).toEqual(['b grouped', 'c grouped', 'd grouped']);
-    expect(log).toEqual(['begin', 'commit']);
+    expect(log).toEqual(['begin', 'append', 'commit']);
     expect(appended).toEqual([['b read', 'c read', 'd read']]);
   });
 
   it('releases no answer before the group commits', async () => {
     const { db, hold } = fakeDatabase();
-    const groups = new ReadGroups<string>(db, async () => undefined, { groups: 1, size: 64 });
+    const groups = new ReadGroups<string>(db, () => [], { groups: 1, size: 64 });
     let releaseFirst!: () => void;
     const a = groups.run(probe('a', { wait: new Promise<void>((done) => (releaseFirst = done)) }).job);
     let commit!: () => void;
@@ -94,7 +110,7 @@ describe('ReadGroups', () => {
   it('rejects a refused access with its error and records the refusal with the group', async () => {
     const { db } = fakeDatabase();
     const appended: string[][] = [];
-    const groups = new ReadGroups<string>(db, async (_tx, records) => void appended.push(records), { groups: 1, size: 64 });
+    const groups = new ReadGroups<string>(db, appending(appended), { groups: 1, size: 64 });
     let releaseFirst!: () => void;
     const a = groups.run(probe('a', { wait: new Promise<void>((done) => (releaseFirst = done)) }).job);
     const b = groups.run(probe('b').job);
@@ -109,7 +125,7 @@ describe('ReadGroups', () => {
   it('runs every access of a failed group again alone, and nothing of the group is appended', async () => {
     const { db, log } = fakeDatabase();
     const appended: string[][] = [];
-    const groups = new ReadGroups<string>(db, async (_tx, records) => void appended.push(records), { groups: 1, size: 64 });
+    const groups = new ReadGroups<string>(db, appending(appended), { groups: 1, size: 64 });
     let releaseFirst!: () => void;
     const a = groups.run(probe('a', { wait: new Promise<void>((done) => (releaseFirst = done)) }).job);
     const probes = [probe('b'), probe('c', { fail: true }), probe('d')];
@@ -123,10 +139,23 @@ describe('ReadGroups', () => {
     expect(appended).toEqual([]);
   });
 
+  it('runs every access again alone when the append fails, and delivers nothing of the group', async () => {
+    const { db, log } = fakeDatabase();
+    const groups = new ReadGroups<string>(db, () => [{ text: 'fail', values: [] }], { groups: 1, size: 64 });
+    let releaseFirst!: () => void;
+    const a = groups.run(probe('a', { wait: new Promise<void>((done) => (releaseFirst = done)) }).job);
+    const probes = [probe('b'), probe('c')];
+    const answers = probes.map((p) => groups.run(p.job));
+    releaseFirst();
+    await a;
+    expect(await Promise.all(answers)).toEqual(['b alone', 'c alone']);
+    expect(log).toEqual(['begin', 'fail', 'rollback']);
+  });
+
   it('keeps groups within the size limit and the number of groups in flight', async () => {
     const { db, log } = fakeDatabase();
     const appended: string[][] = [];
-    const groups = new ReadGroups<string>(db, async (_tx, records) => void appended.push(records), { groups: 2, size: 2 });
+    const groups = new ReadGroups<string>(db, appending(appended), { groups: 2, size: 2 });
     const releases: Array<() => void> = [];
     const firsts = ['a', 'b'].map((n) => groups.run(probe(n, { wait: new Promise<void>((done) => releases.push(done)) }).job));
     const later = ['c', 'd', 'e', 'f', 'g'].map((n) => groups.run(probe(n).job));

@@ -1,4 +1,4 @@
-import type { Database, Queryable } from '../store/database.ts';
+import type { Database, Queryable, Statement } from '../store/database.ts';
 
 /** What one read-only access came to inside a shared transaction: a value or a refusal, and what to audit. */
 export type GroupedOutcome<T, R> = { value: T; records: R[] } | { error: unknown; records: R[] };
@@ -30,7 +30,8 @@ interface Pending<T, R> {
 /**
  * Group commit for read-only accesses. Concurrent reads that arrive while `limits.groups` groups are running wait,
  * and the next group takes all of them: one transaction runs the accesses' statements (all at once: pipelined on
- * PostgreSQL), appends every access's audit records with one insert, and commits once; answers are released only
+ * PostgreSQL), appends every access's audit records with one statement, and commits once (`Database.readThenWrite`:
+ * on PostgreSQL two round trips for the group, its reads and its append); answers are released only
  * after that commit. Each access and its audit record are still in the same transaction (privacy-rules §6) and
  * nothing is delivered that was not recorded, but the per-access costs of an append (the insert statement, the
  * commit) are paid once per group: measured on PostgreSQL they were most of an audited read's database time.
@@ -42,7 +43,8 @@ export class ReadGroups<R> {
 
   constructor(
     private readonly db: Database,
-    private readonly append: (tx: Queryable, records: R[]) => Promise<void>,
+    /** The statements that append the records (run last in the group's transaction). */
+    private readonly append: (records: R[]) => Statement[],
     private readonly limits: GroupLimits,
   ) {}
 
@@ -68,15 +70,15 @@ export class ReadGroups<R> {
     if (group.length === 1) return settle(group[0], group[0].job.alone());
     let outcomes: Array<GroupedOutcome<unknown, R>>;
     try {
-      outcomes = await this.db.transaction(async (tx) => {
+      outcomes = await this.db.readThenWrite(async (tx) => {
         // All at once: on PostgreSQL the connection pipelines their statements (one round trip for the group's reads
-        // instead of one each); every access settles before the group appends or gives up.
+        // instead of one each, BEGIN going out with them); every access settles before the group appends or gives up.
         const settled = await Promise.allSettled(group.map((p) => p.job.inGroup(tx)));
         const failed = settled.find((s) => s.status === 'rejected');
         if (failed) throw failed.reason;
         const done = settled.map((s) => (s as PromiseFulfilledResult<GroupedOutcome<unknown, R>>).value);
-        await this.append(tx, done.flatMap((d) => d.records));
-        return done;
+        // The append goes out with COMMIT right behind it: one more round trip for the whole group.
+        return { value: done, final: this.append(done.flatMap((d) => d.records)) };
       });
     } catch {
       // Nothing of the group was committed (nor delivered): each access runs again by itself, and one that fails

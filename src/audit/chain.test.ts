@@ -7,7 +7,7 @@ import type { Database } from '../store/database.ts';
 import { canonicalJson, GENESIS_HASH } from './canonical.ts';
 import { AUDIT_COLUMNS, eventOfRow, factsRow, hashEntry, rowFacts, type AuditRow } from './entry.ts';
 import { auditFacts, buildAuditEvent } from './events.ts';
-import { appendAudit, loadCheckpointKey, verifyChain, writeCheckpoint } from './chain.ts';
+import { appendAudit, appendStatements, loadCheckpointKey, verifyChain, writeCheckpoint } from './chain.ts';
 import { recordedReadStatement } from './recorded-read.ts';
 import { migratedPglite, readOf } from './test-support.ts';
 
@@ -68,8 +68,28 @@ describe('appendAudit + verifyChain', () => {
     expect(await verifyChain(db)).toMatchObject({ ok: true, count: 5 });
   });
 
+  it('appends a large batch in chunks of one statement each, ids and positions in order, reviews queued', async () => {
+    await seed(1);
+    const batch = Array.from({ length: 1_203 }, (_, i) => (i === 1_100
+      ? { ...readOf('p-btg', 'Patient/btg'), action: 'break-glass' as const }
+      : readOf(`p${i}`, `Observation/b${i}`)));
+    await db.transaction((tx) => appendAudit(tx, batch));
+    const rows = (await db.query<{ seq: string; chain_seq: string; prev_hash: string; hash: string }>('select seq, chain_seq, prev_hash, hash from audit_log order by chain_seq')).rows;
+    expect(rows).toHaveLength(1_204);
+    rows.forEach((r, i) => {
+      expect(Number(r.chain_seq)).toBe(i + 1);
+      if (i > 0) {
+        expect(Number(r.seq)).toBeGreaterThan(Number(rows[i - 1].seq));
+        expect(r.prev_hash).toBe(rows[i - 1].hash);
+      }
+    });
+    const reviews = (await db.query<{ seq: string; kind: string }>('select event_seq as seq, kind from audit_reviews')).rows;
+    expect(reviews).toEqual([{ seq: rows[1_101].seq, kind: 'break-glass' }]);
+    expect(await verifyChain(db)).toMatchObject({ ok: true, count: 1_204 });
+  });
+
   it('accepts the gate sink records as they are', async () => {
-    const sink: AuditSink = { append: (tx, records) => appendAudit(tx, records), readStatement: recordedReadStatement };
+    const sink: AuditSink = { append: (tx, records) => appendAudit(tx, records), appendStatements: (records) => appendStatements(records), readStatement: recordedReadStatement };
     await db.transaction((tx) => sink.append(tx, [{ ...readOf('p1', 'Patient/a'), action: 'capabilities', relationship: 'none' }]));
     expect((await db.query('select action, relationship from audit_log')).rows).toEqual([{ action: 'capabilities', relationship: 'none' }]);
   });

@@ -1,7 +1,7 @@
-import type { Queryable } from '../store/database.ts';
+import type { Queryable, Statement } from '../store/database.ts';
 import { auditFacts } from './events.ts';
 import { canonicalJson } from './canonical.ts';
-import { factsRow, hashEntry, placeOf, type AuditRow } from './entry.ts';
+import { factsRow, type AuditRow } from './entry.ts';
 import type { AuditFacts, AuditInput } from './types.ts';
 
 export { verifyChain } from './verify.ts';
@@ -22,13 +22,11 @@ export const FACT_COLUMNS: Array<[keyof AuditRow, string]> = [
   ['query', 'text'], ['detail', 'text'],
 ];
 
-/** Every column an append writes: the facts, then the entry's place in its chain. */
-const COLUMNS: Array<keyof AuditRow> = [...FACT_COLUMNS.map(([c]) => c), 'seq', 'prev_hash', 'hash', 'chain', 'chain_seq'];
-// Keeps each statement well under PostgreSQL's 65,535 bind parameters.
+// Keeps each statement well under PostgreSQL's 65,535 bind parameters (19 per entry).
 const ROWS_PER_STATEMENT = 1000;
 
-interface PendingRow {
-  row: AuditRow;
+interface PendingEntry {
+  facts: AuditFacts;
   review: 'break-glass' | 'attestation' | null;
 }
 
@@ -47,20 +45,39 @@ const HEAD_ROW = `select split_part(v, ':', 1)::smallint as id, split_part(v, ':
 const moveHead = (chain: string, position: string, hash: string) =>
   `set_config('${HEAD_SETTING}', ${chain} || ':' || ${position} || ':' || ${hash} || ':' || current_schema(), false)`;
 
+/** The text an entry's hash covers, over SQL expressions: the same text `hashEntry` hashes (place, previous hash, facts). */
+const hashSql = (chain: string, position: string, seq: string, prev: string, canonical: string) =>
+  `encode(sha256(convert_to(${chain} || '.' || ${position} || '.' || ${seq} || E'\\n' || ${prev} || E'\\n' || ${canonical}, 'UTF8')), 'hex')`;
+
 /**
- * One statement per chunk: insert the rows, queue reviews, move the connection's head (data-modifying CTEs always run).
- * Plain parameterised VALUES: measured several times cheaper than unpacking a JSON array in SQL.
+ * One statement appends a chunk of entries, whatever their number: the connection's head, an event id per entry (in
+ * order), each entry's hash chained onto the one before by a recursive CTE (the database hashes the canonical facts
+ * computed here), the rows, the review queue and the head moved on to the last entry. One round trip, and nothing
+ * to wait for before it: the caller can send its commit right behind it. Plain parameterised VALUES: measured several
+ * times cheaper than unpacking a JSON array in SQL.
  */
-function appendStatement(chunk: PendingRow[]): { text: string; values: unknown[] } {
+function appendStatement(chunk: PendingEntry[]): Statement {
   const values: unknown[] = [];
-  const param = (v: unknown) => `$${values.push(v)}`;
-  const tuples = chunk.map(({ row }) => `(${COLUMNS.map((c) => param(row[c])).join(', ')})`);
-  const reviews = chunk.filter((p) => p.review).map((p) => `(${param(p.row.seq)}, ${param(p.review)})`);
-  const last = chunk[chunk.length - 1].row;
-  const head = `select ${moveHead(`${param(last.chain)}::text`, `${param(last.chain_seq)}::text`, `${param(last.hash)}::text`)}`;
-  const text = `with ins as (insert into audit_log (${COLUMNS.join(', ')}) values ${tuples.join(', ')})` +
-    (reviews.length ? `, rev as (insert into audit_reviews (event_seq, kind) values ${reviews.join(', ')})` : '') +
-    ` ${head}`;
+  const param = (v: unknown, type: string) => `$${values.push(v)}::${type}`;
+  const tuples = chunk.map(({ facts, review }, i) => {
+    const row = factsRow({ seq: 0, chain: 0, chainSeq: 0 }, '', '', facts);
+    const cells = [`${i + 1}`, ...FACT_COLUMNS.map(([c, type]) => param(row[c], type)), param(canonicalJson(facts), 'text'), param(review, 'text')];
+    return `(${cells.join(', ')})`;
+  });
+  const facts = FACT_COLUMNS.map(([c]) => c);
+  const text = `with recursive h as materialized (${HEAD_ROW}),
+    src (n, ${facts.join(', ')}, canonical, review) as (values ${tuples.join(', ')}),
+    ids as materialized (select n, nextval('audit_event_seq') as seq from (select n from src order by n) o),
+    chained (n, chain_seq, seq, prev_hash, hash) as (
+      select 0, h.seq, 0::bigint, null::text, h.hash from h
+      union all
+      select s.n, c.chain_seq + 1, i.seq, c.hash, ${hashSql('h.id', '(c.chain_seq + 1)', 'i.seq', 'c.hash', 's.canonical')}
+      from chained c join src s on s.n = c.n + 1 join ids i on i.n = s.n cross join h),
+    ins as (insert into audit_log (${facts.join(', ')}, seq, chain, chain_seq, prev_hash, hash)
+      select ${facts.map((f) => `s.${f}`).join(', ')}, c.seq, h.id, c.chain_seq, c.prev_hash, c.hash
+      from src s join chained c on c.n = s.n cross join h returning seq, chain, chain_seq, hash),
+    rev as (insert into audit_reviews (event_seq, kind) select c.seq, s.review from src s join chained c on c.n = s.n where s.review is not null)
+    select ${moveHead('l.chain::text', 'l.chain_seq::text', 'l.hash')} as head from (select * from ins order by chain_seq desc limit 1) l`;
   return { text, values };
 }
 
@@ -69,23 +86,6 @@ function reviewKind(input: AuditInput): 'break-glass' | 'attestation' | null {
   if (input.action === 'break-glass') return 'break-glass';
   if (input.action === 'attest') return 'attestation';
   return null;
-}
-
-interface HeadRow {
-  id: number;
-  seq: number | string;
-  hash: string;
-  ids: Array<number | string>;
-}
-
-/** The connection's chain head and `n` event ids. */
-async function headOf(tx: Queryable, n: number): Promise<HeadRow> {
-  const head = await tx.query<HeadRow>(
-    `select h.id, h.seq, h.hash, (select array_agg(nextval('audit_event_seq')) from generate_series(1, $1::int)) as ids from (${HEAD_ROW}) h`,
-    [n],
-  );
-  if (head.rows.length !== 1) throw new Error('audit chain head missing');
-  return head.rows[0];
 }
 
 /**
@@ -100,47 +100,28 @@ export function appendCtes(facts: string[], canonical: string, from = ''): strin
     e as (select nextval('audit_event_seq') as seq from h),
     ins as (insert into audit_log (${FACT_COLUMNS.map(([c]) => c).join(', ')}, seq, chain, chain_seq, prev_hash, hash)
       select ${facts.join(', ')}, e.seq, h.id, h.seq + 1, h.hash,
-        encode(sha256(convert_to(h.id || '.' || (h.seq + 1) || '.' || e.seq || E'\\n' || h.hash || E'\\n' || ${canonical}, 'UTF8')), 'hex')
+        ${hashSql('h.id', '(h.seq + 1)', 'e.seq', 'h.hash', canonical)}
       from ${from} h, e returning seq, chain, chain_seq, hash),
     upd as (select ${moveHead('ins.chain::text', 'ins.chain_seq::text', 'ins.hash')} as head from ins)`;
 }
 
-/** The common case, one event, in one statement (`appendCtes`). */
-async function appendSingle(tx: Queryable, f: AuditFacts, review: PendingRow['review']): Promise<void> {
-  const row = factsRow({ seq: 0, chain: 0, chainSeq: 0 }, '', '', f);
-  const values: unknown[] = FACT_COLUMNS.map(([c]) => row[c]);
-  const params = FACT_COLUMNS.map(([, type], i) => `$${i + 1}::${type}`);
-  values.push(canonicalJson(f));
-  const canonical = `$${values.length}::text`;
-  const reviewCte = review ? `, rev as (insert into audit_reviews (event_seq, kind) select seq, $${values.push(review)}::text from ins)` : '';
-  const text = `with ${appendCtes(params, canonical)}${reviewCte} select head from upd`;
-  if ((await tx.query(text, values)).rows.length !== 1) throw new Error('audit entry not written');
+/** The statements that append these events (one per thousand), for a caller that runs them in its transaction. */
+export function appendStatements(input: AuditInput | AuditInput[], opts: AppendOptions = {}): Statement[] {
+  const inputs = Array.isArray(input) ? input : [input];
+  const now = opts.now ?? new Date();
+  const statements: Statement[] = [];
+  for (let i = 0; i < inputs.length; i += ROWS_PER_STATEMENT) {
+    statements.push(appendStatement(inputs.slice(i, i + ROWS_PER_STATEMENT).map((x) => ({ facts: auditFacts(x, now), review: reviewKind(x) }))));
+  }
+  return statements;
 }
 
 /**
- * Appends audit events in the caller's transaction, chained onto the head of its connection's chain. Throws when the
- * write fails, so the access it records fails with it.
+ * Appends audit events in the caller's transaction, chained onto the head of its connection's chain, in one statement
+ * (per thousand events). Throws when the write fails, so the access it records fails with it.
  */
 export async function appendAudit(tx: Queryable, input: AuditInput | AuditInput[], opts: AppendOptions = {}): Promise<void> {
-  const inputs = Array.isArray(input) ? input : [input];
-  if (inputs.length === 0) return;
-  const now = opts.now ?? new Date();
-  const facts: AuditFacts[] = inputs.map((i) => auditFacts(i, now));
-  if (facts.length === 1) return appendSingle(tx, facts[0], reviewKind(inputs[0]));
-  const head = await headOf(tx, facts.length);
-  const chain = Number(head.id);
-  let chainSeq = Number(head.seq);
-  let prev = head.hash;
-  const pending: PendingRow[] = facts.map((f, i) => {
-    chainSeq += 1;
-    const place = { seq: Number(head.ids[i]), chain, chainSeq };
-    const hash = hashEntry(placeOf({ seq: place.seq, chain, chain_seq: chainSeq }), prev, f);
-    const row = factsRow(place, prev, hash, f);
-    prev = hash;
-    return { row, review: reviewKind(inputs[i]) };
-  });
-  for (let i = 0; i < pending.length; i += ROWS_PER_STATEMENT) {
-    const { text, values } = appendStatement(pending.slice(i, i + ROWS_PER_STATEMENT));
-    await tx.query(text, values);
+  for (const { text, values } of appendStatements(input, opts)) {
+    if ((await tx.query(text, values)).rows.length !== 1) throw new Error('audit entry not written');
   }
 }

@@ -77,6 +77,13 @@ export async function openPglite(dataDir?: string): Promise<Database> {
     },
     // PGlite serialises transactions itself (one connection), which gives the same isolation as PostgreSQL here.
     transaction: (fn) => pg.transaction((tx) => fn(inTransaction(tx))),
+    // In process there are no round trips to save: the final statements simply run last in the transaction.
+    readThenWrite: (fn) => pg.transaction(async (tx) => {
+      const q = inTransaction(tx);
+      const { value, final } = await fn(q);
+      for (const st of final) await q.query(st.text, st.values);
+      return value;
+    }),
     close: () => pg.close(),
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PG_URL, postgresAvailable } from '../../test/support/databases.ts';
+import { PG_URL, postgresAvailable, throwawaySchema } from '../../test/support/databases.ts';
 import { openPostgres } from './postgres-database.ts';
 
 const pgUp = await postgresAvailable();
@@ -30,6 +30,37 @@ describe.skipIf(!pgUp)('PostgreSQL statement preparation', () => {
       expect(prepared.rows[0].n).toBe(0);
     } finally {
       await db.close();
+    }
+  });
+});
+
+describe.skipIf(!pgUp)('PostgreSQL read-then-write transactions (pipelined BEGIN and COMMIT)', () => {
+  it('commits the final statements with the work, and nothing at all when one of them fails', async () => {
+    const schema = await throwawaySchema();
+    const db = await openPostgres({ url: PG_URL, schema: new URL(schema.url).searchParams.get('schema') ?? undefined, max: 1 });
+    try {
+      await db.query('create table t (n int primary key)');
+      const value = await db.readThenWrite(async (tx) => {
+        // Outside a transaction block now() is the statement's own start; inside it, BEGIN's.
+        await tx.query('select pg_sleep(0.002)');
+        const { rows } = await tx.query<{ open: boolean }>('select now() < statement_timestamp() as open');
+        return { value: rows[0].open, final: [{ text: 'insert into t values ($1)', values: [1] }, { text: 'insert into t values ($1)', values: [2] }] };
+      });
+      expect(value, 'the work ran inside the transaction BEGIN opened').toBe(true);
+      await expect(db.readThenWrite(async () => ({
+        value: 'x',
+        final: [{ text: 'insert into t values ($1)', values: [3] }, { text: 'insert into t values ($1)', values: [1] }],
+      }))).rejects.toThrow(/duplicate key/);
+      await expect(db.readThenWrite(async (tx) => {
+        await tx.query('select 1 / 0');
+        return { value: 'never', final: [{ text: 'insert into t values ($1)', values: [4] }] };
+      })).rejects.toThrow(/division by zero/);
+      // The one connection is back in a clean state and holds exactly what was committed.
+      expect((await db.query<{ n: number }>('select n from t order by n')).rows.map((r) => r.n)).toEqual([1, 2]);
+      expect(await db.transaction(async (tx) => (await tx.query<{ n: number }>('select count(*)::int as n from t')).rows[0].n)).toBe(2);
+    } finally {
+      await db.close();
+      await schema.drop();
     }
   });
 });

@@ -4,7 +4,7 @@ import { migrate } from './migrate.ts';
 import { openPglite } from './pglite-database.ts';
 import { openPostgres } from './postgres-database.ts';
 import { startStatisticsMaintenance } from './statistics-maintenance.ts';
-import { postgresAvailable, throwawaySchema } from '../../test/support/databases.ts';
+import { PG_URL, postgresAvailable, throwawaySchema } from '../../test/support/databases.ts';
 
 const pgUp = await postgresAvailable();
 
@@ -43,7 +43,7 @@ describe('planner statistics on the embedded database', () => {
 describe.skipIf(!pgUp)('planner statistics on a PostgreSQL server where autovacuum leaves a table alone', () => {
   it('analyzes a table once autovacuum would have, and only tables autovacuum does not attend', async () => {
     const schema = await throwawaySchema();
-    const db = await openPostgres({ url: schema.url, max: 2 });
+    const db = await openPostgres({ url: PG_URL, schema: new URL(schema.url).searchParams.get('schema') ?? undefined, max: 2 });
     const warnings: string[] = [];
     const log = { info: () => undefined, warn: (_o: object, m: string) => warnings.push(m) };
     try {
