@@ -123,4 +123,21 @@ describe('canonicalJson', () => {
     }));
     expect(canonicalJson({ b: 1, a: [{ d: 2, c: null }], u: undefined })).toBe('{"a":[{"c":null,"d":2}],"b":1}');
   });
+
+  it('writes exactly the text of its definition (keys sorted by code unit, undefined members dropped)', () => {
+    const spec = (v: unknown): string => {
+      if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+      if (Array.isArray(v)) return `[${v.map((x) => spec(x === undefined ? null : x)).join(',')}]`;
+      const entries = Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${spec(x)}`).join(',')}}`;
+    };
+    const withUndefined = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small' }, fc.string({ unit: 'grapheme-composite' }), fc.integer(), fc.boolean(), fc.constant(null), fc.constant(undefined),
+        fc.array(tie('value')), fc.dictionary(fc.string({ unit: 'binary' }), tie('value'))),
+    })).value;
+    fc.assert(fc.property(withUndefined, (v) => {
+      expect(canonicalJson(v)).toBe(spec(v));
+    }), { numRuns: 500 });
+    expect(canonicalJson({ 'é': 1, z: 2, 'Z': 3, '\u{1F600}': 4, '\uFFFF': 5 })).toBe(spec({ 'é': 1, z: 2, 'Z': 3, '\u{1F600}': 4, '\uFFFF': 5 }));
+  });
 });
