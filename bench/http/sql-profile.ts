@@ -1,4 +1,4 @@
-import type { Database, Queryable, QueryOptions, QueryResult } from '../../src/store/database.ts';
+import type { Database, Queryable, QueryOptions, QueryResult, Statement } from '../../src/store/database.ts';
 
 /** Time spent per kind of statement, to explain where a request's time goes. */
 export interface StatementStat {
@@ -42,46 +42,38 @@ export function profiled(db: Database): ProfiledDatabase {
     },
   });
   const base = wrap(db);
+  /**
+   * Times a transaction of either kind: the work's statements are noted as they run, and the rest (pool checkout,
+   * BEGIN, COMMIT, on PGlite waiting for the single connection, and the final statements a read-then-write sends
+   * pipelined with its COMMIT) under `overhead`.
+   */
+  const timed = async <I, O>(overhead: string, outer: (inner: (tx: Queryable) => Promise<I>) => Promise<O>, work: (tx: Queryable) => Promise<I>): Promise<O> => {
+    const t0 = performance.now();
+    let inner = 0;
+    try {
+      return await outer(async (tx) => {
+        const t1 = performance.now();
+        try {
+          return await work(wrap(tx));
+        } finally {
+          inner = performance.now() - t1;
+        }
+      });
+    } finally {
+      if (on) transactions += 1;
+      note(overhead, performance.now() - t0 - inner, (t) => t);
+    }
+  };
   return {
     dialect: db.dialect,
     query: base.query,
-    async transaction(fn) {
-      const t0 = performance.now();
-      let inner = 0;
-      try {
-        return await db.transaction(async (tx) => {
-          const t1 = performance.now();
-          try {
-            return await fn(wrap(tx));
-          } finally {
-            inner = performance.now() - t1;
-          }
-        });
-      } finally {
-        if (on) transactions += 1;
-        // Pool checkout, BEGIN, COMMIT (and, on PGlite, waiting for the single connection).
-        note('(connect + begin + commit / wait for connection)', performance.now() - t0 - inner, (t) => t);
-      }
-    },
-    async readThenWrite(fn) {
-      const t0 = performance.now();
-      let inner = 0;
-      try {
-        return await db.readThenWrite(async (tx) => {
-          const t1 = performance.now();
-          try {
-            const out = await fn(wrap(tx));
-            for (const st of out.final) note(st.text, 0);
-            return out;
-          } finally {
-            inner = performance.now() - t1;
-          }
-        });
-      } finally {
-        if (on) transactions += 1;
-        // BEGIN and the final statements go out pipelined with the work and COMMIT: their time is counted here.
-        note('(connect + begin + final statements + commit, pipelined)', performance.now() - t0 - inner, (t) => t);
-      }
+    transaction: (fn) => timed('(connect + begin + commit / wait for connection)', (inner) => db.transaction(inner), fn),
+    readThenWrite<T>(fn: (tx: Queryable) => Promise<{ value: T; final: Statement[] }>) {
+      return timed<{ value: T; final: Statement[] }, T>('(connect + begin + final statements + commit, pipelined)', (inner) => db.readThenWrite(inner), async (tx) => {
+        const out = await fn(tx);
+        for (const st of out.final) note(st.text, 0);
+        return out;
+      });
     },
     close: () => db.close(),
     start() {
