@@ -50,13 +50,14 @@ const hashSql = (chain: string, position: string, seq: string, prev: string, can
   `encode(sha256(convert_to(${chain} || '.' || ${position} || '.' || ${seq} || E'\\n' || ${prev} || E'\\n' || ${canonical}, 'UTF8')), 'hex')`;
 
 /**
- * One statement appends a chunk of entries, whatever their number: the connection's head, an event id per entry (in
+ * One statement appends a chunk of entries (one entry: `appendOne`): the connection's head, an event id per entry (in
  * order), each entry's hash chained onto the one before by a recursive CTE (the database hashes the canonical facts
  * computed here), the rows, the review queue and the head moved on to the last entry. One round trip, and nothing
  * to wait for before it: the caller can send its commit right behind it. Plain parameterised VALUES: measured several
  * times cheaper than unpacking a JSON array in SQL.
  */
 function appendStatement(chunk: PendingEntry[]): Statement {
+  if (chunk.length === 1) return appendOne(chunk[0]);
   const values: unknown[] = [];
   const param = (v: unknown, type: string) => `$${values.push(v)}::${type}`;
   const tuples = chunk.map(({ facts, review }, i) => {
@@ -103,6 +104,20 @@ export function appendCtes(facts: string[], canonical: string, from = ''): strin
         ${hashSql('h.id', '(h.seq + 1)', 'e.seq', 'h.hash', canonical)}
       from ${from} h, e returning seq, chain, chain_seq, hash),
     upd as (select ${moveHead('ins.chain::text', 'ins.chain_seq::text', 'ins.hash')} as head from ins)`;
+}
+
+/**
+ * The common case, one entry, without the recursion (`appendCtes`): measured 15 % more audited one-entry transactions
+ * per second than the chunk statement with one row (2,892 / 3,141 against 2,478 / 2,634, `bench/audit/append.ts`).
+ */
+function appendOne({ facts, review }: PendingEntry): Statement {
+  const row = factsRow({ seq: 0, chain: 0, chainSeq: 0 }, '', '', facts);
+  const values: unknown[] = FACT_COLUMNS.map(([c]) => row[c]);
+  const params = FACT_COLUMNS.map(([, type], i) => `$${i + 1}::${type}`);
+  values.push(canonicalJson(facts));
+  const canonical = `$${values.length}::text`;
+  const reviewCte = review ? `, rev as (insert into audit_reviews (event_seq, kind) select seq, $${values.push(review)}::text from ins)` : '';
+  return { text: `with ${appendCtes(params, canonical)}${reviewCte} select head from upd`, values };
 }
 
 /** The statements that append these events (one per thousand), for a caller that runs them in its transaction. */
