@@ -18,4 +18,12 @@ describe('loadConfig (privacy-rules §1, §5, §7)', () => {
     expect(tls.publicUrl).toBe('https://127.0.0.1:8443');
     expect(loadConfig({}).production).toBe(false);
   });
+
+  it('bounds the PostgreSQL pool by the audit chains a schema has', () => {
+    expect(loadConfig({}).databasePoolSize).toBe(10);
+    expect(loadConfig({ DATABASE_POOL_SIZE: '40' }).databasePoolSize).toBe(40);
+    expect(() => loadConfig({ DATABASE_POOL_SIZE: '0' })).toThrow(/between 1 and 1024/);
+    expect(() => loadConfig({ DATABASE_POOL_SIZE: '2000' })).toThrow(/between 1 and 1024/);
+    expect(() => loadConfig({ DATABASE_POOL_SIZE: 'many' })).toThrow(ConfigError);
+  });
 });

@@ -10,6 +10,8 @@ export interface Config {
   dataDir: string;
   /** When set, PostgreSQL instead of embedded PGlite. */
   databaseUrl?: string;
+  /** Connections this process opens to PostgreSQL; each appends to an audit chain of its own (at most 1,024 per schema). */
+  databasePoolSize: number;
   demo: boolean;
   production: boolean;
   logLevel: string;
@@ -65,6 +67,13 @@ function list(env: Env, name: string): string[] {
   return (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
 
+/** Every connection holds one of the schema's 1,024 audit chains while it lives (0015_audit_session_chains.sql). */
+function poolSize(env: Env): number {
+  const n = int(env, 'DATABASE_POOL_SIZE', 10);
+  if (n < 1 || n > 1024) throw new ConfigError(`DATABASE_POOL_SIZE must be between 1 and 1024 (each connection holds one of the schema's 1,024 audit chains), got "${env.DATABASE_POOL_SIZE}"`);
+  return n;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const host = env.HOST || '127.0.0.1';
   const port = int(env, 'PORT', 8080);
@@ -83,6 +92,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl: (env.PUBLIC_URL || `${tls ? 'https' : 'http'}://${host}:${port}`).replace(/\/$/, ''),
     dataDir: resolve(env.DATA_DIR || './data'),
     databaseUrl: env.DATABASE_URL || undefined,
+    databasePoolSize: poolSize(env),
     demo: bool(env, 'DEMO', true),
     production,
     logLevel: env.LOG_LEVEL || 'info',

@@ -59,7 +59,7 @@ export async function openDatabase(config: Config, log?: DatabaseLog): Promise<D
     const schema = url.searchParams.get('schema') ?? undefined;
     url.searchParams.delete('schema');
     const onIdleError = (err: Error) => log?.warn({ code: (err as { code?: string }).code }, 'database connection lost while idle; the pool opens a new one');
-    return openPostgres({ url: url.toString(), schema, onIdleError });
+    return openPostgres({ url: url.toString(), schema, max: config.databasePoolSize, onIdleError });
   }
   const dir = join(config.dataDir, 'pgdata');
   await mkdir(dir, { recursive: true });
