@@ -34,14 +34,16 @@ type QueryFn = (...args: unknown[]) => unknown;
 const proto = pg.Client.prototype as unknown as { query: QueryFn };
 const original = proto.query;
 proto.query = function timed(this: unknown, ...args: unknown[]) {
-  const [text, params] = args;
-  if (!recording || typeof text !== 'string' || args.length > 2) return original.apply(this, args);
-  return measure(this, text, params);
+  const [first, params] = args;
+  // A statement run often enough is sent named, as a config object (`store/statement-names.ts`): timed too.
+  const statement = typeof first === 'string' ? { text: first, values: params } : (first as { text?: unknown; values?: unknown } | null);
+  if (!recording || typeof statement?.text !== 'string' || args.length > 2 || typeof args[args.length - 1] === 'function') return original.apply(this, args);
+  return measure(this, args, statement.text, statement.values);
 };
-async function measure(self: unknown, text: string, params: unknown): Promise<unknown> {
+async function measure(self: unknown, args: unknown[], text: string, params: unknown): Promise<unknown> {
   const start = performance.now();
   try {
-    return await original.call(self, text, params);
+    return await original.apply(self, args);
   } finally {
     const ms = performance.now() - start;
     const key = text.replace(/\s+/g, ' ').slice(0, 160);
