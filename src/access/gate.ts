@@ -76,6 +76,24 @@ export class AccessGate {
   }
 
   /**
+   * `run` for work that only reads (vread, history, a search with `_include`, `$everything`): its audit records are
+   * appended with COMMIT right behind them and BEGIN goes out with the work's first statement
+   * (`Database.readThenWrite`), two round trips fewer than `run` on PostgreSQL; the guarantees are `run`'s.
+   */
+  async runReadOnly<T>(ctx: AccessContext, request: GateRequest, work: (scope: GateScope) => Promise<T>): Promise<T> {
+    const settings = this.settings();
+    try {
+      return await this.deps.db.readThenWrite(async (tx) => {
+        const scope = new GateScope(tx, ctx, settings, this.deps.protector, this.deps.search);
+        const value = await work(scope);
+        return { value, final: this.deps.audit.appendStatements(recordsOf(scope, request)) };
+      });
+    } catch (err) {
+      return this.failed(ctx, request, err);
+    }
+  }
+
+  /**
    * A read by id, grouped with concurrent reads (`grouped`); alone, on PostgreSQL one statement that reads, decides
    * and records (`GateScope.readRecorded`).
    */
@@ -91,7 +109,7 @@ export class AccessGate {
   async search(ctx: AccessContext, type: string, query: Array<[string, string]>, strict: boolean): Promise<SearchResult> {
     const request: GateRequest = { action: 'search' };
     return (await this.recordedAlone(ctx, request, (scope) => scope.searchRecorded(type, query, strict, this.deps.audit)))
-      ?? this.run(ctx, request, (scope) => scope.searchType(type, query, strict));
+      ?? this.runReadOnly(ctx, request, (scope) => scope.searchType(type, query, strict));
   }
 
   /**
@@ -107,7 +125,7 @@ export class AccessGate {
   ): Promise<T> {
     const settings = this.settings();
     return this.groups.run<T>({
-      alone: async () => (await this.recordedAlone(ctx, request, recorded)) ?? this.run(ctx, request, work),
+      alone: async () => (await this.recordedAlone(ctx, request, recorded)) ?? this.runReadOnly(ctx, request, work),
       inGroup: async (tx) => {
         const scope = new GateScope(tx, ctx, settings, this.deps.protector, this.deps.search);
         try {

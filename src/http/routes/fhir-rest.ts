@@ -95,7 +95,7 @@ export async function fhirRestRoutes(app: FastifyInstance, s: HttpServices): Pro
     const offset = intParam(pairs, '_offset', 0, 1_000_000);
     const since = pairs.find(([k]) => k === '_since')?.[1];
     if (since && Number.isNaN(Date.parse(since))) throw badRequest('_since must be an instant.');
-    const { entries, total } = await s.gate.run(request.ctx, { action: 'history' }, (scope) => scope.history({ type, id, since, count, offset }));
+    const { entries, total } = await s.gate.runReadOnly(request.ctx, { action: 'history' }, (scope) => scope.history({ type, id, since, count, offset }));
     const base = `${s.fhirBase}${type ? `/${type}` : ''}${id ? `/${id}` : ''}/_history`;
     return reply.type(FHIR_JSON).send({
       resourceType: 'Bundle',
@@ -120,7 +120,7 @@ export async function fhirRestRoutes(app: FastifyInstance, s: HttpServices): Pro
     checkType(type);
     const version = Number(vid);
     if (!Number.isInteger(version) || version < 1) throw badRequest('The version id must be a positive integer.');
-    const resource = await s.gate.run(request.ctx, { action: 'vread' }, (scope) => scope.vread(type, id, version));
+    const resource = await s.gate.runReadOnly(request.ctx, { action: 'vread' }, (scope) => scope.vread(type, id, version));
     return sendResource(reply, resource);
   });
 

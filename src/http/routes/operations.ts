@@ -27,7 +27,7 @@ export async function operationRoutes(app: FastifyInstance, s: Services): Promis
     const offset = intParam(pairs, '_offset', 0, 10_000_000);
     const since = pairs.find(([k]) => k === '_since')?.[1];
     const types = pairs.find(([k]) => k === '_type')?.[1]?.split(',').map((t) => t.trim()).filter(Boolean);
-    const { resources, total } = await s.gate.run(request.ctx, { action: 'everything' }, async (scope) => {
+    const { resources, total } = await s.gate.runReadOnly(request.ctx, { action: 'everything' }, async (scope) => {
       const personId = await personOfPatient(s, scope, request.params.id);
       return scope.personRecord(personId, { since, types, count, offset });
     });
