@@ -62,17 +62,12 @@ export class AccessGate {
   }
 
   async run<T>(ctx: AccessContext, request: GateRequest, work: (scope: GateScope) => Promise<T>): Promise<T> {
-    const settings = this.settings();
-    try {
-      return await this.deps.db.transaction(async (tx) => {
-        const scope = new GateScope(tx, ctx, settings, this.deps.protector, this.deps.search);
-        const result = await work(scope);
-        await this.deps.audit.append(tx, recordsOf(scope, request));
-        return result;
-      });
-    } catch (err) {
-      return this.failed(ctx, request, err);
-    }
+    return this.audited(ctx, request, (settings) => this.deps.db.transaction(async (tx) => {
+      const scope = this.scopeIn(tx, ctx, settings);
+      const result = await work(scope);
+      await this.deps.audit.append(tx, recordsOf(scope, request));
+      return result;
+    }));
   }
 
   /**
@@ -81,16 +76,24 @@ export class AccessGate {
    * (`Database.readThenWrite`), two round trips fewer than `run` on PostgreSQL; the guarantees are `run`'s.
    */
   async runReadOnly<T>(ctx: AccessContext, request: GateRequest, work: (scope: GateScope) => Promise<T>): Promise<T> {
+    return this.audited(ctx, request, (settings) => this.deps.db.readThenWrite(async (tx) => {
+      const scope = this.scopeIn(tx, ctx, settings);
+      return { value: await work(scope), final: this.deps.audit.appendStatements(recordsOf(scope, request)) };
+    }));
+  }
+
+  /** Runs an access's transaction; a failure is audited in a transaction of its own and rethrown. */
+  private async audited<T>(ctx: AccessContext, request: GateRequest, access: (settings: FilterSettings) => Promise<T>): Promise<T> {
     const settings = this.settings();
     try {
-      return await this.deps.db.readThenWrite(async (tx) => {
-        const scope = new GateScope(tx, ctx, settings, this.deps.protector, this.deps.search);
-        const value = await work(scope);
-        return { value, final: this.deps.audit.appendStatements(recordsOf(scope, request)) };
-      });
+      return await access(settings);
     } catch (err) {
       return this.failed(ctx, request, err);
     }
+  }
+
+  private scopeIn(tx: Queryable, ctx: AccessContext, settings: FilterSettings): GateScope {
+    return new GateScope(tx, ctx, settings, this.deps.protector, this.deps.search);
   }
 
   /**
@@ -127,7 +130,7 @@ export class AccessGate {
     return this.groups.run<T>({
       alone: async () => (await this.recordedAlone(ctx, request, recorded)) ?? this.runReadOnly(ctx, request, work),
       inGroup: async (tx) => {
-        const scope = new GateScope(tx, ctx, settings, this.deps.protector, this.deps.search);
+        const scope = this.scopeIn(tx, ctx, settings);
         try {
           const value = await work(scope);
           return { value, records: recordsOf(scope, request) };
@@ -144,7 +147,7 @@ export class AccessGate {
   /** Runs a recorded (single-statement) access; undefined when it could not run that way and nothing was recorded. */
   private async recordedAlone<T>(ctx: AccessContext, request: GateRequest, work: (scope: GateScope) => Promise<RecordedOutcome<T> | undefined>): Promise<T | undefined> {
     if (!this.singleStatementReads) return undefined;
-    const scope = new GateScope(this.deps.db, ctx, this.settings(), this.deps.protector, this.deps.search);
+    const scope = this.scopeIn(this.deps.db, ctx, this.settings());
     let outcome: RecordedOutcome<T> | undefined;
     try {
       outcome = await work(scope);
