@@ -35,13 +35,12 @@ log({ date: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model
 const generated = generatePopulation({ size: n + probes, seed: Number(values.seed) });
 const truth = generated.map((r) => r.truthId);
 const probeRecords = generated.slice(n).map((r) => r.record);
-const seedRecords = generated.slice(0, n).map((r) => r.record);
-generated.length = 0;
 const server = await startTestServer(values.db === 'pglite' ? 'pglite' : 'postgres');
 try {
   const source = await apiSource(server, 'mpi-scale');
   let t = performance.now();
-  const ids = await seedPatients(server, source.organizationId, seedRecords.splice(0), (k) => process.stderr.write(`\rseeded ${k}`));
+  const ids = await seedPatients(server, source.organizationId, generated.slice(0, n).map((r) => r.record), (k) => process.stderr.write(`\rseeded ${k}`));
+  generated.length = 0;
   log({ phase: 'seed (bench only, not a write path)', seconds: ((performance.now() - t) / 1000).toFixed(1) });
 
   t = performance.now();
