@@ -26,4 +26,11 @@ describe('loadConfig (privacy-rules §1, §5, §7)', () => {
     expect(() => loadConfig({ DATABASE_POOL_SIZE: '2000' })).toThrow(/between 1 and 1024/);
     expect(() => loadConfig({ DATABASE_POOL_SIZE: 'many' })).toThrow(ConfigError);
   });
+
+  it('reads the working hours and time zone of the unusual-access report, refusing nonsense', () => {
+    expect(loadConfig({})).toMatchObject({ auditWorkingHours: { start: 7, end: 19 }, auditTimeZone: 'America/New_York' });
+    expect(loadConfig({ AUDIT_WORKING_HOURS: '0-24', AUDIT_TIME_ZONE: 'Europe/Paris' })).toMatchObject({ auditWorkingHours: { start: 0, end: 24 }, auditTimeZone: 'Europe/Paris' });
+    for (const bad of ['19-7', '8-25', '8', 'nine-five', '7-7']) expect(() => loadConfig({ AUDIT_WORKING_HOURS: bad })).toThrow(/AUDIT_WORKING_HOURS/);
+    expect(() => loadConfig({ AUDIT_TIME_ZONE: 'Maine/Katahdin' })).toThrow(/AUDIT_TIME_ZONE/);
+  });
 });

@@ -29,6 +29,10 @@ export interface Config {
   breakGlassHours: number;
   consentBackdateGraceDays: number;
   auditRetentionYears: number;
+  /** Working hours (local, `auditTimeZone`; start inclusive, end exclusive) for the unusual-access report's off-hours list. */
+  auditWorkingHours: { start: number; end: number };
+  /** IANA time zone of the working hours (Maine's by default). */
+  auditTimeZone: string;
   /** How often the running server signs the last entry of every audit chain (0 = only by `katahdin audit checkpoint`). */
   auditCheckpointMinutes: number;
   /** Most resources in one bulk export file. */
@@ -40,6 +44,8 @@ export interface Config {
   mllpIdleTimeoutMs: number;
   /** Comma-separated addresses allowed to connect over MLLP without a client certificate (empty = any, demo only). */
   mllpAllowedAddresses: string[];
+  /** HL7 v2 processing ids (MSH-11) applied to the record; others are rejected (default P: training and debug messages stay out). */
+  hl7ProcessingIds: string[];
   corsOrigins: string[];
 }
 
@@ -65,6 +71,24 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
 
 function list(env: Env, name: string): string[] {
   return (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function workingHours(env: Env): { start: number; end: number } {
+  const raw = env.AUDIT_WORKING_HOURS || '7-19';
+  const m = /^(\d{1,2})-(\d{1,2})$/.exec(raw);
+  const [start, end] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+  if (!(start >= 0 && end <= 24 && start < end)) throw new ConfigError(`AUDIT_WORKING_HOURS must be "start-end" in whole hours, 0 ≤ start < end ≤ 24, got "${raw}"`);
+  return { start, end };
+}
+
+function timeZone(env: Env): string {
+  const zone = env.AUDIT_TIME_ZONE || 'America/New_York';
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+  } catch {
+    throw new ConfigError(`AUDIT_TIME_ZONE must be an IANA time zone such as America/New_York, got "${zone}"`);
+  }
+  return zone;
 }
 
 /** Every connection holds one of the schema's 1,024 audit chains while it lives (0015_audit_session_chains.sql). */
@@ -110,12 +134,15 @@ export function loadConfig(env: Env = process.env): Config {
     consentBackdateGraceDays: int(env, 'CONSENT_BACKDATE_GRACE_DAYS', 7),
     auditRetentionYears: Math.max(6, int(env, 'AUDIT_RETENTION_YEARS', 6)),
     auditCheckpointMinutes: int(env, 'AUDIT_CHECKPOINT_MINUTES', 60),
+    auditWorkingHours: workingHours(env),
+    auditTimeZone: timeZone(env),
     exportFileResources: Math.max(1, int(env, 'EXPORT_FILE_RESOURCES', 10_000)),
     exportExpiryHours: Math.max(1, int(env, 'EXPORT_EXPIRY_HOURS', 24)),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16 * 1024 * 1024),
     mllpMaxMessageBytes: int(env, 'MLLP_MAX_MESSAGE_BYTES', 4 * 1024 * 1024),
     mllpIdleTimeoutMs: int(env, 'MLLP_IDLE_TIMEOUT_MS', 120_000),
     mllpAllowedAddresses: list(env, 'MLLP_ALLOWED_ADDRESSES'),
+    hl7ProcessingIds: env.HL7_PROCESSING_IDS ? list(env, 'HL7_PROCESSING_IDS') : ['P'],
     corsOrigins: list(env, 'CORS_ORIGINS'),
   };
 }

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
-import { labelsForCdaXml } from '../../src/privacy/labels/ccda-codes.ts';
+import { ingestCcda } from '../../src/ingest/ccda/index.ts';
 import { declaredLabels, labelsForResource } from '../../src/privacy/labels/classifier.ts';
 import { ownLabels, propagateBundleLabels } from '../../src/privacy/labels/propagate.ts';
 import type { SensitivityLabel, ValueSets } from '../../src/privacy/labels/value-set-types.ts';
@@ -51,15 +51,29 @@ export function evalSynthea(dir: string, vs: ValueSets): LabelCounts {
   return counts;
 }
 
-export function evalCcda(dir: string, vs: ValueSets): { documents: number; byLabel: Record<SensitivityLabel, number>; examples: string[] } {
-  const out = { documents: 0, byLabel: zero(), examples: [] as string[] };
+/**
+ * C-CDA samples as the upload pipeline stores them: converted (`ingestCcda`) and labelled with propagation, so a
+ * document counts by the labels of its DocumentReference (its own, and its original's in the Binary it points at).
+ * Documents the pipeline refuses are counted apart; `resources` counts every labelled resource stored from them.
+ */
+export function evalCcda(dir: string, vs: ValueSets): { documents: number; refused: number; byLabel: Record<SensitivityLabel, number>; resources: Record<string, number>; examples: string[] } {
+  const out = { documents: 0, refused: 0, byLabel: zero(), resources: {} as Record<string, number>, examples: [] as string[] };
   const walk = (d: string): string[] =>
     readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name.toLowerCase().endsWith('.xml') ? [join(d, e.name)] : []));
   for (const file of walk(dir).sort()) {
     out.documents++;
-    const labels = labelsForCdaXml(readFileSync(file, 'utf8'), vs);
+    const converted = ingestCcda(readFileSync(file), { now: '2026-01-15T12:00:00Z' });
+    if (!converted.ok) {
+      out.refused++;
+      continue;
+    }
+    const stored = (propagateBundleLabels(converted.bundle, vs).entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
+    const labelled = stored.filter((r) => declaredLabels(r).length > 0);
+    for (const r of labelled) out.resources[r.resourceType] = (out.resources[r.resourceType] ?? 0) + 1;
+    const doc = stored.find((r) => r.resourceType === 'DocumentReference');
+    const labels = doc ? declaredLabels(doc) : [];
     for (const l of labels) out.byLabel[l]++;
-    if (labels.length) out.examples.push(`${file.slice(dir.length + 1)}: ${labels.join(', ')}`);
+    if (labelled.length) out.examples.push(`${file.slice(dir.length + 1)}: document ${labels.join(', ') || 'unlabelled'}; labelled ${labelled.map((r) => `${r.resourceType} ${declaredLabels(r).join('+')}: ${codesOf(r)}`).join('; ')}`);
   }
   return out;
 }
@@ -98,7 +112,7 @@ function main(): void {
   const ccda = join(corpora, 'ccda');
   if (existsSync(ccda)) {
     const c = evalCcda(ccda, vs);
-    console.log(`C-CDA: ${c.documents} documents; with label ${JSON.stringify(c.byLabel)}`);
+    console.log(`C-CDA: ${c.documents} documents (${c.refused} refused by the pipeline); documents with label ${JSON.stringify(c.byLabel)}; labelled resources ${JSON.stringify(c.resources)}`);
     for (const e of c.examples) console.log('  ' + e);
   } else console.warn(`corpus ${ccda} absent: skipping`);
 }

@@ -1,5 +1,5 @@
 import type { Consent, Resource } from '@medplum/fhirtypes';
-import { forbidden } from '../fhir/outcome.ts';
+import { fhirError, forbidden } from '../fhir/outcome.ts';
 import { isPrivacyChoice } from '../privacy/consent.ts';
 import type { AccessContext, Role } from './context.ts';
 import type { Interaction } from './scopes.ts';
@@ -35,14 +35,19 @@ export function authorizeRead(ctx: AccessContext, type: string, interaction: Int
  * Role, scope and tenant checks for a create, update or delete; `content` is the resource as written, or as stored
  * when an existing one is changed or deleted. A submitting system may send Consents of its own (treatment, research),
  * but never a patient's privacy choice (privacy-rules §2–§4): its opt-out would purge every source's data and its
- * share would open sensitive categories to every treating clinician.
+ * share would open sensitive categories to every treating clinician. Nobody writes a privacy choice directly: it is
+ * recorded by `$consent` (a derived write, not checked here) and kept as it was recorded.
  */
 export function authorizeWrite(ctx: AccessContext, type: string, target: { sourceOrg: string | null; personId: string | null; content?: Resource }): void {
   if (ctx.internal) return;
   if (SERVER_OWNED.includes(type)) throw forbidden(`${type} resources are maintained by Katahdin itself (the MPI and the audit log), not written through the API.`);
   if (!WRITABLE[ctx.role](type)) throw forbidden(`The ${ctx.role} role may not write ${type} resources.`);
-  if (ctx.role === 'system' && target.content?.resourceType === 'Consent' && isPrivacyChoice(target.content as Consent)) {
-    throw forbidden('A patient\'s privacy choices are recorded by the patient, a registrar or a privacy officer, not by a submitting system.');
+  if (target.content?.resourceType === 'Consent' && isPrivacyChoice(target.content as Consent)) {
+    if (ctx.role === 'system') throw forbidden('A patient\'s privacy choices are recorded by the patient, a registrar or a privacy officer, not by a submitting system.');
+    // Only $consent checks a choice's date and channel; and the person's privacy state (and any purge) follows from
+    // the choices recorded, so changing or deleting one would rewrite the patient's decisions after the fact.
+    throw fhirError(422, 'business-rule', 'A patient\'s privacy choices are recorded with POST /fhir/Patient/{id}/$consent (action, channel, date), '
+      + 'not written as Consent resources, and a recorded choice is never changed or deleted: record a new choice instead (a withdrawal or correction is a new choice).');
   }
   if (!scopeAllows(ctx.scopes, type, 'c') && !scopeAllows(ctx.scopes, type, 'u')) {
     throw forbidden(`Your access token's scopes do not allow writing ${type}.`);

@@ -240,7 +240,9 @@ export class GateScope {
     const row = current && (await readVersion(this.tx, type, id, version));
     if (!current || !row) throw notFound(`${type}/${id}/_history/${version} is not known`);
     if (row.deleted) throw gone(`${type}/${id} version ${version} is a deletion`);
-    return this.deliverOne(current, row.content, 'vread');
+    // The version is decided on its own labels and the current row's: a correction that dropped a label does not
+    // release the labelled version, and a label gained since (relabelling) covers the older ones.
+    return this.deliverOne({ ...current, security: unique([...current.security, ...row.security]) }, row.content, 'vread');
   }
 
   /**
@@ -251,14 +253,18 @@ export class GateScope {
     return (await run<CheckedRow>(this.tx, this.checkedRowSql(type, id)))[0];
   }
 
+  /**
+   * `visible` is the privacy verdict alone, deleted or not: a read answers 410 for a deleted row before it looks, and
+   * the earlier versions of a deleted resource stay readable (vread) to whoever could read them before.
+   */
   private checkedRowSql(type: string, id: string, extra: Sql = sql``): Sql {
     const pp = this.perPerson;
     if (!pp) {
-      return sql`select ${ROW_COLUMNS}, r.deleted, (r.deleted = false and ${this.filter('r')}) as visible, ${this.deliveryColumns(raw('r'))}${extra}
+      return sql`select ${ROW_COLUMNS}, r.deleted, ${this.filter('r')} as visible, ${this.deliveryColumns(raw('r'))}${extra}
           from resources r where r.resource_type = ${type} and r.id = ${id}`;
     }
     // The standing with the row's person looked up once, for the verdict and for the outgoing check alike.
-    return sql`select ${ROW_COLUMNS}, r.deleted, (r.deleted = false and ${pp.condition('r', 'f')}) as visible,
+    return sql`select ${ROW_COLUMNS}, r.deleted, ${pp.condition('r', 'f')} as visible,
           ${pp.carried('f')}, ${this.orgNameColumn(raw('r'))}${extra}
           from resources r left join lateral (select ${pp.columns(sql`r.person_id`)}) f on true
           where r.resource_type = ${type} and r.id = ${id}`;
@@ -328,13 +334,13 @@ export class GateScope {
   }
 
   /** Rows of the given keys with the columns the outgoing check needs, already filtered by the privacy SQL. */
-  async rowsFor(keys: Array<{ resource_type: string; id: string }>): Promise<ResultRow[]> {
+  async rowsFor(keys: Array<{ resource_type: string; id: string }>, opts: { deleted?: boolean } = {}): Promise<ResultRow[]> {
     if (keys.length === 0) return [];
     return run<ResultRow>(
       this.tx,
       sql`select ${ROW_COLUMNS} from resources r
           where (r.resource_type, r.id) in (select * from unnest(${keys.map((k) => k.resource_type)}::text[], ${keys.map((k) => k.id)}::text[]))
-          and r.deleted = false and ${this.filter('r')}`,
+          and ${opts.deleted ? sql`` : sql`r.deleted = false and `}${this.filter('r')}`,
     );
   }
 
@@ -357,13 +363,16 @@ export class GateScope {
   async history(q: { type?: string; id?: string; since?: string; count: number; offset: number }): Promise<{ entries: StoredRow[]; total: number }> {
     authorizeRead(this.ctx, q.type ?? '*');
     const { rows, total } = await readHistory(this.tx, q, this.filter('r'));
-    const metas = await this.rowsFor(unique(rows.map((r) => `${r.resource_type}/${r.id}`)).map(splitKey));
+    // A deleted resource's versions stay in its history: its current row is the deletion, which keeps person and labels.
+    const metas = await this.rowsFor(unique(rows.map((r) => `${r.resource_type}/${r.id}`)).map(splitKey), { deleted: true });
     const byKey = new Map(metas.map((m) => [`${m.resource_type}/${m.id}`, m]));
     const out: StoredRow[] = [];
     for (const row of rows) {
       const meta = byKey.get(`${row.resource_type}/${row.id}`);
       if (!meta) continue;
-      const [content] = row.deleted ? [row.content] : await this.deliver([{ ...meta, content: row.content }], 'history');
+      // Checked again in code on the labels the SQL filter used: the version's and the current row's (`readHistory`).
+      const security = unique([...meta.security, ...row.security]);
+      const [content] = row.deleted ? [row.content] : await this.deliver([{ ...meta, security, content: row.content }], 'history');
       out.push({ ...row, content });
     }
     return { entries: out, total };

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { run } from '../store/database.ts';
 import { sql } from '../store/sql.ts';
+import type { Role } from './context.ts';
 import type { GateScope } from './gate-scope.ts';
 import { forbidden } from '../fhir/outcome.ts';
 
@@ -9,15 +10,16 @@ export interface Grant {
   expiresAt: string;
 }
 
-function requireClinician(scope: GateScope, what: string): string {
+/** The calling user, when their role is one of `roles`; 403 otherwise. */
+function requireUser(scope: GateScope, roles: Role[], refusal: string): string {
   const { role, userId } = scope.ctx;
-  if ((role !== 'clinician' && role !== 'clinical-staff') || !userId) throw forbidden(`Only clinicians and clinical staff may ${what}.`);
+  if (!roles.includes(role) || !userId) throw forbidden(refusal);
   return userId;
 }
 
 /** A user's attestation of a treatment relationship with a person (privacy-rules §1): audited, time-limited. */
 export async function attest(scope: GateScope, personId: string, reason: string, days: number): Promise<Grant> {
-  const userId = requireClinician(scope, 'attest to a treatment relationship');
+  const userId = requireUser(scope, ['clinician', 'clinical-staff'], 'Only clinicians and clinical staff may attest to a treatment relationship.');
   const id = randomUUID();
   const expiresAt = new Date(scope.settings.now.getTime() + days * 86_400_000).toISOString();
   await run(scope.tx, sql`insert into attestations (id, user_id, person_id, reason, created_at, expires_at)
@@ -28,7 +30,8 @@ export async function attest(scope: GateScope, personId: string, reason: string,
 
 /** Emergency access to a person's whole record (privacy-rules §5); every access under it is audited as ETREAT. */
 export async function breakGlass(scope: GateScope, personId: string, reason: string, hours: number): Promise<Grant> {
-  const userId = requireClinician(scope, 'break the glass');
+  // A clinician declares the emergency (privacy-rules §5, PRIVACY.md §5): clinical staff may attest, not break the glass.
+  const userId = requireUser(scope, ['clinician'], 'Only clinicians may break the glass.');
   const id = randomUUID();
   const expiresAt = new Date(scope.settings.now.getTime() + hours * 3_600_000).toISOString();
   await run(scope.tx, sql`insert into break_glass (id, user_id, organization_id, person_id, reason, created_at, expires_at)

@@ -1,7 +1,8 @@
 import type { Patient, Resource } from '@medplum/fhirtypes';
 import type { AccessContext } from './context.ts';
 import type { PersonFacts } from './person-facts.ts';
-import { DEMOGRAPHIC_TYPES, NOT_SHARED } from './privacy-filter.ts';
+import { isClinicalType } from '../privacy/intake.ts';
+import { DEMOGRAPHIC_TYPES, SHARED_TYPES } from './privacy-filter.ts';
 import { hasQueryRole } from './scopes.ts';
 
 export interface OutgoingRow {
@@ -19,19 +20,20 @@ export type Verdict = 'full' | 'demographics' | 'deny';
  */
 export function verdictFor(ctx: AccessContext, row: OutgoingRow, facts: PersonFacts | undefined): Verdict {
   if (ctx.internal) return 'full';
-  const shared = row.personId === null && !NOT_SHARED.includes(row.resourceType);
+  const shared = row.personId === null && SHARED_TYPES.includes(row.resourceType) && row.security.length === 0;
   if (shared) return 'full';
   const demographic = DEMOGRAPHIC_TYPES.includes(row.resourceType);
+  const kept = !(facts?.optedOut && isClinicalType(row.resourceType));
   switch (ctx.role) {
     case 'clinician':
     case 'clinical-staff':
-      return inCare(facts, row) ? 'full' : demographic ? 'demographics' : 'deny';
+      return kept && inCare(facts, row) ? 'full' : demographic ? 'demographics' : 'deny';
     case 'patient':
-      return row.personId === ctx.personId ? 'full' : 'deny';
+      return kept && row.personId === ctx.personId ? 'full' : 'deny';
     case 'system': {
-      if (row.sourceOrg !== null && row.sourceOrg === ctx.organizationId) return 'full';
+      if (kept && row.sourceOrg !== null && row.sourceOrg === ctx.organizationId) return 'full';
       if (!hasQueryRole(ctx)) return 'deny';
-      return inCare(facts, row) ? 'full' : demographic ? 'demographics' : 'deny';
+      return kept && inCare(facts, row) ? 'full' : demographic ? 'demographics' : 'deny';
     }
     case 'registrar':
     case 'privacy-officer':

@@ -10,6 +10,8 @@ export interface PersonFacts {
   relationship: 'encounter' | 'attestation' | 'break-glass' | 'none';
   breakGlass: boolean;
   sharedLabels: string[];
+  /** The person opted out: nothing clinical of theirs may be served (privacy-rules §2). */
+  optedOut: boolean;
 }
 
 /** The fact columns as a statement returns them (see `standingColumns`). */
@@ -18,16 +20,17 @@ export interface FactColumns {
   fact_att: boolean | null;
   fact_btg: boolean | null;
   fact_shared: string[] | null;
+  fact_out: boolean | null;
 }
 
 export function factsFromColumns(personId: string, c: FactColumns): PersonFacts {
   const relationship = c.fact_enc ? 'encounter' : c.fact_att ? 'attestation' : c.fact_btg ? 'break-glass' : 'none';
-  return { personId, relationship, breakGlass: c.fact_btg === true, sharedLabels: c.fact_shared ?? [] };
+  return { personId, relationship, breakGlass: c.fact_btg === true, sharedLabels: c.fact_shared ?? [], optedOut: c.fact_out === true };
 }
 
 /** The facts as the privacy filter's standing (`relationship` names the first of encounter, attestation, break-glass). */
 export function knownStanding(f: PersonFacts): KnownStanding {
-  return { enc: f.relationship === 'encounter', att: f.relationship === 'attestation', btg: f.breakGlass, shared: f.sharedLabels };
+  return { enc: f.relationship === 'encounter', att: f.relationship === 'attestation', btg: f.breakGlass, shared: f.sharedLabels, out: f.optedOut };
 }
 
 export async function loadPersonFacts(
@@ -58,7 +61,7 @@ export async function loadDeliveryFacts(
     sql`select p.person_id, null::text as org_id, null::text as org_name, ${standingColumns(sql`p.person_id`, ctx, s)}
       from unnest(${personIds}::text[]) as p(person_id)
       union all
-      select null, o.id, o.content->>'name', null, null, null, null
+      select null, o.id, o.content->>'name', null, null, null, null, null
       from resources o where o.resource_type = 'Organization' and o.id = any(${organizationIds}::text[])`,
   );
   for (const r of rows) {

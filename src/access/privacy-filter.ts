@@ -1,3 +1,5 @@
+import { NON_CLINICAL_TYPES } from '../privacy/intake.ts';
+import { UNLABELLED_TYPES } from '../privacy/labels/propagate.ts';
 import type { Sql } from '../store/sql.ts';
 import { raw, sql } from '../store/sql.ts';
 import type { AccessContext } from './context.ts';
@@ -13,14 +15,15 @@ export interface FilterSettings {
 
 /**
  * The caller's standing with one person, as SQL expressions: a care relationship of the caller's organization
- * (`enc`), the user's attestation (`att`), the user's active break-the-glass (`btg`), and the sensitivity categories
- * the person shares (`shared`, null when none).
+ * (`enc`), the user's attestation (`att`), the user's active break-the-glass (`btg`), the sensitivity categories
+ * the person shares (`shared`, null when none), and whether the person opted out (`out`).
  */
 interface Standing {
   enc: Sql;
   att: Sql;
   btg: Sql;
   shared: Sql;
+  out: Sql;
 }
 
 function monthsBefore(now: Date, months: number): string {
@@ -41,28 +44,37 @@ function standingOf(person: Sql, ctx: AccessContext, s: FilterSettings): Standin
     att: sql`exists (select 1 from attestations t where t.user_id = ${ctx.userId ?? ''} and t.person_id = ${person} and t.expires_at > ${now})`,
     btg: sql`exists (select 1 from break_glass b where b.user_id = ${ctx.userId ?? ''} and b.person_id = ${person} and b.expires_at > ${now})`,
     shared: sql`(select pp.shared_labels from person_privacy pp where pp.person_id = ${person})`,
+    out: optedOut(person),
   };
 }
+
+const optedOut = (person: Sql) => sql`exists (select 1 from person_privacy pp where pp.person_id = ${person} and pp.opted_out)`;
 
 /** The standing as `standingColumns` names it, read from the columns of alias `f` (all null for a row without a person). */
 function standingIn(f: string): Standing {
   const c = (name: string) => raw(`coalesce(${f}.${name}, false)`);
-  return { enc: c('fact_enc'), att: c('fact_att'), btg: c('fact_btg'), shared: raw(`${f}.fact_shared`) };
+  return { enc: c('fact_enc'), att: c('fact_att'), btg: c('fact_btg'), shared: raw(`${f}.fact_shared`), out: c('fact_out') };
 }
 
 /** `standingOf(person)` as the four named columns `standingIn` reads. */
 export function standingColumns(person: Sql, ctx: AccessContext, s: FilterSettings): Sql {
   const st = standingOf(person, ctx, s);
-  return sql`${st.enc} as fact_enc, ${st.att} as fact_att, ${st.btg} as fact_btg, ${st.shared} as fact_shared`;
+  return sql`${st.enc} as fact_enc, ${st.att} as fact_att, ${st.btg} as fact_btg, ${st.shared} as fact_shared, ${st.out} as fact_out`;
 }
 
 /**
- * Rows without a person are the shared directory (organizations, practitioners, locations…), except Consents (they
- * belong to people) and Subscriptions (their endpoints and headers are the subscribing organization's).
+ * What everyone may read: rows about no one in particular (the directory and knowledge artifacts) that carry no
+ * label. Any other row without a person (a Binary without a security context, an Observation of an unknown Patient)
+ * may still be health information: only its sender and internal jobs see it, since no care relationship, share or
+ * break-the-glass can be checked against a person who is not known.
  */
-export const NOT_SHARED = ['Consent', 'Subscription'];
-const shared = (a: Sql) => sql`(${a}.person_id is null and ${a}.resource_type not in ('Consent', 'Subscription'))`;
+export const SHARED_TYPES: readonly string[] = [...UNLABELLED_TYPES];
+const typeList = (types: Iterable<string>) => raw([...types].map((t) => `'${t}'`).join(', '));
+const shared = (a: Sql) =>
+  sql`(${a}.person_id is null and ${a}.resource_type in (${typeList(SHARED_TYPES)}) and cardinality(${a}.security) = 0)`;
 const demographic = (a: Sql) => sql`${a}.resource_type in ('Patient', 'Person')`;
+/** A row kept from an opted-out person only if it is not clinical (§2: whatever the purge missed is never served). */
+const kept = (a: Sql, out: Sql) => sql`(not ${out} or ${a}.resource_type in (${typeList(NON_CLINICAL_TYPES)}))`;
 /** What an organization's system sees without the query role: its own records and the shared directory. */
 const ownRecords = (a: Sql, organizationId: string) => sql`(${shared(a)} or ${a}.source_org = ${organizationId})`;
 
@@ -71,7 +83,7 @@ const ownRecords = (a: Sql, organizationId: string) => sql`(${shared(a)} or ${a}
  * all shared by the person, or break-the-glass active.
  */
 function inCare(a: Sql, st: Standing): Sql {
-  return sql`((${st.enc} or ${st.att} or ${st.btg})
+  return sql`((${st.enc} or ${st.att} or ${st.btg}) and ${kept(a, st.out)}
     and (cardinality(${a}.security) = 0 or ${a}.security <@ coalesce(${st.shared}, '{}'::text[]) or ${st.btg}))`;
 }
 
@@ -93,11 +105,13 @@ function decide(a: Sql, ctx: AccessContext, standing: () => Standing, pickable =
     case 'clinical-staff':
       return sql`(${shared(a)}${pick} or ${inCare(a, standing())})`;
     case 'patient':
-      return sql`(${shared(a)} or ${a}.person_id = ${ctx.personId ?? ''})`;
-    case 'system':
-      return hasQueryRole(ctx)
-        ? sql`(${shared(a)} or ${a}.source_org = ${ctx.organizationId ?? ''}${pick} or ${inCare(a, standing())})`
-        : ownRecords(a, ctx.organizationId ?? '');
+      return sql`(${shared(a)} or (${a}.person_id = ${ctx.personId ?? ''} and ${kept(a, optedOut(sql`${ctx.personId ?? ''}`))}))`;
+    case 'system': {
+      const own = sql`${a}.source_org = ${ctx.organizationId ?? ''}`;
+      if (!hasQueryRole(ctx)) return sql`(${shared(a)} or (${own} and ${kept(a, optedOut(sql`${a}.person_id`))}))`;
+      const st = standing();
+      return sql`(${shared(a)} or (${own} and ${kept(a, st.out)})${pick} or ${inCare(a, st)})`;
+    }
     case 'registrar':
     case 'privacy-officer':
       return sql`(${shared(a)} or ${demographic(a)} or ${a}.resource_type = 'Consent')`;
@@ -168,14 +182,15 @@ export interface KnownStanding {
   att: boolean;
   btg: boolean;
   shared: readonly string[];
+  out: boolean;
 }
 
 function standingLiteral(k: KnownStanding): Standing {
   const b = (v: boolean) => raw(v ? 'true' : 'false');
-  return { enc: b(k.enc), att: b(k.att), btg: b(k.btg), shared: sql`${[...k.shared]}::text[]` };
+  return { enc: b(k.enc), att: b(k.att), btg: b(k.btg), shared: sql`${[...k.shared]}::text[]`, out: b(k.out) };
 }
 
-const STANDING_COLUMNS = ['fact_enc', 'fact_att', 'fact_btg', 'fact_shared'];
+const STANDING_COLUMNS = ['fact_enc', 'fact_att', 'fact_btg', 'fact_shared', 'fact_out'];
 
 export function perPersonFilter(ctx: AccessContext, s: FilterSettings): PerPersonFilter | undefined {
   if (!usesStanding(ctx)) return undefined;

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../store/database.ts';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { appendAudit, verifyChain } from './chain.ts';
+import { loadCheckpointKey, writeCheckpoint } from './checkpoint.ts';
 import { openPostgres } from '../store/postgres-database.ts';
 import { clinician, migratedPostgres, PG_URL, readOf } from './test-support.ts';
 
@@ -136,6 +140,30 @@ describe.skipIf(!pg)('audit chain on PostgreSQL', () => {
     if (result.ok) throw new Error('the removed entry went unnoticed');
     expect(result.chain).toBe(Number(victim.chain));
     expect(['removed', 'truncated']).toContain(result.problem);
+  });
+
+  it('finds a chain deleted whole, its head row included, once a checkpoint signed it', async () => {
+    const own = (await migratedPostgres(1))!;
+    const second = await openPostgres({ url: PG_URL, schema: own.schema, max: 1 });
+    try {
+      for (let i = 0; i < 3; i++) await own.db.transaction((tx) => appendAudit(tx, readOf(`a${i}`, `Patient/a${i}`)));
+      for (let i = 0; i < 3; i++) await second.transaction((tx) => appendAudit(tx, readOf(`b${i}`, `Patient/b${i}`)));
+      const key = (await loadCheckpointKey(await mkdtemp(join(tmpdir(), 'audit-key-')), { create: true }))!;
+      const signed = await writeCheckpoint(own.db, key);
+      const victim = Math.max(...signed.map((c) => c.chain));
+      expect(victim).toBeGreaterThan(1);
+      expect(await verifyChain(own.db, { key })).toMatchObject({ ok: true, count: 6, chains: 2 });
+      await own.db.query('alter table audit_log disable trigger all');
+      await own.db.query('alter table audit_chain_head disable trigger all');
+      await own.db.query('delete from audit_log where chain = $1', [victim]);
+      await own.db.query('delete from audit_chain_head where id = $1', [victim]);
+      await own.db.query('alter table audit_log enable trigger all');
+      await own.db.query('alter table audit_chain_head enable trigger all');
+      expect(await verifyChain(own.db, { key })).toMatchObject({ ok: false, problem: 'truncated', chain: victim, firstBadSeq: 1 });
+    } finally {
+      await second.close();
+      await own.drop();
+    }
   });
 
   it('rejects changes through normal SQL and hands the log to a separate owner role', async () => {

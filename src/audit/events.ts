@@ -5,7 +5,10 @@ import type { AuditAction, AuditFacts, AuditInput, AuditOutcome } from './types.
 const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
 const EVENT_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-event-type';
 const REST = 'http://hl7.org/fhir/restful-interaction';
-const ACT_REASON = 'http://terminology.hl7.org/CodeSystem/v3-ActReason';
+export const ACT_REASON = 'http://terminology.hl7.org/CodeSystem/v3-ActReason';
+/** The code systems of R4's required bindings of `AuditEvent.action` and `AuditEvent.outcome`. */
+export const AUDIT_EVENT_ACTION = 'http://hl7.org/fhir/audit-event-action';
+export const AUDIT_EVENT_OUTCOME = 'http://hl7.org/fhir/audit-event-outcome';
 const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
 const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
 export const KATAHDIN_ACTION = 'https://katahdin.org/fhir/CodeSystem/audit-action';
@@ -29,6 +32,7 @@ const TYPE_REST: Coding = { system: EVENT_TYPE, code: 'rest', display: 'Restful 
 const TYPE_AUTH = dcm('110114', 'User Authentication');
 const TYPE_ALERT = dcm('110113', 'Security Alert');
 const TYPE_AUDIT = dcm('110101', 'Audit Log Used');
+const PATIENT_RECORD = dcm('110110', 'Patient Record');
 
 /** IHE BALP shape of each Katahdin action: event type, standard subtype, CRUDE action code. */
 const SHAPES: Record<AuditAction, ActionShape> = {
@@ -67,7 +71,22 @@ const SHAPES: Record<AuditAction, ActionShape> = {
   'audit-report': { type: TYPE_AUDIT, subtype: rest('read'), code: 'R' },
 };
 
-const OUTCOME: Record<AuditOutcome, NonNullable<AuditEvent['outcome']>> = { success: '0', denied: '4', error: '8' };
+export const AUDIT_ACTIONS = Object.keys(SHAPES) as AuditAction[];
+
+/**
+ * The codings an action's AuditEvent carries in `action` (CRUDE) and `subtype`, which searches match; REST events
+ * also carry `personSubtype` (BALP's Patient Record) when they name people.
+ */
+export function actionCodings(action: AuditAction): { action: Coding; subtype: Coding[]; personSubtype?: Coding } {
+  const shape = SHAPES[action];
+  return {
+    action: { system: AUDIT_EVENT_ACTION, code: shape.code },
+    subtype: [shape.subtype, { system: KATAHDIN_ACTION, code: action }],
+    ...(shape.type === TYPE_REST ? { personSubtype: PATIENT_RECORD } : {}),
+  };
+}
+
+export const OUTCOME_CODES: Record<AuditOutcome, NonNullable<AuditEvent['outcome']>> = { success: '0', denied: '4', error: '8' };
 
 // Nine digits shaped like an SSN (with or without separators) are masked wherever free text reaches the log.
 const SSN_LIKE = /(?<!\d)\d{3}([- ]|%2D)?\d{2}([- ]|%2D)?\d{4}(?!\d)/gi;
@@ -145,6 +164,7 @@ function extensions(input: AuditInput, breakGlass: boolean): Extension[] {
 /** Builds the FHIR R4 AuditEvent (IHE BALP) for one audited act. Pure; `id` is assigned from the log sequence when read back. */
 export function buildAuditEvent(input: AuditInput, recorded: Date): AuditEvent {
   const shape = SHAPES[input.action];
+  const codings = actionCodings(input.action);
   const breakGlass = isBreakGlass(input);
   const ext = extensions(input, breakGlass);
   const outcome = input.action === 'login-failed' && input.outcome === 'success' ? 'denied' : input.outcome;
@@ -153,10 +173,10 @@ export function buildAuditEvent(input: AuditInput, recorded: Date): AuditEvent {
     ...(breakGlass ? { meta: { security: [{ system: ACT_REASON, code: 'BTG', display: 'break the glass' }] } } : {}),
     ...(ext.length ? { extension: ext } : {}),
     type: shape.type,
-    subtype: [shape.subtype, { system: KATAHDIN_ACTION, code: input.action }, ...(input.personIds.length && shape.type === TYPE_REST ? [dcm('110110', 'Patient Record')] : [])],
+    subtype: [...codings.subtype, ...(input.personIds.length && codings.personSubtype ? [codings.personSubtype] : [])],
     action: shape.code,
     recorded: recorded.toISOString(),
-    outcome: OUTCOME[outcome],
+    outcome: OUTCOME_CODES[outcome],
     ...(input.detail ? { outcomeDesc: maskIdentifiers(input.detail).slice(0, 200) } : {}),
     purposeOfEvent: purposeOf(input.ctx),
     agent: agents(input.ctx),

@@ -57,6 +57,18 @@ describe('patientAccessReport', () => {
     expect(rows.map((r) => r.action)).toEqual(['emergency access', 'searched lab results']);
     expect(await patientAccessReport(db, { personIds: [] }, orgName)).toEqual([]);
   });
+
+  it("counts an earlier person's accesses only while the record belonged to it", async () => {
+    // per-other held one of Jane's records from Jan 6 10:02 (inclusive) until Jan 7: its 10:00 search predates that.
+    const earlier = [{ personId: 'per-other', from: new Date('2026-01-06T10:02:00Z'), until: new Date('2026-01-07T00:00:00Z') }];
+    const rows = await patientAccessReport(db, { personIds: ['per-jane-2'], earlier }, orgName);
+    expect(rows.map((r) => [r.time, r.action])).toEqual([
+      ['2026-01-06T10:01:00.000Z', 'viewed lab results'],
+      ['2026-01-06T10:02:00.000Z', 'viewed health problems'],
+    ]);
+    const open = await patientAccessReport(db, { personIds: ['per-nobody'], earlier: [{ personId: 'per-other', from: new Date('2026-01-06T10:02:00.001Z'), until: null }] }, orgName);
+    expect(open).toEqual([]);
+  });
 });
 
 describe('rendering', () => {

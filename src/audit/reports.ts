@@ -32,6 +32,11 @@ export type OrganizationLookup = (orgId: string) => string | undefined | Promise
 export interface AccessReportQuery {
   /** Every enterprise person id linked to the patient. */
   personIds: string[];
+  /**
+   * Persons the patient's records belonged to before (a merge, a move), with when: accesses audited under such a
+   * person count while the record was part of it, and only then (`earlierMemberships`).
+   */
+  earlier?: Array<{ personId: string; from: Date; until: Date | null }>;
   from?: Date;
   to?: Date;
 }
@@ -62,14 +67,22 @@ export async function patientAccessReport(
   organizationName: OrganizationLookup,
 ): Promise<AccessReportRow[]> {
   if (query.personIds.length === 0) return [];
+  const earlier = query.earlier ?? [];
+  // Every person id goes into the indexed `&&`; an earlier person's entries then count only inside its periods.
   const rows = (await db.query<ReportRow>(
     `select recorded, action, purpose, agent_name, agent_role, agent_org, entity_refs, break_glass, event, query
-       from audit_log
-      where person_ids && $1::text[] and outcome = 'success' and action = any($2::text[])
+       from audit_log a
+      where person_ids && ($1::text[] || $6::text[]) and outcome = 'success' and action = any($2::text[])
         and agent_role <> 'patient' and coalesce(agent_client, '') <> $3
         and ($4::timestamptz is null or recorded >= $4) and ($5::timestamptz is null or recorded <= $5)
+        and (person_ids && $1::text[] or exists (
+          select 1 from unnest($6::text[], $7::timestamptz[], $8::timestamptz[]) as e(person_id, linked_from, linked_until)
+           where a.person_ids @> array[e.person_id] and a.recorded >= e.linked_from and (e.linked_until is null or a.recorded < e.linked_until)))
       order by recorded, seq`,
-    [query.personIds, [...REPORTED_ACTIONS], INTERNAL_CLIENT, query.from?.toISOString() ?? null, query.to?.toISOString() ?? null],
+    [
+      query.personIds, [...REPORTED_ACTIONS], INTERNAL_CLIENT, query.from?.toISOString() ?? null, query.to?.toISOString() ?? null,
+      earlier.map((e) => e.personId), earlier.map((e) => e.from.toISOString()), earlier.map((e) => e.until?.toISOString() ?? null),
+    ],
   )).rows;
   const orgNames = new Map<string, string>();
   const out: AccessReportRow[] = [];

@@ -93,10 +93,17 @@ async function verifyOne(db: Queryable, head: { id: number; seq: number; hash: s
  * truncation. Positions are counted per chain (entries of chain 1 written before chains existed: their seq).
  */
 export async function verifyChain(db: Queryable, opts: VerifyOptions = {}): Promise<VerifyResult> {
-  const heads = (await db.query<{ id: number; seq: number | string; hash: string }>('select id, seq, hash from audit_chain_head order by id')).rows
+  const published = (await db.query<{ id: number; seq: number | string; hash: string }>('select id, seq, hash from audit_chain_head order by id')).rows
     .map((h) => ({ id: Number(h.id), seq: Number(h.seq), hash: h.hash }));
-  if (!heads.some((h) => h.id === 1)) return { ok: false, firstBadSeq: 1, problem: 'truncated', chain: 1 };
+  if (!published.some((h) => h.id === 1)) return { ok: false, firstBadSeq: 1, problem: 'truncated', chain: 1 };
   const checkpoints = await listCheckpoints(db);
+  // A chain deleted whole, head row included, still has its signed checkpoints: walk it as an empty chain, so the
+  // checkpoints reveal the truncation.
+  const heads = [...published];
+  for (const chain of new Set(checkpoints.map((c) => c.chain))) {
+    if (!heads.some((h) => h.id === chain)) heads.push({ id: chain, seq: 0, hash: GENESIS_HASH });
+  }
+  heads.sort((a, b) => a.id - b.id);
   let count = 0;
   let chains = 0;
   for (const head of heads) {
@@ -105,7 +112,7 @@ export async function verifyChain(db: Queryable, opts: VerifyOptions = {}): Prom
     count += outcome;
     if (outcome > 0) chains += 1;
   }
-  const stray = (await db.query<{ chain: number }>('select distinct chain from audit_log where chain <> all($1::smallint[])', [heads.map((h) => h.id)])).rows[0];
+  const stray = (await db.query<{ chain: number }>('select distinct chain from audit_log where chain <> all($1::smallint[])', [published.map((h) => h.id)])).rows[0];
   if (stray) return { ok: false, firstBadSeq: 1, problem: 'changed', chain: Number(stray.chain) };
   return { ok: true, count, checkpoints: checkpoints.length, signaturesChecked: Boolean(opts.key), chains };
 }

@@ -4,6 +4,7 @@ import type { DestinationStream } from 'pino';
 import type { Config } from '../config.ts';
 import { ssnSafeLoggerOptions } from '../auth/log-redaction.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
+import { checkFhirFormat } from './negotiation.ts';
 
 const TEXT_TYPES = ['x-application/hl7-v2+er7', 'application/hl7-v2', 'application/xml', 'text/xml', 'text/plain'];
 
@@ -49,6 +50,9 @@ export function createApp(config: Config, logStream?: DestinationStream): Fastif
     if (request.method === 'OPTIONS') {
       reply.header('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE').header('Access-Control-Allow-Headers', 'Authorization, Content-Type, If-Match, If-None-Exist, Prefer').status(204).send();
     }
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    if (!reply.sent) checkFhirFormat(request);
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('X-Content-Type-Options', 'nosniff');

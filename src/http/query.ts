@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { badRequest } from '../fhir/outcome.ts';
+import type { ReturnPreference } from '../record/transaction-service.ts';
 
 /** The query string as ordered pairs (repeated parameters are AND in FHIR, so a plain object would lose them). */
 export function queryPairs(request: FastifyRequest): Array<[string, string]> {
@@ -18,4 +19,10 @@ export function intParam(pairs: Array<[string, string]>, name: string, fallback:
 export function isStrict(request: FastifyRequest): boolean {
   const prefer = String(request.headers.prefer ?? '');
   return /handling\s*=\s*strict/i.test(prefer);
+}
+
+/** `Prefer: return=minimal | representation | OperationOutcome` (R4); undefined when not asked. */
+export function preferredReturn(request: FastifyRequest): ReturnPreference | undefined {
+  const value = /return\s*=\s*"?(minimal|representation|OperationOutcome)\b/i.exec(String(request.headers.prefer ?? ''))?.[1].toLowerCase();
+  return value === 'operationoutcome' ? 'OperationOutcome' : (value as ReturnPreference | undefined);
 }

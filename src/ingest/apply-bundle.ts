@@ -1,8 +1,9 @@
 import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
 import type { AccessContext } from '../access/context.ts';
 import type { GateScope } from '../access/gate-scope.ts';
+import { isClinicalType } from '../privacy/intake.ts';
 import type { Services } from '../services.ts';
-import { markOutcome } from './inbox.ts';
+import { claimMessage, markOutcome, type InboxStatus, type SettledMessage } from './inbox.ts';
 
 export interface ApplyOptions {
   /** Audit query text (message type and control id; never content). */
@@ -10,26 +11,49 @@ export interface ApplyOptions {
   /** What the inbox row keeps as the answer to a resend (an ACK, or an outcome built from the write responses). */
   ack: string | ((responses: BundleEntry[]) => string);
   now: Date;
+  /** Stored states this run may apply the message from (a first run, a resend of a failed one, a retry). */
+  allowed: readonly InboxStatus[];
   /** Extra steps in the same transaction after the bundle (e.g. MPI merges for ADT^A40). */
   after?: (scope: GateScope) => Promise<void>;
 }
 
+export type Applied = { applied: true; responses: BundleEntry[] } | { applied: false; settled: SettledMessage };
+
 /**
  * Applies a mapped bundle for a stored inbox message in one gate transaction and marks the row processed in that
- * same transaction, so "resources written" and "message processed" commit together or not at all.
+ * same transaction, so "resources written" and "message processed" commit together or not at all. The row is locked
+ * first: a concurrent copy of the message (or a retry of a settled one) changes nothing and gets the settled outcome.
  */
-export async function applyInboxBundle(s: Services, ctx: AccessContext, messageId: string, bundle: Bundle, o: ApplyOptions): Promise<BundleEntry[]> {
-  return s.gate.run(ctx, { action: 'ingest', query: o.query }, async (scope) => {
+export async function applyInboxBundle(s: Services, ctx: AccessContext, messageId: string, bundle: Bundle, o: ApplyOptions): Promise<Applied> {
+  return s.gate.run(ctx, { action: 'ingest', query: o.query }, async (scope): Promise<Applied> => {
+    const settled = await claimMessage(scope.tx, messageId, o.allowed);
+    if (settled) return { applied: false, settled };
     // Conditional keys come from sender ids, which senders copy across patients: matched within the entry's Patient.
     const responses = await s.transactions.transaction(scope, bundle.entry ?? [], { samePatient: true, sameSource: true });
     if (o.after) await o.after(scope);
     const ack = typeof o.ack === 'string' ? o.ack : o.ack(responses);
-    await markOutcome(scope.tx, messageId, { status: 'processed', ack, patientIds: patientsOf(responses), resources: responses.length, now: o.now });
-    return responses;
+    await markOutcome(scope.tx, messageId, {
+      status: 'processed', ack, patientIds: patientsOf(responses), resources: responses.length, clinical: clinicalContent(responses), now: o.now,
+    });
+    return { applied: true, responses };
   });
 }
+
+const locationKey = (r: BundleEntry) => /^([A-Z][A-Za-z]+\/[^/]+)/.exec(r.response?.location ?? '')?.[1];
 
 /** The source Patients the message wrote: their persons file the message (for purge of raw bodies on opt-out). */
 function patientsOf(responses: BundleEntry[]): string[] {
   return [...new Set(responses.flatMap((r) => /^Patient\/([^/]+)/.exec(r.response?.location ?? '')?.[1] ?? []))];
+}
+
+/**
+ * The message's clinical content as written or discarded (the response names it either way). Provenance is left
+ * out: it records that the message arrived, and a body whose clinical content was all discarded is not kept for it.
+ */
+function clinicalContent(responses: BundleEntry[]): string[] {
+  return responses.flatMap((r) => {
+    const key = locationKey(r);
+    const type = key?.split('/')[0];
+    return key && type && type !== 'Provenance' && isClinicalType(type) ? [key] : [];
+  });
 }

@@ -5,7 +5,8 @@ import { FhirError } from '../fhir/outcome.ts';
 import type { Services } from '../services.ts';
 import { applyInboxBundle } from './apply-bundle.ts';
 import { identifierQuery, ingestCcda, sameIdentifier, type CcdaError } from './ccda/index.ts';
-import { markOutcome, storeIncoming, type InboxMessage } from './inbox.ts';
+import { FIRST_RUN, markOutcome, RESEND_OF_ERROR, settleFailure, storeIncoming, type InboxMessage, type InboxStatus, type SettledMessage } from './inbox.ts';
+import { submitterContext, submitterKey } from './sender-context.ts';
 import { inOwnCompartment } from '../record/compartment.ts';
 import { conditionalQuery } from '../record/record-service.ts';
 
@@ -42,16 +43,18 @@ function controlIdOf(bundle: Bundle, xml: string): string {
 /**
  * One C-CDA document from an authenticated sender (`POST /ccda`, `katahdin import`): validate and convert (pure),
  * commit the raw document to the inbox keyed by sender + ClinicalDocument/id, then apply it in one gate transaction.
- * A resend of an already processed document gets the stored answer and changes nothing.
+ * A resend of an already processed document gets the stored answer and changes nothing; a resend of one that failed
+ * (stored 500) is the sender's retry and is processed again.
  */
 export async function receiveCcda(s: Services, xml: string, sender: AccessContext, channel: 'ccda' | 'import' = 'ccda'): Promise<CcdaOutcome> {
   const now = new Date();
   const converted = ingestCcda(xml, { now: now.toISOString(), sourceOrgIdentifier: sender.organizationId });
   const controlId = converted.ok ? controlIdOf(converted.bundle, xml) : undefined;
-  const { message, duplicate } = await storeIncoming(s.db, s.auth.fieldCrypto, { channel, sender: senderKey(sender), messageType: 'ClinicalDocument', controlId, raw: xml }, now);
+  const { message, duplicate } = await storeIncoming(s.db, s.auth.fieldCrypto, { channel, sender: submitterKey(sender), messageType: 'ClinicalDocument', controlId, raw: xml }, now);
   if (duplicate && message.raw !== null && message.raw !== xml) return conflict(s, sender, xml, now);
-  if (duplicate && message.ack) return { ...answerOf(message.ack), status: 'duplicate' };
-  return processStoredCcda(s, message, now, sender);
+  if (duplicate && message.status !== 'received' && message.status !== 'error') return { ...settledAnswer(message), status: 'duplicate' };
+  // A duplicate still `received` is a copy in flight (or left by a crash): its run waits on the row lock.
+  return processStoredCcda(s, message, now, sender, duplicate && message.status === 'error' ? RESEND_OF_ERROR : FIRST_RUN);
 }
 
 /**
@@ -61,35 +64,40 @@ export async function receiveCcda(s: Services, xml: string, sender: AccessContex
 async function conflict(s: Services, sender: AccessContext, xml: string, now: Date): Promise<CcdaOutcome> {
   const reason = 'ClinicalDocument/id was already used by a different document from this sender';
   const answer: StoredAnswer = { httpStatus: 409, outcome: { resourceType: 'OperationOutcome', issue: [issue('error', 'duplicate', `duplicate-id: ${reason}.`, 'ClinicalDocument.id')] } };
-  const { message } = await storeIncoming(s.db, s.auth.fieldCrypto, { channel: 'ccda', sender: senderKey(sender), messageType: 'ClinicalDocument', raw: xml }, now);
+  const { message } = await storeIncoming(s.db, s.auth.fieldCrypto, { channel: 'ccda', sender: submitterKey(sender), messageType: 'ClinicalDocument', raw: xml }, now);
   await s.db.transaction((tx) => markOutcome(tx, message.id, { status: 'rejected', ack: JSON.stringify(answer), reason: `duplicate-id ${reason}`, location: '/ClinicalDocument/id', now }));
   return { ...answer, status: 'rejected' };
 }
 
-/** Processes a stored document (first time, after a crash, or an administrator's retry); never throws for bad input. */
-export async function processStoredCcda(s: Services, message: InboxMessage, now = new Date(), sender?: AccessContext): Promise<CcdaOutcome> {
-  const ctx = sender ?? feedContext(message.sender);
+/**
+ * Processes a stored document (first time, a resend of a failed one, after a crash, or an administrator's retry) if
+ * its stored state is one of `allowed`; otherwise answers the outcome another run settled. Never throws for bad input.
+ */
+export async function processStoredCcda(s: Services, message: InboxMessage, now = new Date(), sender?: AccessContext, allowed: readonly InboxStatus[] = FIRST_RUN): Promise<CcdaOutcome> {
+  const ctx = sender ?? submitterContext(message.sender, 'ccda');
   const converted = ingestCcda(message.raw ?? '', { now: new Date(message.received_at).toISOString(), sourceOrgIdentifier: ctx.organizationId });
-  if (!converted.ok) return reject(s, message, converted.error, now);
+  if (!converted.ok) return reject(s, message, allowed, converted.error, now);
   try {
-    const answer = await apply(s, ctx, message, converted.bundle, converted.summary, now);
-    return { ...answer, status: 'processed' };
+    const answer = await apply(s, ctx, message, converted.bundle, converted.summary, now, allowed);
+    return 'settled' in answer ? { ...settledAnswer(answer.settled), status: 'duplicate' } : { ...answer, status: 'processed' };
   } catch (err) {
     const known = err instanceof FhirError;
     const reason = known ? err.message.slice(0, 300) : 'internal error while applying the document';
     const answer: StoredAnswer = { httpStatus: known ? err.status : 500, outcome: { resourceType: 'OperationOutcome', issue: [issue('error', known ? 'processing' : 'exception', reason)] } };
-    await s.db.transaction((tx) => markOutcome(tx, message.id, { status: 'error', ack: JSON.stringify(answer), reason, now }));
-    return { ...answer, status: 'error' };
+    const settled = await settleFailure(s.db, message.id, allowed, { status: 'error', ack: JSON.stringify(answer), reason, now });
+    return settled ? { ...settledAnswer(settled), status: 'duplicate' } : { ...answer, status: 'error' };
   }
 }
 
-async function apply(s: Services, ctx: AccessContext, message: InboxMessage, bundle: Bundle, summary: Record<string, number>, now: Date): Promise<StoredAnswer> {
+type Applied = StoredAnswer | { settled: SettledMessage };
+
+async function apply(s: Services, ctx: AccessContext, message: InboxMessage, bundle: Bundle, summary: Record<string, number>, now: Date, allowed: readonly InboxStatus[]): Promise<Applied> {
   try {
-    return await applyOnce(s, ctx, message, bundle, summary, now);
+    return await applyOnce(s, ctx, message, bundle, summary, now, allowed);
   } catch (err) {
     if (!(err instanceof FhirError && err.status === 412 && MULTIPLE_MATCHES.test(err.message))) throw err;
     // The failed transaction wrote nothing; the document is applied again with its ambiguous keys resolved.
-    return applyOnce(s, ctx, message, await resolveAmbiguousKeys(s, ctx, bundle), summary, now);
+    return applyOnce(s, ctx, message, await resolveAmbiguousKeys(s, ctx, bundle), summary, now, allowed);
   }
 }
 
@@ -113,7 +121,7 @@ async function resolveAmbiguousKeys(s: Services, ctx: AccessContext, bundle: Bun
     // under a copied id is not this item); a Patient the document creates has nothing stored yet.
     const patientEntry = entries.find((e) => e.resource?.resourceType === 'Patient');
     const patientQuery = patientEntry?.request?.method === 'PUT' ? patientEntry.request.url.split('?')[1] : undefined;
-    const [patient] = patientQuery ? (await scope.searchType('Patient', conditionalQuery(patientQuery), false)).matches : [];
+    const [patient] = patientQuery ? (await scope.searchType('Patient', conditionalQuery('Patient', patientQuery), false)).matches : [];
     const resolve = (ref: string) => (patient && ref === patientEntry?.fullUrl ? `Patient/${patient.id}` : undefined);
     const keyed = entries.flatMap((entry, index) => {
       const key = (entry.resource as { identifier?: Identifier[] } | undefined)?.identifier?.[0];
@@ -139,12 +147,12 @@ async function resolveAmbiguousKeys(s: Services, ctx: AccessContext, bundle: Bun
   return { ...bundle, entry: resolved };
 }
 
-async function applyOnce(s: Services, ctx: AccessContext, message: InboxMessage, bundle: Bundle, summary: Record<string, number>, now: Date): Promise<StoredAnswer> {
+async function applyOnce(s: Services, ctx: AccessContext, message: InboxMessage, bundle: Bundle, summary: Record<string, number>, now: Date, allowed: readonly InboxStatus[]): Promise<Applied> {
   let answer: StoredAnswer | undefined;
   // The stored answer names the DocumentReference, known only once written; it commits with the resources.
   const ack = (responses: BundleEntry[]) => JSON.stringify((answer = acceptedAnswer(bundle, responses, summary)));
-  await applyInboxBundle(s, ctx, message.id, bundle, { query: `ClinicalDocument ${message.control_id ?? ''}`, ack, now });
-  return answer!;
+  const result = await applyInboxBundle(s, ctx, message.id, bundle, { query: `ClinicalDocument ${message.control_id ?? ''}`, ack, now, allowed });
+  return result.applied ? answer! : { settled: result.settled };
 }
 
 function acceptedAnswer(bundle: Bundle, responses: BundleEntry[], summary: Record<string, number>): StoredAnswer {
@@ -159,28 +167,22 @@ function acceptedAnswer(bundle: Bundle, responses: BundleEntry[], summary: Recor
   return { httpStatus: 201, outcome: { resourceType: 'OperationOutcome', issue: issues }, resources: responses.length, ...(documentReference ? { documentReference } : {}) };
 }
 
-async function reject(s: Services, message: InboxMessage, error: CcdaError, now: Date): Promise<CcdaOutcome> {
+async function reject(s: Services, message: InboxMessage, allowed: readonly InboxStatus[], error: CcdaError, now: Date): Promise<CcdaOutcome> {
   const answer: StoredAnswer = {
     httpStatus: error.status,
     outcome: { resourceType: 'OperationOutcome', issue: [issue('error', error.status === 400 ? 'structure' : 'processing', `${error.code}: ${error.message}`, error.location)] },
   };
-  await s.db.transaction((tx) => markOutcome(tx, message.id, { status: 'rejected', ack: JSON.stringify(answer), reason: `${error.code} ${error.message}`, location: error.location, now }));
-  return { ...answer, status: 'rejected' };
+  const settled = await settleFailure(s.db, message.id, allowed, { status: 'rejected', ack: JSON.stringify(answer), reason: `${error.code} ${error.message}`, location: error.location, now });
+  return settled ? { ...settledAnswer(settled), status: 'duplicate' } : { ...answer, status: 'rejected' };
 }
 
-function answerOf(stored: string): StoredAnswer {
-  const answer = JSON.parse(stored) as StoredAnswer;
+/**
+ * The answer to a copy of a document another run settled: its stored answer. A purged document has none (the
+ * opt-out took it): it is accepted as a resend of a stored document would be, and nothing is stored again (§2).
+ */
+function settledAnswer(settled: SettledMessage): StoredAnswer {
+  if (!settled.ack) return { httpStatus: 200, outcome: { resourceType: 'OperationOutcome', issue: [issue('information', 'informational', 'C-CDA document accepted.')] } };
+  const answer = JSON.parse(settled.ack) as StoredAnswer;
   // A resend of an accepted document is acknowledged with 200: nothing new was written.
   return answer.httpStatus === 201 ? { ...answer, httpStatus: 200 } : answer;
-}
-
-/** Inbox sender of a C-CDA submission: the submitting organization (documents are deduplicated per organization). */
-function senderKey(ctx: AccessContext): string {
-  return ctx.organizationId ? `org:${ctx.organizationId}` : `client:${ctx.clientId ?? 'internal'}`;
-}
-
-/** The context a stored document is reprocessed under (crash recovery, retry): a system acting for its organization. */
-function feedContext(sender: string): AccessContext {
-  const organizationId = sender.startsWith('org:') ? sender.slice(4) : undefined;
-  return { clientId: `ccda:${sender}`, displayName: 'C-CDA feed (reprocessing)', role: 'system', organizationId, scopes: ['system/*.cruds'], purposeOfUse: 'TREAT' };
 }

@@ -4,63 +4,107 @@ import type { GateScope } from '../access/gate-scope.ts';
 import { FhirError } from '../fhir/outcome.ts';
 import { mergePersons } from '../mpi/stewardship.ts';
 import type { Services } from '../services.ts';
-import { buildAck, echoFromHeader, echoFromRaw } from './hl7v2/ack.ts';
+import { buildAck, echoFromHeader, echoFromRaw, type AckEcho } from './hl7v2/ack.ts';
 import { mapMessage, type MergeInstruction } from './hl7v2/map/index.ts';
+import { storedPatientsOf } from './hl7v2/message-patients.ts';
 import { parseHl7 } from './hl7v2/parse.ts';
 import { Hl7ErrorCode, type Hl7Error, type ParseResult } from './hl7v2/types.ts';
 import { applyInboxBundle } from './apply-bundle.ts';
-import { markOutcome, storeIncoming, type InboxMessage } from './inbox.ts';
-import { senderContext } from './sender-context.ts';
+import { FIRST_RUN, RESEND_OF_ERROR, settleFailure, storeIncoming, type InboxMessage, type InboxStatus, type SettledMessage } from './inbox.ts';
+import { isSubmitterKey, senderContext, submitterContext, submitterKey } from './sender-context.ts';
 
 export interface Hl7Outcome {
   ack: string;
   status: 'processed' | 'error' | 'rejected' | 'duplicate';
 }
 
+export interface ProcessOptions {
+  now?: Date;
+  /** The authenticated submitter (HTTP); otherwise the context comes from the stored sender. */
+  sender?: AccessContext;
+  /** The message already parsed, when the stored text is the one just received. */
+  parsed?: ParseResult;
+  /** Stored states this run may settle the message from (default: a first run). */
+  allowed?: readonly InboxStatus[];
+}
+
 const location = (e: Hl7Error) => (e.location ? `${e.location.segment}${e.location.field ? `-${e.location.field}` : ''}` : undefined);
 
 /**
  * One HL7 v2 message from any channel: commit the raw message, then parse, map and apply it in one gate
- * transaction, and answer the ACK. A replayed control id gets the stored ACK and changes nothing.
+ * transaction, and answer the ACK. A replayed control id gets the stored ACK and changes nothing; a resend of a
+ * message that failed (AE) is the sender's retry and is processed again.
  */
 export async function receiveHl7(s: Services, raw: string, channel: 'mllp' | 'http' | 'import', sender?: AccessContext): Promise<Hl7Outcome> {
   const now = new Date();
   const parsed = parseHl7(raw);
   const header = parsed.ok ? parsed.message.header : parsed.partialHeader;
+  // An authenticated submitter is identified by its organization, whatever MSH-3/MSH-4 claim (de-duplication key).
   const { message, duplicate } = await storeIncoming(s.db, s.auth.fieldCrypto, {
-    channel, sender: header?.facilityKey || 'unknown', messageType: header?.messageType ? `${header.messageType}^${header.triggerEvent ?? ''}` : undefined,
-    controlId: header?.controlId, raw,
+    channel, sender: sender ? submitterKey(sender) : header?.facilityKey || 'unknown',
+    messageType: header?.messageType ? `${header.messageType}^${header.triggerEvent ?? ''}` : undefined, controlId: header?.controlId, raw,
   }, now);
-  if (duplicate && message.ack) return { ack: message.ack, status: 'duplicate' };
+  if (duplicate && message.status !== 'received' && message.status !== 'error') {
+    return { ack: settledAck(message, parsed.ok ? echoFromHeader(parsed.message.header) : echoFromRaw(raw), now), status: 'duplicate' };
+  }
+  // A duplicate still `received` is a copy in flight (or left by a crash): its run waits on the row lock, then either
+  // finds it settled and answers the same ACK, or processes it (the crash case).
+  const allowed = duplicate && message.status === 'error' ? RESEND_OF_ERROR : FIRST_RUN;
   // Parsing is a pure function of the text: the stored message is parsed again only if it is not the one received.
-  return processStored(s, message, now, sender, message.raw === raw ? parsed : undefined);
+  return processStored(s, message, { now, sender, parsed: message.raw === raw ? parsed : undefined, allowed });
 }
 
-/** Processes a stored message (first time, after a crash, or an administrator's retry). */
-export async function processStored(s: Services, message: InboxMessage, now = new Date(), sender?: AccessContext, parsedRaw?: ParseResult): Promise<Hl7Outcome> {
-  const parsed = parsedRaw ?? parseHl7(message.raw ?? '');
+/** Processes a stored message (first time, a resend of a failed one, after a crash, or an administrator's retry). */
+export async function processStored(s: Services, message: InboxMessage, o: ProcessOptions = {}): Promise<Hl7Outcome> {
+  const now = o.now ?? new Date();
+  const allowed = o.allowed ?? FIRST_RUN;
+  const parsed = o.parsed ?? parseHl7(message.raw ?? '');
   const ackId = `K${message.id.slice(0, 18)}`;
-  if (!parsed.ok) return fail(s, message, parsed.error, buildAck({ ackCode: parsed.error.ackCode, echo: echoFromRaw(message.raw ?? ''), error: parsed.error, now, ackControlId: ackId }), now);
+  if (!parsed.ok) {
+    const ack = buildAck({ ackCode: parsed.error.ackCode, echo: echoFromRaw(message.raw ?? ''), error: parsed.error, now, ackControlId: ackId });
+    return fail(s, message, allowed, parsed.error, ack, [], now);
+  }
   const echo = echoFromHeader(parsed.message.header);
-  const mapped = mapMessage(parsed.message, { now: new Date(message.received_at) });
-  if (mapped.kind === 'rejected') return fail(s, message, mapped.error, buildAck({ ackCode: mapped.error.ackCode, echo, error: mapped.error, now, ackControlId: ackId }), now);
+  const rejectedId = processingIdError(s, parsed.message.header.processingId);
+  const mapped = rejectedId ? ({ kind: 'rejected', error: rejectedId } as const) : mapMessage(parsed.message, { now: new Date(message.received_at) });
+  if (mapped.kind === 'rejected') {
+    const ack = buildAck({ ackCode: mapped.error.ackCode, echo, error: mapped.error, now, ackControlId: ackId });
+    return fail(s, message, allowed, mapped.error, ack, await storedPatientsOf(s, parsed.message), now);
+  }
   try {
-    const ctx = sender ?? (await senderContext(s, parsed.message.header.facilityKey, 'hl7v2'));
-    const ack = buildAck({ ackCode: 'AA', echo, now, ackControlId: ackId });
+    const ctx = o.sender ?? (isSubmitterKey(message.sender) ? submitterContext(message.sender, 'hl7v2') : await senderContext(s, parsed.message.header.facilityKey, 'hl7v2'));
+    const ack = buildAck({ ackCode: 'AA', echo, now, ackControlId: ackId, warnings: mapped.summary.warnings });
     const after = mapped.kind === 'merge' ? (scope: GateScope) => applyMerges(s, scope, mapped.merges) : undefined;
-    await applyInboxBundle(s, ctx, message.id, mapped.bundle, { query: `${echo.triggerEvent ?? ''} ${message.control_id ?? ''}`, ack, now, after });
-    return { ack, status: 'processed' };
+    const result = await applyInboxBundle(s, ctx, message.id, mapped.bundle, { query: `${echo.triggerEvent ?? ''} ${message.control_id ?? ''}`, ack, now, after, allowed });
+    return result.applied ? { ack, status: 'processed' } : { ack: settledAck(result.settled, echo, now), status: 'duplicate' };
   } catch (err) {
     const reason = err instanceof FhirError ? err.message.slice(0, 300) : 'internal error while applying the message';
     const error: Hl7Error = { code: Hl7ErrorCode.ApplicationInternalError, ackCode: 'AE', reason };
-    return fail(s, message, error, buildAck({ ackCode: 'AE', echo, error, now, ackControlId: ackId }), now);
+    const ack = buildAck({ ackCode: 'AE', echo, error, now, ackControlId: ackId });
+    return fail(s, message, allowed, error, ack, await storedPatientsOf(s, parsed.message), now);
   }
 }
 
-async function fail(s: Services, message: InboxMessage, error: Hl7Error, ack: string, now: Date): Promise<Hl7Outcome> {
+/** Training (T) and debugging (D) messages never reach the live record unless the server is told to take them. */
+function processingIdError(s: Services, processingId: string): Hl7Error | undefined {
+  // An empty MSH-11 is common among senders and means production.
+  if (!processingId || s.config.hl7ProcessingIds.includes(processingId)) return undefined;
+  return { code: Hl7ErrorCode.UnsupportedProcessingId, ackCode: 'AR', reason: 'unsupported processing id', location: { segment: 'MSH', sequence: 1, field: 11 } };
+}
+
+async function fail(s: Services, message: InboxMessage, allowed: readonly InboxStatus[], error: Hl7Error, ack: string, patientIds: string[], now: Date): Promise<Hl7Outcome> {
   const status = error.ackCode === 'AR' ? 'rejected' : 'error';
-  await s.db.transaction((tx) => markOutcome(tx, message.id, { status, ack, reason: `${error.code} ${error.reason}`, location: location(error), now }));
-  return { ack, status };
+  const settled = await settleFailure(s.db, message.id, allowed, { status, ack, reason: `${error.code} ${error.reason}`, location: location(error), patientIds, now });
+  return settled ? { ack: settledAck(settled, echoFromRaw(message.raw ?? ''), now), status: 'duplicate' } : { ack, status };
+}
+
+/**
+ * The answer to a copy of a message another run settled: its stored ACK. A purged message has none (the opt-out
+ * took the body and the ACK with it): it is acknowledged AA with its control id, as any stored message would be,
+ * and nothing of it is stored again (§2: the sender is not told).
+ */
+function settledAck(settled: SettledMessage, echo: AckEcho, now: Date): string {
+  return settled.ack ?? buildAck({ ackCode: 'AA', echo, now, ackControlId: `K${now.getTime().toString(36)}` });
 }
 
 async function patientByIdentifier(scope: GateScope, identifier: Identifier): Promise<string | undefined> {

@@ -54,22 +54,77 @@ export async function storeIncoming(db: Database, cipher: BodyCipher, m: NewMess
   return { message: opened(cipher, existing[0]), duplicate: true };
 }
 
-export async function markOutcome(
-  tx: Queryable,
-  id: string,
-  o: { status: InboxStatus; ack?: string; reason?: string; location?: string; patientIds?: string[]; resources?: number; now: Date },
-): Promise<void> {
-  // The message is filed under the persons of the source Patients it wrote (looked up here: one statement fewer per
-  // message). A message about an opted-out person is acknowledged as usual, but its body is not kept (privacy-rules §2).
+/** What a message's stored answer was, when another run (a concurrent copy, an earlier retry) already settled it. */
+export interface SettledMessage {
+  status: InboxStatus;
+  ack: string | null;
+}
+
+/** Stored states a run may take a message from: its first run (or crash recovery), or a retry of a failed one. */
+export const FIRST_RUN: readonly InboxStatus[] = ['received'];
+export const RESEND_OF_ERROR: readonly InboxStatus[] = ['error'];
+export const ADMIN_RETRY: readonly InboxStatus[] = ['received', 'error', 'rejected'];
+
+/**
+ * Locks the inbox row for the rest of the transaction and says whether this run may settle it. A second copy of
+ * the same control id waits here for the first one's transaction, then finds it settled and answers its outcome:
+ * a message is never applied twice.
+ */
+export async function claimMessage(tx: Queryable, id: string, allowed: readonly InboxStatus[]): Promise<SettledMessage | undefined> {
+  const row = (await run<SettledMessage>(tx, sql`select status, ack from ingest_messages where id = ${id} for update`))[0];
+  // A row that no longer exists has nothing left to apply: answered like a purged one.
+  if (!row) return { status: 'purged', ack: null };
+  return allowed.includes(row.status) ? undefined : row;
+}
+
+export interface Outcome {
+  status: InboxStatus;
+  ack?: string;
+  reason?: string;
+  location?: string;
+  patientIds?: string[];
+  resources?: number;
+  /** Resource keys (`Type/id`) of the message's clinical content: when none was stored (intake rules), no body is kept. */
+  clinical?: string[];
+  now: Date;
+}
+
+export async function markOutcome(tx: Queryable, id: string, o: Outcome): Promise<void> {
+  // The message is filed under the persons of the source Patients it wrote or names (looked up here: one statement
+  // fewer per message), so an opt-out purge finds its body. A message about an opted-out person is acknowledged as
+  // usual, but its body is not kept (privacy-rules §2); nor is the body of one whose clinical content the intake rules
+  // discarded for a person who opted back in (§3: checked only for such persons, so other messages pay nothing).
+  const clinical = o.clinical ?? [];
   await run(tx, sql`with p as (select coalesce(array_agg(distinct l.person_id order by l.person_id), '{}') as ids from mpi_links l where l.patient_id = any(${o.patientIds ?? []}::text[]))
     update ingest_messages set status = ${o.status}, ack = ${o.ack ?? null}, reason = ${o.reason ?? null},
     error_location = ${o.location ?? null}, person_ids = p.ids, resources = ${o.resources ?? 0}, processed_at = ${o.now.toISOString()},
-    raw = case when exists (select 1 from person_privacy pp where pp.person_id = any(p.ids) and pp.opted_out) then null else raw end
+    raw = case when exists (select 1 from person_privacy pp where pp.person_id = any(p.ids) and pp.opted_out) then null
+      when cardinality(${clinical}::text[]) > 0
+        and exists (select 1 from person_privacy pp where pp.person_id = any(p.ids) and pp.opt_in_date is not null)
+        and not exists (select 1 from resources r where r.resource_type || '/' || r.id = any(${clinical}::text[])) then null
+      else raw end
     from p where id = ${id}`);
 }
 
-export async function pendingMessages(db: Queryable, cipher: BodyCipher): Promise<InboxMessage[]> {
-  const rows = await run<StoredMessage>(db, sql`select * from ingest_messages where status = 'received' order by received_at limit 1000`);
+/** Records a run's failure unless another run settled the message first (then that outcome is returned). */
+export async function settleFailure(db: Database, id: string, allowed: readonly InboxStatus[], o: Outcome): Promise<SettledMessage | undefined> {
+  return db.transaction(async (tx) => {
+    const settled = await claimMessage(tx, id, allowed);
+    if (!settled) await markOutcome(tx, id, o);
+    return settled;
+  });
+}
+
+const RECOVERY_PAGE = 500;
+
+/**
+ * Messages committed but never processed (a crash between commit and apply), oldest first, a page at a time after
+ * the cursor (received time, id), so recovery always moves on even past a row that stays `received`.
+ */
+export async function pendingMessages(db: Queryable, cipher: BodyCipher, after?: { receivedAt: Date; id: string }): Promise<InboxMessage[]> {
+  const at = after?.receivedAt.toISOString() ?? '-infinity';
+  const rows = await run<StoredMessage>(db, sql`select * from ingest_messages where status = 'received'
+    and (received_at, id) > (${at}::timestamptz, ${after?.id ?? ''}) order by received_at, id limit ${RECOVERY_PAGE}`);
   return rows.map((r) => opened(cipher, r));
 }
 
@@ -78,9 +133,14 @@ export async function getMessage(db: Queryable, cipher: BodyCipher, id: string):
   return row && opened(cipher, row);
 }
 
+/** A `received` message older than this is stuck (a run failed without settling it): the error queue shows it. */
+export const STUCK_AFTER_MINUTES = 5;
+
 export async function errorQueue(db: Queryable, limit = 200): Promise<InboxMessage[]> {
   return run<InboxMessage>(db, sql`select id, received_at, channel, sender, message_type, control_id, status, reason, error_location, null as raw, null as ack
-    from ingest_messages where status in ('error', 'rejected') order by received_at desc limit ${limit}`);
+    from ingest_messages where status in ('error', 'rejected')
+      or (status = 'received' and received_at < now() - make_interval(mins => ${STUCK_AFTER_MINUTES}))
+    order by received_at desc limit ${limit}`);
 }
 
 /** Opt-out: raw messages that carried the person's clinical content lose their bodies (the row stays as a count). */

@@ -41,3 +41,22 @@ function contextFor(org: Organization, facility: string, channel: string): Acces
     purposeOfUse: 'TREAT',
   };
 }
+
+/**
+ * Inbox sender of an authenticated submission (HTTP, C-CDA upload): the client's organization, not what the message
+ * says about itself, so two organizations reusing an application name and control id never collide.
+ */
+export function submitterKey(ctx: AccessContext): string {
+  return ctx.organizationId ? `org:${ctx.organizationId}` : `client:${ctx.clientId ?? 'internal'}`;
+}
+
+/** Whether an inbox sender is an authenticated submitter's key (rather than an MLLP or import facility). */
+export function isSubmitterKey(sender: string): boolean {
+  return sender.startsWith('org:') || sender.startsWith('client:');
+}
+
+/** The context a stored submission is reprocessed under (crash recovery, retry): a system acting for its organization. */
+export function submitterContext(sender: string, channel: string): AccessContext {
+  const organizationId = sender.startsWith('org:') ? sender.slice(4) : undefined;
+  return { clientId: `${channel}:${sender}`, displayName: `${channel} feed (reprocessing)`, role: 'system', organizationId, scopes: ['system/*.cruds'], purposeOfUse: 'TREAT' };
+}

@@ -12,13 +12,12 @@ export interface IngestionHandle {
 }
 
 /**
- * Finishes any message committed but not processed before a crash, then listens for MLLP
- * (port MLLP_PORT; TLS with the HTTP certificate when configured; optional address allow-list).
+ * Finishes every message committed but not processed before a crash (a page at a time until none is left), then
+ * listens for MLLP (port MLLP_PORT; TLS with the HTTP certificate when configured; optional address allow-list).
  */
 export async function startIngestion(s: Services, log: FastifyBaseLogger): Promise<IngestionHandle> {
-  const pending = await pendingMessages(s.db, s.auth.fieldCrypto);
-  for (const m of pending) await processInboxMessage(s, m);
-  if (pending.length) log.info({ recovered: pending.length }, 'processed messages received before the last shutdown');
+  const recovered = await recoverPending(s);
+  if (recovered) log.info({ recovered }, 'processed messages received before the last shutdown');
   const { config } = s;
   const tls = config.tls ? { key: readFileSync(config.tls.keyFile), cert: readFileSync(config.tls.certFile), ...(config.tls.caFile ? { ca: readFileSync(config.tls.caFile), requestCert: true } : {}) } : undefined;
   const server = await startMllpServer({
@@ -32,4 +31,18 @@ export async function startIngestion(s: Services, log: FastifyBaseLogger): Promi
     logger: log,
   });
   return { mllpPort: server.port, close: () => server.close() };
+}
+
+/** Crash recovery: every `received` row, oldest first; the cursor moves past each page so a row that stays is not retried forever. */
+export async function recoverPending(s: Services): Promise<number> {
+  let count = 0;
+  let after: { receivedAt: Date; id: string } | undefined;
+  for (;;) {
+    const page = await pendingMessages(s.db, s.auth.fieldCrypto, after);
+    if (page.length === 0) return count;
+    for (const m of page) await processInboxMessage(s, m);
+    count += page.length;
+    const last = page[page.length - 1];
+    after = { receivedAt: new Date(last.received_at), id: last.id };
+  }
 }

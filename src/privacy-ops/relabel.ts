@@ -1,8 +1,8 @@
 import type { Resource } from '@medplum/fhirtypes';
-import { declaredLabels } from '../privacy/labels/classifier.ts';
-import { relabelRecord } from '../privacy/labels/propagate.ts';
+import { applyLabels, declaredLabels } from '../privacy/labels/classifier.ts';
+import { relabelRecord, versionLabels } from '../privacy/labels/propagate.ts';
 import { loadValueSets, valueSetVersion } from '../privacy/labels/value-sets.ts';
-import type { ValueSets } from '../privacy/labels/value-set-types.ts';
+import type { SensitivityLabel, ValueSets } from '../privacy/labels/value-set-types.ts';
 import type { Database, Queryable } from '../store/database.ts';
 import { run } from '../store/database.ts';
 import { sql } from '../store/sql.ts';
@@ -12,6 +12,8 @@ export interface RelabelReport {
   persons: number;
   scanned: number;
   relabelled: number;
+  /** Earlier versions (history) that gained a label. */
+  versions: number;
   /** Resources that gained each label. */
   added: Record<string, number>;
 }
@@ -19,14 +21,34 @@ export interface RelabelReport {
 type Row = { resource_type: string; id: string; version_id: number; security: string[]; content: Resource };
 
 /**
- * Rewrites labels in place on the current version (resources.security, meta.security of resources and of the
- * matching history row): labels are metadata the HIE derives, not a change the sender made, so no new version.
+ * Rewrites labels in place on the current version (security and meta.security of resources and of the matching
+ * history row): labels are metadata the HIE derives, not a change the sender made, so no new version.
  */
 async function saveLabels(tx: Queryable, row: Row, next: Resource): Promise<void> {
   const labels = declaredLabels(next);
   await run(tx, sql`update resources set security = ${labels}, content = ${next} where resource_type = ${row.resource_type} and id = ${row.id}`);
-  await run(tx, sql`update resource_history set content = ${next}
+  await run(tx, sql`update resource_history set security = ${labels}, content = ${next}
     where resource_type = ${row.resource_type} and id = ${row.id} and version_id = ${row.version_id}`);
+}
+
+/**
+ * The person's earlier versions (deleted resources' too), each relabelled from its own content and the relabelled
+ * record (`versionLabels`): vread and history decide on a version's labels, so a code the value sets name only now
+ * must withhold the versions that held it as well. In place, like the current version.
+ */
+async function relabelHistory(tx: Queryable, personId: string, record: Resource[], vs: ValueSets, report: RelabelReport): Promise<void> {
+  const recordLabels = new Map(record.map((r) => [`${r.resourceType}/${r.id}`, declaredLabels(r)]));
+  const versions = await run<Row>(tx, sql`select h.resource_type, h.id, h.version_id, h.security, h.content from resource_history h
+    join resources r on r.resource_type = h.resource_type and r.id = h.id
+    where h.person_id = ${personId} and h.deleted = false and h.version_id < r.version_id order by h.resource_type, h.id, h.version_id`);
+  for (const v of versions) {
+    const labels = versionLabels(v.content, v.security as SensitivityLabel[], recordLabels, vs);
+    const added = labels.filter((l) => !v.security.includes(l));
+    if (added.length === 0) continue;
+    await run(tx, sql`update resource_history set security = ${[...v.security, ...added]}, content = ${applyLabels(v.content, labels)}
+      where resource_type = ${v.resource_type} and id = ${v.id} and version_id = ${v.version_id}`);
+    report.versions++;
+  }
 }
 
 /** One person's record, relabelled together so labels propagate along references (report → result). */
@@ -42,6 +64,7 @@ async function relabelPerson(db: Database, personId: string, vs: ValueSets, repo
       await saveLabels(tx, rows[i], resources[i]);
       report.relabelled++;
     }
+    await relabelHistory(tx, personId, resources, vs, report);
   });
 }
 
@@ -50,7 +73,7 @@ async function relabelPerson(db: Database, personId: string, vs: ValueSets, repo
  * added (relabelRecord never drops one), one transaction per person so a long run can be interrupted safely.
  */
 export async function relabelAll(db: Database, vs: ValueSets = loadValueSets()): Promise<RelabelReport> {
-  const report: RelabelReport = { valueSetVersion: valueSetVersion(), persons: 0, scanned: 0, relabelled: 0, added: {} };
+  const report: RelabelReport = { valueSetVersion: valueSetVersion(), persons: 0, scanned: 0, relabelled: 0, versions: 0, added: {} };
   const persons = await run<{ person_id: string }>(db, sql`select distinct person_id from resources where person_id is not null order by person_id`);
   for (const { person_id } of persons) {
     await relabelPerson(db, person_id, vs, report);
@@ -61,5 +84,5 @@ export async function relabelAll(db: Database, vs: ValueSets = loadValueSets()):
 
 export function formatRelabel(r: RelabelReport): string {
   const added = Object.entries(r.added).map(([l, n]) => `${l} +${n}`).join(', ') || 'none';
-  return `value sets ${r.valueSetVersion}: ${r.persons} persons, ${r.scanned} resources scanned, ${r.relabelled} relabelled (labels added: ${added})`;
+  return `value sets ${r.valueSetVersion}: ${r.persons} persons, ${r.scanned} resources scanned, ${r.relabelled} relabelled (labels added: ${added}), ${r.versions} earlier versions relabelled`;
 }

@@ -20,6 +20,7 @@ const KEPT_TABLES: Record<string, string> = {
   users: 'the patient’s portal account',
   signup_requests: 'the patient’s portal sign-up',
   mpi_links: 'MPI identifiers',
+  mpi_link_periods: 'MPI identifiers: which person each source record belonged to, and when (for the access report)',
   mpi_block_keys: 'MPI keys of the trimmed demographics',
   mpi_tasks: 'MPI review of identities',
   mpi_not_links: 'MPI decisions',

@@ -66,11 +66,12 @@ export function clinicalDate(resource: Resource, receivedAt: string): string {
 }
 
 /**
- * Compares a FHIR date/dateTime with an instant. A date-only or partial value ("2024-03") is taken
- * at its earliest moment, so a visit on the opt-in day itself counts as on or after it.
+ * Compares a FHIR date/dateTime with an instant. A value without a time is compared by calendar day with the instant's
+ * day as written (UTC for stored opt-in dates), so a visit on the opt-in day itself counts as on or after it; a partial
+ * value ("2024", "2024-03") is taken at its first day, so a month or year that began before the opt-in day is before it.
  */
 export function isOnOrAfter(fhirDate: string, instant: string): boolean {
-  const day = /^\d{4}(-\d{2}(-\d{2})?)?$/.test(fhirDate);
-  if (day) return fhirDate >= instant.slice(0, fhirDate.length);
+  const partial = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$/.exec(fhirDate);
+  if (partial) return `${partial[1]}-${partial[2] ?? '01'}-${partial[3] ?? '01'}` >= instant.slice(0, 10);
   return Date.parse(fhirDate) >= Date.parse(instant);
 }

@@ -80,16 +80,29 @@ describe('consentState', () => {
   });
 });
 
-describe('validateConsentDate: no back-dating beyond the grace period', () => {
+describe('validateConsentDate: no back-dating beyond the grace period, no dating ahead', () => {
   it.each([
     ['2026-06-01T12:00:00Z', 7, true],
     ['2026-05-26T12:00:00Z', 7, true],
     ['2026-05-24T12:00:00Z', 7, false],
     ['2026-05-31T12:00:00Z', 0, false],
-    ['2026-07-01', 7, true],
+    ['2026-06-01', 7, true],
   ])('%s with %i days grace → ok %s', (date, grace, ok) => {
     expect(validateConsentDate(date, now, grace).ok).toBe(ok);
   });
+  it('keeps a date in the past as given', () => {
+    expect(validateConsentDate('2026-05-30', now, 7)).toEqual({ ok: true, effective: '2026-05-30' });
+    expect(validateConsentDate('2026-06-01T11:59:59Z', now, 7)).toEqual({ ok: true, effective: '2026-06-01T11:59:59Z' });
+  });
+  it('takes a date at most 5 minutes ahead (clock skew) as now', () => {
+    expect(validateConsentDate('2026-06-01T12:00:01Z', now, 7)).toEqual({ ok: true, effective: now.toISOString() });
+    expect(validateConsentDate('2026-06-01T12:05:00Z', now, 7)).toEqual({ ok: true, effective: now.toISOString() });
+    expect(validateConsentDate('2026-06-01T08:04:00-04:00', now, 7)).toEqual({ ok: true, effective: now.toISOString() });
+  });
+  it.each(['2026-06-01T12:05:00.001Z', '2026-06-01T09:10:00-03:00', '2026-06-02', '2026-07-01', '2027'])(
+    'refuses %s: a choice cannot take effect after it is recorded', (date) => {
+      expect(validateConsentDate(date, now, 7)).toEqual({ ok: false, reason: 'future' });
+    });
   it('rejects garbage', () => {
     expect(validateConsentDate('yesterday', now, 7)).toEqual({ ok: false, reason: 'invalid-date' });
   });

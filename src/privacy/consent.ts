@@ -117,11 +117,21 @@ export function consentState(consents: Consent[], now: Date): ConsentState {
   };
 }
 
-export type ConsentDateCheck = { ok: true } | { ok: false; reason: 'invalid-date' | 'back-dated' };
+/** How far ahead of the server's clock a choice dated "now" by a client may be. */
+const CONSENT_CLOCK_SKEW_MS = 5 * 60_000;
 
-/** A consent may take effect at most `graceDays` before it is recorded (paper forms arrive late). */
+export type ConsentDateRefusal = 'invalid-date' | 'back-dated' | 'future';
+/** `effective`: the date to record (a date within the clock-skew allowance ahead of now is taken as now). */
+export type ConsentDateCheck = { ok: true; effective: string } | { ok: false; reason: ConsentDateRefusal };
+
+/**
+ * A consent may take effect at most `graceDays` before it is recorded (paper forms arrive late), and not after: the
+ * person's privacy state is derived when a choice is recorded, so a choice dated ahead would never take effect.
+ */
 export function validateConsentDate(date: string, now: Date, graceDays: number): ConsentDateCheck {
   const t = Date.parse(date);
   if (Number.isNaN(t)) return { ok: false, reason: 'invalid-date' };
-  return now.getTime() - t > graceDays * 86_400_000 ? { ok: false, reason: 'back-dated' } : { ok: true };
+  if (now.getTime() - t > graceDays * 86_400_000) return { ok: false, reason: 'back-dated' };
+  if (t - now.getTime() > CONSENT_CLOCK_SKEW_MS) return { ok: false, reason: 'future' };
+  return { ok: true, effective: t > now.getTime() ? now.toISOString() : date };
 }

@@ -38,7 +38,38 @@ describe('clinicalDate: the date of the care a resource describes', () => {
     expect(isOnOrAfter('2026-03-01', '2026-03-01T15:00:00Z')).toBe(true);
     expect(isOnOrAfter('2026-02-28', '2026-03-01T00:00:00Z')).toBe(false);
     expect(isOnOrAfter('2026-03-01T14:59:00Z', '2026-03-01T15:00:00Z')).toBe(false);
-    expect(isOnOrAfter('2026', '2026-03-01')).toBe(true);
+  });
+
+  const optIn = '2026-12-07T16:00:00.000Z';
+  it.each([
+    // A year or month alone is taken at its first day: it began before an opt-in later in that year or month.
+    ['2026', optIn, false],
+    ['2026-12', optIn, false],
+    ['2027', optIn, true],
+    ['2027-01', optIn, true],
+    ['2026', '2026-01-01T00:00:00.000Z', true],
+    ['2026', '2026-01-01T00:00:00.001Z', true],
+    ['2025', '2026-01-01T00:00:00.000Z', false],
+    ['2026-12', '2026-12-01T23:59:59.999Z', true],
+    ['2026-11', '2026-12-01T00:00:00.000Z', false],
+    // A day is compared with the opt-in's day as written (UTC for stored opt-in dates).
+    ['2026-12-07', optIn, true],
+    ['2026-12-06', optIn, false],
+    ['2026-12-07', '2026-12-07T23:59:59.999Z', true],
+    ['2026-12-08', optIn, true],
+    ['2026-12-07', '2026-12-07', true],
+    ['2026-12', '2026-12-01', true],
+    // Instants compare as instants, whatever their offsets.
+    ['2026-12-07T16:00:00Z', optIn, true],
+    ['2026-12-07T15:59:59.999Z', optIn, false],
+    ['2026-12-07T11:00:00-05:00', optIn, true],
+    ['2026-12-07T10:59:59-05:00', optIn, false],
+    ['2026-12-08T01:00:00+09:00', optIn, true],
+    ['2026-12-08T00:59:59+09:00', optIn, false],
+    ['2026-12-07T12:00:00Z', '2026-12-07T07:00:00-05:00', true],
+    ['2026-12-07T11:59:00Z', '2026-12-07T07:00:00-05:00', false],
+  ])('isOnOrAfter(%s, %s) is %s', (date, instant, expected) => {
+    expect(isOnOrAfter(date, instant)).toBe(expected);
   });
 });
 
@@ -61,6 +92,9 @@ describe('intakeDecision (privacy rules §2 and §3)', () => {
     expect(intakeDecision(obs('2026-03-05'), optedIn, received)).toEqual({ store: true });
     expect(intakeDecision(obs('2026-03-01'), optedIn, received)).toEqual({ store: true });
     expect(intakeDecision(obs('2026-02-20'), optedIn, '2026-04-01T00:00:00Z')).toEqual({ store: false, reason: 'before-opt-in' });
+    // A year alone may be any day of it, January included: not shown to be on or after a March opt-in.
+    expect(intakeDecision(obs('2026'), optedIn, received)).toEqual({ store: false, reason: 'before-opt-in' });
+    expect(intakeDecision(obs('2026-03'), optedIn, received)).toEqual({ store: true });
   });
 
   it('data with no clinical date takes the date it was received', () => {

@@ -48,11 +48,19 @@ export interface TransactionOptions {
    * a transaction answers its own entries only.
    */
   provenance?: { organizationId: string; bundle?: { system?: string; value?: string } };
+  /**
+   * `Prefer: return=`: what each written entry's response carries besides its status, location and ETag: the resource
+   * (`representation`) or an informational `outcome` (`OperationOutcome`). Nothing else by default (`minimal`).
+   */
+  return?: ReturnPreference;
 }
+
+/** R4 `Prefer: return=` values. */
+export type ReturnPreference = 'minimal' | 'representation' | 'OperationOutcome';
 
 /** The search query of a conditional create or update; undefined for other entries. */
 function conditionalOf(p: PlannedEntry): string | undefined {
-  if (p.method === 'POST') return p.entry.request?.ifNoneExist || undefined;
+  if (p.method === 'POST') return p.entry.request?.ifNoneExist;
   if (p.method === 'PUT' && !p.id) return p.entry.request!.url.split('?')[1] ?? '';
   return undefined;
 }
@@ -64,6 +72,24 @@ function conditionalOf(p: PlannedEntry): string | undefined {
  */
 function withPatient(p: PlannedEntry, query: string, ids: Map<string, string>): string | undefined {
   return p.entry.resource ? inOwnCompartment(p.entry.resource, query, (ref) => ids.get(ref)) : undefined;
+}
+
+/**
+ * Two entries updating the same conditional URL would write one resource twice, the last silently winning (FHIR: a
+ * transaction whose resource identities overlap SHALL fail). Refused before anything is looked up, naming both entries.
+ */
+function refuseRepeatedUpdates(entries: BundleEntry[]): void {
+  const first = new Map<string, number>();
+  entries.forEach((e, i) => {
+    const [type, query] = e.request?.method === 'PUT' ? (e.request.url ?? '').split('?') : [];
+    if (query === undefined) return;
+    const key = conditionalKey(type, query);
+    const earlier = first.get(key);
+    if (earlier !== undefined) {
+      throw badRequest(`Bundle entries ${earlier} and ${i} both update ${e.request!.url}: one resource cannot be updated twice in one Bundle.`, [`Bundle.entry[${earlier}].request.url`, `Bundle.entry[${i}].request.url`]);
+    }
+    first.set(key, i);
+  });
 }
 
 /** Processing order inside a transaction: deletes, then shared resources, Patients, clinical data, reads. */
@@ -98,22 +124,24 @@ export class TransactionService {
     private readonly fhirBase: string,
   ) {}
 
-  async execute(ctx: AccessContext, body: unknown): Promise<Bundle> {
+  async execute(ctx: AccessContext, body: unknown, opts: { return?: ReturnPreference } = {}): Promise<Bundle> {
     const bundle = body as Bundle;
     if (!bundle || typeof bundle !== 'object' || bundle.resourceType !== 'Bundle') throw badRequest('Expected a Bundle.', ['resourceType']);
     if (bundle.type !== 'transaction' && bundle.type !== 'batch') throw badRequest('Bundle.type must be transaction or batch.', ['Bundle.type']);
     const entries = bundle.entry ?? [];
-    if (bundle.type === 'batch') return this.batch(ctx, entries);
+    refuseRepeatedUpdates(entries);
+    if (bundle.type === 'batch') return this.batch(ctx, entries, opts.return);
     // A submitting system's transaction is a submission to the record, like an HL7 message or a C-CDA document.
     const provenance = ctx.role === 'system' && !ctx.internal && ctx.organizationId
       ? { organizationId: ctx.organizationId, bundle: bundle.identifier ?? (bundle.id ? { system: 'urn:katahdin:fhir:bundle-id', value: bundle.id } : undefined) }
       : undefined;
-    const responses = await this.gate.run(ctx, { action: 'create', query: 'transaction' }, (scope) => this.transaction(scope, entries, { provenance }));
+    const responses = await this.gate.run(ctx, { action: 'create', query: 'transaction' }, (scope) => this.transaction(scope, entries, { provenance, return: opts.return }));
     return { resourceType: 'Bundle', type: 'transaction-response', entry: responses };
   }
 
   /** Runs a transaction inside an existing gate scope (ingestion uses this to add its own steps to the same transaction). */
   async transaction(scope: GateScope, entries: BundleEntry[], opts: TransactionOptions = {}): Promise<BundleEntry[]> {
+    refuseRepeatedUpdates(entries);
     const planned = entries.map((entry, index) => this.plan(entry, index));
     // Entries scoped to their Patient are matched once the Patients (matched in the first round) have their ids.
     const scoped = opts.samePatient ? planned.filter((p) => conditionalOf(p) !== undefined && inPatientCompartment(p.type)) : [];
@@ -151,6 +179,7 @@ export class TransactionService {
     await queue.flush();
     for (const { p, slot } of written) responses[p.index] = this.writeResponse(p, slot);
     for (const p of planned) if (p.sameAs && p.method === 'POST') responses[p.index] = this.sameAsResponse(p, responses[p.sameAs.index]);
+    if (opts.return === 'representation' || opts.return === 'OperationOutcome') withPreferred(planned, responses, written, opts.return);
     if (opts.provenance && written.length) {
       const targets = written.map(({ p }) => responses[p.index]);
       await this.records.create(scope, submissionProvenance(targets, opts.provenance, scope.settings.now), { derived: true });
@@ -188,6 +217,10 @@ export class TransactionService {
       throw badRequest(`Bundle entry ${index}: resource type does not match request.url.`, [`Bundle.entry[${index}].resource`]);
     }
     const id = /^[A-Za-z]+\/([^/?]+)$/.exec(url)?.[1];
+    // As for a plain update (R4): the resource carries the id of the URL.
+    if (method === 'PUT' && id && entry.resource?.id !== id) {
+      throw badRequest(`Bundle entry ${index}: the resource id must be "${id.slice(0, 64)}", as in request.url.`, [`Bundle.entry[${index}].resource.id`]);
+    }
     return { index, entry, method: method as PlannedEntry['method'], type, id };
   }
 
@@ -200,18 +233,18 @@ export class TransactionService {
   private async matchConditionals(scope: GateScope, planned: PlannedEntry[], queryOf: (p: PlannedEntry) => string | undefined, opts: TransactionOptions): Promise<void> {
     const conditional = planned.flatMap((p) => {
       const query = queryOf(p);
-      return query === undefined ? [] : [{ p, query, key: conditionalKey(p.type, query) }];
+      return query === undefined ? [] : [{ p, search: conditionalQuery(p.type, query), key: conditionalKey(p.type, query) }];
     });
     await lockKeys(scope.tx, conditional.filter((c) => !this.knownKeys.has(c.key)).map((c) => c.key));
     const lookup = { ownRecords: opts.sameSource };
-    const found = await scope.searchMany(conditional.map(({ p, query }) => ({ type: p.type, query: conditionalQuery(query) })), lookup);
-    for (const [i, { p, query, key }] of conditional.entries()) {
+    const found = await scope.searchMany(conditional.map(({ p, search }) => ({ type: p.type, query: search })), lookup);
+    for (const [i, { p, search, key }] of conditional.entries()) {
       let matches = this.match(p, found[i]);
       if (matches.length === 0 && this.knownKeys.has(key)) {
         // Deleted since it was seen: look again under the lock, as for any key that may be missing.
         this.knownKeys.delete(key);
         await lockKeys(scope.tx, [key]);
-        matches = this.match(p, (await scope.searchMany([{ type: p.type, query: conditionalQuery(query) }], lookup))[0]);
+        matches = this.match(p, (await scope.searchMany([{ type: p.type, query: search }], lookup))[0]);
       }
       if (matches.length === 1) this.knownKeys.add(key);
     }
@@ -240,7 +273,12 @@ export class TransactionService {
   private assignIdentity(p: PlannedEntry, ids: Map<string, string>): void {
     const { entry } = p;
     if (p.method === 'POST') p.id = p.existing?.id ?? p.sameAs?.id ?? randomUUID();
-    else if (p.method === 'PUT' && !p.id) p.id = p.matchedId ?? p.sameAs?.id ?? entry.resource?.id ?? randomUUID();
+    else if (p.method === 'PUT' && !p.id) {
+      p.id = p.matchedId ?? p.sameAs?.id ?? entry.resource?.id ?? randomUUID();
+      if (entry.resource?.id !== undefined && entry.resource.id !== p.id) {
+        throw badRequest(`Bundle entry ${p.index}: the resource id is not the id of the resource the condition matched.`, [`Bundle.entry[${p.index}].resource.id`]);
+      }
+    }
     if (entry.fullUrl && p.id) ids.set(entry.fullUrl, `${p.type}/${p.id}`);
   }
 
@@ -273,7 +311,7 @@ export class TransactionService {
           resolved.set(target ?? ref, `${type}/${inBundle[0].id}`);
           continue;
         }
-        const found = target === undefined ? [] : (await scope.searchType(type, conditionalQuery(target.slice(type.length + 1)), false)).matches;
+        const found = target === undefined ? [] : (await scope.searchType(type, conditionalQuery(type, target.slice(type.length + 1)), false)).matches;
         if (found.length !== 1) {
           throw fhirError(412, 'not-found', `Conditional reference ${type}?… matched ${found.length} resources; it must match exactly one.`);
         }
@@ -308,11 +346,11 @@ export class TransactionService {
     return { fullUrl: first.fullUrl ?? `${this.fhirBase}/${p.type}/${p.id}`, response: { status: '200 OK', location: first.response?.location } };
   }
 
-  private async batch(ctx: AccessContext, entries: BundleEntry[]): Promise<Bundle> {
+  private async batch(ctx: AccessContext, entries: BundleEntry[], prefer: ReturnPreference | undefined): Promise<Bundle> {
     const out: BundleEntry[] = [];
     for (const entry of entries) {
       try {
-        const [response] = await this.gate.run(ctx, { action: 'create', query: 'batch' }, (scope) => this.transaction(scope, [entry]));
+        const [response] = await this.gate.run(ctx, { action: 'create', query: 'batch' }, (scope) => this.transaction(scope, [entry], { return: prefer }));
         out.push(response);
       } catch (err) {
         if (!(err instanceof FhirError)) throw err;
@@ -320,6 +358,19 @@ export class TransactionService {
       }
     }
     return { resourceType: 'Bundle', type: 'batch-response', entry: out.length ? out : [{ response: { status: '200', outcome: allOk('Empty batch') } }] };
+  }
+}
+
+/** Adds to each written or matched entry's response what `Prefer: return=` asked for (reads and deletes stay as they are). */
+function withPreferred(planned: PlannedEntry[], responses: BundleEntry[], written: Array<{ p: PlannedEntry; slot: WriteSlot }>, prefer: 'representation' | 'OperationOutcome'): void {
+  const writes = new Map(written.map(({ p, slot }) => [p, slot.outcome?.resource]));
+  const resourceOf = (p: PlannedEntry): Resource | undefined => writes.get(p) ?? p.existing ?? (p.sameAs && resourceOf(p.sameAs));
+  for (const p of planned) {
+    const resource = resourceOf(p);
+    const entry = responses[p.index];
+    if (!resource || !entry.response) continue;
+    responses[p.index] = prefer === 'representation' ? { ...entry, resource }
+      : { ...entry, response: { ...entry.response, outcome: allOk(`${entry.response.status}: ${resource.resourceType}/${resource.id}`) } };
   }
 }
 

@@ -11,6 +11,8 @@ export interface StoredRow {
   last_updated: Date;
   deleted: boolean;
   person_id: string | null;
+  /** Sensitivity labels of this version (on `resources`, of the current one). */
+  security: string[];
   content: Resource;
 }
 
@@ -28,7 +30,7 @@ export interface WriteRow {
   content: Resource;
 }
 
-const COLUMNS = sql`resource_type, id, version_id, last_updated, deleted, person_id, content`;
+const COLUMNS = sql`resource_type, id, version_id, last_updated, deleted, person_id, security, content`;
 
 export async function readVersion(tx: Queryable, type: string, id: string, version: number): Promise<StoredRow | undefined> {
   const rows = await run<StoredRow>(
@@ -80,8 +82,8 @@ export async function writeVersions(tx: Queryable, rows: WriteRow[]): Promise<vo
             on conflict (resource_type, id) do update set version_id = excluded.version_id, last_updated = excluded.last_updated,
               deleted = excluded.deleted, patient_id = excluded.patient_id, person_id = excluded.person_id, source_org = excluded.source_org,
               security = excluded.security, clinical_date = excluded.clinical_date, content = excluded.content)
-          insert into resource_history (resource_type, id, version_id, last_updated, deleted, person_id, content)
-          select resource_type, id, version_id, last_updated, deleted, person_id, content from r`,
+          insert into resource_history (resource_type, id, version_id, last_updated, deleted, person_id, security, content)
+          select resource_type, id, version_id, last_updated, deleted, person_id, security, content from r`,
     );
   }
 }
@@ -112,13 +114,19 @@ function historyWhere(q: HistoryQuery, filter: ReturnType<typeof sql>) {
     ${q.since ? sql`and h.last_updated >= ${q.since}` : sql``}`;
 }
 
-/** History rows newest first. `filter` is the access gate's condition over alias `r` (joined current row) and `h`. */
+/**
+ * History rows newest first. `filter` is the access gate's condition over alias `r`: the current row, with the labels
+ * of the version (`h`) added to its own, so a version is withheld for its own labels even after a correction dropped
+ * them, and for any label the current row has gained since (relabelling).
+ */
 export async function readHistory(tx: Queryable, q: HistoryQuery, filter: ReturnType<typeof sql>): Promise<{ rows: StoredRow[]; total: number }> {
-  const from = sql`from resource_history h join resources r on r.resource_type = h.resource_type and r.id = h.id`;
+  const from = sql`from resource_history h join lateral (select c.resource_type, c.id, c.version_id, c.last_updated, c.deleted, c.patient_id,
+      c.person_id, c.source_org, c.clinical_date, c.security || h.security as security
+    from resources c where c.resource_type = h.resource_type and c.id = h.id) r on true`;
   const where = historyWhere(q, filter);
   const rows = await run<StoredRow>(
     tx,
-    sql`select h.resource_type, h.id, h.version_id, h.last_updated, h.deleted, h.person_id, h.content ${from} ${where}
+    sql`select h.resource_type, h.id, h.version_id, h.last_updated, h.deleted, h.person_id, h.security, h.content ${from} ${where}
         order by h.last_updated desc, h.id, h.version_id desc limit ${q.count} offset ${q.offset}`,
   );
   const total = await run<{ total: number }>(tx, sql`select count(*)::int as total ${from} ${where}`);

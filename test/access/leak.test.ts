@@ -19,8 +19,9 @@ const COVERED_ROUTES = [
   'GET /fhir/_history', 'GET /fhir/:type/_history', 'GET /fhir/:type/:id/_history', 'POST /fhir',
   'GET /fhir/Patient/:id/$everything', 'POST /fhir/Patient/$match', 'GET /fhir/Patient/$ihe-pix',
   'GET /fhir/Patient/:id/$consent-status', 'GET /fhir/Patient/:id/$access-report', 'GET /fhir/AuditEvent',
+  'POST /fhir/AuditEvent/_search', 'GET /fhir/AuditEvent/:id',
   'GET /admin/ingest/stats', 'GET /admin/ingest/errors', 'GET /admin/ingest/errors/:id', 'GET /admin/mpi/tasks',
-  'GET /admin/users', 'GET /admin/clients', 'GET /admin/break-glass', 'GET /admin/attestations', 'GET /admin/audit-requests',
+  'GET /admin/users', 'GET /admin/clients', 'GET /admin/break-glass', 'GET /admin/attestations', 'GET /admin/unusual-access', 'GET /admin/audit-requests',
   'GET /portal/me', 'GET /portal/audit-requests', 'PUT /fhir/:type/:id', 'DELETE /fhir/:type/:id',
   'GET /fhir/$export', 'POST /fhir/$export', 'GET /fhir/Patient/$export', 'POST /fhir/Patient/$export',
   'GET /fhir/Group/:id/$export', 'POST /fhir/Group/:id/$export', 'GET /fhir/$export-status/:job', 'GET /fhir/$export-file/:job/:file',
@@ -240,8 +241,10 @@ describe.each(kinds)('leak suite on %s', (kind) => {
     });
 
     it('audit log, ingestion monitor, MPI queue, user/client lists, review queues and portal answer only their roles', async () => {
+      const seq = (await server.services.db.query<{ s: string }>('select max(seq) as s from audit_log')).rows[0].s;
       const allowed: Array<[string, FixtureRole[]]> = [
         ['/fhir/AuditEvent?_count=5', ['privacy-officer']],
+        [`/fhir/AuditEvent/${seq}`, ['privacy-officer']],
         ['/admin/ingest/stats', ['admin']],
         ['/admin/ingest/errors', ['admin']],
         [`/admin/ingest/errors/${errorId}`, ['admin']],
@@ -250,6 +253,7 @@ describe.each(kinds)('leak suite on %s', (kind) => {
         ['/admin/clients', ['admin']],
         ['/admin/break-glass', ['privacy-officer']],
         ['/admin/attestations', ['privacy-officer']],
+        ['/admin/unusual-access', ['privacy-officer']],
         ['/admin/audit-requests', ['privacy-officer', 'registrar']],
         ['/portal/me', ['patient']],
         ['/portal/audit-requests', ['patient']],
@@ -259,6 +263,9 @@ describe.each(kinds)('leak suite on %s', (kind) => {
         expect(res.status, `${role} GET ${url}`).toBe(roles.includes(role) ? 200 : 403);
         if (res.status === 403) expect(res.body).not.toContain(f.persons.encounter.family);
       }
+      const posted = await http.post('/fhir/AuditEvent/_search', tokenOf(role), '_count=5');
+      expect(posted.status, `${role} POST /fhir/AuditEvent/_search`).toBe(role === 'privacy-officer' ? 200 : 403);
+      if (posted.status === 403) expect(posted.body).not.toContain(f.persons.encounter.family);
     });
 
     it('write paths refuse other organizations\' data without echoing it', async () => {

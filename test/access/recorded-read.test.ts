@@ -27,15 +27,16 @@ describe.each(kinds)('recorded read on %s', (kind) => {
     server = await startTestServer(kind);
     f = await buildCareFixture(server);
     expect(await attestFor(server, f.tokens.clinician, f.persons.attestation.patients.B!)).toBe(200);
-    // Break-the-glass: the clinician for the person organization A saw too long ago; the clinical staff member for
-    // a person A has a current encounter with too (break-the-glass then takes precedence in the record).
+    // Break-the-glass: the clinician for the person organization A saw too long ago and for a person A has a current
+    // encounter with too (break-the-glass then takes precedence in the record); clinical staff may not break the glass.
     const breakGlass = (token: string, patientId: string) => fetch(`${server.url}/fhir/Patient/${patientId}/$break-the-glass`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' },
       body: JSON.stringify({ resourceType: 'Parameters', parameter: [{ name: 'reason', valueString: 'unconscious in the emergency department' }] }),
     });
     expect((await breakGlass(f.tokens.clinician, f.persons.expired.patients.B!)).status).toBe(200);
-    expect((await breakGlass(f.tokens['clinical-staff'], f.persons.encounter.patients.B!)).status).toBe(200);
+    expect((await breakGlass(f.tokens.clinician, f.persons.encounter.patients.B!)).status).toBe(200);
+    expect((await breakGlass(f.tokens['clinical-staff'], f.persons.encounter.patients.B!)).status).toBe(403);
     const victim = f.persons.encounter.resources.find((r) => r.org === 'A' && r.type !== 'Patient')!;
     const del = await fetch(`${server.url}/fhir/${victim.type}/${victim.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${f.tokens['system-a']}` } });
     expect(del.status).toBeLessThan(300);

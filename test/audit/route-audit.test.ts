@@ -121,7 +121,10 @@ describe.each(kinds)('every route is audited on %s', (kind) => {
     await audited('GET', `/fhir/Patient/${enc.patients.B}/$break-the-glass`, clin(['read'], enc.personId));
     const staff = (actions: string[], personId?: string): Expectation => ({ actions, outcome: 'success', role: 'clinical-staff', personId });
     await audited('POST', `/fhir/Patient/${f.persons.expired.patients.B}/$attest`, staff(['attest'], f.persons.expired.personId), { reason: 'follow-up' });
-    await audited('POST', `/fhir/Patient/${none.patients.B}/$break-the-glass`, staff(['break-glass'], none.personId), { reason: 'unconscious in ED' });
+    // Only a clinician may break the glass (privacy-rules §5): the staff member's attempt is refused and audited.
+    const refused = await audited('POST', `/fhir/Patient/${none.patients.B}/$break-the-glass`, { ...staff(['break-glass', 'denied']), outcome: 'denied' }, { reason: 'unconscious in ED' });
+    expect(refused.status).toBe(403);
+    await audited('POST', `/fhir/Patient/${none.patients.B}/$break-the-glass`, clin(['break-glass'], none.personId), { reason: 'unconscious in ED' });
     const reg: Expectation = { actions: ['consent'], outcome: 'success', role: 'registrar', personId: f.persons.expired.personId };
     await audited('POST', `/fhir/Patient/${f.persons.expired.patients.B}/$consent`, reg, { action: 'share', category: 'PSY', channel: 'paper' });
 
@@ -160,10 +163,16 @@ describe.each(kinds)('every route is audited on %s', (kind) => {
     await audited('GET', `/fhir/Patient/${enc.patients.B}/$access-report`, po(['audit-report', 'read'], enc.personId));
     await audited('GET', '/fhir/AuditEvent?_count=5', po(['search']));
     await audited('GET', '/fhir/AuditEvent?_count=5', denied(['search', 'denied']));
+    await audited('POST', '/fhir/AuditEvent/_search', po(['search']), '_count=5');
+    await audited('POST', '/fhir/AuditEvent/_search', denied(['search', 'denied']), '_count=5');
+    const auditEvent = `/fhir/AuditEvent/${await lastSeq()}`;
+    await audited('GET', auditEvent, po(['read']));
+    await audited('GET', auditEvent, denied(['read', 'denied']));
     const queue = await audited('GET', '/admin/break-glass', po(['read']));
     const seq = queue.json<Array<{ seq: number }>>()[0]?.seq ?? 0;
     await audited('POST', `/admin/break-glass/${seq}/review`, po(['audit-review']), { notes: 'reviewed: genuine emergency' });
     await audited('GET', '/admin/attestations', po(['read']));
+    await audited('GET', '/admin/unusual-access?threshold=2', po(['audit-report']));
     const request = await audited('POST', '/admin/audit-requests', po(['audit-request', 'read'], enc.personId), { patientId: enc.patients.B, channel: 'phone' });
     await audited('GET', '/admin/audit-requests', po(['audit-request', 'read', 'admin']));
     await audited('POST', `/admin/audit-requests/${request.json().id}/fulfil`, po(['audit-report'], enc.personId));

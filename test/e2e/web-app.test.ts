@@ -238,9 +238,19 @@ describe.skipIf(!hasChromium || !corpusPresent).sequential('web app end to end',
     timings.push({ page: 'break-the-glass review', timeToInteractiveMs: await timeUntil(p, () => p.getByRole('link', { name: 'Break-the-glass review' }).click(), 'text=Unresponsive in the emergency department') });
     await screenshot(p, 'privacy-break-glass-review');
     await checkA11y(p, 'break-the-glass review');
+    // Who declared it, from where and about whom, by name.
+    const declared = await p.locator('.item-title').first().textContent();
+    expect(declared).not.toMatch(/undefined|\(\)/);
+    expect(declared).toMatch(/ — \S/);
     await p.getByLabel(/^Review notes/).first().fill('Confirmed with the ED charge nurse.');
     await p.getByRole('button', { name: 'Mark reviewed' }).first().click();
     await visible(p.getByRole('status').filter({ hasText: 'marked reviewed' }));
+    timings.push({ page: 'attestations', timeToInteractiveMs: await timeUntil(p, () => p.getByRole('link', { name: 'Attestations' }).click(), p.getByRole('heading', { name: 'Attestations' })) });
+    await checkA11y(p, 'attestations');
+    timings.push({ page: 'unusual access', timeToInteractiveMs: await timeUntil(p, () => p.getByRole('link', { name: 'Unusual access' }).click(), p.getByRole('heading', { name: /^Outside working hours/ })) });
+    await visible(p.getByRole('heading', { name: 'Many people without a care relationship' }));
+    await screenshot(p, 'privacy-unusual-access');
+    await checkA11y(p, 'unusual access');
     saveMetrics('admin', timings);
     await p.context().close();
   }, 300_000);

@@ -161,7 +161,8 @@ describe.each(await databaseKinds())('HL7 v2 over POST /hl7v2: updates, cancels,
     const listed = await cli('errors');
     expect(listed.code, listed.out).toBe(0);
     const line = listed.out.split('\n').find((l) => l.includes('\tUPD-14\t'));
-    expect(line?.split('\t').slice(2, 6)).toEqual(['error', FAC, 'RDS^O13', 'UPD-14']);
+    // Over HTTP the inbox sender is the client's organization, not MSH-4.
+    expect(line?.split('\t').slice(2, 6)).toEqual(['error', `org:${orgId}`, 'RDS^O13', 'UPD-14']);
     expect(listed.out).toContain('\tUPD-BAD\t');
     for (const phi of ['PARKER', 'UMRN2', 'Metformin']) expect(listed.out).not.toContain(phi);
     const id = line!.split('\t')[0];

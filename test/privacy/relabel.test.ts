@@ -1,7 +1,7 @@
 /**
  * `katahdin privacy relabel` (privacy-rules §4): resources stored before the value sets named their codes get the
  * labels the current value sets give them (resources.security and meta.security), labels propagate along references,
- * and the privacy filter withholds them from then on. Idempotent.
+ * and the privacy filter withholds them from then on; earlier versions are relabelled too. Idempotent.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Resource } from '@medplum/fhirtypes';
@@ -77,7 +77,29 @@ describe.each(kinds)('privacy relabel on %s', (kind) => {
   it('is idempotent', async () => {
     const again = await relabelAll(server.services.db);
     expect(again.relabelled).toBe(0);
+    expect(again.versions).toBe(0);
     expect(again.scanned).toBeGreaterThanOrEqual(5);
+  });
+
+  it('relabels earlier versions: one holding a code the value sets name only now is withheld by vread and history', async () => {
+    const subject = { reference: `Patient/${patient}` };
+    const when = new Date(Date.now() - 86_400_000).toISOString();
+    const id = await create({ resourceType: 'Observation', status: 'final', subject, code: { coding: [{ system: 'http://loinc.org', code: '7917-8' }] }, effectiveDateTime: when, valueString: 'Reactive' });
+    const corrected = await fhir(server, feed, 'PUT', `/fhir/Observation/${id}`, { resourceType: 'Observation', id, status: 'entered-in-error', subject, code: { coding: [{ system: 'http://loinc.org', code: '2345-7' }] }, effectiveDateTime: when });
+    expect(corrected.status).toBe(200);
+    // As if the first version had been stored before the value sets listed its code.
+    await server.services.db.query(`update resource_history set security = '{}', content = content #- '{meta,security}' where resource_type = 'Observation' and id = $1 and version_id = 1`, [id]);
+    expect((await fhir(server, doctor, 'GET', `/fhir/Observation/${id}/_history/1`)).status).toBe(200);
+    const report = await relabelAll(server.services.db);
+    expect([report.relabelled, report.versions]).toEqual([0, 1]);
+    const versions = await server.services.db.query<{ version_id: number; security: string[]; meta: string[] | null }>(
+      `select version_id, security, (select array_agg(s->>'code') from jsonb_array_elements(content->'meta'->'security') s) as meta
+       from resource_history where resource_type = 'Observation' and id = $1 order by version_id`, [id]);
+    expect(versions.rows).toEqual([{ version_id: 1, security: ['HIV'], meta: ['HIV'] }, { version_id: 2, security: [], meta: null }]);
+    expect((await fhir(server, doctor, 'GET', `/fhir/Observation/${id}/_history/1`)).status).toBe(403);
+    const history = asBundle(await fhir(server, doctor, 'GET', `/fhir/Observation/${id}/_history`));
+    expect((history.entry ?? []).map((e) => e.resource?.meta?.versionId)).toEqual(['2']);
+    expect((await relabelAll(server.services.db)).versions).toBe(0);
   });
 
   it('runs as `katahdin privacy relabel` (PostgreSQL: a separate process on the same database)', async () => {

@@ -3,10 +3,14 @@
  * on arrival and withheld like mental health and HIV; a document whose section holds sensitive information (a
  * Composition listing an SUD diagnosis, a DocumentReference carrying a C-CDA with an HIV code) is labelled and
  * withheld whole — by read, search and $everything, with counts that show no trace of it — until the patient shares
- * the category or a clinician breaks the glass.
+ * the category or a clinician breaks the glass. A C-CDA held in a Binary (how the C-CDA upload stores the original, or
+ * posted over FHIR) labels the Binary and the DocumentReference pointing at it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CCDA_DIR, hasCcdaCorpus } from '../../src/ingest/ccda/test-corpus.ts';
 import { ACT_CODE_SYSTEM } from '../../src/privacy/labels/value-set-types.ts';
 import { databaseKinds } from '../support/databases.ts';
 import { outcomeCode } from '../support/leak-oracle.ts';
@@ -29,13 +33,14 @@ describe.each(kinds)('substance use and sensitive documents on %s', (kind) => {
   let doctor = '';
   let emergency = '';
   let registrar = '';
+  let feed = '';
   const ids = { sud: '', composition: '', ccdaDoc: '', plainDoc: '', plainObs: '' };
 
   beforeAll(async () => {
     server = await startTestServer(kind);
     const org = await facilityOrganization(server, 'SD');
     const other = await facilityOrganization(server, 'SE');
-    const feed = await systemClientToken(server, 'sd-ehr', org);
+    feed = await systemClientToken(server, 'sd-ehr', org);
     const create = async (body: Resource) => {
       const res = await fhir(server, feed, 'POST', `/fhir/${body.resourceType}`, body);
       if (res.status !== 201) throw new Error(`create ${body.resourceType}: ${res.status} ${JSON.stringify(res.body)}`);
@@ -135,5 +140,57 @@ describe.each(kinds)('substance use and sensitive documents on %s', (kind) => {
     expect(v.reads).toEqual({ sud: 200, composition: 200, ccdaDoc: 200 });
     expect(v.searches.DocumentReference.keys).toEqual([`DocumentReference/${ids.ccdaDoc}`, `DocumentReference/${ids.plainDoc}`].sort());
     expect(v.searches.DocumentReference.total).toBe(2);
+  });
+
+  describe('a C-CDA held in a Binary', () => {
+    const labels = async (type: string, id: string) =>
+      (await server.services.db.query<{ security: string[] }>('select security from resources where resource_type = $1 and id = $2', [type, id])).rows[0]?.security;
+    const text = (body: unknown) => Buffer.from((body as { data?: string }).data ?? '', 'base64').toString('utf8');
+
+    it.skipIf(!hasCcdaCorpus)('an uploaded C-CDA with a mental-health finding: its Binary and DocumentReference are labelled PSY and withheld whole', async () => {
+      const xml = readFileSync(join(CCDA_DIR, 'hl7-examples/documents/Consultation_Note.xml'), 'utf8');
+      expect(xml).toContain('61372001');
+      const up = await server.app.inject({ method: 'POST', url: '/ccda', headers: { authorization: `Bearer ${feed}`, 'content-type': 'application/xml' }, payload: xml });
+      expect(up.statusCode).toBe(201);
+      const docId = String(up.headers.location).replace('DocumentReference/', '');
+      const doc = (await server.services.db.query<{ content: { subject: { reference: string }; content: Array<{ attachment: { url: string } }> } }>(
+        `select content from resources where resource_type = 'DocumentReference' and id = $1`, [docId])).rows[0].content;
+      const binaryId = doc.content[0].attachment.url.replace('Binary/', '');
+      expect([await labels('Binary', binaryId), await labels('DocumentReference', docId)]).toEqual([['PSY'], ['PSY']]);
+      // The document's patient, with a recent visit at the doctor's organization: a treating clinician without a share.
+      const subject = doc.subject;
+      await fhir(server, feed, 'POST', '/fhir/Encounter', { resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, subject, period: { start: new Date(Date.now() - 86_400_000).toISOString() } });
+      const [bin, ref] = [await fhir(server, doctor, 'GET', `/fhir/Binary/${binaryId}`), await fhir(server, doctor, 'GET', `/fhir/DocumentReference/${docId}`)];
+      expect([bin.status, ref.status]).toEqual([403, 403]);
+      expect(JSON.stringify([bin.body, ref.body])).not.toContain('61372001');
+      const search = asBundle(await fhir(server, doctor, 'GET', `/fhir/DocumentReference?patient=${subject.reference}`));
+      expect([search.total, (search.entry ?? []).length]).toEqual([0, 0]);
+      // Break-the-glass opens the whole document, content included.
+      const patientId = subject.reference.split('/')[1];
+      expect((await fhir(server, emergency, 'POST', `/fhir/Patient/${patientId}/$break-the-glass`, { resourceType: 'Parameters', parameter: [{ name: 'reason', valueString: 'agitated on arrival' }] })).status).toBe(200);
+      const opened = await fhir(server, emergency, 'GET', `/fhir/Binary/${binaryId}`);
+      expect(opened.status).toBe(200);
+      expect(text(opened.body)).toContain('61372001');
+      expect((await fhir(server, emergency, 'GET', `/fhir/DocumentReference/${docId}`)).status).toBe(200);
+    });
+
+    it('a Binary posted over FHIR holding a C-CDA with an HIV code is labelled HIV, so is a DocumentReference pointing at it', async () => {
+      const subject = { reference: `Patient/${patient}` };
+      const bin = await fhir(server, feed, 'POST', '/fhir/Binary', { resourceType: 'Binary', contentType: 'application/xml', securityContext: subject, data: Buffer.from(CCDA_WITH_HIV).toString('base64') });
+      expect(bin.status).toBe(201);
+      const binaryId = (bin.body as Resource).id!;
+      const ref = await fhir(server, feed, 'POST', '/fhir/DocumentReference', {
+        resourceType: 'DocumentReference', status: 'current', subject,
+        content: [{ attachment: { contentType: 'application/xml', title: 'Outside records', url: `Binary/${binaryId}` } }],
+      });
+      expect(ref.status).toBe(201);
+      const docId = (ref.body as Resource).id!;
+      expect([await labels('Binary', binaryId), await labels('DocumentReference', docId)]).toEqual([['HIV'], ['HIV']]);
+      // The doctor treats the person and has their substance-use share, not HIV.
+      const reads = [await fhir(server, doctor, 'GET', `/fhir/Binary/${binaryId}`), await fhir(server, doctor, 'GET', `/fhir/DocumentReference/${docId}`)];
+      expect(reads.map((r) => r.status)).toEqual([403, 403]);
+      expect(JSON.stringify(reads.map((r) => r.body))).not.toMatch(SECRETS);
+      expect(keys(asBundle(await fhir(server, doctor, 'GET', `/fhir/DocumentReference?patient=Patient/${patient}`)))).toEqual([`DocumentReference/${ids.plainDoc}`]);
+    });
   });
 });

@@ -1,7 +1,9 @@
 /**
  * The leak suite's sensitivity dimension (privacy-rules §4, §5): labelled / unlabelled × consent to share ×
- * break-the-glass, across read, search (+ _include / _revinclude), history and $everything. A labelled resource is
- * visible exactly when the person shares its category or the clinician has broken the glass; counts agree.
+ * break-the-glass, across read, vread, search (+ _include / _revinclude), history and $everything. A labelled resource
+ * is visible exactly when the person shares its category or the clinician has broken the glass; counts agree. A
+ * version is decided on its own labels and the current row's: a correction that drops a label does not release the
+ * labelled version, and an unlabelled version of a resource labelled since is withheld with it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
@@ -21,10 +23,14 @@ interface Fixture {
   psychVisit: string;
   depression: string;
   hypertension: string;
+  /** Condition written as depression (PSY), then corrected to hypertension: v1 labelled, v2 not. */
+  corrected: string;
+  /** Condition written as hypertension, then changed to depression: v1 unlabelled, v2 labelled PSY. */
+  escalated: string;
 }
 
-type Path = 'read' | 'search' | 'include' | 'revinclude' | 'history' | 'type-history' | 'everything';
-const PATHS: Path[] = ['read', 'search', 'include', 'revinclude', 'history', 'type-history', 'everything'];
+type Path = 'read' | 'vread' | 'search' | 'include' | 'revinclude' | 'history' | 'type-history' | 'everything';
+const PATHS: Path[] = ['read', 'vread', 'search', 'include', 'revinclude', 'history', 'type-history', 'everything'];
 /** Persons: one shares only HIV (so PSY stays withheld), one shares PSY. */
 const PERSONS = [{ key: 'shares-HIV-only', shares: 'HIV', psyShared: false }, { key: 'shares-PSY', shares: 'PSY', psyShared: true }] as const;
 const CLINICIANS = [{ key: 'no-btg', btg: false }, { key: 'break-the-glass', btg: true }] as const;
@@ -45,6 +51,11 @@ describe.each(kinds)('sensitivity matrix on %s', (kind) => {
     return (res.body as Resource).id!;
   }
 
+  async function update(body: Resource): Promise<void> {
+    const res = await fhir(server, feed, 'PUT', `/fhir/${body.resourceType}/${body.id}`, body);
+    if (res.status !== 200) throw new Error(`update ${body.resourceType}: ${res.status}`);
+  }
+
   async function person(family: string): Promise<Fixture> {
     const patient = await create({ resourceType: 'Patient', identifier: [{ system: 'urn:katahdin:id:MATRIX', value: family }], name: [{ family, given: ['Pat'] }], gender: 'female', birthDate: '1980-04-04' });
     const subject = { reference: `Patient/${patient}` };
@@ -53,7 +64,11 @@ describe.each(kinds)('sensitivity matrix on %s', (kind) => {
     const psychVisit = await create({ resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, subject, period: { start: when }, reasonCode: [icd('F32.9')] });
     const depression = await create({ resourceType: 'Condition', subject, code: icd('F32.9'), encounter: { reference: `Encounter/${visit}` }, recordedDate: when });
     const hypertension = await create({ resourceType: 'Condition', subject, code: icd('I10'), encounter: { reference: `Encounter/${psychVisit}` }, recordedDate: when });
-    return { patient, visit, psychVisit, depression, hypertension };
+    const corrected = await create({ resourceType: 'Condition', subject, code: icd('F32.9'), recordedDate: when });
+    await update({ resourceType: 'Condition', id: corrected, subject, code: icd('I10'), recordedDate: when });
+    const escalated = await create({ resourceType: 'Condition', subject, code: icd('I10'), recordedDate: when });
+    await update({ resourceType: 'Condition', id: escalated, subject, code: icd('F32.9'), recordedDate: when });
+    return { patient, visit, psychVisit, depression, hypertension, corrected, escalated };
   }
 
   beforeAll(async () => {
@@ -94,6 +109,9 @@ describe.each(kinds)('sensitivity matrix on %s', (kind) => {
     switch (path) {
       case 'read':
         for (const key of [...labelledKeys, ...unlabelledKeys]) if ((await get(`/fhir/${key}`)).status === 200) shown.push(key);
+        break;
+      case 'vread':
+        for (const key of [...labelledKeys, ...unlabelledKeys]) if ((await get(`/fhir/${key}/_history/1`)).status === 200) shown.push(key);
         break;
       case 'search': {
         const b = asBundle(await get(`/fhir/Condition?patient=Patient/${f.patient}`));
@@ -149,6 +167,38 @@ describe.each(kinds)('sensitivity matrix on %s', (kind) => {
     if (out.total !== undefined) expect(out.total).toBe(out.entries);
   });
 
+  it('stores each version with its own labels', async () => {
+    const f = fixtures['shares-PSY'];
+    const rows = await server.services.db.query<{ id: string; version_id: number; security: string[] }>(
+      `select id, version_id, security from resource_history where resource_type = 'Condition' and id = any($1::text[]) order by id, version_id`, [[f.corrected, f.escalated]]);
+    const labels = Object.fromEntries(rows.rows.map((r) => [`${r.id === f.corrected ? 'corrected' : 'escalated'}/${r.version_id}`, r.security.join(',')]));
+    expect(labels).toEqual({ 'corrected/1': 'PSY', 'corrected/2': '', 'escalated/1': '', 'escalated/2': 'PSY' });
+  });
+
+  const versionCases = PERSONS.flatMap((p) => CLINICIANS.map((c) => ({ person: p.key, clinician: c.key, visible: p.psyShared || c.btg })));
+
+  it.each(versionCases)('versions by vread, history and type history · $person · $clinician → labelled versions visible: $visible', async ({ person: p, clinician, visible }) => {
+    const f = fixtures[p];
+    const get = async (url: string) => fhir(server, tokens[clinician], 'GET', url);
+    const code = (r: { body: unknown }) => (r.body as { code?: { coding?: Array<{ code?: string }> } }).code?.coding?.[0]?.code;
+    // The correction is always visible; its labelled first version only when shared or under break-the-glass.
+    const [v1, v2] = [await get(`/fhir/Condition/${f.corrected}/_history/1`), await get(`/fhir/Condition/${f.corrected}/_history/2`)];
+    expect([v1.status, v2.status, code(v2)]).toEqual([visible ? 200 : 403, 200, 'I10']);
+    if (visible) expect(code(v1)).toBe('F32.9');
+    else expect(JSON.stringify(v1.body)).not.toContain('F32.9');
+    expect((await get(`/fhir/Condition/${f.corrected}`)).status).toBe(200);
+    // The escalated resource's unlabelled first version is withheld with it (the current row's labels apply too).
+    expect((await get(`/fhir/Condition/${f.escalated}/_history/1`)).status).toBe(visible ? 200 : 403);
+    const versions = (b: Bundle, id: string) => (b.entry ?? []).filter((e) => e.resource?.id === id).map((e) => e.resource?.meta?.versionId);
+    const own = asBundle(await get(`/fhir/Condition/${f.corrected}/_history`));
+    expect(versions(own, f.corrected)).toEqual(visible ? ['2', '1'] : ['2']);
+    expect(own.total).toBe((own.entry ?? []).length);
+    expect(JSON.stringify(own).includes('F32.9')).toBe(visible);
+    expect(versions(asBundle(await get(`/fhir/Condition/${f.escalated}/_history`)), f.escalated)).toEqual(visible ? ['2', '1'] : []);
+    const type = asBundle(await get('/fhir/Condition/_history?_count=1000'));
+    expect([versions(type, f.corrected), versions(type, f.escalated)]).toEqual(visible ? [['2', '1'], ['2', '1']] : [['2'], []]);
+  });
+
   // Last: it deletes a fixture resource. The deletion keeps the deleted version's labels: the withheld depression
   // diagnosis shows neither its earlier versions nor its deletion.
   it('a deleted labelled resource stays withheld on every history path', async () => {
@@ -166,9 +216,10 @@ describe.each(kinds)('sensitivity matrix on %s', (kind) => {
     expect(JSON.stringify(own.body)).not.toContain('F32.9');
     const typeHistory = await fhir(server, token, 'GET', '/fhir/Condition/_history?_count=1000');
     expect(ids(asBundle(typeHistory))).not.toContain(`Condition/${f.depression}`);
-    // The other person shares PSY: only their depression diagnosis may appear.
+    // The other person shares PSY: only their diagnoses (and versions) coded as depression may appear.
     const shown = (asBundle(typeHistory).entry ?? []).filter((e) => JSON.stringify(e).includes('F32.9')).map((e) => e.resource?.id);
-    expect(shown).toEqual(shown.length ? [fixtures['shares-PSY'].depression] : []);
+    const sharer = fixtures['shares-PSY'];
+    expect([...new Set(shown)].sort()).toEqual([sharer.depression, sharer.corrected, sharer.escalated].sort());
     expect((await fhir(server, token, 'GET', `/fhir/Condition/${f.depression}/_history/1`)).status).not.toBe(200);
   });
 });

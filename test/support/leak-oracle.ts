@@ -26,6 +26,12 @@ export function typeAllowed(role: FixtureRole, type: string): boolean {
   return SCOPED_TYPES[role]?.includes(type) ?? true;
 }
 const DEMOGRAPHIC = ['Patient', 'Person'];
+/** About no one in particular: the directory and knowledge artifacts. Anything else without a person is its sender's only. */
+const SHARED_WITHOUT_PERSON = [
+  'Organization', 'Practitioner', 'PractitionerRole', 'Location', 'Endpoint', 'HealthcareService',
+  'ActivityDefinition', 'PlanDefinition', 'Questionnaire', 'ValueSet', 'CodeSystem', 'ConceptMap',
+  'StructureDefinition', 'Library', 'Measure', 'ObservationDefinition', 'SpecimenDefinition',
+];
 
 export class LeakOracle {
   private readonly stateOf = new Map<string, CareState>();
@@ -36,7 +42,7 @@ export class LeakOracle {
 
   view(role: FixtureRole, row: DbRow): View {
     const demographic = DEMOGRAPHIC.includes(row.resource_type);
-    if (row.person_id === null && !['Consent', 'Subscription'].includes(row.resource_type)) return 'full';
+    if (row.person_id === null && SHARED_WITHOUT_PERSON.includes(row.resource_type) && (row.security ?? []).length === 0) return 'full';
     switch (role) {
       case 'clinician':
       case 'clinical-staff': {

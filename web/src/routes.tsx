@@ -17,6 +17,7 @@ import { BreakGlassPage } from './admin/break-glass-page.tsx';
 import { AttestationsPage } from './admin/attestations-page.tsx';
 import { ConsentEntryPage, ConsentSearchPage } from './admin/consent-entry-page.tsx';
 import { AuditRequestEntryPage, AuditRequestsPage } from './admin/audit-requests-page.tsx';
+import { UnusualAccessPage } from './admin/unusual-access-page.tsx';
 
 export interface RouteDef {
   pattern: string;
@@ -42,6 +43,7 @@ export const ROUTES: RouteDef[] = [
   { pattern: '/console/users', roles: ['admin'], nav: 'Users and systems', title: 'Users and systems', render: () => <UsersPage /> },
   { pattern: '/console/break-glass', roles: ['privacy-officer'], nav: 'Break-the-glass review', title: 'Break-the-glass review', render: () => <BreakGlassPage /> },
   { pattern: '/console/attestations', roles: ['privacy-officer'], nav: 'Attestations', title: 'Attestations', render: () => <AttestationsPage /> },
+  { pattern: '/console/unusual-access', roles: ['privacy-officer'], nav: 'Unusual access', title: 'Unusual access', render: () => <UnusualAccessPage /> },
   { pattern: '/console/consent', roles: DESK, nav: 'Consent entry', title: 'Consent entry', render: () => <ConsentSearchPage /> },
   { pattern: '/console/consent/:id', roles: DESK, title: 'Consent entry', render: (p) => <ConsentEntryPage key={p.id} patientId={p.id} /> },
   { pattern: '/console/audit-requests', roles: DESK, nav: 'Audit requests', title: 'Audit requests', render: () => <AuditRequestsPage /> },

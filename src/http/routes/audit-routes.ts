@@ -1,26 +1,21 @@
 import type { FastifyInstance } from 'fastify';
-import type { AuditEvent, Bundle, Organization, Patient } from '@medplum/fhirtypes';
+import type { Organization, Patient } from '@medplum/fhirtypes';
 import type { AccessContext } from '../../access/context.ts';
 import type { GateScope } from '../../access/gate-scope.ts';
 import { accessReportCsv, accessReportPdf } from '../../audit/report-render.ts';
 import { patientAccessReport } from '../../audit/reports.ts';
+import { earlierMemberships } from '../../mpi/link-periods.ts';
 import { createAuditRequest, fulfilAuditRequest, listAuditRequests } from '../../audit/requests.ts';
-import { listReviews, markReviewed, reasonFor, type BreakGlassGrant } from '../../audit/review.ts';
-import { searchAudit } from '../../audit/search.ts';
-import { badRequest, forbidden, notFound } from '../../fhir/outcome.ts';
+import { listReviews, markReviewed, reasonFor, type BreakGlassGrant, type ReviewItem } from '../../audit/review.ts';
+import { badRequest, forbidden } from '../../fhir/outcome.ts';
 import { run } from '../../store/database.ts';
 import { sql } from '../../store/sql.ts';
 import type { Services } from '../../services.ts';
-import { pageLinks } from '../fhir-bundle.ts';
-import { intParam, queryPairs } from '../query.ts';
+import { queryPairs } from '../query.ts';
+import { auditEventRoutes, requirePrivacyOfficer } from './audit-event-routes.ts';
 import { personOfPatient } from './operations.ts';
+import { reviewRows } from './review-rows.ts';
 import { audited } from './admin-routes.ts';
-
-const FHIR_JSON = 'application/fhir+json; charset=utf-8';
-
-function requirePrivacyOfficer(ctx: AccessContext): void {
-  if (ctx.role !== 'privacy-officer') throw forbidden('Only privacy officers may read the audit log.');
-}
 
 async function organizationName(s: Services, scope: GateScope, orgId: string): Promise<string | undefined> {
   const rows = await scope.rowsFor([{ resource_type: 'Organization', id: orgId }]);
@@ -36,8 +31,10 @@ async function accessReport(s: Services, ctx: AccessContext, patientId: string) 
     }
     const patient = (await scope.rowsFor([{ resource_type: 'Patient', id: patientId }]))[0]?.content as Patient | undefined;
     const name = patient?.name?.[0];
-    const rows = await patientAccessReport(scope.tx, { personIds: [personId] }, (org) => organizationName(s, scope, org));
-    scope.note('read', [personId], [], { detail: `access report: ${rows.length} rows` });
+    const earlier = await earlierMemberships(scope.tx, [personId]);
+    const rows = await patientAccessReport(scope.tx, { personIds: [personId], earlier }, (org) => organizationName(s, scope, org));
+    // What was disclosed is the log, not the record: an `audit-report` event, which the report itself leaves out.
+    scope.note('audit-report', [personId], [], { detail: `access report: ${rows.length} rows` });
     return { person: { name: `${name?.given?.join(' ') ?? ''} ${name?.family ?? ''}`.trim() }, rows };
   });
 }
@@ -55,29 +52,7 @@ export async function auditRoutes(app: FastifyInstance, s: Services): Promise<vo
     return report;
   });
 
-  app.get('/fhir/AuditEvent', async (request, reply) => {
-    requirePrivacyOfficer(request.ctx);
-    const pairs = queryPairs(request);
-    const get = (k: string) => pairs.find(([key]) => key === k)?.[1];
-    const count = intParam(pairs, '_count', 50, 1000);
-    const offset = intParam(pairs, '_offset', 0, 10_000_000);
-    const dates = pairs.filter(([k]) => k === 'date').map(([, v]) => v);
-    const from = dates.find((d) => /^(ge|gt)/.test(d))?.slice(2);
-    const to = dates.find((d) => /^(le|lt)/.test(d))?.slice(2);
-    for (const d of [from, to]) if (d && Number.isNaN(Date.parse(d))) throw badRequest('date must be ge<date> and/or le<date>.');
-    const result = await s.gate.run(request.ctx, { action: 'search', query: 'AuditEvent' }, async (scope) => {
-      const patient = get('patient')?.replace(/^Patient\//, '');
-      const personId = patient ? await s.links.personOf(scope, patient) : undefined;
-      if (patient && !personId) throw notFound('No such patient.');
-      return searchAudit(scope.tx, { date: [from, to], agent: get('agent'), personId, entity: get('entity'), action: get('action') ?? get('subtype'), outcome: get('outcome'), purpose: get('purpose'), count, offset });
-    });
-    const bundle: Bundle<AuditEvent> = {
-      resourceType: 'Bundle', type: 'searchset', total: result.total,
-      link: pageLinks(`${s.fhirBase}/AuditEvent`, pairs, { url: '', offset, count, total: result.total, returned: result.events.length }),
-      entry: result.events.map((e) => ({ fullUrl: `${s.fhirBase}/AuditEvent/${e.id}`, resource: e, search: { mode: 'match' } })),
-    };
-    return reply.type(FHIR_JSON).send(bundle);
-  });
+  await auditEventRoutes(app, s);
 
   app.get('/admin/break-glass', async (request) => {
     requirePrivacyOfficer(request.ctx);
@@ -85,7 +60,7 @@ export async function auditRoutes(app: FastifyInstance, s: Services): Promise<vo
       // Inside the gate's transaction: PGlite has one connection, and a second statement outside it would wait forever.
       const list = [...(await listReviews(scope.tx, 'break-glass')), ...(await listReviews(scope.tx, 'break-glass', { status: 'reviewed', limit: 50 }))];
       const grants = await run<BreakGlassGrant>(scope.tx, sql`select id, user_id, person_id, reason, created_at from break_glass`);
-      return list.map((i) => ({ ...i, reason: reasonFor(i, grants) }));
+      return reviewRows(scope, list, (i) => ({ reason: reasonFor(i, grants) }));
     });
     return items;
   });
@@ -100,9 +75,15 @@ export async function auditRoutes(app: FastifyInstance, s: Services): Promise<vo
   app.get('/admin/attestations', async (request) => {
     requirePrivacyOfficer(request.ctx);
     return s.gate.run(request.ctx, { action: 'read', query: 'attestation review' }, async (scope) => {
-      const reviews = await listReviews(scope.tx, 'attestation', { limit: 500 });
+      const list = [...(await listReviews(scope.tx, 'attestation', { limit: 500 })), ...(await listReviews(scope.tx, 'attestation', { status: 'reviewed', limit: 50 }))];
       const rows = await run<{ id: string; user_id: string; person_id: string; reason: string; created_at: Date; expires_at: Date }>(scope.tx, sql`select * from attestations order by created_at desc limit 500`);
-      return { reviews, attestations: rows.map((r) => ({ id: r.id, userId: r.user_id, personId: r.person_id, reason: r.reason, time: new Date(r.created_at).toISOString(), expires: new Date(r.expires_at).toISOString() })) };
+      const attestations = rows.map((r) => ({ id: r.id, userId: r.user_id, personId: r.person_id, reason: r.reason, time: new Date(r.created_at).toISOString(), expires: new Date(r.expires_at).toISOString() }));
+      // The attestation an audit entry records: the same user and person, declared closest to the entry.
+      const recordOf = (i: ReviewItem) => attestations
+        .filter((a) => a.userId === i.agentUserId && i.personIds.includes(a.personId))
+        .sort((a, b) => Math.abs(Date.parse(a.time) - Date.parse(i.time)) - Math.abs(Date.parse(b.time) - Date.parse(i.time)))[0];
+      const reviews = await reviewRows(scope, list, (i) => ({ reason: recordOf(i)?.reason, expires: recordOf(i)?.expires }));
+      return { reviews, attestations };
     });
   });
 

@@ -3,8 +3,9 @@ import type { Resource } from '@medplum/fhirtypes';
 import { isStorableType } from '../../fhir/definitions.ts';
 import { allOk, badRequest, fhirError } from '../../fhir/outcome.ts';
 import { selectElements, summarize } from '../../record/elements.ts';
+import type { WriteOutcome } from '../../record/record-service.ts';
 import { pageLinks, searchBundle } from '../fhir-bundle.ts';
-import { intParam, isStrict, queryPairs } from '../query.ts';
+import { intParam, isStrict, preferredReturn, queryPairs } from '../query.ts';
 import type { HttpServices } from '../services.ts';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
@@ -16,10 +17,27 @@ function checkType(type: string): void {
   if (!isStorableType(type)) throw fhirError(404, 'not-supported', `Unknown resource type "${type.slice(0, 64)}".`);
 }
 
-function sendResource(reply: FastifyReply, resource: Resource, status = 200): FastifyReply {
+function versionHeaders(reply: FastifyReply, resource: Resource): FastifyReply {
   if (resource.meta?.versionId) reply.header('ETag', `W/"${resource.meta.versionId}"`);
   if (resource.meta?.lastUpdated) reply.header('Last-Modified', new Date(resource.meta.lastUpdated).toUTCString());
-  return reply.status(status).type(FHIR_JSON).send(resource);
+  return reply;
+}
+
+function sendResource(reply: FastifyReply, resource: Resource, status = 200): FastifyReply {
+  return versionHeaders(reply, resource).status(status).type(FHIR_JSON).send(resource);
+}
+
+/** A create's or update's answer: Location, ETag and Last-Modified always; the body as `Prefer: return=` asks (R4). */
+function sendWritten(request: FastifyRequest, reply: FastifyReply, fhirBase: string, out: WriteOutcome): FastifyReply {
+  const { resource, status } = out;
+  reply.header('Location', `${fhirBase}/${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId ?? '1'}`);
+  const prefer = preferredReturn(request);
+  if (prefer === 'minimal') return versionHeaders(reply, resource).status(status).send();
+  if (prefer === 'OperationOutcome') {
+    const done = status === 201 ? 'Created' : status === 200 && request.method === 'POST' ? 'Found existing' : 'Updated';
+    return versionHeaders(reply, resource).status(status).type(FHIR_JSON).send(allOk(`${done} ${resource.resourceType}/${resource.id} (version ${resource.meta?.versionId ?? '1'}).`));
+  }
+  return sendResource(reply, resource, status);
 }
 
 /** Create, read, update, delete, search and history for every resource type. */
@@ -29,7 +47,8 @@ export async function fhirRestRoutes(app: FastifyInstance, s: HttpServices): Pro
     checkType(type);
     const result = await s.gate.search(request.ctx, type, pairs, isStrict(request));
     const { request: req } = result;
-    const shape = (r: Resource) => (req.summary === 'true' ? summarize(r) : selectElements(r, req.elements));
+    const summary = req.summary === 'true' || req.summary === 'text' || req.summary === 'data' ? req.summary : undefined;
+    const shape = (r: Resource) => (summary ? summarize(r, summary) : selectElements(r, req.elements));
     const links = pageLinks(`${s.fhirBase}/${type}`, pairs, { url: '', offset: req.offset, count: req.count, total: result.total, returned: result.matches.length });
     return reply.type(FHIR_JSON).send(searchBundle(s.fhirBase, result.matches.map(shape), result.included.map(shape), req.summary === 'count' ? [] : links, result.total, result.warnings));
   };
@@ -58,8 +77,7 @@ export async function fhirRestRoutes(app: FastifyInstance, s: HttpServices): Pro
     const out = await s.gate.run(request.ctx, { action: 'create' }, (scope) =>
       s.records.create(scope, request.body, { ifNoneExist: typeof ifNoneExist === 'string' ? ifNoneExist : undefined }),
     );
-    reply.header('Location', `${s.fhirBase}/${type}/${out.resource.id}/_history/${out.resource.meta?.versionId ?? '1'}`);
-    return sendResource(reply, out.resource, out.status);
+    return sendWritten(request, reply, s.fhirBase, out);
   });
 
   app.put<{ Params: TypeParams; Body: unknown }>('/fhir/:type', async (request, reply) => {
@@ -67,8 +85,11 @@ export async function fhirRestRoutes(app: FastifyInstance, s: HttpServices): Pro
     checkType(type);
     const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
     if (!query) throw badRequest('Conditional update needs search parameters in the URL.');
-    const out = await s.gate.run(request.ctx, { action: 'update' }, (scope) => s.records.conditionalUpdate(scope, type, query, request.body));
-    return sendResource(reply, out.resource, out.status);
+    const ifMatch = request.headers['if-match'];
+    const out = await s.gate.run(request.ctx, { action: 'update' }, (scope) =>
+      s.records.conditionalUpdate(scope, type, query, request.body, typeof ifMatch === 'string' ? ifMatch : undefined),
+    );
+    return sendWritten(request, reply, s.fhirBase, out);
   });
 
   app.put<{ Params: IdParams; Body: unknown }>('/fhir/:type/:id', async (request, reply) => {
@@ -78,7 +99,7 @@ export async function fhirRestRoutes(app: FastifyInstance, s: HttpServices): Pro
     const out = await s.gate.run(request.ctx, { action: 'update' }, (scope) =>
       s.records.update(scope, type, id, request.body, typeof ifMatch === 'string' ? ifMatch : undefined),
     );
-    return sendResource(reply, out.resource, out.status);
+    return sendWritten(request, reply, s.fhirBase, out);
   });
 
   app.delete<{ Params: IdParams }>('/fhir/:type/:id', async (request, reply) => {
@@ -125,7 +146,7 @@ export async function fhirRestRoutes(app: FastifyInstance, s: HttpServices): Pro
   });
 
   app.post<{ Body: unknown }>('/fhir', async (request, reply) => {
-    const bundle = await s.transactions.execute(request.ctx, request.body);
+    const bundle = await s.transactions.execute(request.ctx, request.body, { return: preferredReturn(request) });
     return reply.type(FHIR_JSON).send(bundle);
   });
 }

@@ -13,6 +13,7 @@ import { ingestRoutes } from './ingest-routes.ts';
 import { ccdaRoutes } from './ccda-routes.ts';
 import { adminRoutes } from './admin-routes.ts';
 import { auditRoutes } from './audit-routes.ts';
+import { unusualAccessRoutes } from './unusual-access-routes.ts';
 import { metadataRoutes } from './metadata.ts';
 import { operationRoutes } from './operations.ts';
 import { exportRoutes } from './export-routes.ts';
@@ -65,5 +66,6 @@ export async function registerRoutes(app: FastifyInstance, s: Services): Promise
     await ccdaRoutes(prot, s);
     await adminRoutes(prot, s);
     await auditRoutes(prot, s);
+    await unusualAccessRoutes(prot, s);
   });
 }

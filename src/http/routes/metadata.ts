@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
 import { getAllDataTypes } from '@medplum/core';
+import { auditSearchParams } from '../../audit/search-query.ts';
 import { isStorableType, loadFhirDefinitions } from '../../fhir/definitions.ts';
 import { supportedSearchParams } from '../../store/search/search-parameters.ts';
 import type { Services } from '../../services.ts';
@@ -33,6 +34,11 @@ function resourceEntry(type: string): CapabilityStatementRestResource {
   };
 }
 
+/** The audit log is written by Katahdin alone and read by privacy officers (`audit-event-routes.ts`). */
+function auditEventEntry(): CapabilityStatementRestResource {
+  return { type: 'AuditEvent', interaction: [{ code: 'read' }, { code: 'search-type' }], searchParam: auditSearchParams() };
+}
+
 let cached: CapabilityStatement | undefined;
 
 /** What the server really supports, generated from the same definitions the search compiler uses. */
@@ -58,7 +64,7 @@ export function capabilityStatement(publicUrl: string): CapabilityStatement {
           extension: [{ url: 'token', valueUri: `${publicUrl}/oauth/token` }, { url: 'authorize', valueUri: `${publicUrl}/oauth/authorize` }],
         }],
       },
-      resource: Object.keys(getAllDataTypes()).filter(isStorableType).sort().map(resourceEntry),
+      resource: Object.keys(getAllDataTypes()).filter(isStorableType).sort().map((type) => (type === 'AuditEvent' ? auditEventEntry() : resourceEntry(type))),
       interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'history-system' }],
       operation: [
         { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' },

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { activeBreakGlass, attest, breakGlass } from '../../access/grants.ts';
 import { badRequest, forbidden } from '../../fhir/outcome.ts';
 import {
-  buildOptIn, buildOptOut, buildShareCategory, buildWithholdCategory, validateConsentDate, type ConsentChannel,
+  buildOptIn, buildOptOut, buildShareCategory, buildWithholdCategory, validateConsentDate, type ConsentChannel, type ConsentDateRefusal,
 } from '../../privacy/consent.ts';
 import type { SensitivityLabel } from '../../privacy/labels/value-set-types.ts';
 import { personPrivacy } from '../../record/write-policy.ts';
@@ -15,6 +15,12 @@ const LABELS = ['PSY', 'HIV', 'ETH'];
 const ACTIONS = ['opt-out', 'opt-in', 'share', 'withhold'];
 
 type IdRequest = { Params: { id: string }; Body: unknown };
+
+const DATE_REFUSALS: Record<ConsentDateRefusal, (graceDays: number) => string> = {
+  'invalid-date': () => 'date is not a valid date.',
+  'back-dated': (graceDays) => `A choice cannot be back-dated more than ${graceDays} days.`,
+  future: () => 'A choice cannot be dated in the future: it takes effect when it is recorded. Record it on the day it takes effect.',
+};
 
 /** Break-the-glass, attestation and the patient's privacy choices. */
 export async function privacyOperationRoutes(app: FastifyInstance, s: Services): Promise<void> {
@@ -60,9 +66,9 @@ export async function privacyOperationRoutes(app: FastifyInstance, s: Services):
     const channel = (stringParam(request.body, 'channel') ?? (ctx.role === 'patient' ? 'online' : 'paper')) as ConsentChannel;
     if (!['online', 'paper', 'phone'].includes(channel)) throw badRequest('channel must be online, paper or phone.', ['channel']);
     const now = new Date();
-    const date = stringParam(request.body, 'date') ?? now.toISOString();
-    const check = validateConsentDate(date, now, s.config.consentBackdateGraceDays);
-    if (!check.ok) throw badRequest(check.reason === 'back-dated' ? `A choice cannot be back-dated more than ${s.config.consentBackdateGraceDays} days.` : 'date is not a valid date.', ['date']);
+    const check = validateConsentDate(stringParam(request.body, 'date') ?? now.toISOString(), now, s.config.consentBackdateGraceDays);
+    if (!check.ok) throw badRequest(DATE_REFUSALS[check.reason](s.config.consentBackdateGraceDays), ['date']);
+    const date = check.effective;
     const state = await s.gate.run(ctx, { action: 'consent' }, async (scope) => {
       const personId = await personOfPatient(s, scope, request.params.id);
       assertConsentRole(ctx.role, ctx.personId, personId, true);

@@ -27,6 +27,17 @@ describe('buildAck', () => {
     expect(lines[2]).toBe('ERR|OBX^3^5^102&OBX-5 is not numeric \\F\\ really&HL70357|OBX^3^5|102^OBX-5 is not numeric \\F\\ really^HL70357|E');
   });
 
+  it('keeps AA and adds one ERR of severity W per warning', () => {
+    const ack = buildAck({
+      ackCode: 'AA', echo: echoFromRaw(RAW), now, ackControlId: 'A3',
+      warnings: [{ code: 102, reason: 'OBX 2 skipped: OBX-5 is not numeric', location: { segment: 'OBX', sequence: 2, field: 5 } }, { code: 207, reason: 'kept once' }],
+    });
+    const lines = ack.split('\r');
+    expect(lines[1]).toBe('MSA|AA|C123|Message accepted');
+    expect(lines.slice(2)).toEqual(['ERR|OBX^2^5^102&OBX 2 skipped: OBX-5 is not numeric&HL70357|OBX^2^5|102^OBX 2 skipped: OBX-5 is not numeric^HL70357|W', 'ERR|^^^207&kept once&HL70357||207^kept once^HL70357|W']);
+    expect(parseHl7(ack).ok).toBe(true);
+  });
+
   it('is buildable from a broken MSH with fallback delimiters', () => {
     const broken = 'MSH||App|Fac|Recv|RFac|2026||ORM^O01|CTL9|P|2.5.1';
     const r = parseHl7(broken);

@@ -1,6 +1,6 @@
 import { Hl7Context } from '@medplum/core';
 import { escapeHl7 } from './escape.ts';
-import type { Hl7Error, MessageHeader } from './types.ts';
+import type { Hl7Error, Hl7Warning, MessageHeader } from './types.ts';
 
 export type AckCode = 'AA' | 'AE' | 'AR';
 
@@ -26,6 +26,8 @@ export interface AckInput {
   ackControlId: string;
   /** Optional MSA-3 text for AA. */
   text?: string;
+  /** Problems that did not stop an accepted message: one ERR each, severity W (HL7 allows them with AA). */
+  warnings?: Hl7Warning[];
 }
 
 const STD = new Hl7Context();
@@ -56,7 +58,8 @@ export function echoFromHeader(h: Partial<MessageHeader>): AckEcho {
  * are unusable, so the sender still gets an ACK quoting its control id where one can be found.
  */
 export function echoFromRaw(raw: string): AckEcho {
-  const first = raw.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/)[0] ?? '';
+  // Control characters (a NUL) are never echoed: the message was refused for them.
+  const first = (raw.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/)[0] ?? '').replace(/[\x00-\x1F\x7F]/g, '');
   if (!first.startsWith('MSH')) return {};
   const fs = /^[^A-Za-z0-9 ]$/.test(first.charAt(3)) ? first.charAt(3) : '|';
   const fields = ['MSH', ...first.slice(4).split(fs)];
@@ -85,7 +88,7 @@ function hl7Utc(d: Date): string {
   return `${d.toISOString().replace(/[-:T]/g, '').slice(0, 14)}+0000`;
 }
 
-function errSegment(e: Hl7Error): string {
+function errSegment(e: Hl7Warning, severity: 'E' | 'W'): string {
   const loc = e.location;
   const seg = loc?.segment ?? '';
   const seq = loc?.sequence !== undefined ? String(loc.sequence) : '';
@@ -96,7 +99,7 @@ function errSegment(e: Hl7Error): string {
   // ERR-1 (ELD, v2.1–2.4) and ERR-2/3/4 (ERL, CWE, severity: v2.5+) so every version can read it.
   const eld = `${seg}^${seq}^${field}^${e.code}&${reason}&HL70357`;
   const erl = [seg, seq, field, '', comp].join('^').replace(/\^+$/, '');
-  return ['ERR', eld, erl, code, 'E'].join('|');
+  return ['ERR', eld, erl, code, severity].join('|');
 }
 
 /** Builds an original-mode ACK in ER7 (CR-separated), always with standard delimiters. */
@@ -109,5 +112,6 @@ export function buildAck(input: AckInput): string {
     hl7Utc(input.now), '', type, input.ackControlId, processing, version].join('|');
   const text = escapeHl7(input.error?.reason ?? input.text ?? DEFAULT_TEXT[input.ackCode], STD);
   const msa = ['MSA', input.ackCode, e.controlId ?? '', text].join('|');
-  return input.error ? [msh, msa, errSegment(input.error)].join('\r') : [msh, msa].join('\r');
+  const errs = input.error ? [errSegment(input.error, 'E')] : (input.warnings ?? []).map((w) => errSegment(w, 'W'));
+  return [msh, msa, ...errs].join('\r');
 }

@@ -52,6 +52,15 @@ describe.skipIf(!exists)('HL7 v2 corpus', () => {
     expect(Math.max(...timings)).toBeLessThan(1000);
   });
 
+  // Each entry is then one stored resource: the table counts what a message stores (test/ingest/hl7v2-item-keys.test.ts).
+  it('maps no two entries of a message onto one conditional key (one would overwrite the other)', () => {
+    for (const o of outcomes) {
+      if (o.result.kind !== 'bundle' && o.result.kind !== 'merge') continue;
+      const updates = o.result.bundle.entry!.filter((e) => e.request?.method === 'PUT').map((e) => e.request!.url);
+      expect(updates.length - new Set(updates).size, o.key).toBe(0);
+    }
+  });
+
   it('pins the per-type resource table and every per-message outcome', async () => {
     await expect(typeTable(outcomes)).toMatchFileSnapshot('./__snapshots__/corpus-table.md');
     await expect(outcomes.map(outcomeLine).join('\n') + '\n').toMatchFileSnapshot('./__snapshots__/corpus-outcomes.txt');

@@ -1,6 +1,8 @@
 import net from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { startTestServer } from '../../../test/support/test-server.ts';
+import { receiveHl7 } from '../hl7v2-pipeline.ts';
 import { processMessage } from './corpus-report.ts';
 import { frame, MllpFramer } from './mllp-framer.ts';
 import { startMllpServer } from './mllp-server.ts';
@@ -96,3 +98,22 @@ function exchange(port: number, frames: Buffer[], expected: number): Promise<str
     socket.write(Buffer.concat(frames));
   });
 }
+
+describe('fuzz through the stored pipeline: receiveHl7 answers an ACK for every mutation, control characters included', () => {
+  it('property: no throw, a well-formed MSA, and the server still accepts a good message', async () => {
+    const server = await startTestServer('pglite');
+    try {
+      // Control characters spliced into the header, where they reach the inbox's sender and control id columns.
+      const controls = fc.tuple(seed, fc.integer({ min: 4, max: 60 }), fc.constantFrom('\u0000', '\u0001', '\u001b', '\u007f', '\u0000\u0000')).map(([s, at, c]) => s.slice(0, at) + c + s.slice(at));
+      await fc.assert(fc.asyncProperty(fc.oneof(mutation, controls), async (raw) => {
+        const out = await receiveHl7(server.services, raw, 'http');
+        expect(out.ack.split('\r')[1]).toMatch(/^MSA\|(AA|AE|AR)\|/);
+        expect(out.ack).not.toMatch(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/);
+      }), { numRuns: 60, seed: 4242 });
+      const ok = await receiveHl7(server.services, SEEDS[0].replace('|C1|', '|FUZZ-OK|'), 'http');
+      expect(ok.ack.split('\r')[1]).toMatch(/^MSA\|AA\|FUZZ-OK/);
+    } finally {
+      await server.stop();
+    }
+  }, 120_000);
+});

@@ -5,6 +5,10 @@ import { Hl7ErrorCode } from './types.ts';
 
 const SUPPORTED_VERSION = /^2\.[1-8](\.\d+)?$/;
 const SEGMENT_NAME = /^[A-Z][A-Z0-9]{2}$/;
+const MAX_KEY = 199;
+/** Control characters ER7 never carries as data (they are escaped): any in MSH; elsewhere any but TAB, which exporters leave in text. */
+const MSH_CONTROL = /[\x00-\x1F\x7F]/;
+const BODY_CONTROL = /[\x00-\x08\x0B-\x1F\x7F]/;
 
 /** Normalises corpus and wire quirks: BOM, LF/CRLF/CR endings, trailing whitespace, blank lines. */
 export function normaliseEr7(raw: string): string {
@@ -68,9 +72,31 @@ function checkHeader(h: MessageHeader): Hl7Error | undefined {
   if (!h.messageType) return missing(9, 'MSH-9 message type');
   if (!h.controlId) return missing(10, 'MSH-10 message control id');
   if (!h.facilityKey) return missing(4, 'MSH-4 sending facility (and MSH-3)');
+  // They key the inbox (an index): HL7 bounds MSH-10 at 199 characters, an HD namespace or universal id at 199.
+  const tooLong = (field: number, what: string): Hl7Error => ({ code: Hl7ErrorCode.DataType, ackCode: 'AR', reason: `${what} longer than ${MAX_KEY} characters`, location: at(field) });
+  if (h.controlId.length > MAX_KEY) return tooLong(10, 'MSH-10 message control id');
+  if (h.facilityKey.length > MAX_KEY) return tooLong(h.sendingFacility.namespace || h.sendingFacility.universalId ? 4 : 3, 'sending facility');
   if (!h.version) return missing(12, 'MSH-12 version id');
   if (!SUPPORTED_VERSION.test(h.version)) {
     return { code: Hl7ErrorCode.UnsupportedVersionId, ackCode: 'AR', reason: 'MSH-12 version not supported (2.1 to 2.8)', location: at(12) };
+  }
+  return undefined;
+}
+
+/**
+ * The first field holding a control character (a NUL can be neither stored nor answered as sent). Checked on the
+ * text before anything is read from it, so no header value with such a character reaches the inbox or the ACK.
+ */
+function controlCharacter(lines: string[], fieldSep: string): Hl7Error | undefined {
+  for (const [i, line] of lines.entries()) {
+    const msh = i === 0;
+    if (!(msh ? MSH_CONTROL : BODY_CONTROL).test(line)) continue;
+    const fields = line.split(fieldSep);
+    const index = fields.findIndex((f) => (msh ? MSH_CONTROL : BODY_CONTROL).test(f));
+    // MSH-1 is the separator itself, so MSH field n is split element n - 1.
+    const field = msh ? index + 1 : index;
+    const segment = SEGMENT_NAME.test(fields[0]) ? fields[0] : 'UNK';
+    return { code: Hl7ErrorCode.DataType, ackCode: 'AR', reason: `${segment}-${field} contains a control character`, location: { segment, sequence: i + 1, field } };
   }
   return undefined;
 }
@@ -110,12 +136,16 @@ export function parseHl7(raw: string): ParseResult {
   }
   const ctx = readEncoding(er7);
   if (!(ctx instanceof Hl7Context)) return { ok: false, error: ctx };
+  const lines = er7.split('\r');
+  const control = controlCharacter(lines, ctx.fieldSeparator);
+  if (control) return { ok: false, error: control };
   try {
-    const segments = joinContinuations(er7.split('\r'), ctx).map((line) => Hl7Segment.parse(line, ctx));
+    const segments = joinContinuations(lines, ctx).map((line) => Hl7Segment.parse(line, ctx));
     const message = new Hl7Message(segments, ctx);
     const header = readHeader(segments[0]);
     const problem = checkHeader(header) ?? checkSegments(segments);
-    if (problem) return { ok: false, error: problem, partialHeader: header };
+    // A header value that is itself the problem (too long for the inbox key) is not passed on.
+    if (problem) return { ok: false, error: problem, ...(problem.code === Hl7ErrorCode.DataType ? {} : { partialHeader: header }) };
     return { ok: true, message: { header, er7, message } };
   } catch {
     return fail(Hl7ErrorCode.ApplicationInternalError, 'message could not be parsed', undefined, 'AE');

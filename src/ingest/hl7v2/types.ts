@@ -32,6 +32,9 @@ export interface Hl7Error {
   location?: Hl7ErrorLocation;
 }
 
+/** A problem that did not stop the message (a skipped segment): acknowledged AA with an ERR of severity W. */
+export type Hl7Warning = Omit<Hl7Error, 'ackCode'>;
+
 /** Hierarchic designator (HD): namespace id, universal id, universal id type. */
 export interface Hd {
   namespace: string;

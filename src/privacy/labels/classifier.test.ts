@@ -1,7 +1,7 @@
 import type { Bundle, Condition, DiagnosticReport, Encounter, Medication, MedicationRequest, Observation, Resource } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { applyLabels, declaredLabels, labelsForCode, labelsForResource } from './classifier.ts';
-import { propagateBundleLabels, propagateLabels, relabelRecord } from './propagate.ts';
+import { propagateBundleLabels, propagateLabels, relabelRecord, versionLabels } from './propagate.ts';
 import { ACT_CODE_SYSTEM, SYSTEMS } from './value-set-types.ts';
 import { loadValueSets } from './value-sets.ts';
 
@@ -150,11 +150,49 @@ describe('propagateLabels', () => {
     expect(declaredLabels(propagateLabels([doc], vs)[0])).toEqual(['PSY']);
   });
 
+  describe('a C-CDA held in a Binary (the upload pipeline stores it so)', () => {
+    const xml = '<observation><value xsi:type="CD" code="B20" codeSystem="2.16.840.1.113883.6.90" displayName="HIV disease"/></observation>';
+    const binary = { resourceType: 'Binary', id: 'b1', contentType: 'application/xml', data: Buffer.from(xml).toString('base64') } as Resource;
+    const docFor = (url: string, id = 'd1') => ({
+      resourceType: 'DocumentReference', id, status: 'current', subject: { reference: 'Patient/p1' },
+      content: [{ attachment: { contentType: 'application/xml', url } }],
+    }) as Resource;
+
+    it('labels the Binary from its XML and the DocumentReference pointing at it, not the patient', () => {
+      const patient: Resource = { resourceType: 'Patient', id: 'p1' };
+      const out = propagateLabels([patient, binary, docFor('Binary/b1')], vs);
+      expect(out.map(declaredLabels)).toEqual([[], ['HIV'], ['HIV']]);
+    });
+
+    it('follows an absolute URL to the Binary and a bundle-local urn:uuid', () => {
+      expect(declaredLabels(propagateLabels([binary, docFor('https://hie.example/fhir/Binary/b1')], vs)[1])).toEqual(['HIV']);
+      const bundle: Bundle = {
+        resourceType: 'Bundle', type: 'transaction',
+        entry: [{ fullUrl: 'urn:uuid:bin', resource: { ...binary, id: undefined } }, { fullUrl: 'urn:uuid:doc', resource: docFor('urn:uuid:bin') }],
+      };
+      expect(propagateBundleLabels(bundle, vs).entry?.map((e) => declaredLabels(e.resource as Resource))).toEqual([['HIV'], ['HIV']]);
+    });
+
+    it('leaves non-XML Binaries, unrelated Binaries and documents pointing elsewhere unlabelled', () => {
+      const text = { resourceType: 'Binary', id: 'b2', contentType: 'text/plain', data: Buffer.from('code="B20" codeSystem="2.16.840.1.113883.6.90"').toString('base64') } as Resource;
+      const out = propagateLabels([binary, text, docFor('Binary/b2', 'd2'), docFor('https://elsewhere.example/files/b1', 'd3')], vs);
+      expect(out.map(declaredLabels)).toEqual([['HIV'], [], [], []]);
+    });
+  });
+
   it('relabelling reports only resources whose labels changed, and never removes a label', () => {
     const stale = applyLabels(plainObs, ['ETH']);
     const { resources, changed } = relabelRecord([hivObs, report, stale], vs);
     expect(changed).toEqual([0, 1]);
     expect(declaredLabels(resources[2])).toEqual(['ETH']);
     expect(relabelRecord(resources, vs).changed).toEqual([]);
+  });
+
+  it('relabels an earlier version from its own codes and what it references in the record, keeping what it had', () => {
+    const earlierReport: DiagnosticReport = { ...report, result: [{ reference: 'Observation/o1' }] };
+    const record = new Map([['Observation/o1', ['HIV' as const]], ['Observation/o2', []]]);
+    expect(versionLabels(earlierReport, [], record, vs)).toEqual(['HIV']);
+    expect(versionLabels(condition(SYSTEMS.icd10cm, 'F32.9'), ['ETH'], record, vs)).toEqual(['PSY', 'ETH']);
+    expect(versionLabels(plainObs, [], record, vs)).toEqual([]);
   });
 });

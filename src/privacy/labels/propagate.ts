@@ -19,7 +19,15 @@ function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Every Reference held directly under a propagating key, anywhere in the resource except `meta`. */
+/**
+ * Attachments whose `url` names the Binary holding the content (a document's, a report's presented form, a message's
+ * payload): the content's sensitivity is the holder's, as a section's entries are a Composition's.
+ */
+const ATTACHMENT_KEYS = new Set(['attachment', 'presentedForm', 'contentAttachment']);
+/** A stored Binary (`Binary/id`, also as an absolute URL) or a bundle entry (`urn:uuid:…`, resolved by fullUrl). */
+const BINARY_URL = /(?:^|\/)Binary\/[A-Za-z0-9\-.]{1,64}$|^urn:/;
+
+/** Every Reference held directly under a propagating key, and every attachment URL naming a Binary, anywhere except `meta`. */
 export function propagatingReferences(resource: Resource): string[] {
   const refs: string[] = [];
   const visit = (node: unknown): void => {
@@ -27,9 +35,11 @@ export function propagatingReferences(resource: Resource): string[] {
     if (!isObject(node)) return;
     for (const [k, v] of Object.entries(node)) {
       if (k === 'meta') continue;
-      if (PROPAGATING_KEYS.has(k)) {
+      if (PROPAGATING_KEYS.has(k) || ATTACHMENT_KEYS.has(k)) {
         for (const item of Array.isArray(v) ? v : [v]) {
-          if (isObject(item) && typeof item.reference === 'string') refs.push(item.reference);
+          if (!isObject(item)) continue;
+          if (PROPAGATING_KEYS.has(k) && typeof item.reference === 'string') refs.push(item.reference);
+          if (ATTACHMENT_KEYS.has(k) && typeof item.url === 'string' && BINARY_URL.test(item.url)) refs.push(item.url);
         }
       }
       visit(v);
@@ -45,15 +55,19 @@ function refKey(reference: string): string {
   return m && !reference.startsWith('urn:') ? m[1] : reference;
 }
 
-/** Labels from an attached C-CDA (DocumentReference.content) when the XML is inline. */
-function attachmentLabels(resource: Resource, vs: ValueSets): SensitivityLabel[] {
+/** Labels of base64 content when it is XML (a C-CDA document: its coded elements, by code system OID). */
+function xmlContentLabels(contentType: string | undefined, data: string | undefined, vs: ValueSets): SensitivityLabel[] {
+  return data && /xml/i.test(contentType ?? '') ? labelsForCdaXml(Buffer.from(data, 'base64').toString('utf8'), vs) : [];
+}
+
+/**
+ * Labels from document content: a C-CDA inline in a DocumentReference, or held in a Binary (the C-CDA upload stores
+ * the original there and the DocumentReference points at it, taking the Binary's labels through `propagatingReferences`).
+ */
+function contentLabels(resource: Resource, vs: ValueSets): SensitivityLabel[] {
+  if (resource.resourceType === 'Binary') return xmlContentLabels(resource.contentType, resource.data, vs);
   if (resource.resourceType !== 'DocumentReference') return [];
-  const found: SensitivityLabel[][] = [];
-  for (const c of resource.content ?? []) {
-    const a = c.attachment;
-    if (a?.data && /xml/i.test(a.contentType ?? '')) found.push(labelsForCdaXml(Buffer.from(a.data, 'base64').toString('utf8'), vs));
-  }
-  return mergeLabels(...found);
+  return mergeLabels(...(resource.content ?? []).map((c) => xmlContentLabels(c.attachment?.contentType, c.attachment?.data, vs)));
 }
 
 /**
@@ -66,10 +80,10 @@ export const UNLABELLED_TYPES: ReadonlySet<string> = new Set([
   'StructureDefinition', 'Library', 'Measure', 'ObservationDefinition', 'SpecimenDefinition',
 ]);
 
-/** Own labels: codes in the resource, a C-CDA attachment, and labels already declared in meta.security. */
+/** Own labels: codes in the resource, C-CDA content (inline or a Binary's), and labels already declared in meta.security. */
 export function ownLabels(resource: Resource, vs: ValueSets): SensitivityLabel[] {
   if (UNLABELLED_TYPES.has(resource.resourceType)) return declaredLabels(resource);
-  return mergeLabels(labelsForResource(resource, vs), attachmentLabels(resource, vs), declaredLabels(resource));
+  return mergeLabels(labelsForResource(resource, vs), contentLabels(resource, vs), declaredLabels(resource));
 }
 
 /**
@@ -118,4 +132,14 @@ export function relabelRecord(resources: Resource[], vs: ValueSets): { resources
   const next = propagateLabels(resources, vs);
   const changed = next.flatMap((r, i) => (declaredLabels(r).join() === declaredLabels(resources[i]).join() ? [] : [i]));
   return { resources: next, changed };
+}
+
+/**
+ * `katahdin privacy relabel` for an earlier version of a resource: its own codes under the current value sets and the
+ * labels of what it references in the relabelled record (`recordLabels`, keyed `Type/id`), added to `had`. Earlier
+ * versions are not part of the record's propagation: nothing references a version, and they carry only what they hold.
+ */
+export function versionLabels(version: Resource, had: readonly SensitivityLabel[], recordLabels: ReadonlyMap<string, readonly SensitivityLabel[]>, vs: ValueSets): SensitivityLabel[] {
+  const inherited = propagatingReferences(version).map((ref) => recordLabels.get(refKey(ref)) ?? []);
+  return mergeLabels(had, ownLabels(version, vs), ...inherited);
 }

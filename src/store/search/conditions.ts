@@ -10,6 +10,12 @@ export const or = (parts: Sql[]): Sql => (parts.length === 1 ? parts[0] : sql`($
 
 const ts = (v: string) => sql`${v}::timestamptz`;
 
+/** The range `ap` ("approximately") searches: the search range widened by 10% of its distance from now. */
+export function approximateRange(v: { lo: string; hi: string }, now: number): { lo: string; hi: string } {
+  const [a, b] = [Date.parse(v.lo), Date.parse(v.hi)];
+  return { lo: new Date(a - Math.abs(now - a) * 0.1).toISOString(), hi: new Date(b + Math.abs(now - b) * 0.1).toISOString() };
+}
+
 /** How a stored range [lo, hi) relates to the search range for each prefix (FHIR R4 §3.1.1.4.2). */
 export function dateCondition(lo: Sql, hi: Sql, v: Extract<SearchValue, { kind: 'date' }>, now = Date.now()): Sql {
   const eq = sql`(${lo} >= ${ts(v.lo)} and ${hi} <= ${ts(v.hi)})`;
@@ -23,11 +29,8 @@ export function dateCondition(lo: Sql, hi: Sql, v: Extract<SearchValue, { kind: 
     sa: () => sql`${lo} >= ${ts(v.hi)}`,
     eb: () => sql`${hi} <= ${ts(v.lo)}`,
     ap: () => {
-      // "Approximately": the search range widened by 10% of its distance from now.
-      const [a, b] = [Date.parse(v.lo), Date.parse(v.hi)];
-      const wlo = new Date(a - Math.abs(now - a) * 0.1).toISOString();
-      const whi = new Date(b + Math.abs(now - b) * 0.1).toISOString();
-      return sql`(${lo} < ${ts(whi)} and ${hi} > ${ts(wlo)})`;
+      const w = approximateRange(v, now);
+      return sql`(${lo} < ${ts(w.hi)} and ${hi} > ${ts(w.lo)})`;
     },
   };
   return ops[v.prefix]();

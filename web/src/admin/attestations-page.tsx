@@ -1,30 +1,32 @@
-/** Attested treatment relationships, for privacy-officer review. */
+/** Attested treatment relationships, for privacy-officer review: who attested for whom and why, marked reviewed with notes. */
+import { useState } from 'react';
 import { attestations } from '../api/admin.ts';
 import { useAsync } from '../components/use-async.ts';
-import { ErrorMessage, Loading } from '../components/status.tsx';
+import { ErrorMessage, Loading, StatusMessage } from '../components/status.tsx';
 import { dateText } from '../record/display.ts';
-import { TableScroll } from '../components/table-scroll.tsx';
+import { ReviewForm } from './review-form.tsx';
 
 export function AttestationsPage() {
   const list = useAsync(attestations, []);
+  const [message, setMessage] = useState<string>();
   return (
     <>
       <h1>Attestations</h1>
+      <StatusMessage message={message} />
       {list.loading && <Loading what="attestations" />}
       <ErrorMessage error={list.error} />
-      {list.data && !list.data.length && <p>No attestations.</p>}
-      {list.data && list.data.length > 0 && (
-        <TableScroll label="Attestations">
-          <table className="data">
-            <thead><tr><th scope="col">When</th><th scope="col">User</th><th scope="col">Person</th><th scope="col">Reason</th><th scope="col">Expires</th><th scope="col">Status</th></tr></thead>
-            <tbody>
-              {list.data.map((a) => (
-                <tr key={a.id}><td>{dateText(a.time)}</td><td>{a.userName}</td><td>{a.personId}</td><td>{a.reason}</td><td>{dateText(a.expires)}</td><td>{a.status}</td></tr>
-              ))}
-            </tbody>
-          </table>
-        </TableScroll>
-      )}
+      {list.data && !list.data.length && <p>No attestations to review.</p>}
+      <ul className="items" aria-label="Attestations">
+        {list.data?.map((a) => (
+          <li key={a.seq} className="item">
+            <span className="item-title">{a.userName}{a.organization ? ` (${a.organization})` : ''} — {a.patientName ?? `person ${a.personId}`}</span>
+            <span className="source">{dateText(a.time)}{a.expires ? ` · until ${dateText(a.expires)}` : ''} · {a.status}</span>
+            <span className="item-detail">Reason: {a.reason ?? 'not recorded'}</span>
+            {a.notes && <span className="item-detail">Notes: {a.notes}</span>}
+            {a.status !== 'reviewed' && <ReviewForm seq={a.seq} onDone={(m) => { setMessage(m); list.reload(); }} />}
+          </li>
+        ))}
+      </ul>
     </>
   );
 }

@@ -1,7 +1,7 @@
 /** Admin and privacy console calls (role-checked on the server). */
 import { requestJson } from './http.ts';
 import type {
-  Attestation, AuditRequest, BreakGlassEvent, ClientSummary, IngestError, IngestStats, MpiTask, NewClient, NewUser, UserSummary,
+  Attestation, AuditRequest, BreakGlassEvent, ClientSummary, IngestError, IngestStats, MpiTask, NewClient, NewUser, UnusualAccessReport, UserSummary,
 } from './types.ts';
 
 const post = <T>(path: string, body: unknown): Promise<T> => requestJson<T>(path, { method: 'POST', body });
@@ -25,9 +25,12 @@ export const listClients = (): Promise<ClientSummary[]> => requestJson('/admin/c
 export const addClient = (client: NewClient): Promise<unknown> => post('/admin/clients', client);
 
 export const breakGlassEvents = (): Promise<BreakGlassEvent[]> => requestJson('/admin/break-glass');
-export const reviewBreakGlass = (seq: number, notes: string): Promise<unknown> =>
+/** Marks a break-the-glass declaration or an attestation reviewed (one review queue, keyed by the audit entry). */
+export const reviewItem = (seq: number, notes: string): Promise<unknown> =>
   post(`/admin/break-glass/${seq}/review`, { notes });
-export const attestations = (): Promise<Attestation[]> => requestJson('/admin/attestations');
+export const attestations = async (): Promise<Attestation[]> => (await requestJson<{ reviews: Attestation[] }>('/admin/attestations')).reviews;
+export const unusualAccess = (from: string, to: string, threshold: number): Promise<UnusualAccessReport> =>
+  requestJson(`/admin/unusual-access?${new URLSearchParams({ from, to, threshold: String(threshold) })}`);
 
 export const auditRequests = (): Promise<AuditRequest[]> => requestJson('/admin/audit-requests');
 export const enterAuditRequest = (patientId: string, channel: 'paper' | 'phone'): Promise<AuditRequest> =>

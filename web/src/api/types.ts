@@ -127,12 +127,26 @@ export interface BreakGlassEvent {
   notes?: string;
 }
 
+/** An attestation as the privacy officer reviews it (`GET /admin/attestations`, its `reviews`). */
 export interface Attestation {
-  id: string;
+  seq: number;
   time: string;
   userName: string;
+  organization: string;
   personId: string;
-  reason: string;
-  expires: string;
+  patientName?: string;
+  reason?: string;
+  expires?: string;
   status: string;
+  notes?: string;
+}
+
+/** `GET /admin/unusual-access`: the privacy officer's unusual-access report for a window. */
+export interface UnusualAccessReport {
+  window: { from: string; to: string };
+  threshold: number;
+  workingHours: { start: number; end: number; timeZone: string; weekendsOutside: boolean };
+  manyPeople: Array<{ agentUserId: string; agentName: string; agentOrg: string | null; persons: number; events: number }>;
+  familiarPeople: Array<{ agentUserId: string; agentName: string; personId: string; sharedFamilyName: boolean; sharedAddress: boolean; events: number; lastSeen: string }>;
+  outsideWorkingHours: Array<{ seq: number; time: string; agentUserId: string; agentName: string; action: string; personIds: string[] }>;
 }

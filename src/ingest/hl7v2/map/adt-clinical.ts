@@ -9,7 +9,10 @@ import { derivedIdentifier, type PatientLink } from './common.ts';
 const ALLERGY_CATEGORY: Record<string, AllergyIntolerance['category']> = {
   DA: ['medication'], FA: ['food'], EA: ['environment'], AA: ['biologic'], PA: ['environment'], MA: ['medication'],
 };
-const ALLERGY_SEVERITY: Record<string, 'low' | 'high' | 'unable-to-assess'> = { SV: 'high', MO: 'low', MI: 'low', U: 'unable-to-assess' };
+/** HL7 table 0128 → reaction severity; U (unknown) has none. */
+const REACTION_SEVERITY: Record<string, 'mild' | 'moderate' | 'severe'> = { SV: 'severe', MO: 'moderate', MI: 'mild' };
+/** R4 requires a manifestation: a severity given without a reaction keeps it with an unknown manifestation. */
+const UNKNOWN_MANIFESTATION = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code: 'unknown', display: 'Unknown' }] };
 
 /** AL1 (and IAM, same leading layout for fields 2–3) → AllergyIntolerance. */
 export function addAllergy(b: BundleBuilder, seg: Hl7Segment, patient: PatientLink, index: number): void {
@@ -26,9 +29,11 @@ export function addAllergy(b: BundleBuilder, seg: Hl7Segment, patient: PatientLi
     verificationStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-verification', code: 'confirmed' }] },
   };
   if (ALLERGY_CATEGORY[type]) ai.category = ALLERGY_CATEGORY[type];
-  const severity = ALLERGY_SEVERITY[val(seg, 4)];
+  const severity = REACTION_SEVERITY[val(seg, 4)];
   const reaction = reps(seg, 5).map((c) => c(1) || c(2)).filter(Boolean);
-  if (reaction.length) ai.reaction = [{ manifestation: reaction.map((text) => ({ text })), ...(severity === 'high' ? { severity: 'severe' } : severity === 'low' ? { severity: 'mild' } : {}) }];
+  if (reaction.length || severity) {
+    ai.reaction = [{ manifestation: reaction.length ? reaction.map((text) => ({ text })) : [UNKNOWN_MANIFESTATION], ...(severity ? { severity } : {}) }];
+  }
   const onset = hl7ToFhirDate(val(seg, 6));
   if (seg.name === 'AL1' && onset) ai.onsetDateTime = onset;
   b.put(`allergy:${index}`, ai, identifier);

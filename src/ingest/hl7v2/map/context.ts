@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Bundle, BundleEntry, Coding, Identifier, Meta, Resource } from '@medplum/fhirtypes';
 import { encodedIdentifierToken } from '../../../fhir/search-token.ts';
-import type { ParsedMessage } from '../types.ts';
+import { Hl7ErrorCode, type Hl7Warning, type ParsedMessage } from '../types.ts';
 
 export const FACILITY_SYSTEM = 'urn:katahdin:facility';
 export const MESSAGE_TYPE_SYSTEM = 'urn:katahdin:hl7v2:message-type';
@@ -29,8 +29,10 @@ export function stableUuid(...parts: string[]): string {
 export class BundleBuilder {
   readonly entries: BundleEntry[] = [];
   /** Problems that did not stop the mapping (skipped segments), without PHI. */
-  readonly warnings: string[] = [];
+  readonly warnings: Hl7Warning[] = [];
   private readonly keys = new Set<string>();
+  /** Conditional update URL → the entry key that holds it. */
+  private readonly updates = new Map<string, string>();
   readonly meta: Meta;
 
   constructor(
@@ -54,10 +56,20 @@ export class BundleBuilder {
     return this.keys.has(key);
   }
 
-  /** Upsert by identifier: `PUT Type?identifier=system|value`. */
+  /**
+   * Upsert by identifier: `PUT Type?identifier=system|value`. Two segments naming the same item (an allergen listed
+   * twice) are kept once, with a warning: a transaction refuses two updates of one resource.
+   */
   put<T extends Resource>(key: string, resource: T, identifier: Identifier | undefined): Ref {
     const url = identifier?.system && identifier.value ? `${resource.resourceType}?identifier=${encodedIdentifierToken(identifier)}` : undefined;
-    return url ? this.push(key, resource, { method: 'PUT', url }) : this.push(key, resource, { method: 'POST', url: resource.resourceType });
+    if (!url) return this.push(key, resource, { method: 'POST', url: resource.resourceType });
+    const holder = this.updates.get(url);
+    if (holder !== undefined && holder !== key) {
+      this.warnings.push({ code: Hl7ErrorCode.ApplicationInternalError, reason: `${key} is the same ${resource.resourceType} as ${holder}: kept once` });
+      return this.ref(holder);
+    }
+    this.updates.set(url, key);
+    return this.push(key, resource, { method: 'PUT', url });
   }
 
   /** Create unless one with this identifier exists (`ifNoneExist`). */

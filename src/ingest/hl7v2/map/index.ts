@@ -1,5 +1,5 @@
 import type { Bundle} from '@medplum/fhirtypes';
-import { Hl7ErrorCode, type Hl7Error, type ParsedMessage } from '../types.ts';
+import { Hl7ErrorCode, type Hl7Error, type Hl7Warning, type ParsedMessage } from '../types.ts';
 import { ADT_EVENTS, mapAdt } from './adt.ts';
 import { addProvenance, addSourceOrganization } from './common.ts';
 import { BundleBuilder, countByType, type MapOptions, type Ref } from './context.ts';
@@ -21,7 +21,7 @@ export interface MapSummary {
   /** Resources per type in the bundle (Organization and Provenance included). */
   counts: Record<string, number>;
   /** Segments skipped without rejecting the message (e.g. a malformed OBX in an ADT). */
-  warnings: string[];
+  warnings: Hl7Warning[];
 }
 
 export type MapResult =

@@ -1,27 +1,42 @@
 import type { Hl7Segment } from '@medplum/core';
 import type { Identifier, Observation } from '@medplum/fhirtypes';
-import { repAt, val } from '../fields.ts';
+import { fieldText, repAt, val } from '../fields.ts';
 import type { Hl7Error } from '../types.ts';
 import type { BundleBuilder, Ref } from './context.ts';
 import { hl7ToFhirDateTime } from './datetime.ts';
 import { codeableConcept } from './datatypes.ts';
 import { isError, type PatientLink } from './common.ts';
 import { interpretation, obxValue, observationStatus, referenceRange } from './obx-value.ts';
+import { itemIdentifier, uniqueKeys } from './item-keys.ts';
 
-export interface GroupCtx {
+export interface ObservationCtx {
   patient: PatientLink;
   encounter?: Ref;
-  ids: Identifier[];
+  /** What the results belong to (the report's order and code, or the patient's visit); keys the Observations. */
+  anchor?: Identifier;
   effective?: string;
 }
 
-export function addObservation(b: BundleBuilder, groupKey: string, o: { seg: Hl7Segment; seq: number }, ctx: GroupCtx): Ref | Hl7Error | undefined {
+export type Obx = { seg: Hl7Segment; seq: number };
+
+/**
+ * Per OBX, what tells it apart among its group's results: OBX-3 code and the whole OBX-4 sub-ID, then OBX-1 (set ID)
+ * where those repeat (a result or comment line given twice under one code).
+ */
+export function obxKeys(obx: Obx[]): string[] {
+  const keys = obx.map((o) => {
+    const code = codeableConcept(repAt(o.seg, 3, 0));
+    return `${code?.coding?.[0]?.code ?? code?.text ?? ''}|${fieldText(o.seg, 4).trim()}`;
+  });
+  return uniqueKeys(keys, (i) => val(obx[i].seg, 1) || String(obx[i].seq));
+}
+
+/** One OBX → Observation, upserted on `anchor` + `itemKey` (from `obxKeys`). */
+export function addObservation(b: BundleBuilder, groupKey: string, o: Obx, ctx: ObservationCtx, itemKey: string): Ref | Hl7Error | undefined {
   const value = obxValue(o.seg, o.seq, b.options.timeZone);
   if (isError(value)) return value;
   const code = codeableConcept(repAt(o.seg, 3, 0)) ?? { text: 'unknown' };
-  const codeKey = code.coding?.[0]?.code ?? code.text ?? '';
-  const anchor = ctx.ids[0];
-  const identifier: Identifier | undefined = anchor ? { system: `${anchor.system}:obx`, value: `${anchor.value}|${codeKey}|${val(o.seg, 4)}` } : undefined;
+  const identifier = itemIdentifier(ctx.anchor, 'obx', itemKey);
   const obs: Observation = {
     resourceType: 'Observation',
     status: observationStatus(val(o.seg, 11)),
@@ -39,13 +54,4 @@ export function addObservation(b: BundleBuilder, groupKey: string, o: { seg: Hl7
   if (interp) obs.interpretation = interp;
   if (!value) obs.dataAbsentReason = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code: 'unknown' }] };
   return b.put(`observation:${groupKey}:${o.seq}`, obs, identifier);
-}
-
-/** OBX list → Observations; stops at the first wrongly typed value (AE 102). */
-export function addObservations(b: BundleBuilder, groupKey: string, obx: { seg: Hl7Segment; seq: number }[], ctx: GroupCtx): Hl7Error | undefined {
-  for (const o of obx) {
-    const ref = addObservation(b, groupKey, o, ctx);
-    if (isError(ref)) return ref;
-  }
-  return undefined;
 }

@@ -6,24 +6,31 @@ import { hl7ToFhirDateTime } from './datetime.ts';
 import { codeableConcept } from './datatypes.ts';
 import { addPatient, addPractitioner, derivedIdentifier, isError } from './common.ts';
 import { addVisitReference } from './encounter.ts';
-import { groupIdentifiers, orderGroups } from './oru.ts';
+import { groupIdentifiers, orderGroups, orderItems } from './oru.ts';
+import { itemIdentifier } from './item-keys.ts';
 
 const STATUS: Record<string, ServiceRequest['status']> = { NW: 'active', SC: 'active', IP: 'active', CM: 'completed', CA: 'revoked', DC: 'revoked', OC: 'revoked', HD: 'on-hold', ER: 'entered-in-error' };
 
-/** ORM^O01 / OML^O21 → ServiceRequest per OBR, upserted on the placer number (the orderer owns it). */
+/** ORM^O01 / OML^O21 → ServiceRequest per OBR, upserted on the placer number (the orderer owns it) + the OBR's item. */
 export function mapOrder(b: BundleBuilder, org: Ref): Hl7Error | undefined {
   const msg = b.parsed.message;
   const patient = addPatient(b, msg.getSegment('PID'), org);
   if (isError(patient)) return patient;
   const encounter = addVisitReference(b, patient, org);
-  for (const g of orderGroups(msg.segments)) {
+  const groups = orderGroups(msg.segments);
+  const placers = groups.map((g) => {
     const ids = groupIdentifiers(g, b.header.facilityKey);
-    const placer = ids.find((i) => i.type?.coding?.[0]?.code === 'PLAC') ?? ids[0];
+    return ids.find((i) => i.type?.coding?.[0]?.code === 'PLAC') ?? ids[0];
+  });
+  const items = orderItems(groups, placers);
+  for (const [i, g] of groups.entries()) {
+    const ids = groupIdentifiers(g, b.header.facilityKey);
     const code = codeableConcept(repAt(g.obr, 4, 0)) ?? { text: 'unknown' };
-    const identifier = placer ?? derivedIdentifier(b, 'service-request', patient, code.coding?.[0]?.code ?? '', String(g.index));
+    const key = itemIdentifier(placers[i], 'order', items[i]);
+    const identifier = key ?? derivedIdentifier(b, 'service-request', patient, code.coding?.[0]?.code ?? '', String(g.index));
     const sr: ServiceRequest = {
       resourceType: 'ServiceRequest',
-      identifier: ids.length ? ids : [identifier],
+      identifier: [...ids, identifier],
       status: STATUS[val(g.orc ?? g.obr, 5)] ?? STATUS[g.orc ? val(g.orc, 1) : ''] ?? 'active',
       intent: 'order',
       code,

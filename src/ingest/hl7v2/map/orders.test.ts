@@ -78,10 +78,12 @@ describe('VXU, MDM, pharmacy and order mapping', () => {
     expect(a).toMatchObject({ status: 'completed', effectiveDateTime: '2026-01-16T12:00:00-05:00', dosage: { dose: { value: 5 }, route: { coding: [{ code: 'PO' }] } } });
   });
 
-  it('ORM^O01 → ServiceRequest on the placer number', () => {
-    const b = bundleOf(mapEr7([msh('ORM^O01'), PID, 'ORC|NW|PL9^EPIC', 'OBR|1|PL9^EPIC||80053^CMP^C4|S']));
-    const e = entriesOf<ServiceRequest>(b, 'ServiceRequest')[0];
-    expect(e.request?.url).toBe('ServiceRequest?identifier=urn%3Akatahdin%3Aid%3AEPIC|PL9');
+  it('ORM^O01 → ServiceRequest on the placer number + OBR-4 (several tests under one placer stay apart)', () => {
+    const b = bundleOf(mapEr7([msh('ORM^O01'), PID, 'ORC|NW|PL9^EPIC', 'OBR|1|PL9^EPIC||80053^CMP^C4|S', 'OBR|1|PL9^EPIC||85025^CBC^C4']));
+    const [e, cbc] = entriesOf<ServiceRequest>(b, 'ServiceRequest');
+    expect(e.request?.url).toBe('ServiceRequest?identifier=urn%3Akatahdin%3Aid%3AEPIC%3Aorder|PL9%5C%7C80053');
+    expect(cbc.request?.url).toBe('ServiceRequest?identifier=urn%3Akatahdin%3Aid%3AEPIC%3Aorder|PL9%5C%7C85025');
+    expect(e.resource.identifier?.map((i) => i.value)).toEqual(['PL9', 'PL9|80053']);
     expect(e.resource).toMatchObject({ status: 'active', intent: 'order', priority: 'stat', code: { coding: [{ code: '80053' }] } });
   });
 });

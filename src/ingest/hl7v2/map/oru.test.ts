@@ -22,19 +22,19 @@ describe('ORU^R01 mapping', () => {
   const obs = entriesOf<Observation>(bundle, 'Observation');
   const byCode = (code: string) => obs.find((o) => o.resource.code.coding?.[0].code === code)!;
 
-  it('makes one DiagnosticReport keyed on the filler order number, with its results', () => {
+  it('makes one DiagnosticReport keyed on the filler order number + OBR-4, with its results', () => {
     const [dr] = entriesOf<DiagnosticReport>(bundle, 'DiagnosticReport');
-    expect(dr.request?.url).toBe('DiagnosticReport?identifier=urn%3Aoid%3A1.2.3|FL1');
-    expect(dr.resource.identifier?.map((i) => [i.type?.coding?.[0].code, i.value])).toEqual([['FILL', 'FL1'], ['PLAC', 'PL1']]);
+    expect(dr.request?.url).toBe('DiagnosticReport?identifier=urn%3Aoid%3A1.2.3%3Areport|FL1%5C%7C24323-8');
+    expect(dr.resource.identifier?.map((i) => [i.type?.coding?.[0].code, i.value])).toEqual([['FILL', 'FL1'], ['PLAC', 'PL1'], [undefined, 'FL1|24323-8']]);
     expect(dr.resource.status).toBe('final');
     expect(dr.resource.effectiveDateTime).toBe('2026-01-15T07:45:00-05:00');
     expect(dr.resource.issued).toBe('2026-01-15T11:00:00-05:00');
     expect(dr.resource.result).toHaveLength(6);
   });
 
-  it('maps NM with units, range and abnormal flag; identifier = filler + code + sub-id', () => {
+  it('maps NM with units, range and abnormal flag; identifier = filler + OBR-4 + OBX-3 + sub-id', () => {
     const glucose = byCode('2345-7');
-    expect(glucose.request?.url).toBe(`Observation?identifier=${encodeURIComponent('urn:oid:1.2.3:obx')}|${encodeURIComponent('FL1\\|2345-7\\|')}`);
+    expect(glucose.request?.url).toBe(`Observation?identifier=${encodeURIComponent('urn:oid:1.2.3:obx')}|${encodeURIComponent('FL1\\|24323-8\\|2345-7\\|')}`);
     expect(glucose.resource).toMatchObject({
       status: 'final',
       valueQuantity: { value: 182, unit: 'mg/dL', system: 'http://unitsofmeasure.org', code: 'mg/dL' },
@@ -84,6 +84,38 @@ describe('ORU^R01 mapping', () => {
     expect(c.request?.url).toBe(byCode('2345-7').request?.url);
     expect(c.resource.status).toBe('corrected');
     expect(c.resource.valueQuantity?.value).toBe(180);
+  });
+
+  it('keys every result of a message apart: OBRs sharing a filler, repeated OBX codes, full OBX-4 sub-IDs', () => {
+    const lines = [
+      MSH, PID,
+      'OBR|1||FL5^LAB^1.2.3^ISO|57128-1^Summary^LN',
+      'OBX|1|NM|GLU^Glucose^L||100|mg/dL||||F',
+      'OBX|2|ST|COMMENT^Comment^L||line one||||||F',
+      'OBX|3|ST|COMMENT^Comment^L||line two||||||F',
+      'OBX|4|NM|GLU^Glucose^L||120|mg/dL||||F',
+      'OBX|5|NM|ISO^Isolate^L|1.1^a|1|||||F',
+      'OBX|6|NM|ISO^Isolate^L|1.1^b|2|||||F',
+      'OBR|2||FL5^LAB^1.2.3^ISO|54090-6^Thyroid^LN',
+      'OBX|1|NM|GLU^Glucose^L||90|mg/dL||||F',
+    ];
+    const b = bundleOf(mapEr7(lines));
+    const urls = (type: 'DiagnosticReport' | 'Observation') => entriesOf(b, type).map((e) => decodeURIComponent(e.request!.url.split('|').slice(1).join('|')).replaceAll('\\|', '|'));
+    expect(urls('DiagnosticReport')).toEqual(['FL5|57128-1', 'FL5|54090-6']);
+    expect(urls('Observation')).toEqual([
+      'FL5|57128-1|GLU||1', 'FL5|57128-1|COMMENT||2', 'FL5|57128-1|COMMENT||3', 'FL5|57128-1|GLU||4',
+      'FL5|57128-1|ISO|1.1^a', 'FL5|57128-1|ISO|1.1^b', 'FL5|54090-6|GLU|',
+    ]);
+    // The same message resent as a correction names the same items.
+    const resent = bundleOf(mapEr7(lines.map((l) => l.replace('|L1|', '|L9|').replace('|120|mg/dL||||F', '|125|mg/dL||||C'))));
+    expect(entriesOf(resent, 'Observation').map((e) => e.request?.url)).toEqual(entriesOf(b, 'Observation').map((e) => e.request?.url));
+  });
+
+  it('adds the OBR set ID only when one message repeats a filler and OBR-4', () => {
+    const b = bundleOf(mapEr7([MSH, PID, 'OBR|1||FL6^LAB^1.2.3^ISO|X^Panel^L', 'OBX|1|NM|A^A^L||1', 'OBR|2||FL6^LAB^1.2.3^ISO|X^Panel^L', 'OBX|1|NM|A^A^L||2']));
+    const values = entriesOf<DiagnosticReport>(b, 'DiagnosticReport').map((e) => e.resource.identifier?.at(-1)?.value);
+    expect(values).toEqual(['FL6|X|1', 'FL6|X|2']);
+    expect(new Set(entriesOf(b, 'Observation').map((e) => e.request?.url)).size).toBe(2);
   });
 
   it('rejects a non-numeric NM with AE 102 at OBX-n-5', () => {

@@ -7,7 +7,8 @@ import { hl7ToFhirDateTime } from './datetime.ts';
 import { codeableConcept, identifierSystem } from './datatypes.ts';
 import { addPatient, addPractitioner, isError, type PatientLink } from './common.ts';
 import { addVisitReference } from './encounter.ts';
-import { addObservation, type GroupCtx } from './observation.ts';
+import { addObservation, obxKeys, type ObservationCtx } from './observation.ts';
+import { itemIdentifier, uniqueItems } from './item-keys.ts';
 import { edAttachment, obxValue, TEXT_TYPES } from './obx-value.ts';
 import { textAttachment } from './text.ts';
 
@@ -54,6 +55,25 @@ export function groupIdentifiers(g: { obr?: Hl7Segment; orc?: Hl7Segment }, faci
   return [filler, placer].filter((x): x is Identifier => !!x);
 }
 
+/**
+ * Per order group, what tells it apart under its order number (`anchors`): the OBR-4 code, plus OBR-1 (set ID) where
+ * one message repeats both — several OBRs (panels) commonly share one filler or placer number.
+ */
+export function orderItems(groups: OrderGroup[], anchors: (Identifier | undefined)[]): string[] {
+  const codes = groups.map((g) => {
+    const code = codeableConcept(repAt(g.obr, 4, 0));
+    return code?.coding?.[0]?.code ?? code?.text ?? '';
+  });
+  return uniqueItems(anchors, codes, (i) => val(groups[i].obr, 1) || String(i + 1));
+}
+
+interface GroupCtx extends ObservationCtx {
+  /** Filler and placer numbers, carried on the report and document. */
+  ids: Identifier[];
+  /** The report's and document's own key: order number + `orderItems`. */
+  key?: Identifier;
+}
+
 const REPORT_STATUS: Record<string, DiagnosticReport['status']> = {
   F: 'final', C: 'corrected', P: 'preliminary', X: 'cancelled', R: 'partial', A: 'partial', I: 'registered', O: 'registered', S: 'registered', Y: 'final', Z: 'final',
 };
@@ -75,20 +95,25 @@ function addDocumentReference(b: BundleBuilder, g: OrderGroup, ctx: GroupCtx, re
     docStatus: report.status === 'preliminary' ? 'preliminary' : report.status === 'corrected' ? 'amended' : 'final',
     type: report.code,
     subject: ctx.patient.ref,
-    ...(ctx.ids.length ? { identifier: ctx.ids } : {}),
+    ...(ctx.ids.length ? { identifier: identifiers(ctx) } : {}),
     ...(ctx.effective && ctx.effective.length > 10 ? { date: ctx.effective } : {}),
     content: forms.map((attachment) => ({ attachment })),
     ...(ctx.encounter ? { context: { encounter: [ctx.encounter] } } : {}),
   };
-  b.put(`document:${g.index}`, doc, ctx.ids[0]);
+  b.put(`document:${g.index}`, doc, ctx.key);
 }
 
-function mapGroup(b: BundleBuilder, g: OrderGroup, patient: PatientLink, encounter?: Ref): Hl7Error | undefined {
-  const h = b.header;
+function identifiers(ctx: GroupCtx): Identifier[] {
+  return ctx.key ? [...ctx.ids, ctx.key] : ctx.ids;
+}
+
+function mapGroup(b: BundleBuilder, g: OrderGroup, item: string, patient: PatientLink, encounter?: Ref): Hl7Error | undefined {
   const tz = b.options.timeZone;
+  const ids = groupIdentifiers(g, b.header.facilityKey);
   const ctx: GroupCtx = {
-    patient, encounter,
-    ids: groupIdentifiers(g, h.facilityKey),
+    patient, encounter, ids,
+    key: itemIdentifier(ids[0], 'report', item),
+    anchor: ids[0] && { system: ids[0].system, value: `${ids[0].value}|${item}` },
     effective: (g.spm ? hl7ToFhirDateTime(val(g.spm, 17), tz) : undefined) ?? hl7ToFhirDateTime(val(g.obr, 7), tz),
   };
   const report: DiagnosticReport = {
@@ -96,7 +121,7 @@ function mapGroup(b: BundleBuilder, g: OrderGroup, patient: PatientLink, encount
     status: REPORT_STATUS[val(g.obr, 25)] ?? 'final',
     code: codeableConcept(repAt(g.obr, 4, 0)) ?? { text: 'unknown' },
     subject: patient.ref,
-    ...(ctx.ids.length ? { identifier: ctx.ids } : {}),
+    ...(ctx.ids.length ? { identifier: identifiers(ctx) } : {}),
     ...(ctx.effective ? { effectiveDateTime: ctx.effective } : {}),
   };
   const issued = hl7ToFhirDateTime(val(g.obr, 22), tz);
@@ -110,15 +135,17 @@ function mapGroup(b: BundleBuilder, g: OrderGroup, patient: PatientLink, encount
     if (text) forms.unshift(textAttachment(text));
   } else {
     const results: Ref[] = [];
-    for (const o of g.obx.filter((x) => val(x.seg, 2) !== 'ED')) {
-      const ref = addObservation(b, String(g.index), o, ctx);
+    const obx = g.obx.filter((x) => val(x.seg, 2) !== 'ED');
+    const keys = obxKeys(obx);
+    for (const [i, o] of obx.entries()) {
+      const ref = addObservation(b, String(g.index), o, ctx, keys[i]);
       if (isError(ref)) return ref;
       if (ref) results.push(ref);
     }
     if (results.length) report.result = results;
   }
   if (forms.length) report.presentedForm = forms;
-  b.put(`report:${g.index}`, report, ctx.ids[0]);
+  b.put(`report:${g.index}`, report, ctx.key);
   if (forms.length) addDocumentReference(b, g, ctx, report, forms);
   return undefined;
 }
@@ -129,8 +156,10 @@ export function mapOru(b: BundleBuilder, org: Ref): Hl7Error | undefined {
   const patient = addPatient(b, msg.getSegment('PID'), org);
   if (isError(patient)) return patient;
   const encounter = addVisitReference(b, patient, org);
-  for (const g of orderGroups(msg.segments)) {
-    const err = mapGroup(b, g, patient, encounter);
+  const groups = orderGroups(msg.segments);
+  const items = orderItems(groups, groups.map((g) => groupIdentifiers(g, b.header.facilityKey)[0]));
+  for (const [i, g] of groups.entries()) {
+    const err = mapGroup(b, g, items[i], patient, encounter);
     if (err) return err;
   }
   return undefined;

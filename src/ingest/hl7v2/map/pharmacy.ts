@@ -9,6 +9,7 @@ import { codeableConcept } from './datatypes.ts';
 import { addPatient, addPractitioner, derivedIdentifier, isError, type PatientLink } from './common.ts';
 import { addVisitReference } from './encounter.ts';
 import { groupIdentifiers } from './oru.ts';
+import { uniqueItems } from './item-keys.ts';
 
 /** A pharmacy order group: the ORC and the RXE/RXD/RXA (with RXR) that follow it. */
 interface RxGroup { orc?: Hl7Segment; rx: Hl7Segment; rxr?: Hl7Segment; index: number }
@@ -23,6 +24,15 @@ function rxGroups(segments: Hl7Segment[], rxName: string): RxGroup[] {
     out.push({ orc, rx: seg, rxr, index: out.length });
   });
   return out;
+}
+
+/**
+ * Per group, the event's item under its order number (`item`, e.g. RXD-7 prescription number); where one message
+ * repeats it under the same order, the drug code (`codeField`) and then the occurrence tell the events apart.
+ */
+function eventItems(b: BundleBuilder, groups: RxGroup[], item: (g: RxGroup) => string, codeField: number): string[] {
+  const anchors = groups.map((g) => groupIdentifiers({ orc: g.orc }, b.header.facilityKey)[0]);
+  return uniqueItems(anchors, groups.map(item), (i) => val(groups[i].rx, codeField));
 }
 
 function missing(segment: string, field: number, what: string, sequence: number): Hl7Error {
@@ -81,11 +91,13 @@ function prescriptionRef(b: BundleBuilder, g: RxGroup): Ref | undefined {
 
 /** RDS^O13 → MedicationDispense per RXD. */
 export function mapRds(b: BundleBuilder, patient: PatientLink): Hl7Error | undefined {
-  for (const g of rxGroups(b.parsed.message.segments, 'RXD')) {
+  const groups = rxGroups(b.parsed.message.segments, 'RXD');
+  const items = eventItems(b, groups, (g) => val(g.rx, 7) || String(g.index), 2);
+  for (const g of groups) {
     const med = codeableConcept(repAt(g.rx, 2, 0));
     if (!med) return missing('RXD', 2, 'dispense code', g.index + 1);
     const ids = groupIdentifiers({ orc: g.orc }, b.header.facilityKey);
-    const identifier = ids[0] ? { system: `${ids[0].system}:dispense`, value: `${ids[0].value}|${val(g.rx, 7) || g.index}` } : derivedIdentifier(b, 'dispense', patient, med.coding?.[0]?.code ?? '', val(g.rx, 3));
+    const identifier = ids[0] ? { system: `${ids[0].system}:dispense`, value: `${ids[0].value}|${items[g.index]}` } : derivedIdentifier(b, 'dispense', patient, med.coding?.[0]?.code ?? '', val(g.rx, 3));
     const d: MedicationDispense = { resourceType: 'MedicationDispense', identifier: [identifier], status: 'completed', medicationCodeableConcept: med, subject: patient.ref };
     const handed = hl7ToFhirDateTime(val(g.rx, 3), b.options.timeZone);
     if (handed) d.whenHandedOver = handed;
@@ -99,13 +111,15 @@ export function mapRds(b: BundleBuilder, patient: PatientLink): Hl7Error | undef
 
 /** RAS^O17 → MedicationAdministration per RXA. */
 export function mapRas(b: BundleBuilder, patient: PatientLink): Hl7Error | undefined {
-  for (const g of rxGroups(b.parsed.message.segments, 'RXA')) {
+  const groups = rxGroups(b.parsed.message.segments, 'RXA');
+  const items = eventItems(b, groups, (g) => val(g.rx, 2) || String(g.index), 5);
+  for (const g of groups) {
     const med = codeableConcept(repAt(g.rx, 5, 0));
     const when = hl7ToFhirDateTime(val(g.rx, 3), b.options.timeZone);
     if (!med) return missing('RXA', 5, 'administered code', g.index + 1);
     if (!when) return missing('RXA', 3, 'administration time', g.index + 1);
     const ids = groupIdentifiers({ orc: g.orc }, b.header.facilityKey);
-    const identifier = ids[0] ? { system: `${ids[0].system}:administration`, value: `${ids[0].value}|${val(g.rx, 2) || g.index}` } : derivedIdentifier(b, 'administration', patient, med.coding?.[0]?.code ?? '', val(g.rx, 3));
+    const identifier = ids[0] ? { system: `${ids[0].system}:administration`, value: `${ids[0].value}|${items[g.index]}` } : derivedIdentifier(b, 'administration', patient, med.coding?.[0]?.code ?? '', val(g.rx, 3));
     const a: MedicationAdministration = {
       resourceType: 'MedicationAdministration', identifier: [identifier], status: val(g.rx, 20) === 'RE' || val(g.rx, 20) === 'NA' ? 'not-done' : 'completed',
       medicationCodeableConcept: med, subject: patient.ref, effectiveDateTime: when,
