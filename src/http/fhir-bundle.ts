@@ -17,7 +17,8 @@ export function pageLinks(base: string, params: Array<[string, string]>, page: P
     return `${base}?${q.toString()}`;
   };
   const links: BundleLink[] = [{ relation: 'self', url: make(page.offset) }];
-  const more = page.total !== undefined ? page.offset + page.count < page.total : page.returned >= page.count;
+  // `_count=0` asks for the total alone: there is no next page of nothing.
+  const more = page.count > 0 && (page.total !== undefined ? page.offset + page.count < page.total : page.returned >= page.count);
   if (more) links.push({ relation: 'next', url: make(page.offset + page.count) });
   if (page.offset > 0) links.push({ relation: 'previous', url: make(Math.max(0, page.offset - page.count)) });
   return links;

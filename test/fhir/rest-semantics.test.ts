@@ -232,4 +232,17 @@ describe.each(kinds)('FHIR REST semantics on %s', (kind) => {
     const text = ((await call('GET', `/fhir/Observation?_id=${obs.id}&_summary=text`)).json() as Bundle).entry![0].resource!;
     expect(Object.keys(text).sort()).toEqual(['code', 'id', 'meta', 'resourceType', 'status']);
   });
+
+  it('_summary and _elements shape a read and a vread too; a bad value is a 400', async () => {
+    const obs = await create({ resourceType: 'Observation', status: 'final', code: { text: 'read-shape' }, valueQuantity: { value: 3, unit: 'g' }, note: [{ text: 'long note' }] });
+    const summary = (await call('GET', `/fhir/Observation/${obs.id}?_summary=true`)).json() as Record<string, unknown>;
+    expect(summary.valueQuantity).toEqual({ value: 3, unit: 'g' });
+    expect(summary.note).toBeUndefined();
+    const elements = (await call('GET', `/fhir/Observation/${obs.id}/_history/1?_elements=status`)).json() as Record<string, unknown>;
+    expect(Object.keys(elements).sort()).toEqual(['id', 'meta', 'resourceType', 'status']);
+    expect((elements.meta as { tag: unknown[] }).tag).toContainEqual({ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' });
+    expect(((await call('GET', `/fhir/Observation/${obs.id}?_summary=false`)).json() as Record<string, unknown>).note).toEqual([{ text: 'long note' }]);
+    expect((await call('GET', `/fhir/Observation/${obs.id}?_summary=count`)).statusCode).toBe(400);
+    expect((await call('GET', `/fhir/Observation/${obs.id}?_elements=bad;name`)).statusCode).toBe(400);
+  });
 });

@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Resource } from '@medplum/fhirtypes';
 import { isStorableType } from '../../fhir/definitions.ts';
 import { allOk, badRequest, fhirError } from '../../fhir/outcome.ts';
-import { selectElements, summarize } from '../../record/elements.ts';
+import { selectElements, summarize, type SummaryMode } from '../../record/elements.ts';
+import { parseElements } from '../../store/search/parse-control.ts';
 import type { WriteOutcome } from '../../record/record-service.ts';
 import { pageLinks, searchBundle } from '../fhir-bundle.ts';
 import { intParam, isStrict, preferredReturn, queryPairs } from '../query.ts';
@@ -15,6 +16,20 @@ type IdParams = { type: string; id: string };
 
 function checkType(type: string): void {
   if (!isStorableType(type)) throw fhirError(404, 'not-supported', `Unknown resource type "${type.slice(0, 64)}".`);
+}
+
+/** `_summary` and `_elements` apply to a read and a vread as to a search (FHIR R4 §3.1.1.5). */
+function readShape(request: FastifyRequest): (r: Resource) => Resource {
+  const pairs = queryPairs(request);
+  const summary = pairs.find(([k]) => k === '_summary')?.[1];
+  if (summary !== undefined && summary !== 'false') {
+    if (summary !== 'true' && summary !== 'text' && summary !== 'data') throw badRequest('_summary on a read must be true, text, data or false.', ['_summary']);
+    return (r) => summarize(r, summary as SummaryMode);
+  }
+  const elements = pairs.find(([k]) => k === '_elements')?.[1];
+  if (elements === undefined) return (r) => r;
+  const names = parseElements(elements);
+  return (r) => selectElements(r, names);
 }
 
 function versionHeaders(reply: FastifyReply, resource: Resource): FastifyReply {
@@ -63,8 +78,9 @@ export async function fhirRestRoutes(app: FastifyInstance, s: HttpServices): Pro
   app.get<{ Params: IdParams }>('/fhir/:type/:id', async (request, reply) => {
     const { type, id } = request.params;
     checkType(type);
+    const shape = readShape(request);
     const resource = await s.gate.read(request.ctx, type, id);
-    return sendResource(reply, resource);
+    return sendResource(reply, shape(resource));
   });
 
   app.post<{ Params: TypeParams; Body: unknown }>('/fhir/:type', async (request, reply) => {
@@ -141,8 +157,9 @@ export async function fhirRestRoutes(app: FastifyInstance, s: HttpServices): Pro
     checkType(type);
     const version = Number(vid);
     if (!Number.isInteger(version) || version < 1) throw badRequest('The version id must be a positive integer.');
+    const shape = readShape(request);
     const resource = await s.gate.runReadOnly(request.ctx, { action: 'vread' }, (scope) => scope.vread(type, id, version));
-    return sendResource(reply, resource);
+    return sendResource(reply, shape(resource));
   });
 
   app.post<{ Body: unknown }>('/fhir', async (request, reply) => {

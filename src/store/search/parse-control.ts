@@ -51,6 +51,13 @@ function includes(ctx: ParseContext, request: SearchRequest, key: string, value:
   return true;
 }
 
+/** The element names of `_elements` (search, read and vread alike). */
+export function parseElements(value: string): string[] {
+  const elements = value.split(',').map((e) => e.trim()).filter(Boolean);
+  if (elements.some((e) => !ELEMENT.test(e))) throw badRequest('_elements must list element names', ['_elements']);
+  return elements;
+}
+
 /** Result-shaping parameters (`_count`, `_sort`, `_include`, …); false when `key` is not one of them. */
 export function parseControl(ctx: ParseContext, request: SearchRequest, key: string, value: string): boolean {
   switch (key) {
@@ -59,12 +66,7 @@ export function parseControl(ctx: ParseContext, request: SearchRequest, key: str
     case '_total': request.total = oneOf(key, value, ['accurate', 'none', 'estimate'] as const); return true;
     case '_summary': request.summary = oneOf(key, value, ['count', 'true', 'data', 'text', 'false'] as const); return true;
     case '_sort': parseSort(ctx, request, value); return true;
-    case '_elements': {
-      const elements = value.split(',').map((e) => e.trim()).filter(Boolean);
-      if (elements.some((e) => !ELEMENT.test(e))) throw badRequest('_elements must list element names', ['_elements']);
-      request.elements = elements;
-      return true;
-    }
+    case '_elements': request.elements = parseElements(value); return true;
   }
   if (UNSUPPORTED.has(key.split(':')[0])) {
     unsupported(ctx, `Search parameter '${key.split(':')[0]}' is not supported`);
