@@ -16,6 +16,7 @@ import { RecordService } from './record/record-service.ts';
 import { prepareValidation } from './record/validate.ts';
 import { loadValueSets } from './privacy/labels/value-sets.ts';
 import { TransactionService } from './record/transaction-service.ts';
+import { joinIntake } from './record/join-intake.ts';
 import { createWritePolicy } from './record/write-policy.ts';
 import { purgePerson } from './record/purge-person.ts';
 import { FhirError, unprocessable } from './fhir/outcome.ts';
@@ -99,6 +100,7 @@ export async function buildServices(config: Config, db: Database): Promise<Servi
       }
     },
     onJoinOptedOut: purge,
+    onJoin: (scope, personId, joined) => joinIntake(scope, personId, joined, search.deleteIndex),
   });
   const notifier = new Notifier({
     // Notifications carry health information: https only in production (everything travels encrypted).

@@ -1,6 +1,6 @@
 // Loads labelled records through the real FHIR API (transaction bundles, a system client token) and reads the
 // persons the MPI formed, for database-backed accuracy figures.
-import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, Person } from '@medplum/fhirtypes';
 import { systemContext } from '../../src/access/context.ts';
 import { pairwiseMetrics, UnionFind, type PairwiseMetrics } from '../../src/mpi/cluster.ts';
 import type { MpiRecord } from '../../src/mpi/normalize.ts';
@@ -74,8 +74,10 @@ export async function personsViaFhir(server: RunningServer, token: string, patie
     if (res.statusCode !== 200) throw new Error(`GET Person failed (${res.statusCode}): ${res.body.slice(0, 300)}`);
     const bundle = res.json() as Bundle;
     for (const e of bundle.entry ?? []) {
-      for (const l of (e.resource as { link?: Array<{ target?: { reference?: string } }> }).link ?? []) {
-        const pid = l.target?.reference?.replace(/^Patient\//, '');
+      for (const l of (e.resource as Person).link ?? []) {
+        // level2 entries are records of other persons awaiting review, not members of this one.
+        if (l.assurance === 'level2') continue;
+        const pid = l.target.reference?.replace(/^Patient\//, '');
         if (pid) byPatient.set(pid, e.resource!.id!);
       }
     }

@@ -22,6 +22,10 @@ const WRITABLE: Record<Role, (type: string) => boolean> = {
   patient: () => false,
 };
 
+export type WriteInteraction = Extract<Interaction, 'c' | 'u' | 'd'>;
+
+const WRITE_VERBS: Record<WriteInteraction, string> = { c: 'creating', u: 'updating', d: 'deleting' };
+
 /** Scope check for a read or search; what rows may leave is decided by the privacy filter afterwards. */
 export function authorizeRead(ctx: AccessContext, type: string, interaction: Interaction = 'r'): void {
   if (ctx.internal) return;
@@ -32,13 +36,30 @@ export function authorizeRead(ctx: AccessContext, type: string, interaction: Int
 }
 
 /**
- * Role, scope and tenant checks for a create, update or delete; `content` is the resource as written, or as stored
- * when an existing one is changed or deleted. A submitting system may send Consents of its own (treatment, research),
- * but never a patient's privacy choice (privacy-rules §2–§4): its opt-out would purge every source's data and its
- * share would open sensitive categories to every treating clinician. Nobody writes a privacy choice directly: it is
+ * The scope check alone, for operations that write on the caller's behalf under their own role rules (`$consent`
+ * records a Consent as a derived write). Each interaction needs its own permission (SMART v2): `.c` does not let a
+ * token change or delete what it created, and `patient/Patient.rs` does not let an app record an opt-out.
+ */
+export function authorizeWriteScope(ctx: AccessContext, type: string, interaction: WriteInteraction): void {
+  if (ctx.internal) return;
+  if (!scopeAllows(ctx.scopes, type, interaction)) {
+    throw forbidden(`Your access token's scopes do not allow ${WRITE_VERBS[interaction]} ${type}.`);
+  }
+}
+
+/**
+ * Role, scope and tenant checks for a create (`c`), update (`u`) or delete (`d`); `content` is the resource as
+ * written, or as stored when an existing one is changed or deleted. A submitting system may send Consents of its own
+ * (treatment, research), but never a patient's privacy choice (privacy-rules §2–§4): its opt-out would purge every
+ * source's data and its share would open sensitive categories to every treating clinician. Nobody writes a privacy choice directly: it is
  * recorded by `$consent` (a derived write, not checked here) and kept as it was recorded.
  */
-export function authorizeWrite(ctx: AccessContext, type: string, target: { sourceOrg: string | null; personId: string | null; content?: Resource }): void {
+export function authorizeWrite(
+  ctx: AccessContext,
+  type: string,
+  target: { sourceOrg: string | null; personId: string | null; content?: Resource },
+  interaction: WriteInteraction,
+): void {
   if (ctx.internal) return;
   if (SERVER_OWNED.includes(type)) throw forbidden(`${type} resources are maintained by Katahdin itself (the MPI and the audit log), not written through the API.`);
   if (!WRITABLE[ctx.role](type)) throw forbidden(`The ${ctx.role} role may not write ${type} resources.`);
@@ -49,9 +70,7 @@ export function authorizeWrite(ctx: AccessContext, type: string, target: { sourc
     throw fhirError(422, 'business-rule', 'A patient\'s privacy choices are recorded with POST /fhir/Patient/{id}/$consent (action, channel, date), '
       + 'not written as Consent resources, and a recorded choice is never changed or deleted: record a new choice instead (a withdrawal or correction is a new choice).');
   }
-  if (!scopeAllows(ctx.scopes, type, 'c') && !scopeAllows(ctx.scopes, type, 'u')) {
-    throw forbidden(`Your access token's scopes do not allow writing ${type}.`);
-  }
+  authorizeWriteScope(ctx, type, interaction);
   if (ctx.role === 'system' && target.sourceOrg !== null && target.sourceOrg !== ctx.organizationId) {
     throw forbidden('A submitting system may only write data for its own organization.');
   }

@@ -10,7 +10,7 @@ import { ROW_PERSONS, ROW_REFS } from './audit-sink.ts';
 import type { AccessContext } from './context.ts';
 import type { FieldProtector } from './field-protector.ts';
 import { authorizeRead } from './authorize.ts';
-import { hasQueryRole } from './scopes.ts';
+import { hasQueryRole, readableTypes } from './scopes.ts';
 import type { OutgoingRow } from './outgoing.ts';
 import { demographicsOnly, verdictFor } from './outgoing.ts';
 import type { FactColumns, PersonFacts } from './person-facts.ts';
@@ -19,6 +19,7 @@ import type { FilterSettings } from './privacy-filter.ts';
 import { ownRecordsFilter, perPersonFilter, privacyFilter, standingColumns, type PerPersonFilter } from './privacy-filter.ts';
 import type { ParsedSearch, ResultRow, SearchEngine } from './search-engine.ts';
 import type { WriteInput } from './write-batch.ts';
+import { addLabelsInPlace } from './stored-labels.ts';
 import { currentRowsForWrite, labelsByReference, V3_ACT_CODE, writeBatch } from './write-batch.ts';
 import { searchBatch } from './search-batch.ts';
 
@@ -115,6 +116,8 @@ export class GateScope {
   private readonly records: AuditRecord[] = [];
   readonly filter: (alias: string) => ReturnType<typeof sql>;
   private readonly perPerson: PerPersonFilter | undefined;
+  /** The types the token's scopes let it read (undefined: all); paths returning several types withhold the rest. */
+  private readonly readable: string[] | undefined;
 
   constructor(
     /** Only for fact tables (MPI links, privacy facts); never for reading `resources`. */
@@ -126,6 +129,12 @@ export class GateScope {
   ) {
     this.filter = privacyFilter(ctx, settings);
     this.perPerson = perPersonFilter(ctx, settings);
+    this.readable = ctx.internal ? undefined : readableTypes(ctx.scopes);
+  }
+
+  /** `and` the row at alias `a` is of a type the token may read, so totals and paging of mixed-type paths agree with what is delivered. */
+  private scopedTypes(a: Sql): Sql {
+    return this.readable ? sql` and ${a}.resource_type = any(${this.readable}::text[])` : sql``;
   }
 
   auditRecords(): AuditRecord[] {
@@ -314,7 +323,7 @@ export class GateScope {
     }
     const rows = await run<DeliveryRow & { total_matches?: number }>(this.tx, this.pageSql(engine, request));
     const total = await this.pageTotal(engine, request, rows);
-    const includeSql = request.hasIncludes ? engine.includes(request, rows, this.filter) : undefined;
+    const includeSql = request.hasIncludes ? engine.includes(request, rows, (alias) => sql`(${this.filter(alias)}${this.scopedTypes(raw(alias))})`) : undefined;
     const includeRows = includeSql ? await run<ResultRow>(this.tx, includeSql) : [];
     const matches = this.deliverRows(rows, as.action, { query: queryText(type, query), wholeOnly: as.wholeOnly });
     // An include that found nothing released nothing: no second audit event (a search is then one event, one statement).
@@ -351,7 +360,7 @@ export class GateScope {
     // Every row is the person's: with the filter split per person, the rows are filtered against the standing just
     // looked up, as constants (per row, the filter's subqueries took 0.35 µs of each of 10,000 rows).
     const condition = this.perPerson && facts ? this.perPerson.known('r', knownStanding(facts)) : this.filter('r');
-    const where = sql`where r.person_id = ${personId} and r.deleted = false and ${condition}
+    const where = sql`where r.person_id = ${personId} and r.deleted = false and ${condition}${this.scopedTypes(raw('r'))}
       ${opts.since ? sql`and r.last_updated >= ${opts.since}` : sql``}
       ${opts.types?.length ? sql`and r.resource_type = any(${opts.types}::text[])` : sql``}`;
     const rows = await run<ResultRow>(this.tx, sql`select ${ROW_COLUMNS} from resources r ${where}
@@ -362,7 +371,7 @@ export class GateScope {
 
   async history(q: { type?: string; id?: string; since?: string; count: number; offset: number }): Promise<{ entries: StoredRow[]; total: number }> {
     authorizeRead(this.ctx, q.type ?? '*');
-    const { rows, total } = await readHistory(this.tx, q, this.filter('r'));
+    const { rows, total } = await readHistory(this.tx, q, sql`(${this.filter('r')}${this.scopedTypes(raw('r'))})`);
     // A deleted resource's versions stay in its history: its current row is the deletion, which keeps person and labels.
     const metas = await this.rowsFor(unique(rows.map((r) => `${r.resource_type}/${r.id}`)).map(splitKey), { deleted: true });
     const byKey = new Map(metas.map((m) => [`${m.resource_type}/${m.id}`, m]));
@@ -412,13 +421,21 @@ export class GateScope {
     return labelsByReference(this.tx, references);
   }
 
+  /**
+   * Adds the sensitivity labels a write derived to stored resources (a Binary named by a labelled document), in place
+   * and in this transaction. Not audited as a write: no content changes, only the protection the HIE derives.
+   */
+  async addStoredLabels(additions: ReadonlyMap<string, readonly string[]>): Promise<void> {
+    await addLabelsInPlace(this.tx, additions);
+  }
+
   /** `currentForWrite` for many resources in one statement, keyed `Type/id`; absent keys do not exist yet. */
   async currentForWriteMany(keys: Array<{ resourceType: string; id: string }>): Promise<Map<string, StoredRow & { source_org: string | null }>> {
     return currentRowsForWrite(this, keys);
   }
 
   async remove(type: string, id: string): Promise<void> {
-    const current = await this.currentForWrite(type, id);
+    const current = (await currentRowsForWrite(this, [{ resourceType: type, id }], 'd')).get(`${type}/${id}`);
     if (!current || current.deleted) return;
     const lastUpdated = this.settings.now.toISOString();
     const content = { ...current.content, meta: { ...current.content.meta, versionId: String(current.version_id + 1), lastUpdated } } as Resource;
@@ -468,6 +485,8 @@ export class GateScope {
     const persons = unique(rows.map((r) => r.person_id).filter((p): p is string => !!p));
     const out: Resource[] = [];
     for (const row of rows) {
+      // The outgoing check also holds every path to the token's scopes: a type it may not read never leaves.
+      if (this.readable && !this.readable.includes(row.resource_type)) continue;
       const outgoing: OutgoingRow = { resourceType: row.resource_type, personId: row.person_id, sourceOrg: row.source_org, security: row.security ?? [] };
       const verdict = verdictFor(this.ctx, outgoing, row.person_id ? facts.get(row.person_id) : undefined);
       if (verdict === 'deny' || (verdict === 'demographics' && opts.wholeOnly)) continue;

@@ -37,6 +37,21 @@ export function scopeAllows(scopes: readonly string[], resourceType: string, int
 }
 
 /**
+ * The resource types the scopes let a token read or search, as `authorizeRead` decides for one type; undefined when a
+ * wildcard scope covers every type. Paths that return several types (`$everything`, history, `_include`) hold to it.
+ */
+export function readableTypes(scopes: readonly string[]): string[] | undefined {
+  const types = new Set<string>();
+  for (const s of scopes) {
+    const p = parsedScope(s);
+    if (!p || !(p.permissions.has('r') || p.permissions.has('s'))) continue;
+    if (p.type === '*') return undefined;
+    types.add(p.type);
+  }
+  return [...types];
+}
+
+/**
  * The query role of a submitting system (privacy-rules §1): beyond the data its own organization wrote, it may read
  * what a clinician of that organization may — persons in the organization's care, sensitive categories only where
  * the patient shares them (no break-the-glass for systems). Granted by registering the client with this scope.

@@ -7,7 +7,7 @@ import { sql } from '../store/sql.ts';
 import type { AuditAction } from './audit-sink.ts';
 import type { AccessContext } from './context.ts';
 import type { FieldProtector, ProtectedValue } from './field-protector.ts';
-import { authorizeWrite } from './authorize.ts';
+import { authorizeWrite, type WriteInteraction } from './authorize.ts';
 import type { SearchEngine } from './search-engine.ts';
 
 export interface WriteInput {
@@ -45,7 +45,10 @@ const INDEX_CHUNK = 500;
  */
 export async function writeBatch(scope: BatchScope, inputs: WriteInput[]): Promise<Array<Resource & { id: string }>> {
   for (const input of inputs) {
-    if (!input.derived) authorizeWrite(scope.ctx, input.resource.resourceType, { sourceOrg: input.sourceOrg ?? null, personId: input.personId ?? null, content: input.resource });
+    if (!input.derived) {
+      const target = { sourceOrg: input.sourceOrg ?? null, personId: input.personId ?? null, content: input.resource };
+      authorizeWrite(scope.ctx, input.resource.resourceType, target, input.action === 'create' ? 'c' : 'u');
+    }
   }
   const lastUpdated = scope.now.toISOString();
   const sealed = inputs.map((input) => {
@@ -92,15 +95,16 @@ async function writeProtectedValues(tx: Queryable, values: Array<{ content: Reso
 }
 
 /**
- * The current rows of many resources about to be written (locked, in key order), after checking the caller may
- * write each one that exists. Not privacy-filtered: writes are authorized instead.
+ * The current rows of many resources about to be updated (`u`) or deleted (`d`) (locked, in key order), after
+ * checking the caller may do so to each one that exists. Not privacy-filtered: writes are authorized instead.
  */
 export async function currentRowsForWrite(
   scope: Pick<BatchScope, 'tx' | 'ctx'>,
   keys: Array<{ resourceType: string; id: string }>,
+  interaction: Exclude<WriteInteraction, 'c'> = 'u',
 ): Promise<Map<string, StoredRow & { source_org: string | null }>> {
   const rows = await readCurrentForUpdate(scope.tx, keys);
-  for (const row of rows) authorizeWrite(scope.ctx, row.resource_type, { sourceOrg: row.source_org, personId: row.person_id, content: row.content });
+  for (const row of rows) authorizeWrite(scope.ctx, row.resource_type, { sourceOrg: row.source_org, personId: row.person_id, content: row.content }, interaction);
   return new Map(rows.map((r) => [`${r.resource_type}/${r.id}`, r]));
 }
 

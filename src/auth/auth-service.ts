@@ -10,10 +10,11 @@ import {
 import { createFieldCrypto, rotateKeys, type FieldCrypto } from './field-crypto.ts';
 import { findDataKeySync, jwks, loadOrCreateDataKeys, loadOrCreateSigningKeys, type DataKeyRing, type SigningKeyRing } from './keys.ts';
 import { checkPasswordPolicy, hashPassword, type Argon2Cost } from './passwords.ts';
-import { endUserSessions } from './sessions.ts';
+import { endSession, endUserSessions } from './sessions.ts';
 import { fhirUserOf, subjectForClient, subjectForUser } from './subjects.ts';
 import { createTokenIssuer, type IssuedAccessToken, type TokenIssuer, type TokenSubject, type VerifiedContext } from './tokens.ts';
 import { cachedVerifier } from './token-cache.ts';
+import { createTokenLiveness, holdersOf, type Holder } from './token-liveness.ts';
 import { newTotpSecret } from './totp.ts';
 import {
   findUserByUsername, insertUser, listUsers, MFA_ROLES, setPasswordHash, setTotpSecret, setUserDisabled, USER_ROLES,
@@ -51,9 +52,16 @@ export interface AuthService {
   addClient(c: NewClient): Promise<Client>;
   listUsers(): Promise<UserSummary[]>;
   listClients(): Promise<Client[]>;
-  /** Disabling also ends the user's sessions (refresh tokens); issued access tokens lapse within accessTokenSeconds. */
+  /**
+   * Disabling also ends the user's sessions; their access tokens are refused at once in this process and within
+   * LIVENESS_CHECK_MS in the others. The same holds for a client and every token issued to it.
+   */
   setUserDisabled(username: string, disabled: boolean): Promise<void>;
   setClientDisabled(clientId: string, disabled: boolean): Promise<void>;
+  /** Ends a login session (logout, revocation): its refresh tokens and access tokens stop working. */
+  endSession(sessionId: string): Promise<void>;
+  /** A session ended inside a transaction that has committed: refuse its access tokens here from now on. */
+  sessionEnded(sessionId: string): void;
   setPassword(username: string, password: string): Promise<void>;
   /** Enrols (or re-enrols) TOTP and returns the otpauth:// URI to hand to the user. */
   enrolTotp(username: string): Promise<string>;
@@ -81,6 +89,8 @@ export interface AuthServiceOptions {
   dataKeys?: DataKeyRing;
   /** Argon2id cost; tests lower it to stay fast. Verification reads the cost from each stored hash. */
   argon2Cost?: Argon2Cost;
+  /** Milliseconds clock of the token caches (tests move it instead of sleeping). */
+  clock?: () => number;
 }
 
 export const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$/;
@@ -107,7 +117,13 @@ export async function createAuthService(opts: AuthServiceOptions): Promise<AuthS
     keys: signingKeys, issuer: config.publicUrl, audience: config.publicUrl, accessTokenSeconds: config.accessTokenSeconds,
   });
 
-  const verifier = cachedVerifier((token) => tokens.verify(token));
+  const verifier = cachedVerifier((token) => tokens.verify(token), { clock: opts.clock });
+  const liveness = createTokenLiveness({ db, clock: opts.clock });
+  /** Called once the change is committed, so another process asking the database sees the same. */
+  const revoked = (h: Holder) => {
+    liveness.ended(h);
+    verifier.forget((ctx) => holdersOf(ctx).some((o) => o.kind === h.kind && o.id === h.id));
+  };
 
   const requireUser = async (username: string): Promise<User> => {
     const user = await findUserByUsername(db, username);
@@ -120,7 +136,11 @@ export async function createAuthService(opts: AuthServiceOptions): Promise<AuthS
     tokenUrl: `${config.publicUrl}/oauth/token`,
     formSecret: new Uint8Array(hkdfSync('sha256', dataKeys.current.key, Buffer.alloc(0), 'katahdin/login-form', 32)),
     jwks: () => jwks(signingKeys),
-    verify: (token) => verifier.verify(token),
+    async verify(token) {
+      const ctx = await verifier.verify(token);
+      await liveness.check(ctx);
+      return ctx;
+    },
     async addUser(u) {
       validateUser(u);
       if (await findUserByUsername(db, u.username)) throw new AuthInputError(`username ${u.username} is taken`);
@@ -148,10 +168,19 @@ export async function createAuthService(opts: AuthServiceOptions): Promise<AuthS
         await setUserDisabled(tx, username, disabled);
         if (disabled) await endUserSessions(tx, user.id);
       });
+      if (disabled) revoked({ kind: 'user', id: user.id });
+      else liveness.restored({ kind: 'user', id: user.id });
     },
     async setClientDisabled(clientId, disabled) {
       if (!(await setClientDisabled(db, clientId, disabled))) throw new AuthInputError(`no client ${clientId}`);
+      if (disabled) revoked({ kind: 'client', id: clientId });
+      else liveness.restored({ kind: 'client', id: clientId });
     },
+    async endSession(sessionId) {
+      await endSession(db, sessionId);
+      revoked({ kind: 'session', id: sessionId });
+    },
+    sessionEnded: (sessionId) => revoked({ kind: 'session', id: sessionId }),
     async setPassword(username, password) {
       try {
         checkPasswordPolicy(password);

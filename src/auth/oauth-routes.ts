@@ -6,8 +6,8 @@ import type { AuthAuditHook } from './audit-hook.ts';
 import type { AuthService } from './auth-service.ts';
 import { showAuthorize, submitAuthorize } from './authorize.ts';
 import { createRateLimiter, type RateLimiter } from './rate-limiter.ts';
-import { endSession, revokeRefreshToken } from './sessions.ts';
-import { handleTokenRequest, OAuthError, type TokenForm } from './token-endpoint.ts';
+import { refreshTokenOwner } from './sessions.ts';
+import { handleTokenRequest, identifyClient, OAuthError, type TokenForm } from './token-endpoint.ts';
 
 export interface OAuthRoutesOptions {
   db: Database;
@@ -85,28 +85,60 @@ function tokenRoute(app: FastifyInstance, auth: AuthService, audit: AuthAuditHoo
     try {
       return noStoreJson(reply, 200, await handleTokenRequest({ auth, audit }, (req.body ?? {}) as TokenForm, req.ip));
     } catch (err) {
-      if (!(err instanceof OAuthError)) throw err;
-      if (err.code === 'invalid_client') reply.header('www-authenticate', 'Bearer error="invalid_client"');
-      return noStoreJson(reply, err.status, { error: err.code, error_description: err.description });
+      return oauthErrorReply(reply, err);
     }
   });
 }
 
+function oauthErrorReply(reply: FastifyReply, err: unknown): FastifyReply {
+  if (!(err instanceof OAuthError)) throw err;
+  if (err.code === 'invalid_client') reply.header('www-authenticate', 'Bearer error="invalid_client"');
+  return noStoreJson(reply, err.status, { error: err.code, error_description: err.description });
+}
+
+/**
+ * The session and client of a refresh or access token of ours; undefined for anything else. Access tokens are
+ * checked for signature and expiry only, so one whose session has already ended still names it.
+ */
+async function tokenOwner(auth: AuthService, token: string): Promise<{ sessionId?: string; clientId?: string } | undefined> {
+  const refresh = await refreshTokenOwner(auth.db, token);
+  if (refresh) return refresh;
+  const ctx = await auth.tokens.verify(token).catch(() => undefined);
+  return ctx && { sessionId: ctx.sessionId, clientId: ctx.clientId };
+}
+
 function sessionRoutes(app: FastifyInstance, auth: AuthService, audit: AuthAuditHook | undefined): void {
-  // RFC 7009: always 200, whether or not the token existed.
+  // RFC 7009: the client authenticates as at the token endpoint; a refresh or access token of a login session
+  // ends the session (every token of the grant); unknown or expired tokens still answer 200.
   app.post('/oauth/revoke', async (req, reply) => {
-    const token = ((req.body ?? {}) as TokenForm).token;
-    if (token) await revokeRefreshToken(auth.db, token);
-    return noStoreJson(reply, 200, {});
+    const form = (req.body ?? {}) as TokenForm;
+    try {
+      const client = await identifyClient(auth.db, { auth, audit }, form);
+      if (!form.token) throw new OAuthError('invalid_request', 'token is required');
+      const owner = await tokenOwner(auth, form.token);
+      if (owner) {
+        if (owner.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'the token was issued to another client');
+        // System tokens have no session, and no per-token revocation list exists: they end with the client or at `exp`.
+        if (!owner.sessionId) throw new OAuthError('unsupported_token_type', 'this access token has no session to revoke; it expires on its own');
+        await auth.endSession(owner.sessionId);
+      }
+      return noStoreJson(reply, 200, {});
+    } catch (err) {
+      return oauthErrorReply(reply, err);
+    }
   });
 
-  // Logout by refresh token (form) or by the access token's session (Bearer header); ends the session either way.
+  // Logout by refresh or access token (`refresh_token` or `token` in the body, form or JSON; or the Bearer header):
+  // ends its session. The holder of a token may end it without authenticating the client.
   app.post('/oauth/logout', async (req, reply) => {
-    const refresh = ((req.body ?? {}) as TokenForm).refresh_token;
+    const body = (req.body ?? {}) as TokenForm;
     const bearer = bearerOf(req);
-    if (refresh) await revokeRefreshToken(auth.db, refresh);
-    const ctx = bearer ? await auth.verify(bearer).catch(() => undefined) : undefined;
-    if (ctx?.sessionId) await endSession(auth.db, ctx.sessionId);
+    for (const token of [body.refresh_token, body.token, bearer]) {
+      // A JSON body may carry anything; only strings can be tokens.
+      const sessionId = typeof token === 'string' ? (await tokenOwner(auth, token))?.sessionId : undefined;
+      if (sessionId) await auth.endSession(sessionId);
+    }
+    const ctx = bearer ? await auth.tokens.verify(bearer).catch(() => undefined) : undefined;
     await auth.db.transaction(async (tx) => {
       await audit?.(tx, { type: 'logout', outcome: 'success', userId: ctx?.userId, username: ctx?.username, clientId: ctx?.clientId, sourceIp: req.ip });
     });

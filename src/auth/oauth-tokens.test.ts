@@ -134,7 +134,7 @@ describe('refresh tokens', () => {
     expect(logout.statusCode).toBe(204);
     expect((await refresh(b.refresh_token)).json().error).toBe('invalid_grant');
     const c = await freshLogin();
-    expect((await postForm(env.app, '/oauth/revoke', { token: c.refresh_token })).statusCode).toBe(200);
+    expect((await postForm(env.app, '/oauth/revoke', { token: c.refresh_token, client_id: 'katahdin-web' })).statusCode).toBe(200);
     expect((await refresh(c.refresh_token)).json().error).toBe('invalid_grant');
   });
 
@@ -158,9 +158,11 @@ describe('protected routes refuse bad tokens', () => {
 
   async function realKeySigned(claims: Record<string, unknown>, opts: { aud?: string; exp?: string; typ?: string } = {}) {
     const ring = await loadOrCreateSigningKeys(env.config.dataDir);
+    // An existing, enabled user: tokens of unknown users are refused by the liveness check.
+    const sub = (await env.auth.listUsers()).find((u) => u.username === 'dr.demo')!.id;
     return new SignJWT({ role: 'admin', name: 'Mallory', pou: 'TREAT', scope: 'user/*.rs', client_id: 'katahdin-web', ...claims })
       .setProtectedHeader({ alg: SIGNING_ALG, kid: ring.current.kid, typ: opts.typ ?? 'at+jwt' })
-      .setIssuer(PUBLIC_URL).setAudience(opts.aud ?? PUBLIC_URL).setSubject('u-1').setJti(randomUUID())
+      .setIssuer(PUBLIC_URL).setAudience(opts.aud ?? PUBLIC_URL).setSubject(sub).setJti(randomUUID())
       .setIssuedAt().setExpirationTime(opts.exp ?? '5m').sign(ring.current.privateKey);
   }
 

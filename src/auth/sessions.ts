@@ -50,7 +50,11 @@ export interface RedeemedCode {
   codeChallenge: string;
 }
 
-export type CodeResult = { ok: true; code: RedeemedCode } | { ok: false; reason: 'unknown' | 'expired' | 'replayed' };
+/** `endedSession`: the session a replay ended, so the caller can refuse its access tokens once committed. */
+export type CodeResult =
+  | { ok: true; code: RedeemedCode }
+  | { ok: false; reason: 'unknown' | 'expired' }
+  | { ok: false; reason: 'replayed'; endedSession: string };
 
 /** Marks a code used. A second redemption ends the session it created (RFC 6749 §4.1.2: revoke what it issued). */
 export async function redeemAuthorizationCode(db: Queryable, code: string): Promise<CodeResult> {
@@ -64,7 +68,7 @@ export async function redeemAuthorizationCode(db: Queryable, code: string): Prom
   if (!r) return { ok: false, reason: 'unknown' };
   if (r.used) {
     await endSession(db, r.session_id);
-    return { ok: false, reason: 'replayed' };
+    return { ok: false, reason: 'replayed', endedSession: r.session_id };
   }
   await run(db, sql`update oauth_codes set used_at = now() where code_hash = ${hashToken(code)}`);
   if (r.expired) return { ok: false, reason: 'expired' };
@@ -99,7 +103,10 @@ export interface RotatedRefresh {
   refreshToken: string;
 }
 
-export type RefreshResult = { ok: true; value: RotatedRefresh } | { ok: false; reason: 'unknown' | 'expired' | 'reused' | 'client-mismatch' };
+export type RefreshResult =
+  | { ok: true; value: RotatedRefresh }
+  | { ok: false; reason: 'unknown' | 'expired' | 'client-mismatch' }
+  | { ok: false; reason: 'reused'; endedSession: string };
 
 /**
  * Exchanges a refresh token for a new one in the same family. Presenting a token that was already rotated is
@@ -126,7 +133,7 @@ export async function rotateRefreshToken(
   if (r.client_id !== clientId) return { ok: false, reason: 'client-mismatch' };
   if (r.spent) {
     await endSession(db, r.session_id);
-    return { ok: false, reason: 'reused' };
+    return { ok: false, reason: 'reused', endedSession: r.session_id };
   }
   if (r.expired || !r.session_live) return { ok: false, reason: 'expired' };
   await run(db, sql`update refresh_tokens set rotated_at = now() where token_hash = ${hashToken(token)}`);
@@ -138,10 +145,9 @@ export async function rotateRefreshToken(
   return { ok: true, value: { userId: r.user_id, clientId: r.client_id, sessionId: r.session_id, scopes: r.scopes, refreshToken } };
 }
 
-/** RFC 7009 revocation / logout by refresh token: ends its session. Unknown tokens are ignored. */
-export async function revokeRefreshToken(db: Queryable, token: string): Promise<boolean> {
-  const rows = await run<{ session_id: string }>(db, sql`select session_id from refresh_tokens where token_hash = ${hashToken(token)}`);
-  if (!rows[0]) return false;
-  await endSession(db, rows[0].session_id);
-  return true;
+/** The session and client of a refresh token (spent or not), for revocation; undefined when unknown. */
+export async function refreshTokenOwner(db: Queryable, token: string): Promise<{ sessionId: string; clientId: string } | undefined> {
+  const rows = await run<{ session_id: string; client_id: string }>(db,
+    sql`select session_id, client_id from refresh_tokens where token_hash = ${hashToken(token)}`);
+  return rows[0] ? { sessionId: rows[0].session_id, clientId: rows[0].client_id } : undefined;
 }

@@ -8,6 +8,8 @@ import { loadConfig, type Config } from '../config.ts';
 import type { Database } from '../store/database.ts';
 import { splitStatements } from '../store/migrate.ts';
 import { openPglite } from '../store/pglite-database.ts';
+import { openPostgres } from '../store/postgres-database.ts';
+import { PG_URL, throwawaySchema } from '../../test/support/databases.ts';
 import type { AuthAuditEvent } from './audit-hook.ts';
 import { createAuthService, type AuthService } from './auth-service.ts';
 import { oauthRoutes } from './oauth-routes.ts';
@@ -23,10 +25,24 @@ export const REDIRECT = `${PUBLIC_URL}/callback`;
 
 /** Only this module's migration, so the auth tests do not depend on other folders' work in progress. */
 export async function openAuthDb(): Promise<Database> {
-  const db = await openPglite();
+  return migrateAuth(await openPglite());
+}
+
+async function migrateAuth(db: Database): Promise<Database> {
   const text = await readFile(new URL('../store/migrations/0003_auth.sql', import.meta.url), 'utf8');
   for (const statement of splitStatements(text)) await db.query(statement);
   return db;
+}
+
+/** The same on either database; on PostgreSQL in a throwaway schema, dropped by `close`. */
+export async function openAuthDbOf(kind: 'pglite' | 'postgres'): Promise<{ db: Database; close: () => Promise<void> }> {
+  if (kind === 'pglite') {
+    const db = await openAuthDb();
+    return { db, close: () => db.close() };
+  }
+  const schema = await throwawaySchema();
+  const db = await migrateAuth(await openPostgres({ url: PG_URL, schema: new URL(schema.url).searchParams.get('schema') ?? undefined }));
+  return { db, close: async () => { await db.close(); await schema.drop(); } };
 }
 
 export async function testConfig(env: Record<string, string> = {}): Promise<Config> {
@@ -47,14 +63,18 @@ export interface TestEnvOptions {
   env?: Record<string, string>;
   /** Fastify options (e.g. a logger writing to a test stream). */
   fastify?: FastifyServerOptions;
+  /** Database to use (default: a fresh in-memory PGlite with the auth tables). */
+  db?: Database;
+  /** Clock of the token caches. */
+  clock?: () => number;
   /** More routes to register before the app is ready. */
   register?: (app: FastifyInstance, auth: AuthService, events: AuthAuditEvent[]) => Promise<void>;
 }
 
 export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> {
-  const db = await openAuthDb();
+  const db = opts.db ?? (await openAuthDb());
   const config = await testConfig(opts.env);
-  const auth = await createAuthService({ db, config, argon2Cost: TEST_ARGON2_COST });
+  const auth = await createAuthService({ db, config, argon2Cost: TEST_ARGON2_COST, clock: opts.clock });
   await auth.ensureBuiltinClients();
   const events: AuthAuditEvent[] = [];
   const app = Fastify(opts.fastify);

@@ -54,4 +54,18 @@ describe('cachedVerifier', () => {
     expect(Object.isFrozen(ctx)).toBe(true);
     expect(Object.isFrozen(ctx.scopes)).toBe(true);
   });
+
+  it('forgets the tokens a revocation names, and only those', async () => {
+    const calls: string[] = [];
+    const cache = cachedVerifier(async (t) => {
+      calls.push(t);
+      return contextFor(t, Date.now() + 60_000);
+    });
+    await cache.verify('a');
+    await cache.verify('b');
+    cache.forget((ctx) => ctx.tokenId === 'a');
+    await cache.verify('a');
+    await cache.verify('b');
+    expect(calls).toEqual(['a', 'b', 'a']);
+  });
 });

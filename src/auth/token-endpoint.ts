@@ -10,8 +10,10 @@ import { findUserById, type User } from './users.ts';
 
 export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
-/** RFC 6749 §5.2 error codes. */
-export type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client' | 'unsupported_grant_type' | 'invalid_scope';
+/** RFC 6749 §5.2 error codes, and RFC 7009 §2.2.1's for revocation. */
+export type OAuthErrorCode =
+  | 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client' | 'unsupported_grant_type' | 'invalid_scope'
+  | 'unsupported_token_type';
 
 export class OAuthError extends Error {
   constructor(readonly code: OAuthErrorCode, readonly description: string) {
@@ -54,8 +56,8 @@ export async function handleTokenRequest(deps: TokenDeps, form: TokenForm, sourc
   }
 }
 
-/** Public clients name themselves; confidential ones must prove it with a client assertion. */
-async function identifyClient(tx: Queryable, deps: TokenDeps, form: TokenForm): Promise<Client> {
+/** Public clients name themselves; confidential ones must prove it with a client assertion (also for revocation). */
+export async function identifyClient(tx: Queryable, deps: TokenDeps, form: TokenForm): Promise<Client> {
   if (form.client_assertion) {
     if (form.client_assertion_type !== JWT_BEARER_ASSERTION) throw new OAuthError('invalid_client', 'unsupported client_assertion_type');
     const client = await authenticate(tx, deps, form.client_assertion);
@@ -101,27 +103,33 @@ async function userTokens(deps: TokenDeps, user: User, subject: TokenSubject, re
 
 /**
  * Errors inside the transaction are returned, not thrown, so that what must stick (a consumed code, a revoked
- * family after reuse) commits together with its audit event.
+ * family after reuse) commits together with its audit event. `onCommit` work runs once it has committed.
  */
-async function inTransaction<T>(deps: TokenDeps, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+async function inTransaction<T>(
+  deps: TokenDeps,
+  fn: (tx: Queryable, onCommit: (work: () => void) => void) => Promise<T>,
+): Promise<T> {
+  const committed: Array<() => void> = [];
   const result = await deps.auth.db.transaction(async (tx) => {
     try {
-      return { ok: true as const, value: await fn(tx) };
+      return { ok: true as const, value: await fn(tx, (work) => committed.push(work)) };
     } catch (err) {
       if (err instanceof OAuthError) return { ok: false as const, err };
       throw err;
     }
   });
+  for (const work of committed) work();
   if (!result.ok) throw result.err;
   return result.value;
 }
 
 async function authorizationCodeGrant(deps: TokenDeps, form: TokenForm, sourceIp: string): Promise<TokenResponse> {
   if (!form.code) throw new OAuthError('invalid_request', 'code is required');
-  return inTransaction(deps, async (tx) => {
+  return inTransaction(deps, async (tx, onCommit) => {
     const client = await identifyClient(tx, deps, form);
     const redeemed = await redeemAuthorizationCode(tx, form.code!);
     if (!redeemed.ok) {
+      if (redeemed.reason === 'replayed') onCommit(() => deps.auth.sessionEnded(redeemed.endedSession));
       await deps.audit?.(tx, { type: 'token', outcome: 'failure', clientId: client.clientId, sourceIp, detail: redeemed.reason === 'replayed' ? 'code-replayed' : 'invalid-grant' });
       throw new OAuthError('invalid_grant', `authorization code is ${redeemed.reason === 'unknown' ? 'unknown' : redeemed.reason}`);
     }
@@ -141,10 +149,11 @@ async function authorizationCodeGrant(deps: TokenDeps, form: TokenForm, sourceIp
 
 async function refreshTokenGrant(deps: TokenDeps, form: TokenForm, sourceIp: string): Promise<TokenResponse> {
   if (!form.refresh_token) throw new OAuthError('invalid_request', 'refresh_token is required');
-  return inTransaction(deps, async (tx) => {
+  return inTransaction(deps, async (tx, onCommit) => {
     const client = await identifyClient(tx, deps, form);
     const rotated = await rotateRefreshToken(tx, form.refresh_token!, client.clientId, deps.auth.config);
     if (!rotated.ok) {
+      if (rotated.reason === 'reused') onCommit(() => deps.auth.sessionEnded(rotated.endedSession));
       await deps.audit?.(tx, { type: 'token', outcome: 'failure', clientId: client.clientId, sourceIp, detail: rotated.reason === 'reused' ? 'refresh-reused' : 'invalid-grant' });
       throw new OAuthError('invalid_grant', rotated.reason === 'reused' ? 'refresh token was already used; the session is revoked' : 'refresh token is invalid or expired');
     }

@@ -3,34 +3,48 @@ import { rotateDataKey } from '../auth/key-rotation.ts';
 import { rotateKeys } from '../auth/field-crypto.ts';
 import { relinkAll, trainFromStore } from '../mpi/batch-relink.ts';
 import { bulkRelink } from '../mpi/bulk-relink.ts';
-import { parseArgs } from './args.ts';
+import { parseArgs, type ParsedArgs } from './args.ts';
+import { CliError } from '../main.ts';
 import { run } from '../store/database.ts';
 import { sql } from '../store/sql.ts';
 import type { CliCommand } from './commands.ts';
 import { withServices } from './context.ts';
 
+/** Checked before opening the database, so a typo is an error and not a training run or a relink of everything. */
+function noPositional(p: ParsedArgs, usage: string): void {
+  if (p.positional.length > 0) throw new CliError(`unexpected argument "${p.positional[0]}"; usage: katahdin ${usage}`);
+}
+
 export const MPI_COMMANDS: CliCommand[] = [
   {
     name: 'mpi train', usage: 'mpi train', summary: 'refit the MPI match model on stored records (unsupervised)',
-    run: () => withServices(async (s) => {
-      const r = await trainFromStore(s);
-      console.log(`model version ${r.version} trained on ${r.records} records (prior ${r.model.prior.toFixed(4)}, thresholds ${r.model.thresholds.lower}/${r.model.thresholds.upper})`);
-      return 0;
-    }),
+    async run(args) {
+      noPositional(parseArgs(args, []), 'mpi train');
+      return withServices(async (s) => {
+        const r = await trainFromStore(s);
+        console.log(`model version ${r.version} trained on ${r.records} records (prior ${r.model.prior.toFixed(4)}, thresholds ${r.model.thresholds.lower}/${r.model.thresholds.upper})`);
+        return 0;
+      });
+    },
   },
   {
     name: 'mpi relink', usage: 'mpi relink [--batch]', summary: 're-link every source record with the current model',
-    run: (args) => withServices(async (s) => {
+    async run(args) {
       const p = parseArgs(args, ['batch']);
-      if (p.flags.batch) {
-        const b = await bulkRelink(s, (phase: string, done: number) => void process.stderr.write(`\r${phase}: ${done}`));
-        console.log(`\n${JSON.stringify(b)}`);
+      noPositional(p, 'mpi relink [--batch]');
+      // `--batch no` would otherwise read as a request for the batch pass.
+      if (p.flags.batch !== undefined && p.flags.batch !== true) throw new CliError('--batch takes no value');
+      return withServices(async (s) => {
+        if (p.flags.batch) {
+          const b = await bulkRelink(s, (phase: string, done: number) => void process.stderr.write(`\r${phase}: ${done}`));
+          console.log(`\n${JSON.stringify(b)}`);
+          return 0;
+        }
+        const r = await relinkAll(s, (n) => process.stderr.write(`\r${n} records`));
+        console.log(`\nexamined ${r.examined} records; ${r.moved} moved to another person`);
         return 0;
-      }
-      const r = await relinkAll(s, (n) => process.stderr.write(`\r${n} records`));
-      console.log(`\nexamined ${r.examined} records; ${r.moved} moved to another person`);
-      return 0;
-    }),
+      });
+    },
   },
   {
     name: 'keys rotate', usage: 'keys rotate', summary: 'new data key; re-encrypt SSNs, secrets and inbox bodies; rebuild MPI keys',

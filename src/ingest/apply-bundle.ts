@@ -13,8 +13,8 @@ export interface ApplyOptions {
   now: Date;
   /** Stored states this run may apply the message from (a first run, a resend of a failed one, a retry). */
   allowed: readonly InboxStatus[];
-  /** Extra steps in the same transaction after the bundle (e.g. MPI merges for ADT^A40). */
-  after?: (scope: GateScope) => Promise<void>;
+  /** Extra steps in the same transaction after the bundle (e.g. MPI merges for ADT^A40), given its write responses. */
+  after?: (scope: GateScope, responses: BundleEntry[]) => Promise<void>;
 }
 
 export type Applied = { applied: true; responses: BundleEntry[] } | { applied: false; settled: SettledMessage };
@@ -30,7 +30,7 @@ export async function applyInboxBundle(s: Services, ctx: AccessContext, messageI
     if (settled) return { applied: false, settled };
     // Conditional keys come from sender ids, which senders copy across patients: matched within the entry's Patient.
     const responses = await s.transactions.transaction(scope, bundle.entry ?? [], { samePatient: true, sameSource: true });
-    if (o.after) await o.after(scope);
+    if (o.after) await o.after(scope, responses);
     const ack = typeof o.ack === 'string' ? o.ack : o.ack(responses);
     await markOutcome(scope.tx, messageId, {
       status: 'processed', ack, patientIds: patientsOf(responses), resources: responses.length, clinical: clinicalContent(responses), now: o.now,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Bundle, BundleEntry, DocumentReference, Identifier, OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
 import type { AccessContext } from '../access/context.ts';
+import type { GateScope } from '../access/gate-scope.ts';
 import { FhirError } from '../fhir/outcome.ts';
 import type { Services } from '../services.ts';
 import { applyInboxBundle } from './apply-bundle.ts';
@@ -151,8 +152,28 @@ async function applyOnce(s: Services, ctx: AccessContext, message: InboxMessage,
   let answer: StoredAnswer | undefined;
   // The stored answer names the DocumentReference, known only once written; it commits with the resources.
   const ack = (responses: BundleEntry[]) => JSON.stringify((answer = acceptedAnswer(bundle, responses, summary)));
-  const result = await applyInboxBundle(s, ctx, message.id, bundle, { query: `ClinicalDocument ${message.control_id ?? ''}`, ack, now, allowed });
+  const after = (scope: GateScope, responses: BundleEntry[]) => supersedeReplaced(s, scope, bundle, responses);
+  const result = await applyInboxBundle(s, ctx, message.id, bundle, { query: `ClinicalDocument ${message.control_id ?? ''}`, ack, now, allowed, after });
   return result.applied ? answer! : { settled: result.settled };
+}
+
+/**
+ * A replacement (relatedDocument RPLC) makes the sender's stored parent `superseded`, in the same transaction: a
+ * reader of the patient's documents sees one current version. Matched among the sender's own DocumentReferences of
+ * the same patient only (document ids, like item ids, are trusted per sender and patient).
+ */
+async function supersedeReplaced(s: Services, scope: GateScope, bundle: Bundle, responses: BundleEntry[]): Promise<void> {
+  const entries = bundle.entry ?? [];
+  const doc = entries.find((e) => e.resource?.resourceType === 'DocumentReference')?.resource as DocumentReference | undefined;
+  const parents = (doc?.relatesTo ?? []).flatMap((r) => (r.code === 'replaces' && r.target.identifier ? [r.target.identifier] : []));
+  const patientIndex = entries.findIndex((e) => e.resource?.resourceType === 'Patient');
+  const patient = /^Patient\/[^/]+/.exec(responses[patientIndex]?.response?.location ?? '')?.[0];
+  if (!parents.length || !patient) return;
+  const queries = parents.map((id) => ({ type: 'DocumentReference', query: [...new URLSearchParams(identifierQuery(id)), ['subject', patient], ['_count', '100'], ['_total', 'none']] as Array<[string, string]> }));
+  const found = (await scope.searchMany(queries, { ownRecords: true })).flat() as DocumentReference[];
+  for (const parent of found) {
+    if (parent.status === 'current' && parent.id) await s.records.update(scope, 'DocumentReference', parent.id, { ...parent, status: 'superseded' });
+  }
 }
 
 function acceptedAnswer(bundle: Bundle, responses: BundleEntry[], summary: Record<string, number>): StoredAnswer {

@@ -55,6 +55,8 @@ interface LinkedRow {
 interface TaskRow {
   a: string;
   b: string;
+  /** The candidate's person (final: b was linked before a), whose Person lists a at level2 while the task is open. */
+  person: string;
   result: ScoreResult;
   reason: string;
 }
@@ -128,14 +130,17 @@ async function writeChunk(s: Services, scope: GateScope, all: readonly LinkedRow
   scope.note('mpi-link', [], moved.map((id) => `Patient/${id}`), { detail: 'batch relink' });
 }
 
-async function writeTasks(scope: GateScope, tasks: readonly TaskRow[]): Promise<void> {
-  if (tasks.length === 0) return;
+/** Inserts the chunk's review tasks; returns the candidates' persons of those newly opened (their Persons gain a level2 entry). */
+async function writeTasks(scope: GateScope, tasks: readonly TaskRow[]): Promise<string[]> {
+  if (tasks.length === 0) return [];
   const now = scope.settings.now.toISOString();
-  await run(scope.tx, sql`insert into mpi_tasks (id, patient_a, patient_b, score, explanation, status, created_at)
+  const opened = await run<{ patient_a: string; patient_b: string }>(scope.tx, sql`insert into mpi_tasks (id, patient_a, patient_b, score, explanation, status, created_at)
     select gen_random_uuid()::text, a, b, sc, ex::jsonb, 'open', ${now}
     from unnest(${tasks.map((t) => t.a)}::text[], ${tasks.map((t) => t.b)}::text[], ${tasks.map((t) => t.result.weight)}::float8[],
       ${tasks.map((t) => JSON.stringify([...t.result.explanation, { field: 'decision', level: t.reason, weight: 0 }]))}::text[]) as t(a, b, sc, ex)
-    on conflict do nothing`);
+    on conflict do nothing returning patient_a, patient_b`);
+  const personOf = new Map(tasks.map((t) => [`${t.a} ${t.b}`, t.person]));
+  return opened.map((o) => personOf.get(`${o.patient_a} ${o.patient_b}`)!);
 }
 
 /**
@@ -226,7 +231,7 @@ export async function bulkRelink(s: Services, onProgress?: (phase: string, done:
     await queue.push(async () => {
       await s.gate.run(ctx(), { action: 'mpi-link', query: 'batch relink' }, async (scope) => {
         await writeChunk(s, scope, linkedRows);
-        await writeTasks(scope, chunkTasks);
+        for (const person of await writeTasks(scope, chunkTasks)) changed.add(person);
       });
       onProgress?.('links', (linksDone += linkedRows.length));
     });
@@ -255,7 +260,7 @@ export async function bulkRelink(s: Services, onProgress?: (phase: string, done:
         if (previous) changed.add(previous.person);
       }
       rows.push({ id, person, previous, linkedBy: r.linkedBy, keys: r.keys });
-      for (const task of r.tasks) taskRows.push({ a: id, b: ids[task.b], result: task.result, reason: task.reason });
+      for (const task of r.tasks) taskRows.push({ a: id, b: ids[task.b], person: names[linker.cluster(task.b)], result: task.result, reason: task.reason });
       tasks += r.tasks.length;
       if (rows.length === sizes.write) {
         linkMs += performance.now() - t;

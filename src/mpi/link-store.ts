@@ -23,6 +23,8 @@ export interface LinkStoreDeps {
   revealSsn: (ciphertext: string) => string | undefined;
   /** Called when a record joins a person who opted out: its clinical data must go too. */
   onJoinOptedOut?: (scope: GateScope, personId: string) => Promise<void>;
+  /** Called with the rows a record brought to a person: the privacy intake rules apply to them as to data arriving. */
+  onJoin?: (scope: GateScope, personId: string, joined: Array<{ resourceType: string; id: string }>) => Promise<void>;
   /** Keyed hash for stored block keys: they hold SSN, phone and address fragments and must not sit in clear. */
   hashKey: (key: string) => string;
 }
@@ -44,9 +46,11 @@ export class LinkStore implements PatientLinker {
   async link(scope: GateScope, patient: Patient & { id: string }): Promise<string> {
     const record = patientToRecord(patient);
     const fingerprint = this.fingerprint(patient, record);
-    const current = (await run<{ person_id: string; assurance: Assurance; record_hash: string | null; opted_out: boolean }>(scope.tx,
+    const current = (await run<{ person_id: string; assurance: Assurance; record_hash: string | null; opted_out: boolean; anchored: boolean }>(scope.tx,
       this.replaceKeys(patient.id, record, sql`select l.person_id, l.assurance, l.record_hash,
-        coalesce((select pp.opted_out from person_privacy pp where pp.person_id = l.person_id), false) as opted_out
+        coalesce((select pp.opted_out from person_privacy pp where pp.person_id = l.person_id), false) as opted_out,
+        not exists (select 1 from mpi_links o where o.person_id = l.person_id and o.patient_id <> l.patient_id)
+          or exists (select 1 from mpi_links o where o.person_id = l.person_id and o.patient_id <> l.patient_id and o.assurance = 'level4') as anchored
         from mpi_links l where l.patient_id = ${patient.id}`)))[0];
     // Nothing the decision or the Person mirror was made from has changed (an ORU repeating the patient's PID): it
     // stands, as an incremental linker decides for the record that changed, not for every record on each message.
@@ -54,13 +58,17 @@ export class LinkStore implements PatientLinker {
     if (current?.record_hash === fingerprint && !current.opted_out) return current.person_id;
     if (current?.assurance === 'level4') return this.finish(scope, patient.id, current.person_id, 'level4', undefined, current.person_id, fingerprint);
     const candidates = await this.candidates(scope, record, patient.id);
-    const choice = chooseLink(candidates, current?.person_id);
-    await this.openTasks(scope, patient.id, choice.tasks);
+    // An update that no longer auto-links to anyone leaves the person it shares with others (else its data stays in
+    // their compartment), unless a steward confirmed someone there; ambiguous auto-links keep it where it was.
+    const leaves = current !== undefined && !current.anchored && !candidates.some((c) => c.decision.decision === 'auto-link');
+    const stay = leaves ? undefined : current?.person_id;
+    const choice = chooseLink(candidates, stay);
+    const proposedTo = await this.openTasks(scope, patient.id, choice.tasks);
     if (choice.autoLinkPersons > 1) {
       scope.note('mpi-link', [], [`Patient/${patient.id}`], { detail: `auto-link candidates in ${choice.autoLinkPersons} persons: sent to review` });
     }
-    const personId = choice.best?.personId ?? current?.person_id ?? randomUUID();
-    return this.finish(scope, patient.id, personId, 'level3', choice.best?.result, current?.person_id, fingerprint);
+    const personId = choice.best?.personId ?? stay ?? randomUUID();
+    return this.finish(scope, patient.id, personId, 'level3', choice.best?.result, current?.person_id, fingerprint, proposedTo);
   }
 
   /** Keyed (the record holds the SSN): what `link` decided from, with the model that decided. */
@@ -119,32 +127,39 @@ export class LinkStore implements PatientLinker {
       ${then}`;
   }
 
-  /** Review tasks, one statement; the decision reason rides in the explanation as a zero-weight `decision` entry for the steward. */
-  private async openTasks(scope: GateScope, patientId: string, tasks: LinkChoice['tasks']): Promise<void> {
-    if (tasks.length === 0) return;
+  /**
+   * Review tasks, one statement; the decision reason rides in the explanation as a zero-weight `decision` entry for
+   * the steward. Returns the persons of the candidates newly proposed: their Persons now list the record at level2.
+   */
+  private async openTasks(scope: GateScope, patientId: string, tasks: LinkChoice['tasks']): Promise<string[]> {
+    if (tasks.length === 0) return [];
     const explanations = tasks.map((t) => JSON.stringify([...t.candidate.result.explanation, { field: 'decision', level: t.reason, weight: 0 }]));
-    await run(scope.tx, sql`insert into mpi_tasks (id, patient_a, patient_b, score, explanation, status, created_at)
+    const opened = await run<{ patient_b: string }>(scope.tx, sql`insert into mpi_tasks (id, patient_a, patient_b, score, explanation, status, created_at)
       select gen_random_uuid()::text, ${patientId}, b, sc, ex::jsonb, 'open', ${scope.settings.now.toISOString()}
       from unnest(${tasks.map((t) => t.candidate.patientId)}::text[], ${tasks.map((t) => t.candidate.result.weight)}::float8[], ${explanations}::text[]) as t(b, sc, ex)
-      on conflict do nothing`);
+      on conflict do nothing returning patient_b`);
+    const personOf = new Map(tasks.map((t) => [t.candidate.patientId, t.candidate.personId]));
+    return opened.map((o) => personOf.get(o.patient_b)!);
   }
 
   /** Records the link, moves the record's data into the person's compartment, refreshes both Person resources. */
   /** `recordHash`: the fingerprint of what `link` decided from; stewardship passes none, so the next update decides anew. */
-  async finish(scope: GateScope, patientId: string, personId: string, assurance: Assurance, result: ScoreResult | undefined, previousPerson: string | undefined, recordHash?: string): Promise<string> {
+  /** `proposedTo`: persons the record was just proposed to (review tasks); their Persons are rewritten with it at level2. */
+  async finish(scope: GateScope, patientId: string, personId: string, assurance: Assurance, result: ScoreResult | undefined, previousPerson: string | undefined, recordHash?: string, proposedTo: readonly string[] = []): Promise<string> {
     await run(scope.tx, sql`insert into mpi_links (patient_id, person_id, assurance, score, explanation, updated_at, record_hash)
       values (${patientId}, ${personId}, ${assurance}, ${result?.weight ?? null}, ${result ? JSON.stringify(result.explanation) : null}::jsonb, ${scope.settings.now.toISOString()}, ${recordHash ?? null})
       on conflict (patient_id) do update set person_id = excluded.person_id, assurance = excluded.assurance,
         score = coalesce(excluded.score, mpi_links.score), explanation = coalesce(excluded.explanation, mpi_links.explanation), updated_at = excluded.updated_at,
         record_hash = excluded.record_hash`);
-    await rehomePatient(scope.tx, patientId, personId);
+    const joined = await rehomePatient(scope.tx, patientId, personId);
     const moved = previousPerson !== undefined && previousPerson !== personId;
-    const optedOut = await this.writePersons(scope, moved ? [personId, previousPerson] : [personId]);
+    const optedOut = await this.writePersons(scope, [...new Set([personId, ...(moved ? [previousPerson] : []), ...proposedTo])]);
     if (moved) {
       scope.note('mpi-link', [personId, previousPerson], [`Patient/${patientId}`], { detail: `moved to person with assurance ${assurance}` });
     } else if (!previousPerson) {
       scope.note('mpi-link', [personId], [`Patient/${patientId}`], { detail: `linked with assurance ${assurance}` });
     }
+    if (joined.length > 0) await this.deps.onJoin?.(scope, personId, joined);
     if (optedOut.has(personId)) await this.joinedOptedOut(scope, [personId]);
     return personId;
   }
@@ -200,19 +215,25 @@ export class LinkStore implements PatientLinker {
 /** A member of a person as its Person resource shows it: the link, and the record's demographics when it is stored. */
 export type PersonMember = Omit<PersonMemberRow, 'person_id' | 'opted_out'>;
 
+/** A record of another person that an open review task proposes for this one: listed, never in the compartment. */
+const isProbable = (m: Pick<PersonMember, 'assurance'>): boolean => m.assurance === 'level2';
+
 /**
- * A person's FHIR Person: one link per source Patient (in patient id order) with its assurance, and the
- * demographics of the first of those records that is still stored; inactive once it has no records.
+ * A person's FHIR Person: one link per source Patient of its compartment (in patient id order) with its assurance,
+ * then the probable records (level2, awaiting review); the demographics of the first compartment record that is
+ * still stored; inactive once its compartment has no records (a probable record alone keeps no person alive).
  */
 export function personResource(personId: string, members: readonly PersonMember[]): Person & { id: string } {
-  const first = members.find((m) => m.stored);
+  const own = members.filter((m) => !isProbable(m));
+  const first = own.find((m) => m.stored);
+  const link = (m: PersonMember): PersonLink => ({ target: { reference: `Patient/${m.patient_id}` }, assurance: m.assurance as PersonLink['assurance'] });
   return {
     resourceType: 'Person',
     id: personId,
-    active: members.length > 0,
+    active: own.length > 0,
     name: first?.name ?? undefined,
     gender: (first?.gender ?? undefined) as Person['gender'],
     birthDate: first?.birth_date ?? undefined,
-    link: members.map((m): PersonLink => ({ target: { reference: `Patient/${m.patient_id}` }, assurance: m.assurance as PersonLink['assurance'] })),
+    link: [...own, ...members.filter(isProbable)].map(link),
   };
 }

@@ -18,6 +18,7 @@ export interface ReviewTask {
 }
 
 const STEWARDS = new Set(['admin', 'registrar']);
+const TASK_STATUSES = ['open', 'closed'];
 
 export function requireSteward(scope: GateScope): void {
   if (!scope.ctx.internal && !STEWARDS.has(scope.ctx.role)) throw forbidden('Only HIE administrators and registrars manage the MPI.');
@@ -26,6 +27,7 @@ export function requireSteward(scope: GateScope): void {
 /** Open review tasks with both records side by side (demographics only) and the match explanation. */
 export async function listTasks(scope: GateScope, status = 'open'): Promise<ReviewTask[]> {
   requireSteward(scope);
+  if (!TASK_STATUSES.includes(status)) throw badRequest(`status must be one of ${TASK_STATUSES.join(', ')}.`, ['status']);
   const rows = await run<{ id: string; status: string; score: number; created_at: Date; patient_a: string; patient_b: string; explanation: ReviewTask['explanation'] }>(
     scope.tx, sql`select id, status, score, created_at, patient_a, patient_b, explanation from mpi_tasks where status = ${status} order by created_at limit 200`);
   const patients = new Map((await readPatients(scope.tx, rows.flatMap((r) => [r.patient_a, r.patient_b]))).map((p) => [p.id, p.content as Patient]));
@@ -36,20 +38,51 @@ export async function listTasks(scope: GateScope, status = 'open'): Promise<Revi
   }));
 }
 
+export interface LinkExplanation {
+  patientId: string;
+  personId: string;
+  assurance: string;
+  /** Total match weight (log2 odds) of the decision that linked it; null for links no score decided (a new person, a steward). */
+  score: number | null;
+  /** Which fields agreed and how much each weighed, as the matcher explained the decision. */
+  explanation: ReviewTask['explanation'] | null;
+  updatedAt: string;
+  /** The other source records of the same person. */
+  companions: string[];
+}
+
+/** Why a source record belongs to its person: the stored decision with its per-field weights (issue #3: inspectable). */
+export async function linkOf(scope: GateScope, patientId: string): Promise<LinkExplanation> {
+  requireSteward(scope);
+  const [link] = await run<{ person_id: string; assurance: string; score: number | null; explanation: ReviewTask['explanation'] | null; updated_at: Date }>(
+    scope.tx, sql`select person_id, assurance, score, explanation, updated_at from mpi_links where patient_id = ${patientId}`);
+  if (!link) throw notFound(`Patient/${patientId} is not linked to a person.`);
+  const companions = await run<{ patient_id: string }>(scope.tx,
+    sql`select patient_id from mpi_links where person_id = ${link.person_id} and patient_id <> ${patientId} order by patient_id`);
+  scope.note('read', [link.person_id], [`Patient/${patientId}`], { detail: 'MPI link explanation' });
+  return {
+    patientId, personId: link.person_id, assurance: link.assurance, score: link.score, explanation: link.explanation,
+    updatedAt: new Date(link.updated_at).toISOString(), companions: companions.map((c) => c.patient_id),
+  };
+}
+
 /** A steward's decision: link (confirmed, level4) or not-link (remembered so the pair is not proposed again). */
 export async function decideTask(scope: GateScope, links: LinkStore, taskId: string, decision: 'link' | 'not-link'): Promise<string> {
   requireSteward(scope);
   const task = (await run<{ patient_a: string; patient_b: string; status: string }>(scope.tx, sql`select patient_a, patient_b, status from mpi_tasks where id = ${taskId} for update`))[0];
   if (!task) throw notFound('No such review task.');
   if (task.status !== 'open') throw badRequest('This task was already decided.');
+  // Closed first, so the Persons rewritten below no longer list the record as probable (level2) for this pair.
+  await run(scope.tx, sql`update mpi_tasks set status = 'closed', decision = ${decision}, decided_by = ${scope.ctx.userId ?? scope.ctx.clientId ?? null}, decided_at = ${scope.settings.now.toISOString()} where id = ${taskId}`);
+  const target = await links.personOf(scope, task.patient_b);
   if (decision === 'link') {
-    const target = await links.personOf(scope, task.patient_b);
     if (!target) throw notFound('The matched record is not linked.');
     await moveToPerson(scope, links, task.patient_a, target);
   } else {
     await rememberNotLink(scope, task.patient_a, task.patient_b);
+    // Only the candidate's Person showed the pair (level2); the record's own Person is unchanged by a not-link.
+    if (target) await links.writePersons(scope, [target]);
   }
-  await run(scope.tx, sql`update mpi_tasks set status = 'closed', decision = ${decision}, decided_by = ${scope.ctx.userId ?? scope.ctx.clientId ?? null}, decided_at = ${scope.settings.now.toISOString()} where id = ${taskId}`);
   return decision === 'link' ? 'linked' : 'not-linked';
 }
 

@@ -1,6 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
+import { addLabelsInPlace, saveLabelsInPlace } from '../access/stored-labels.ts';
 import { applyLabels, declaredLabels } from '../privacy/labels/classifier.ts';
-import { relabelRecord, versionLabels } from '../privacy/labels/propagate.ts';
+import { labelsForNamedBinaries, relabelRecord, versionLabels } from '../privacy/labels/propagate.ts';
 import { loadValueSets, valueSetVersion } from '../privacy/labels/value-sets.ts';
 import type { SensitivityLabel, ValueSets } from '../privacy/labels/value-set-types.ts';
 import type { Database, Queryable } from '../store/database.ts';
@@ -19,17 +20,6 @@ export interface RelabelReport {
 }
 
 type Row = { resource_type: string; id: string; version_id: number; security: string[]; content: Resource };
-
-/**
- * Rewrites labels in place on the current version (security and meta.security of resources and of the matching
- * history row): labels are metadata the HIE derives, not a change the sender made, so no new version.
- */
-async function saveLabels(tx: Queryable, row: Row, next: Resource): Promise<void> {
-  const labels = declaredLabels(next);
-  await run(tx, sql`update resources set security = ${labels}, content = ${next} where resource_type = ${row.resource_type} and id = ${row.id}`);
-  await run(tx, sql`update resource_history set security = ${labels}, content = ${next}
-    where resource_type = ${row.resource_type} and id = ${row.id} and version_id = ${row.version_id}`);
-}
 
 /**
  * The person's earlier versions (deleted resources' too), each relabelled from its own content and the relabelled
@@ -61,7 +51,15 @@ async function relabelPerson(db: Database, personId: string, vs: ValueSets, repo
     for (const i of changed) {
       const before = new Set(rows[i].security);
       for (const l of declaredLabels(resources[i])) if (!before.has(l)) report.added[l] = (report.added[l] ?? 0) + 1;
-      await saveLabels(tx, rows[i], resources[i]);
+      await saveLabelsInPlace(tx, rows[i], declaredLabels(resources[i]), resources[i]);
+      report.relabelled++;
+    }
+    // Binaries the person's labelled documents name but stored outside the record (no security context, another
+    // person's): propagation labelled those inside it.
+    const inRecord = new Set(resources.map((r) => `${r.resourceType}/${r.id}`));
+    const outside = [...labelsForNamedBinaries(resources.map((r) => ({ resource: r, labels: declaredLabels(r) })))].filter(([key]) => !inRecord.has(key));
+    for (const { added } of await addLabelsInPlace(tx, new Map(outside))) {
+      for (const l of added) report.added[l] = (report.added[l] ?? 0) + 1;
       report.relabelled++;
     }
     await relabelHistory(tx, personId, resources, vs, report);

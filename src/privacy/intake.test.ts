@@ -2,7 +2,7 @@ import type { Provenance, Resource } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { clinicalDate, isOnOrAfter } from './clinical-date.ts';
 import { NO_CHOICES, type ConsentState } from './consent.ts';
-import { intakeDecision, intakeDecisions } from './intake.ts';
+import { intakeDecision, withinMessage, type IntakeDecision } from './intake.ts';
 
 const R = (r: Record<string, unknown>) => r as unknown as Resource;
 const received = '2026-05-01T08:00:00Z';
@@ -111,19 +111,44 @@ describe('intakeDecision (privacy rules §2 and §3)', () => {
       ({ resourceType: 'Provenance', recorded, target: [{ reference: target }], agent: [] }) as unknown as Provenance;
     expect(intakeDecision(prov('Patient/p1'), optedIn, received)).toEqual({ store: true });
     expect(intakeDecision(prov('Patient/p1'), optedOut, received)).toEqual({ store: false, reason: 'opted-out' });
-    const entries = [
-      { fullUrl: 'urn:uuid:o1', resource: obs('2026-02-01') },
-      { fullUrl: 'urn:uuid:o2', resource: obs('2026-04-01') },
-      { resource: prov('urn:uuid:o1') },
-      { resource: prov('urn:uuid:o2') },
-    ];
-    expect(intakeDecisions(entries, optedIn, received)).toEqual([
-      { store: false, reason: 'before-opt-in' }, { store: true }, { store: false, reason: 'before-opt-in' }, { store: true },
+  });
+});
+
+describe('withinMessage: what has no clinical date follows what it belongs to', () => {
+  const withId = (r: Resource, id: string) => ({ ...r, id }) as Resource;
+  const prov = (targets: string[], entity?: string) => R({ resourceType: 'Provenance', recorded: received, target: targets.map((reference) => ({ reference })),
+    agent: [], ...(entity ? { entity: [{ role: 'source', what: { reference: entity } }] } : {}) });
+  /** Each resource's own decision, then the message's. */
+  const decide = (resources: Resource[], state: ConsentState) =>
+    withinMessage(resources, resources.map((r) => intakeDecision(r, state, received)), (d: IntakeDecision) => d.store);
+
+  it('a Binary referenced by a discarded DocumentReference is discarded with it (a C-CDA dated before the opt-in)', () => {
+    const binary = withId(R({ resourceType: 'Binary', contentType: 'application/xml' }), 'b1');
+    const doc = (date: string) => withId(R({ resourceType: 'DocumentReference', status: 'current', date, content: [{ attachment: { url: 'Binary/b1' } }] }), 'd1');
+    // The Binary alone would take the received time (after the opt-in) and be stored.
+    expect(intakeDecision(binary, optedIn, received)).toEqual({ store: true });
+    expect(decide([binary, doc('1967-05-01T00:00:00Z')], optedIn).map((d) => d.decision)).toEqual([
+      { store: false, reason: 'before-opt-in' }, { store: false, reason: 'before-opt-in' },
     ]);
-    const adt = [{ fullUrl: 'urn:uuid:p', resource: R({ resourceType: 'Patient' }) }, { resource: prov('urn:uuid:p') }];
-    expect(intakeDecisions(adt, optedOut, received)).toEqual([{ store: true }, { store: false, reason: 'opted-out' }]);
-    expect(intakeDecisions(adt, optedIn, received)).toEqual([{ store: true }, { store: true }]);
-    const mixed = [...adt, { fullUrl: 'urn:uuid:o', resource: obs('2026-04-01') }, { resource: prov('urn:uuid:o') }];
-    expect(intakeDecisions(mixed, optedOut, received).map((d) => d.store)).toEqual([true, false, false, false]);
+    expect(decide([binary, doc('2026-04-01T00:00:00Z')], optedIn).map((d) => d.decision)).toEqual([{ store: true }, { store: true }]);
+    const absolute = withId(R({ resourceType: 'DocumentReference', status: 'current', date: '1967-05-01', content: [{ attachment: { url: 'https://hie.example/fhir/Binary/b1' } }] }), 'd2');
+    expect(decide([binary, absolute], optedIn)[0].decision).toEqual({ store: false, reason: 'before-opt-in' });
+  });
+
+  it('a Provenance whose clinical targets were all discarded is discarded; one with some kept names only those', () => {
+    const old = withId(obs('2026-02-01'), 'o1');
+    const recent = withId(obs('2026-04-01'), 'o2');
+    const patient = withId(R({ resourceType: 'Patient' }), 'p');
+    const [, , allGone] = decide([patient, old, prov(['Patient/p', 'Observation/o1'], 'Observation/o1')], optedIn);
+    expect(allGone.decision).toEqual({ store: false, reason: 'before-opt-in' });
+    const [, , , partial] = decide([patient, old, recent, prov(['Patient/p', 'Observation/o1', 'Observation/o2'], 'Observation/o1')], optedIn);
+    expect(partial.decision).toEqual({ store: true });
+    expect((partial.resource as Provenance).target.map((t) => t.reference)).toEqual(['Patient/p', 'Observation/o2']);
+    expect((partial.resource as Provenance).entity).toEqual([]);
+    // A demographic update's Provenance stays after an opt-in and goes while opted out.
+    expect(decide([patient, prov(['Patient/p'])], optedIn).map((d) => d.decision.store)).toEqual([true, true]);
+    expect(decide([patient, prov(['Patient/p'])], optedOut).map((d) => d.decision.store)).toEqual([true, false]);
+    // Targets outside the message are not second-guessed.
+    expect(decide([prov(['Observation/elsewhere'])], optedIn)[0]).toEqual({ decision: { store: true }, resource: prov(['Observation/elsewhere']) });
   });
 });

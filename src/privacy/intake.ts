@@ -44,28 +44,39 @@ export function intakeDecision(resource: Resource, state: ConsentState, received
   return { store: true };
 }
 
-export interface IntakeEntry {
-  resource: Resource;
-  fullUrl?: string;
-}
-
 /**
- * Decides a whole message or transaction. A Provenance is stored only when every target it names in
- * the same message is stored: one left behind would point at data the person asked us not to keep,
- * and one about a demographic update in the message stays with that update.
+ * The rules of one message (a bundle, an HL7 message, a C-CDA document) over each resource's own decision, for
+ * resources that carry no clinical date of their own:
+ * - a Binary referenced by a DocumentReference of the message takes that DocumentReference's decision (the C-CDA's
+ *   original XML goes or stays with the document, whose date is the care it covers, not the time it arrived);
+ * - a Provenance loses the targets (and source entities) that were discarded: one left behind would point at data
+ *   the person asked us not to keep; it is itself discarded with them when no clinical target of it was stored.
+ * `decisions[i]` is resources[i]'s own; the answer gives each resource's final decision and the resource to store.
  */
-export function intakeDecisions(entries: IntakeEntry[], state: ConsentState, receivedAt: string): IntakeDecision[] {
-  const decisions = entries.map((e) => intakeDecision(e.resource, state, receivedAt));
-  const byRef = new Map<string, IntakeDecision>();
-  entries.forEach((e, i) => {
-    if (e.fullUrl) byRef.set(e.fullUrl, decisions[i]);
-    if (e.resource.id) byRef.set(`${e.resource.resourceType}/${e.resource.id}`, decisions[i]);
+export function withinMessage<D>(resources: Resource[], decisions: D[], stored: (d: D) => boolean): Array<{ decision: D; resource: Resource }> {
+  const byRef = new Map(resources.map((r, i) => [`${r.resourceType}/${r.id}`, decisions[i]]));
+  const documentOf = new Map<string, D>();
+  resources.forEach((r, i) => {
+    if (r.resourceType !== 'DocumentReference') return;
+    for (const c of r.content) {
+      const binary = /(?:^|\/)(Binary\/[^/]+)$/.exec(c.attachment.url ?? '')?.[1];
+      if (binary) documentOf.set(binary, decisions[i]);
+    }
   });
-  return entries.map((e, i) => {
-    if (e.resource.resourceType !== 'Provenance' || state.optedOut) return decisions[i];
-    const targets = e.resource.target.map((t) => byRef.get(t.reference ?? ''));
-    const dropped = targets.find((d) => d && !d.store);
-    if (dropped) return dropped;
-    return targets.length > 0 && targets.every((d) => d?.store) ? { store: true } : decisions[i];
+  return resources.map((resource, i) => {
+    const own = decisions[i];
+    if (!stored(own)) return { decision: own, resource };
+    if (resource.resourceType === 'Binary') return { decision: documentOf.get(`Binary/${resource.id}`) ?? own, resource };
+    if (resource.resourceType !== 'Provenance') return { decision: own, resource };
+    const dropped = resource.target.map((t) => byRef.get(t.reference ?? '')).filter((d): d is D => d !== undefined && !stored(d));
+    if (dropped.length === 0) return { decision: own, resource };
+    const kept = (ref: string | undefined) => {
+      const d = byRef.get(ref ?? '');
+      return d === undefined || stored(d);
+    };
+    const target = resource.target.filter((t) => kept(t.reference));
+    if (!target.some((t) => isClinicalType(referenceType(t.reference) ?? 'unknown'))) return { decision: dropped[0], resource };
+    const entity = resource.entity?.filter((e) => kept(e.what.reference));
+    return { decision: own, resource: { ...resource, target, ...(entity ? { entity } : {}) } };
   });
 }

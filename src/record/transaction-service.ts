@@ -180,8 +180,10 @@ export class TransactionService {
     for (const { p, slot } of written) responses[p.index] = this.writeResponse(p, slot);
     for (const p of planned) if (p.sameAs && p.method === 'POST') responses[p.index] = this.sameAsResponse(p, responses[p.sameAs.index]);
     if (opts.return === 'representation' || opts.return === 'OperationOutcome') withPreferred(planned, responses, written, opts.return);
-    if (opts.provenance && written.length) {
-      const targets = written.map(({ p }) => responses[p.index]);
+    // The submission's Provenance names only what was stored: a discarded resource (privacy intake) is not pointed at.
+    const kept = written.filter(({ slot }) => !slot.outcome?.discarded);
+    if (opts.provenance && kept.length) {
+      const targets = kept.map(({ p }) => responses[p.index]);
       await this.records.create(scope, submissionProvenance(targets, opts.provenance, scope.settings.now), { derived: true });
     }
     return responses;

@@ -7,7 +7,7 @@ import { ownLabels } from '../privacy/labels/propagate.ts';
 import { loadValueSets } from '../privacy/labels/value-sets.ts';
 import { run } from '../store/database.ts';
 import { sql } from '../store/sql.ts';
-import type { WritePolicy } from './hooks.ts';
+import type { IntakeOutcome, WritePolicy } from './hooks.ts';
 
 const ACTIVE_ENCOUNTER = new Set(['planned', 'arrived', 'triaged', 'in-progress', 'onleave']);
 const SENSITIVE = new Set(['PSY', 'HIV', 'ETH']);
@@ -100,6 +100,21 @@ function referralRelationships(scope: GateScope, sr: ServiceRequest, patientId: 
   });
 }
 
+/** Counts discarded data per day, channel, reason and type: the PHI-free log of privacy-rules §2 (the data itself is never kept). */
+export async function countDiscarded(scope: GateScope, discarded: Array<{ reason: IntakeOutcome; resourceType: string }>): Promise<void> {
+  if (discarded.length === 0) return;
+  const counts = new Map<string, { reason: string; resourceType: string; n: number }>();
+  for (const d of discarded) {
+    const key = `${d.reason} ${d.resourceType}`;
+    counts.set(key, { ...d, n: (counts.get(key)?.n ?? 0) + 1 });
+  }
+  const rows = [...counts.values()];
+  await run(scope.tx, sql`insert into discarded_data (day, channel, reason, resource_type, count)
+    select ${scope.settings.now.toISOString().slice(0, 10)}, ${scope.ctx.clientId ?? scope.ctx.role}, r, t, n
+    from unnest(${rows.map((r) => r.reason)}::text[], ${rows.map((r) => r.resourceType)}::text[], ${rows.map((r) => r.n)}::int[]) as u(r, t, n)
+    on conflict (day, channel, reason, resource_type) do update set count = discarded_data.count + excluded.count`);
+}
+
 export function createWritePolicy(onOptOut: (scope: GateScope, personId: string) => Promise<void>): WritePolicy {
   return {
     ownLabels: (resource: Resource) => ownLabels(resource, loadValueSets()),
@@ -110,19 +125,7 @@ export function createWritePolicy(onOptOut: (scope: GateScope, personId: string)
       const decision = intakeDecision(resource, state, scope.settings.now.toISOString());
       return decision.store ? 'store' : decision.reason;
     },
-    async countDiscarded(scope, discarded) {
-      if (discarded.length === 0) return;
-      const counts = new Map<string, { reason: string; resourceType: string; n: number }>();
-      for (const d of discarded) {
-        const key = `${d.reason} ${d.resourceType}`;
-        counts.set(key, { ...d, n: (counts.get(key)?.n ?? 0) + 1 });
-      }
-      const rows = [...counts.values()];
-      await run(scope.tx, sql`insert into discarded_data (day, channel, reason, resource_type, count)
-        select ${scope.settings.now.toISOString().slice(0, 10)}, ${scope.ctx.clientId ?? scope.ctx.role}, r, t, n
-        from unnest(${rows.map((r) => r.reason)}::text[], ${rows.map((r) => r.resourceType)}::text[], ${rows.map((r) => r.n)}::int[]) as u(r, t, n)
-        on conflict (day, channel, reason, resource_type) do update set count = discarded_data.count + excluded.count`);
-    },
+    countDiscarded,
     async afterWrite(scope, written) {
       await recordCareRelationships(scope, written.flatMap(({ resource, facts }) => {
         if (resource.resourceType === 'Encounter' && facts.patientId) return encounterRelationships(scope, resource, facts.patientId, facts.sourceOrg);

@@ -3,7 +3,8 @@ import type { GateScope } from '../access/gate-scope.ts';
 import type { WriteInput } from '../access/write-batch.ts';
 import { preconditionFailed } from '../fhir/outcome.ts';
 import { NO_CHOICES, type ConsentState } from '../privacy/consent.ts';
-import { propagatingReferences } from '../privacy/labels/propagate.ts';
+import { withinMessage } from '../privacy/intake.ts';
+import { labelsForNamedBinaries, propagatingReferences } from '../privacy/labels/propagate.ts';
 import type { StoredRow } from '../store/resource-store.ts';
 import { ownerReferences } from './compartment.ts';
 import type { CompartmentResolver, IntakeOutcome, PatientLinker, SubscriptionHooks, WriteFacts, WritePolicy } from './hooks.ts';
@@ -101,9 +102,8 @@ export class WriteQueue {
     const persons = new PersonCache(scope, deps);
     const compartments = batch.map((b) => deps.compartment(b.item.resource));
     await persons.load(compartments);
-    const stored: Decided[] = [];
+    const decided: Array<Decided & { outcome: IntakeOutcome }> = [];
     const storedPatient = new Map<string, string | undefined>();
-    const discarded: Array<{ reason: IntakeOutcome; resourceType: string }> = [];
     for (const [i, { item, slot }] of batch.entries()) {
       const previous = item.kind === 'update' ? current.get(keyOf(item.resource)) : undefined;
       checkIfMatch(item, previous);
@@ -113,21 +113,37 @@ export class WriteQueue {
       const personId = patientId ? await persons.personOf(patientId) : undefined;
       const clinicalDate = deps.policy.clinicalDate(item.resource, receivedAt);
       const outcome = personId ? deps.policy.intake(scope, item.resource, await persons.privacy(personId)) : 'store';
-      if (outcome !== 'store') {
-        discarded.push({ reason: outcome, resourceType: item.resource.resourceType });
-        slot.outcome = { resource: item.resource, status, discarded: true };
-        continue;
-      }
-      stored.push({ item, slot, previous, status, facts: { patientId, personId, sourceOrg }, clinicalDate });
-      storedPatient.set(keyOf(item.resource), patientId);
+      decided.push({ item, slot, previous, status, facts: { patientId, personId, sourceOrg }, clinicalDate, outcome });
+      if (outcome === 'store') storedPatient.set(keyOf(item.resource), patientId);
     }
+    // A Binary and a Provenance have no clinical date of their own: they follow what they belong to in the batch.
+    const final = withinMessage(decided.map((d) => d.item.resource), decided.map((d) => d.outcome), (o) => o === 'store');
+    const stored: Decided[] = [];
+    const discarded: Array<{ reason: IntakeOutcome; resourceType: string }> = [];
+    decided.forEach((d, i) => {
+      const { decision, resource } = final[i];
+      if (decision !== 'store') {
+        discarded.push({ reason: decision, resourceType: resource.resourceType });
+        d.slot.outcome = { resource, status: d.status, discarded: true };
+      } else stored.push({ ...d, item: { ...d.item, resource: resource as QueuedWrite['resource'] } });
+    });
     await deps.policy.countDiscarded(scope, discarded);
-    const labels = await this.labels(stored.map((d) => d.item));
+    const labels = await this.labels(stored);
+    // A labelled document's Binary (a PDF or text has no codes) is as sensitive as the document: one written in this
+    // batch is stored with the labels, one stored earlier gains them in place below.
+    const toBinaries = labelsForNamedBinaries(stored.map((d, i) => ({ resource: d.item.resource, labels: labels[i] })));
+    stored.forEach((d, i) => {
+      const add = toBinaries.get(keyOf(d.item.resource));
+      if (!add) return;
+      labels[i] = [...new Set([...labels[i], ...add])].sort();
+      toBinaries.delete(keyOf(d.item.resource));
+    });
     const inputs: WriteInput[] = stored.map((d, i) => ({
       resource: d.item.resource, patientId: d.facts.patientId, personId: d.facts.personId, sourceOrg: d.facts.sourceOrg,
       security: labels[i], clinicalDate: d.clinicalDate, previous: d.previous, action: d.status === 201 ? 'create' : 'update', derived: d.item.derived,
     }));
     const written = await scope.writeMany(inputs);
+    if (toBinaries.size > 0) await scope.addStoredLabels(toBinaries);
     await deps.policy.afterWrite(scope, written.map((resource, i) => ({ resource, facts: stored[i].facts })));
     await deps.subscriptions?.written(scope, written);
     written.forEach((resource, i) => {
@@ -156,14 +172,16 @@ export class WriteQueue {
    * Each resource's labels: its own plus the sensitive labels of what it references, taken from a resource stored
    * earlier in this batch when it is one, else from the database (one statement for the batch).
    */
-  private async labels(items: QueuedWrite[]): Promise<string[][]> {
+  private async labels(writes: Decided[]): Promise<string[][]> {
     const { policy } = this.deps;
-    const references = items.map((item) => propagatingReferences(item.resource));
+    const references = writes.map((d) => propagatingReferences(d.item.resource));
     const inStore = await this.scope.labelsByReference(references.flat());
     const earlier = new Map<string, string[]>();
-    return items.map((item, i) => {
+    return writes.map(({ item, previous }, i) => {
       const inherited = references[i].flatMap((ref) => policy.inheritedLabels(earlier.get(ref) ?? inStore.get(ref) ?? []));
-      const labels = [...new Set([...(item.ownLabels ?? policy.ownLabels(item.resource)), ...inherited])].sort();
+      // A new version of a Binary keeps the labels documents passed to it: its content cannot give them again.
+      const kept = item.resource.resourceType === 'Binary' ? policy.inheritedLabels(previous?.security ?? []) : [];
+      const labels = [...new Set([...(item.ownLabels ?? policy.ownLabels(item.resource)), ...inherited, ...kept])].sort();
       earlier.set(keyOf(item.resource), labels);
       return labels;
     });

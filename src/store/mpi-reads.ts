@@ -41,6 +41,7 @@ export async function readBlockCandidates(tx: Queryable, opts: { keys: string[];
 export interface PersonMemberRow {
   person_id: string;
   patient_id: string;
+  /** `level2` for a probable member: a record of another person that an open review task proposes for this one. */
   assurance: string;
   /** Whether the source Patient is stored (not deleted); the demographics below are null otherwise. */
   stored: boolean;
@@ -57,15 +58,27 @@ export interface PersonMemberRow {
  * `offset 0` / `limit 1`, which the planner cannot flatten into joins), so the plan stays index lookups for a
  * chunk of persons; joins let the planner scan all links and Patients (up to 600 ms per 1,000 persons at 100,000
  * records, right after a batch load when the statistics still describe empty tables).
+ *
+ * Then the probable members (`level2`, no demographics): records of other persons that an open review task proposes
+ * for one of these members, read per member through the open-task index in the same statement. They are not in the
+ * compartment (that is `mpi_links` alone); a record already in the person is not listed twice.
  */
 export async function readPersonMembers(tx: Queryable, personIds: string[]): Promise<PersonMemberRow[]> {
   if (personIds.length === 0) return [];
   return run<PersonMemberRow>(tx, sql`
-    select l.person_id, l.patient_id, l.assurance, r.id is not null as stored, r.name, r.gender, r.birth_date, coalesce(pp.opted_out, false) as opted_out
-    from unnest(${personIds}::text[]) as p(person_id)
-    cross join lateral (select person_id, patient_id, assurance from mpi_links where person_id = p.person_id offset 0) l
+    with members as (
+      select l.person_id, l.patient_id, l.assurance from unnest(${personIds}::text[]) as p(person_id)
+      cross join lateral (select person_id, patient_id, assurance from mpi_links where person_id = p.person_id offset 0) l),
+    probable as (
+      select distinct m.person_id, t.patient_a as patient_id from members m
+      cross join lateral (select patient_a from mpi_tasks where patient_b = m.patient_id and status = 'open' offset 0) t
+      where not exists (select 1 from mpi_links a where a.patient_id = t.patient_a and a.person_id = m.person_id))
+    select m.person_id, m.patient_id, m.assurance, r.id is not null as stored, r.name, r.gender, r.birth_date, coalesce(pp.opted_out, false) as opted_out
+    from members m
     left join lateral (select r.id, r.content->'name' as name, r.content->>'gender' as gender, r.content->>'birthDate' as birth_date
-      from resources r where r.resource_type = 'Patient' and r.id = l.patient_id and r.deleted = false limit 1) r on true
-    left join lateral (select opted_out from person_privacy where person_id = l.person_id limit 1) pp on true
-    order by l.person_id, l.patient_id`);
+      from resources r where r.resource_type = 'Patient' and r.id = m.patient_id and r.deleted = false limit 1) r on true
+    left join lateral (select opted_out from person_privacy where person_id = m.person_id limit 1) pp on true
+    union all
+    select person_id, patient_id, 'level2', false, null, null, null, false from probable
+    order by person_id, patient_id`);
 }

@@ -24,22 +24,39 @@ export async function purgePersonClinicalData(
     tx,
     sql`select resource_type, id from resources where person_id = ${personId} and not (resource_type = any(${KEPT_ON_OPT_OUT}::text[]))`,
   );
-  await deleteIndex(tx, doomed.map((d) => ({ resourceType: d.resource_type, id: d.id })));
-  const types = doomed.map((d) => d.resource_type);
-  const ids = doomed.map((d) => d.id);
-  await run(tx, sql`delete from protected_values where (resource_type, id) in (select * from unnest(${types}::text[], ${ids}::text[]))`);
-  // Notifications not yet sent about them: there is nothing left to notify about.
-  await run(tx, sql`delete from notification_outbox where (resource_type, id) in (select * from unnest(${types}::text[], ${ids}::text[]))`);
-  const versions = await run<{ n: number }>(tx, sql`with gone as (
+  const removed = await purgeResources(tx, doomed.map((d) => ({ resourceType: d.resource_type, id: d.id })), deleteIndex);
+  // Versions of the person that no current row of theirs stands for go too.
+  const orphans = await run<{ n: number }>(tx, sql`with gone as (
       delete from resource_history h where h.person_id = ${personId} and not (h.resource_type = any(${KEPT_ON_OPT_OUT}::text[]))
-        or (h.resource_type, h.id) in (select * from unnest(${types}::text[], ${ids}::text[]))
       returning 1) select count(*)::int as n from gone`);
-  await run(tx, sql`delete from resources where (resource_type, id) in (select * from unnest(${types}::text[], ${ids}::text[]))`);
   // Older versions of the kept Patients may hold addresses, phones or contacts: only the current, trimmed version stays.
   await run(tx, sql`delete from resource_history h using resources r
     where r.resource_type = h.resource_type and r.id = h.id and r.person_id = ${personId}
     and h.resource_type = 'Patient' and h.version_id < r.version_id`);
-  return { resources: doomed.length, versions: versions[0]?.n ?? 0 };
+  return { resources: doomed.length, versions: removed + (orphans[0]?.n ?? 0) };
+}
+
+/**
+ * Removes these resources in the caller's transaction: every version, their index rows (via `deleteIndex`),
+ * protected values and notifications not yet sent. Returns the number of versions removed.
+ */
+export async function purgeResources(
+  tx: Queryable,
+  keys: Array<{ resourceType: string; id: string }>,
+  deleteIndex: (tx: Queryable, keys: Array<{ resourceType: string; id: string }>) => Promise<void>,
+): Promise<number> {
+  if (keys.length === 0) return 0;
+  await deleteIndex(tx, keys);
+  const types = keys.map((k) => k.resourceType);
+  const ids = keys.map((k) => k.id);
+  await run(tx, sql`delete from protected_values where (resource_type, id) in (select * from unnest(${types}::text[], ${ids}::text[]))`);
+  // Notifications not yet sent about them: there is nothing left to notify about.
+  await run(tx, sql`delete from notification_outbox where (resource_type, id) in (select * from unnest(${types}::text[], ${ids}::text[]))`);
+  const versions = await run<{ n: number }>(tx, sql`with gone as (
+      delete from resource_history h where (h.resource_type, h.id) in (select * from unnest(${types}::text[], ${ids}::text[]))
+      returning 1) select count(*)::int as n from gone`);
+  await run(tx, sql`delete from resources where (resource_type, id) in (select * from unnest(${types}::text[], ${ids}::text[]))`);
+  return versions[0]?.n ?? 0;
 }
 
 /** Rows still held for a person, per table that has a person column (used by verify-purge and tests). */

@@ -133,8 +133,8 @@ export async function readHistory(tx: Queryable, q: HistoryQuery, filter: Return
   return { rows, total: total[0]?.total ?? 0 };
 }
 
-/** Moves a source Patient and every resource in its compartment to another person (MPI link, unlink, merge). */
-export async function rehomePatient(tx: Queryable, patientId: string, personId: string): Promise<number> {
+/** Moves a source Patient and every resource in its compartment to another person (MPI link, unlink, merge); returns the rows moved. */
+export async function rehomePatient(tx: Queryable, patientId: string, personId: string): Promise<Array<{ resourceType: string; id: string }>> {
   // History follows the rows that moved, by primary key: joining resource_history against resources instead let
   // the planner scan the whole history table on every link (28 ms at 20,000 records, growing with the store).
   const moved = await run<{ resource_type: string; id: string }>(
@@ -147,7 +147,7 @@ export async function rehomePatient(tx: Queryable, patientId: string, personId: 
       from unnest(${moved.map((m) => m.resource_type)}::text[], ${moved.map((m) => m.id)}::text[]) as m(resource_type, id)
       where h.resource_type = m.resource_type and h.id = m.id`);
   }
-  return moved.length;
+  return moved.map((m) => ({ resourceType: m.resource_type, id: m.id }));
 }
 
 /** Current content of source Patients (for MPI scoring), unfiltered: only the MPI's link store calls this. */

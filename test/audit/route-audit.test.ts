@@ -145,6 +145,7 @@ describe.each(kinds)('every route is audited on %s', (kind) => {
     const admin = (actions: string[], outcome: Expectation['outcome'] = 'success'): Expectation => ({ actions, outcome, role: 'admin' });
     const denied = (actions: string[]): Expectation => ({ actions, outcome: 'denied', role: 'clinician' });
     await audited('GET', '/admin/mpi/tasks', admin(['read']));
+    await audited('GET', `/admin/mpi/links/${enc.patients.A}`, { ...admin(['read']), personId: enc.personId });
     await audited('POST', '/admin/mpi/tasks/no-such-task', denied(['mpi-link']), { decision: 'link' });
     await audited('POST', '/admin/mpi/unlink', denied(['mpi-unlink']), { patientId: enc.patients.A });
     await audited('POST', '/admin/mpi/merge', denied(['mpi-merge']), { sourcePersonId: enc.personId, targetPersonId: f.persons.none.personId });

@@ -181,7 +181,6 @@ describe.skipIf(!hasChromium || !corpusPresent).sequential('web app end to end',
     await checkA11y(p, 'privacy choices');
 
     timings.push({ page: 'patient access report', timeToInteractiveMs: await timeUntil(p, () => p.getByRole('link', { name: 'Who looked at my record' }).first().click(), 'text=Ask for a report') });
-    await p.getByLabel('Anything you want us to know (optional)').fill('Please include everything.');
     await p.getByRole('button', { name: 'Send my request' }).click();
     await visible(p.getByText('We got your request'));
     const report = p.getByRole('table').filter({ hasText: 'Dr. Dana Demo' });
@@ -247,6 +246,13 @@ describe.skipIf(!hasChromium || !corpusPresent).sequential('web app end to end',
     await visible(p.getByRole('status').filter({ hasText: 'marked reviewed' }));
     timings.push({ page: 'attestations', timeToInteractiveMs: await timeUntil(p, () => p.getByRole('link', { name: 'Attestations' }).click(), p.getByRole('heading', { name: 'Attestations' })) });
     await checkA11y(p, 'attestations');
+    // The patient's online request names them and opens their report (a request carries a person id, not a Patient id).
+    await p.getByRole('link', { name: 'Audit requests' }).click();
+    const openReport = p.getByRole('link', { name: new RegExp(`^Open report for .*${person.family}`) }).first();
+    await visible(openReport, 30_000);
+    await checkA11y(p, 'audit requests');
+    await openReport.click();
+    await visible(p.getByRole('table').filter({ hasText: 'Dr. Dana Demo' }), 30_000);
     timings.push({ page: 'unusual access', timeToInteractiveMs: await timeUntil(p, () => p.getByRole('link', { name: 'Unusual access' }).click(), p.getByRole('heading', { name: /^Outside working hours/ })) });
     await visible(p.getByRole('heading', { name: 'Many people without a care relationship' }));
     await screenshot(p, 'privacy-unusual-access');

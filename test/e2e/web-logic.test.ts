@@ -5,8 +5,10 @@ import { groupDuplicates } from '../../web/src/record/dedupe.ts';
 import { labSeries } from '../../web/src/record/lab-series.ts';
 import { linearScale } from '../../web/src/record/chart-scale.ts';
 import { buildRecord, isActiveCondition } from '../../web/src/record/record-model.ts';
-import { clinicalDate, sourceName } from '../../web/src/record/source.ts';
-import { conceptKey, identifierText } from '../../web/src/record/display.ts';
+import { clinicalDate, patientIdOfPerson, sourceName } from '../../web/src/record/source.ts';
+import { conceptKey, dateText, identifierText } from '../../web/src/record/display.ts';
+import { toConsentStatus } from '../../web/src/api/consent-status.ts';
+import { parameters } from '../../src/http/parameters.ts';
 import { decodeBase64Utf8, kindOf } from '../../web/src/record/attachment.ts';
 import { OPT_IN, OPT_OUT, shareText, withholdText } from '../../web/src/portal/consent-texts.ts';
 
@@ -121,6 +123,33 @@ describe('record model', () => {
     expect(kindOf(undefined, decoded)).toBe('ccda');
     expect(kindOf('text/plain', 'IMPRESSION: normal')).toBe('text');
     expect(kindOf('application/pdf')).toBe('pdf');
+  });
+});
+
+describe('server answers as the pages read them', () => {
+  it('maps $consent-status Parameters, as the server builds them, to the status the forms show', () => {
+    // The same call privacy-operations.ts makes: shared categories repeat as valueCode, instants become valueDateTime.
+    const status = toConsentStatus(parameters({ optedOut: false, optedOutAt: undefined, optInDate: '2026-03-01T00:00:00.000Z', shared: ['PSY', 'HIV'] }));
+    expect(status).toEqual({ optedOut: false, optedOutAt: undefined, optInDate: '2026-03-01T00:00:00.000Z', shared: ['PSY', 'HIV'] });
+    expect(toConsentStatus(parameters({ optedOut: true, optedOutAt: '2026-12-01T10:00:00.000Z', shared: [] }))).toMatchObject({ optedOut: true, optedOutAt: '2026-12-01T10:00:00.000Z', shared: [] });
+  });
+
+  it('finds the source Patient of the person an audit request names (the report is opened through it)', () => {
+    expect(patientIdOfPerson({ resourceType: 'Person', link: [{ target: { reference: 'RelatedPerson/r1' } }, { target: { reference: 'Patient/p1' }, assurance: 'level3' }] })).toBe('p1');
+    expect(patientIdOfPerson({ resourceType: 'Person' })).toBeUndefined();
+  });
+
+  it('shows an instant as the day and time in the reader\'s time zone', () => {
+    const tz = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      // 01:00 UTC on 8 December is 20:00 on 7 December in Maine: not "2026-12-08 20:00".
+      expect(dateText('2026-12-08T01:00:00Z')).toBe('2026-12-07 20:00');
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
+    expect(dateText('2026-12-08')).toBe('2026-12-08');
   });
 });
 

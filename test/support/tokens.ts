@@ -13,7 +13,7 @@ export async function signIn(server: RunningServer, username: string, password: 
   const redirect = `${services.config.publicUrl}/callback`;
   const query = new URLSearchParams({
     response_type: 'code', client_id: 'katahdin-web', redirect_uri: redirect, state: 's1', code_challenge: challenge, code_challenge_method: 'S256',
-    scope: 'openid fhirUser user/*.rs user/*.cruds patient/*.rs offline_access',
+    scope: 'openid fhirUser user/*.rs user/*.cruds patient/*.cruds offline_access',
   });
   const page = await app.inject({ method: 'GET', url: `/oauth/authorize?${query}` });
   if (page.statusCode !== 200) throw new Error(`authorize answered ${page.statusCode}`);

@@ -1,13 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import type { Bundle, BundleEntry, Identifier, Parameters, Patient } from '@medplum/fhirtypes';
-import { badRequest, notFound } from '../../fhir/outcome.ts';
+import { badRequest, fhirError, notFound } from '../../fhir/outcome.ts';
 import type { Candidate } from '../../mpi/link-store.ts';
 import { patientToRecord } from '../../mpi/normalize.ts';
-import { decideTask, listTasks, mergePersons, unlink } from '../../mpi/stewardship.ts';
-import { assertResourceShape } from '../../record/validate.ts';
+import { decideTask, linkOf, listTasks, mergePersons, unlink } from '../../mpi/stewardship.ts';
+import { assertResourceShape, validateOrThrow } from '../../record/validate.ts';
 import type { Services } from '../../services.ts';
 import { param, parameters, stringParam } from '../parameters.ts';
 import { queryPairs } from '../query.ts';
+import { run } from '../../store/database.ts';
+import { sql } from '../../store/sql.ts';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 const GRADE_URL = 'http://hl7.org/fhir/StructureDefinition/match-grade';
@@ -24,8 +26,12 @@ export async function mpiOperationRoutes(app: FastifyInstance, s: Services): Pro
     const input = param(request.body, 'resource')?.resource as Patient | undefined;
     if (!input) throw badRequest('$match needs a "resource" parameter holding a Patient.', ['resource']);
     assertResourceShape(input, 'Patient');
+    // An invalid Patient (a birth date that is no date) would silently match nobody; FHIR wants it refused.
+    validateOrThrow(input);
     const certainOnly = param(request.body, 'onlyCertainMatches')?.valueBoolean === true;
-    const count = Math.min(param(request.body, 'count')?.valueInteger ?? 10, 100);
+    const requested = param(request.body, 'count')?.valueInteger ?? 10;
+    if (!Number.isInteger(requested) || requested < 1) throw badRequest('count must be a positive integer.', ['count']);
+    const count = Math.min(requested, 100);
     const bundle = await s.gate.run(request.ctx, { action: 'match' }, async (scope) => {
       const ranked = (await s.links.candidates(scope, patientToRecord(input)))
         .filter((c) => (certainOnly ? grade(c) === 'certain' : grade(c) !== 'certainly-not'))
@@ -49,8 +55,19 @@ export async function mpiOperationRoutes(app: FastifyInstance, s: Services): Pro
     if (!source || !source.includes('|')) throw badRequest('sourceIdentifier=system|value is required.', ['sourceIdentifier']);
     const targetSystems = pairs.filter(([k]) => k === 'targetSystem').map(([, v]) => v);
     const result = await s.gate.run(request.ctx, { action: 'match', query: 'ihe-pix' }, async (scope) => {
+      // ITI-83 tells an unknown assigning authority (400) and target domain (403) apart from an unknown identifier (404).
+      // A domain is known when any source record carries it, whether or not the caller may see that record: an
+      // identifier system names a registry, not a person, and a hidden patient must look like an unknown identifier.
+      const knownDomain = async (system: string) =>
+        (await run(scope.tx, sql`select 1 from search_token where resource_type = 'Patient' and param = 'identifier' and system = ${system} limit 1`)).length > 0;
+      for (const system of targetSystems) {
+        if (!(await knownDomain(system))) throw fhirError(403, 'code-invalid', 'targetSystem not found', ['targetSystem']);
+      }
       const found = await scope.searchType('Patient', [['identifier', source]], false);
-      if (found.matches.length === 0) throw notFound('No patient has that identifier.');
+      if (found.matches.length === 0) {
+        if (!(await knownDomain(source.slice(0, source.indexOf('|'))))) throw fhirError(400, 'code-invalid', 'sourceIdentifier Assigning Authority not found', ['sourceIdentifier']);
+        throw notFound('sourceIdentifier Patient Identifier not found');
+      }
       const personId = await s.links.personOf(scope, found.matches[0].id!);
       const members = personId ? await scope.searchType('Patient', [['_id', (await s.links.members(scope, personId)).join(',')], ['_count', '100']], false) : found;
       const out: Parameters = { resourceType: 'Parameters', parameter: [] };
@@ -82,6 +99,9 @@ export async function mpiOperationRoutes(app: FastifyInstance, s: Services): Pro
     const status = queryPairs(request).find(([k]) => k === 'status')?.[1] ?? 'open';
     return s.gate.run(request.ctx, { action: 'read', query: 'mpi tasks' }, (scope) => listTasks(scope, status));
   });
+
+  app.get<{ Params: { patientId: string } }>('/admin/mpi/links/:patientId', async (request) =>
+    s.gate.run(request.ctx, { action: 'read', query: 'mpi link explanation' }, (scope) => linkOf(scope, request.params.patientId)));
 
   app.post<{ Params: { id: string }; Body: { decision?: string } }>('/admin/mpi/tasks/:id', async (request) => {
     const decision = request.body?.decision;

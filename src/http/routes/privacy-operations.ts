@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { activeBreakGlass, attest, breakGlass } from '../../access/grants.ts';
+import { authorizeWriteScope } from '../../access/authorize.ts';
 import { badRequest, forbidden } from '../../fhir/outcome.ts';
 import {
   buildOptIn, buildOptOut, buildShareCategory, buildWithholdCategory, validateConsentDate, type ConsentChannel, type ConsentDateRefusal,
@@ -70,6 +71,7 @@ export async function privacyOperationRoutes(app: FastifyInstance, s: Services):
     if (!check.ok) throw badRequest(DATE_REFUSALS[check.reason](s.config.consentBackdateGraceDays), ['date']);
     const date = check.effective;
     const state = await s.gate.run(ctx, { action: 'consent' }, async (scope) => {
+      authorizeWriteScope(ctx, 'Consent', 'c');
       const personId = await personOfPatient(s, scope, request.params.id);
       assertConsentRole(ctx.role, ctx.personId, personId, true);
       const input = { patientRef: `Patient/${request.params.id}`, channel, date, performer: ctx.userId ? `Practitioner/${ctx.userId}` : `Patient/${request.params.id}`, recordedAt: now.toISOString() };

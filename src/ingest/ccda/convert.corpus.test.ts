@@ -1,4 +1,4 @@
-import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, DocumentReference, Resource } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { ingestCcda } from './convert.ts';
 import { EXPECTED } from './corpus-counts.ts';
@@ -45,6 +45,8 @@ function checkBundle(bundle: Bundle): void {
   expect(new Set(entries.map((e) => e.fullUrl)).size).toBe(entries.length);
   const patient = entries.find((e) => e.resource?.resourceType === 'Patient') as BundleEntry;
   const source = patient.resource?.meta?.source as string;
+  const doc = entries.find((e) => e.resource?.resourceType === 'DocumentReference')?.resource as DocumentReference;
+  const replaces = !!doc.relatesTo?.some((r) => r.code === 'replaces');
   expect(source).toMatch(/^urn:katahdin:ccda:.+/);
   for (const entry of entries) {
     const r = entry.resource as Resource;
@@ -54,8 +56,11 @@ function checkBundle(bundle: Bundle): void {
     expect(patientRefOf(r)).toBe(patient.fullUrl);
     const key = (r as { identifier?: { system?: string; value?: string }[] }).identifier?.[0];
     expect(key?.system && key.value).toBeTruthy();
-    expect(entry.request).toMatchObject({ method: 'POST', url: r.resourceType });
-    expect(entry.request?.ifNoneExist).toMatch(/^identifier=[^|]+\|.+/);
+    // A replacement (relatedDocument RPLC: Care_Plan, CCD_Parent_Document_Replace, the ONC care plan) overwrites its
+    // parent's items: conditional update on the same key instead of conditional create.
+    const query = replaces ? entry.request?.url?.replace(`${r.resourceType}?`, '') : entry.request?.ifNoneExist;
+    expect(entry.request).toMatchObject(replaces ? { method: 'PUT' } : { method: 'POST', url: r.resourceType });
+    expect(query).toMatch(/^identifier=[^|]+\|.+/);
   }
   expect(danglingRefs(bundle)).toEqual([]);
   const docRef = entries.find((e) => e.resource?.resourceType === 'DocumentReference')?.resource as { content: { attachment: { url: string } }[] };

@@ -18,6 +18,11 @@ const patient = (rs: R[]) => all(rs, 'Patient')[0];
 
 // Every expected value below was read from the source XML (see the grep notes in docs/INGESTION.md).
 describe.skipIf(!hasCcdaCorpus)('C-CDA spot checks against the source XML', () => {
+  it('Discharge_Summary: a reaction graded "Moderate to severe" (371924009) keeps a severity, rounded up', () => {
+    const penicillin = all(convert('hl7-examples/documents/Discharge_Summary.xml'), 'AllergyIntolerance').find((a) => a.code.coding[0].code === '7980');
+    expect(penicillin?.reaction).toEqual([expect.objectContaining({ manifestation: [expect.objectContaining({ coding: [expect.objectContaining({ code: '73879007' })] })], severity: 'severe' })]);
+  });
+
   it('CCD_1 (HL7 example): demographics, SSN, problem, RxNorm, lab value, CVX, allergy', () => {
     const rs = convert('hl7-examples/documents/CCD_1.xml');
     expect(patient(rs)).toMatchObject({ birthDate: '1975-05-01', gender: 'female', name: [{ family: 'Betterhalf', given: ['Eve'] }, { family: 'Everywoman' }] });

@@ -4,7 +4,7 @@ import type { Binary, Bundle, Identifier, Organization, Patient, Reference } fro
 import { arr } from './cda-values.ts';
 import { BundleCollector } from './collector.ts';
 import { identifierQuery, sha256Hex } from './dedupe-keys.ts';
-import { documentIdentifier, mapDocumentReference, mapProvenance } from './document.ts';
+import { documentIdentifier, mapDocumentReference, mapProvenance, replacedDocuments } from './document.ts';
 import { CcdaIngestError, ccdaError, type CcdaError } from './errors.ts';
 import { mapOrganization, mapPatient, sourceSegment, SSN_SYSTEM } from './header.ts';
 import { mapEncounter } from './entries/encounter.ts';
@@ -16,7 +16,10 @@ export interface ConvertOptions {
   now: string;
   /** Used for meta.source when the document names neither a custodian nor an author organization. */
   sourceOrgIdentifier?: string;
-  /** Conditional update (PUT Type?identifier=…) instead of conditional create, so a later document's version wins. */
+  /**
+   * Conditional update (PUT Type?identifier=…) instead of conditional create, so a later document's version wins.
+   * Defaults to true for a replacement (relatedDocument RPLC): a correction must overwrite what its parent stored.
+   */
   updateExisting?: boolean;
   /** C-CDA version when already known from validateCcda (sets the DocumentReference format code). */
   version?: CcdaVersion;
@@ -62,7 +65,8 @@ export function convertCcda(xml: string, opts: ConvertOptions): ConversionResult
   const authorOrg = mapOrganization(arr(ccda.author)[0]?.assignedAuthor?.representedOrganization);
   const segment = sourceSegment(custodian?.key) ?? sourceSegment(authorOrg?.key) ?? opts.sourceOrgIdentifier ?? 'unknown';
   const { patient, key } = mapPatient(ccda);
-  const out = new BundleCollector(documentKey, `urn:katahdin:ccda:${segment}`, opts.updateExisting ?? false, subjectOf(patient, key));
+  const updateExisting = opts.updateExisting ?? replacedDocuments(ccda).length > 0;
+  const out = new BundleCollector(documentKey, `urn:katahdin:ccda:${segment}`, updateExisting, subjectOf(patient, key));
 
   const binaryUrl = out.nextFullUrl();
   const documentUrl = out.nextFullUrl();

@@ -60,6 +60,11 @@ export function mapDocumentReference(ccda: Ccda, version: CcdaVersion, refs: Doc
   return resource;
 }
 
+/** The documents this one replaces (relatedDocument RPLC): a correction whose items supersede theirs. */
+export function replacedDocuments(ccda: Ccda): Identifier[] {
+  return relatedDocuments((ccda as Ccda & Record<string, unknown>).relatedDocument).flatMap((r) => (r.code === 'replaces' && r.target.identifier ? [r.target.identifier] : []));
+}
+
 function relatedDocuments(related: unknown): DocumentReferenceRelatesTo[] {
   return arr(related as Record<string, unknown> | Record<string, unknown>[]).flatMap((r) => {
     const code = RELATION[attr(r, 'typeCode') ?? ''];

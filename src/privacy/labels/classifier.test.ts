@@ -1,7 +1,7 @@
 import type { Bundle, Condition, DiagnosticReport, Encounter, Medication, MedicationRequest, Observation, Resource } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
-import { applyLabels, declaredLabels, labelsForCode, labelsForResource } from './classifier.ts';
-import { propagateBundleLabels, propagateLabels, relabelRecord, versionLabels } from './propagate.ts';
+import { applyLabels, declaredLabels, labelsForCode, labelsForResource, withAddedLabels } from './classifier.ts';
+import { labelsForNamedBinaries, namedBinaries, propagateBundleLabels, propagateLabels, relabelRecord, versionLabels } from './propagate.ts';
 import { ACT_CODE_SYSTEM, SYSTEMS } from './value-set-types.ts';
 import { loadValueSets } from './value-sets.ts';
 
@@ -194,5 +194,83 @@ describe('propagateLabels', () => {
     expect(versionLabels(earlierReport, [], record, vs)).toEqual(['HIV']);
     expect(versionLabels(condition(SYSTEMS.icd10cm, 'F32.9'), ['ETH'], record, vs)).toEqual(['PSY', 'ETH']);
     expect(versionLabels(plainObs, [], record, vs)).toEqual([]);
+  });
+});
+
+describe('a labelled document passes its labels to the Binary it names (a PDF or text has no codes of its own)', () => {
+  const pdf = (id: string) => ({ resourceType: 'Binary', id, contentType: 'application/pdf', securityContext: { reference: 'Patient/p1' }, data: 'JVBERi0=' }) as Resource;
+  const docFor = (url: string, extra: Record<string, unknown> = {}) => ({
+    resourceType: 'DocumentReference', id: 'd1', status: 'current', subject: { reference: 'Patient/p1' },
+    content: [{ attachment: { contentType: 'application/pdf', url } }], ...extra,
+  }) as Resource;
+  /** Labelled by its own category code (ICD-10-CM F32.9), not declared. */
+  const psyDoc = (url: string) => docFor(url, { category: [cc(SYSTEMS.icd10cm, 'F32.9')] });
+
+  it('namedBinaries: relative, absolute and urn:uuid attachment URLs, in any attachment-holding field, once each', () => {
+    const doc = docFor('Binary/b1', { content: [
+      { attachment: { url: 'Binary/b1' } }, { attachment: { url: 'https://hie.example/fhir/Binary/b2' } },
+      { attachment: { url: 'urn:uuid:c3' } }, { attachment: { url: 'https://elsewhere.example/files/b4.pdf' } },
+    ] });
+    expect(namedBinaries(doc)).toEqual(['Binary/b1', 'Binary/b2', 'urn:uuid:c3']);
+    const report = { resourceType: 'DiagnosticReport', id: 'r', status: 'final', code: { text: 'x' }, presentedForm: [{ url: 'Binary/b5' }] } as Resource;
+    expect(namedBinaries(report)).toEqual(['Binary/b5']);
+    expect(namedBinaries({ resourceType: 'Observation', id: 'o', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/p1' } } as Resource)).toEqual([]);
+  });
+
+  it('propagateLabels: the Binary of a document labelled by its own code gets the label, the patient does not', () => {
+    const out = propagateLabels([{ resourceType: 'Patient', id: 'p1' }, pdf('b1'), psyDoc('Binary/b1')], vs);
+    expect(out.map(declaredLabels)).toEqual([[], ['PSY'], ['PSY']]);
+  });
+
+  it('propagateLabels: a declared label, an absolute URL, and a report labelled through its result reach the presented form', () => {
+    const declared = docFor('https://hie.example/fhir/Binary/b1', { meta: { security: [{ system: ACT_CODE_SYSTEM, code: 'MH' }] } });
+    expect(propagateLabels([pdf('b1'), declared], vs).map(declaredLabels)).toEqual([['PSY'], ['PSY']]);
+    const hivObs: Observation = { resourceType: 'Observation', id: 'o1', status: 'final', code: cc(SYSTEMS.loinc, '10351-5') };
+    const report = { resourceType: 'DiagnosticReport', id: 'r1', status: 'final', code: { text: 'panel' }, result: [{ reference: 'Observation/o1' }], presentedForm: [{ contentType: 'application/pdf', url: 'Binary/b2' }] } as Resource;
+    expect(propagateLabels([pdf('b2'), hivObs, report], vs).map(declaredLabels)).toEqual([['HIV'], ['HIV'], ['HIV']]);
+  });
+
+  it('propagateBundleLabels: a Binary named by urn:uuid in the same bundle; a non-Binary entry named so is not labelled', () => {
+    const obs = { resourceType: 'Observation', status: 'final', code: { text: 'note' } } as Resource;
+    const bundle: Bundle = {
+      resourceType: 'Bundle', type: 'transaction',
+      entry: [
+        { fullUrl: 'urn:uuid:bin', resource: { ...pdf('x'), id: undefined } },
+        { fullUrl: 'urn:uuid:obs', resource: obs },
+        { fullUrl: 'urn:uuid:doc', resource: docFor('urn:uuid:bin', { id: undefined, category: [cc(SYSTEMS.icd10cm, 'F32.9')], content: [{ attachment: { url: 'urn:uuid:bin' } }, { attachment: { url: 'urn:uuid:obs' } }] }) },
+      ],
+    };
+    expect(propagateBundleLabels(bundle, vs).entry?.map((e) => declaredLabels(e.resource as Resource))).toEqual([['PSY'], [], ['PSY']]);
+  });
+
+  it('an unlabelled document leaves its Binary unlabelled; relabelling reports the Binary it newly labels', () => {
+    expect(propagateLabels([pdf('b1'), docFor('Binary/b1')], vs).map(declaredLabels)).toEqual([[], []]);
+    const { resources, changed } = relabelRecord([pdf('b1'), psyDoc('Binary/b1')], vs);
+    expect(changed).toEqual([0, 1]);
+    expect(declaredLabels(resources[0])).toEqual(['PSY']);
+  });
+
+  it('labelsForNamedBinaries: the union of the sensitive labels of every document naming a stored Binary', () => {
+    const passed = labelsForNamedBinaries([
+      { resource: docFor('Binary/b1'), labels: ['PSY'] },
+      { resource: docFor('https://hie.example/fhir/Binary/b1'), labels: ['HIV', 'R'] },
+      { resource: docFor('Binary/b2'), labels: [] },
+      { resource: docFor('urn:uuid:unresolved'), labels: ['ETH'] },
+      { resource: pdf('b3'), labels: ['ETH'] },
+    ]);
+    expect([...passed]).toEqual([['Binary/b1', ['PSY', 'HIV']]]);
+  });
+
+  it('withAddedLabels: adds to the stored labels and meta.security, keeps other codings, never removes, undefined when nothing to add', () => {
+    const confidential = { system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'R' };
+    const stored = applyLabels({ ...pdf('b1'), meta: { versionId: '2', security: [confidential] } }, ['ETH']);
+    const next = withAddedLabels(stored, ['ETH'], ['PSY']);
+    expect(next?.security).toEqual(['ETH', 'PSY']);
+    expect(next?.resource.meta?.versionId).toBe('2');
+    expect(next?.resource.meta?.security?.map((c) => c.code)).toEqual(['R', 'PSY', 'ETH']);
+    expect(withAddedLabels(next!.resource, next!.security, ['PSY'])).toBeUndefined();
+    expect(withAddedLabels(next!.resource, next!.security, [])).toBeUndefined();
+    // The column had it but meta.security did not: both end with it.
+    expect(withAddedLabels(pdf('b1'), ['HIV'], ['HIV'])?.resource.meta?.security?.map((c) => c.code)).toEqual(['HIV']);
   });
 });

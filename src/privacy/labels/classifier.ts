@@ -124,3 +124,14 @@ export function applyLabels<T extends Resource>(resource: T, labels: readonly Se
 export function mergeLabels(...lists: ReadonlyArray<readonly SensitivityLabel[]>): SensitivityLabel[] {
   return SENSITIVITY_LABELS.filter((l) => lists.some((list) => list.includes(l)));
 }
+
+/**
+ * A stored resource with `add` added to its sensitivity labels, both in `meta.security` and in its stored labels
+ * (`had`); undefined when both already hold them all. Only adds: removing a label is a privacy officer's decision.
+ */
+export function withAddedLabels<T extends Resource>(resource: T, had: readonly string[], add: readonly string[]): { security: string[]; resource: T } | undefined {
+  const declared = declaredLabels(resource);
+  const labels = mergeLabels(declared, SENSITIVITY_LABELS.filter((l) => had.includes(l) || add.includes(l)));
+  if (labels.every((l) => had.includes(l) && declared.includes(l))) return undefined;
+  return { security: [...new Set([...had, ...labels])].sort(), resource: applyLabels(resource, labels) };
+}

@@ -1,7 +1,7 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { labelsForCdaXml } from './ccda-codes.ts';
 import { applyLabels, declaredLabels, labelsForResource, mergeLabels } from './classifier.ts';
-import type { SensitivityLabel, ValueSets } from './value-set-types.ts';
+import { SENSITIVITY_LABELS, type SensitivityLabel, type ValueSets } from './value-set-types.ts';
 
 /**
  * Reference fields through which sensitivity flows from the target to the holder: a report's results,
@@ -27,9 +27,10 @@ const ATTACHMENT_KEYS = new Set(['attachment', 'presentedForm', 'contentAttachme
 /** A stored Binary (`Binary/id`, also as an absolute URL) or a bundle entry (`urn:uuid:…`, resolved by fullUrl). */
 const BINARY_URL = /(?:^|\/)Binary\/[A-Za-z0-9\-.]{1,64}$|^urn:/;
 
-/** Every Reference held directly under a propagating key, and every attachment URL naming a Binary, anywhere except `meta`. */
-export function propagatingReferences(resource: Resource): string[] {
-  const refs: string[] = [];
+/** References under propagating keys and attachment URLs naming a Binary, anywhere except `meta`. */
+function links(resource: Resource): { references: string[]; attachments: string[] } {
+  const references: string[] = [];
+  const attachments: string[] = [];
   const visit = (node: unknown): void => {
     if (Array.isArray(node)) return node.forEach(visit);
     if (!isObject(node)) return;
@@ -38,15 +39,44 @@ export function propagatingReferences(resource: Resource): string[] {
       if (PROPAGATING_KEYS.has(k) || ATTACHMENT_KEYS.has(k)) {
         for (const item of Array.isArray(v) ? v : [v]) {
           if (!isObject(item)) continue;
-          if (PROPAGATING_KEYS.has(k) && typeof item.reference === 'string') refs.push(item.reference);
-          if (ATTACHMENT_KEYS.has(k) && typeof item.url === 'string' && BINARY_URL.test(item.url)) refs.push(item.url);
+          if (PROPAGATING_KEYS.has(k) && typeof item.reference === 'string') references.push(item.reference);
+          if (ATTACHMENT_KEYS.has(k) && typeof item.url === 'string' && BINARY_URL.test(item.url)) attachments.push(item.url);
         }
       }
       visit(v);
     }
   };
   visit(resource);
-  return refs;
+  return { references, attachments };
+}
+
+/** Every Reference held directly under a propagating key, and every attachment URL naming a Binary, anywhere except `meta`. */
+export function propagatingReferences(resource: Resource): string[] {
+  const { references, attachments } = links(resource);
+  return [...references, ...attachments];
+}
+
+/**
+ * The Binaries a resource's attachments name (`Binary/id`, also from an absolute URL; a bundle entry's `urn:uuid:…`).
+ * Sensitivity flows both ways along these: a PDF or text Binary has no codes of its own, so it is as sensitive as
+ * the document that presents it.
+ */
+export function namedBinaries(resource: Resource): string[] {
+  return [...new Set(links(resource).attachments.map(refKey))];
+}
+
+/**
+ * Labels each named Binary must carry: the sensitive labels of every document (with its final labels) naming it,
+ * keyed `Binary/id`. Only additions: a Binary keeps whatever it has besides.
+ */
+export function labelsForNamedBinaries(documents: ReadonlyArray<{ resource: Resource; labels: readonly string[] }>): Map<string, SensitivityLabel[]> {
+  const out = new Map<string, SensitivityLabel[]>();
+  for (const { resource, labels } of documents) {
+    const sensitive = SENSITIVITY_LABELS.filter((l) => labels.includes(l));
+    if (sensitive.length === 0) continue;
+    for (const key of namedBinaries(resource)) if (key.startsWith('Binary/')) out.set(key, mergeLabels(out.get(key) ?? [], sensitive));
+  }
+  return out;
 }
 
 /** Keys a reference may use for a resource: `Type/id`, its fullUrl, and absolute `…/Type/id` URLs. */
@@ -99,9 +129,12 @@ export function propagateLabels(resources: Resource[], vs: ValueSets, fullUrls: 
     const url = fullUrls[i];
     if (url) byKey.set(refKey(url), i);
   });
-  const edges = resources.map((r) =>
-    propagatingReferences(r).map((ref) => byKey.get(refKey(ref))).filter((i): i is number => i !== undefined),
-  );
+  const resolve = (refs: string[]) => refs.map((ref) => byKey.get(refKey(ref))).filter((i): i is number => i !== undefined);
+  // edges[i]: whose labels resource i takes — what it references, and for a Binary every document naming it.
+  const edges = resources.map((r) => resolve(propagatingReferences(r)));
+  resources.forEach((r, i) => {
+    for (const t of resolve(namedBinaries(r))) if (t !== i && resources[t].resourceType === 'Binary') edges[t].push(i);
+  });
   for (let changed = true; changed; ) {
     changed = false;
     edges.forEach((targets, i) => {

@@ -9,8 +9,10 @@ import { PatientSearch } from '../clinician/patient-search.tsx';
 import { AccessReportView } from '../portal/access-report-view.tsx';
 import { useAuth } from '../auth/auth-context.tsx';
 import { Link } from '../router.tsx';
+import { RequestPerson } from './request-person.tsx';
 
 export function AuditRequestsPage() {
+  const { session } = useAuth();
   const list = useAsync(auditRequests, []);
   const [message, setMessage] = useState<string>();
   const [error, setError] = useState<unknown>();
@@ -33,11 +35,12 @@ export function AuditRequestsPage() {
       <ul className="items" aria-label="Audit requests">
         {list.data?.map((r) => (
           <li key={r.id} className="item">
-            <span className="item-title">Request {r.id} · {r.status}{r.channel ? ` · ${r.channel}` : ''}</span>
+            <span className="item-title">Request {r.id} · {r.status} · {r.channel}</span>
             <span className="source">Asked {dateText(r.requestedAt)}{r.fulfilledAt ? ` · done ${dateText(r.fulfilledAt)}` : ''}</span>
             <div className="actions">
-              {r.patientId && <Link className="button" to={`/console/audit-requests/patient/${encodeURIComponent(r.patientId)}`}>Open report</Link>}
-              {r.status !== 'fulfilled' && <button type="button" onClick={() => void fulfil(r.id)}>Mark fulfilled</button>}
+              <RequestPerson personId={r.personId} />
+              {/* Only privacy officers may fulfil (the server refuses registrars). */}
+              {r.status !== 'fulfilled' && session?.role === 'privacy-officer' && <button type="button" onClick={() => void fulfil(r.id)}>Mark fulfilled</button>}
             </div>
           </li>
         ))}

@@ -35,7 +35,7 @@ export function UsersPage() {
       <h2>System clients</h2>
       <ErrorMessage error={clients.error} />
       {clients.data && (
-        <ul>{clients.data.map((c) => <li key={c.clientId}><strong>{c.clientId}</strong> — {c.name} ({orgName(c.organizationId)}) · {Array.isArray(c.scopes) ? c.scopes.join(' ') : c.scopes}</li>)}</ul>
+        <ul>{clients.data.map((c) => <li key={c.clientId}><strong>{c.clientId}</strong> — {c.name}{c.organizationId ? ` (${orgName(c.organizationId)})` : ''} · {c.scopes.join(' ')}</li>)}</ul>
       )}
       <ClientForm orgs={options} onAdded={(m) => { setMessage(m); clients.reload(); }} />
       <h2>Organizations</h2>

@@ -2,7 +2,8 @@
 import type { Binary, Bundle, BundleLink, Organization, Parameters, Patient, Person, Resource } from '@medplum/fhirtypes';
 import { request, requestJson } from './http.ts';
 import type { AccessReport, ConsentAction, ConsentChannel, ConsentStatus, SensitiveCategory } from './types.ts';
-import { paramBool, paramCodes, paramString, paramsOf } from './parameters.ts';
+import { paramBool, paramString, paramsOf } from './parameters.ts';
+import { toConsentStatus } from './consent-status.ts';
 
 const FHIR_JSON = 'application/fhir+json';
 
@@ -81,16 +82,6 @@ export async function breakGlass(patientId: string, reason: string): Promise<Bre
 export async function breakGlassStatus(patientId: string): Promise<BreakGlassState> {
   const p = await fhirGet<Parameters>(`/fhir/Patient/${encodeURIComponent(patientId)}/$break-the-glass`);
   return { active: paramBool(p, 'active') ?? false, expires: paramString(p, 'expires') };
-}
-
-function toConsentStatus(p: Parameters): ConsentStatus {
-  return {
-    optedOut: paramBool(p, 'optedOut') ?? false,
-    optedOutAt: paramString(p, 'optedOutAt'),
-    optInDate: paramString(p, 'optInDate'),
-    shared: paramCodes(p, 'shared') as SensitiveCategory[],
-    updated: paramString(p, 'updated'),
-  };
 }
 
 export async function consentStatus(patientId: string): Promise<ConsentStatus> {

@@ -23,8 +23,8 @@ export function me(): Promise<PortalMe> {
   return requestJson<PortalMe>('/portal/me');
 }
 
-export function requestAudit(note?: string): Promise<{ id: string; status: string }> {
-  return requestJson('/portal/audit-requests', { method: 'POST', body: note ? { note } : {} });
+export function requestAudit(): Promise<AuditRequest> {
+  return requestJson('/portal/audit-requests', { method: 'POST', body: {} });
 }
 
 export function myAuditRequests(): Promise<AuditRequest[]> {

@@ -12,7 +12,6 @@ export interface ConsentStatus {
   optedOutAt?: string;
   optInDate?: string;
   shared: SensitiveCategory[];
-  updated?: string;
 }
 
 export interface AccessReportRow {
@@ -37,13 +36,14 @@ export interface PortalMe {
   personId: string;
 }
 
+/** An audit request as the server keeps it: about a person (MPI enterprise id), not one of their source Patients. */
 export interface AuditRequest {
   id: string;
-  status: string;
+  personId: string;
+  channel: 'online' | 'paper' | 'phone';
   requestedAt: string;
-  fulfilledAt?: string;
-  patientId?: string;
-  channel?: string;
+  status: 'requested' | 'fulfilled';
+  fulfilledAt: string | null;
 }
 
 export interface MatchExplanation {
@@ -89,7 +89,7 @@ export interface UserSummary {
   role: Role;
   organizationId?: string;
   displayName: string;
-  mfa?: boolean;
+  mfaRequired: boolean;
 }
 
 export interface NewUser {
@@ -104,7 +104,7 @@ export interface ClientSummary {
   clientId: string;
   name: string;
   organizationId?: string;
-  scopes: string | string[];
+  scopes: string[];
 }
 
 export interface NewClient {

@@ -3,7 +3,8 @@ import { randomToken, s256Challenge } from './pkce.ts';
 import { sessionFromToken, type Session, type TokenResponse } from './session.ts';
 
 export const CLIENT_ID = 'katahdin-web';
-const SCOPES = 'openid fhirUser user/*.rs user/*.cruds patient/*.rs offline_access';
+// Each role gets the part of these its ceiling allows (src/auth/scopes.ts): a patient, read access and writing their own choices.
+const SCOPES = 'openid fhirUser user/*.rs user/*.cruds patient/*.cruds offline_access';
 const PENDING_KEY = 'katahdin.pkce';
 
 interface Pending {

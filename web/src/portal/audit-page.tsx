@@ -9,16 +9,14 @@ import { AccessReportView } from './access-report-view.tsx';
 import { useMe } from './use-me.ts';
 
 function RequestForm({ onDone }: { onDone: () => void }) {
-  const [note, setNote] = useState('');
   const [message, setMessage] = useState<string>();
   const { busy, error, run } = useAction();
   const id = useId();
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     await run(async () => {
-      const r = await requestAudit(note.trim() || undefined);
-      setMessage(`We got your request (number ${r.id}). Status: ${r.status}.`);
-      setNote('');
+      const r = await requestAudit();
+      setMessage(`We got your request on ${dateText(r.requestedAt)}.`);
       onDone();
     });
   };
@@ -26,10 +24,6 @@ function RequestForm({ onDone }: { onDone: () => void }) {
     <form className="card" onSubmit={submit} aria-labelledby={`${id}-h`}>
       <h2 id={`${id}-h`}>Ask for a report</h2>
       <p>You can ask for a report of everyone who looked at your record. You can also see it below right away.</p>
-      <div className="field">
-        <label htmlFor={id}>Anything you want us to know (optional)</label>
-        <textarea id={id} rows={3} value={note} onChange={(e) => setNote(e.target.value)} />
-      </div>
       <button type="submit" className="primary" disabled={busy}>{busy ? 'Sending…' : 'Send my request'}</button>
       <StatusMessage message={message} />
       <ErrorMessage error={error} />

@@ -30,7 +30,8 @@ function Forms({ patientId }: { patientId: string }) {
   const done = (s: ConsentStatus): void => {
     setStatus(s);
     setChosen(undefined);
-    setMessage(`Saved${s.updated ? ` on ${dateText(s.updated)}` : ''}. ${s.optedOut ? 'You are opted out.' : 'Your choices are updated.'}`);
+    // The server's answer has no date of change for a shared or withheld category: the choice counts from now.
+    setMessage(`Saved on ${dateText(new Date().toISOString())}. ${s.optedOut ? 'You are opted out.' : 'Your choices are updated.'}`);
   };
   return (
     <>

@@ -24,12 +24,6 @@ export function ConsentStatusView({ status }: { status: ConsentStatus }) {
             <dd>{status.shared.includes(c) ? 'Shared with the people who care for you' : 'Kept private (seen only in an emergency)'}</dd>
           </div>
         ))}
-        {status.updated && (
-          <div>
-            <dt>Last changed</dt>
-            <dd>{dateText(status.updated)}</dd>
-          </div>
-        )}
       </dl>
     </section>
   );

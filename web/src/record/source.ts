@@ -1,5 +1,5 @@
 /** Where a resource came from and its clinical date. Pure functions. */
-import type { Reference, Resource } from '@medplum/fhirtypes';
+import type { Person, Reference, Resource } from '@medplum/fhirtypes';
 
 export const SOURCE_ORG_URL = 'https://katahdin.org/fhir/StructureDefinition/source-organization';
 export const PERSON_URL = 'https://katahdin.org/fhir/StructureDefinition/person';
@@ -32,6 +32,12 @@ export function sourceKey(r: Resource): string {
 export function personIdOf(r: Resource): string | undefined {
   const ref = extensionRef(r, PERSON_URL)?.reference;
   return ref?.startsWith('Person/') ? ref.slice('Person/'.length) : undefined;
+}
+
+/** The first source Patient an MPI Person links (the person's reports and records are reached through one). */
+export function patientIdOfPerson(person: Person): string | undefined {
+  const ref = person.link?.find((l) => l.target.reference?.startsWith('Patient/'))?.target.reference;
+  return ref?.slice('Patient/'.length);
 }
 
 type Dated = Record<string, unknown>;

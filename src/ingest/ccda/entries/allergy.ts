@@ -22,7 +22,18 @@ const KINDS: Record<string, Kind> = {
   '232347008': { type: 'allergy', category: ['environment'] },
 };
 const STATUS: Record<string, string> = { '55561003': 'active', '73425007': 'inactive', '413322009': 'resolved' };
-const SEVERITY: Record<string, AllergyIntoleranceReaction['severity']> = { '255604002': 'mild', '6736007': 'moderate', '24484000': 'severe' };
+/**
+ * Problem Severity value set → FHIR's three grades. The in-between grades round up (a reader must not be told a
+ * "moderate to severe" reaction was moderate); fatal is severe.
+ */
+const SEVERITY: Record<string, AllergyIntoleranceReaction['severity']> = {
+  '255604002': 'mild',
+  '371923003': 'moderate',
+  '6736007': 'moderate',
+  '371924009': 'severe',
+  '24484000': 'severe',
+  '399166001': 'severe',
+};
 
 /** Allergy Concern Act (4.30) → one AllergyIntolerance per Allergy-Intolerance Observation (4.7). */
 export function mapAllergyAct(act: CcdaAct, ctx: EntryContext): void {

@@ -1,0 +1,32 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { GateScope } from '../access/gate-scope.ts';
+import type { SearchEngine } from '../access/search-engine.ts';
+import { intakeDecision, isClinicalType, withinMessage, type IntakeDecision } from '../privacy/intake.ts';
+import { run } from '../store/database.ts';
+import { purgeResources } from '../store/purge.ts';
+import { sql } from '../store/sql.ts';
+import { countDiscarded, personPrivacy } from './write-policy.ts';
+
+type ResourceKey = { resourceType: string; id: string };
+
+/**
+ * privacy-rules §2–3 for data that reaches a person late: rows stored before their source Patient was known (no
+ * person) or moved by an MPI link, move or merge join the person as if they arrived now, so the intake rules apply
+ * to them. An opted-out person's newcomers are counted here and purged with the rest of the record by the opt-out
+ * purge (`onJoinOptedOut`); after an opt-in, those dated before it are purged here. Both are counted as discarded.
+ */
+export async function joinIntake(scope: GateScope, personId: string, joined: ResourceKey[], deleteIndex: SearchEngine['deleteIndex']): Promise<void> {
+  const clinical = joined.filter((k) => isClinicalType(k.resourceType));
+  if (clinical.length === 0) return;
+  const state = await personPrivacy(scope, personId);
+  if (!state.optedOut && !state.optInDate) return;
+  const rows = await run<{ resource_type: string; id: string; content: Resource; received: Date }>(scope.tx, sql`select resource_type, id, content,
+      coalesce(clinical_date, last_updated) as received from resources
+    where (resource_type, id) in (select * from unnest(${clinical.map((k) => k.resourceType)}::text[], ${clinical.map((k) => k.id)}::text[]))`);
+  // A row without a clinical date was stored with the time it was received (`clinical_date`), as the intake dates it.
+  const own = rows.map((r) => intakeDecision(r.content, state, r.received.toISOString()));
+  const decided = withinMessage(rows.map((r) => r.content), own, (d: IntakeDecision) => d.store);
+  const discarded = decided.flatMap(({ decision }, i) => (decision.store ? [] : [{ key: { resourceType: rows[i].resource_type, id: rows[i].id }, reason: decision.reason }]));
+  await countDiscarded(scope, discarded.map((d) => ({ reason: d.reason, resourceType: d.key.resourceType })));
+  if (!state.optedOut) await purgeResources(scope.tx, discarded.map((d) => d.key), deleteIndex);
+}
