@@ -46,6 +46,8 @@ const NO_RECORD_DATA: Record<string, string> = {
   'POST /admin/ingest/errors/:id/retry': 'returns only the processing status',
   'POST /admin/users': 'returns the account the administrator created',
   'POST /admin/clients': 'returns the client the administrator registered',
+  'PUT /admin/users/:username/disabled': 'returns only the account name and its new state',
+  'PUT /admin/clients/:clientId/disabled': 'returns only the client id and its new state',
   'POST /admin/break-glass/:seq/review': 'returns the review record (who reviewed, notes)',
   'POST /admin/audit-requests': 'returns the request record (person id, channel, status)',
   'POST /admin/audit-requests/:id/fulfil': 'returns the request record; the report itself is GET $access-report',

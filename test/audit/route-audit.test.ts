@@ -159,6 +159,8 @@ describe.each(kinds)('every route is audited on %s', (kind) => {
     await audited('POST', '/admin/users', admin(['admin']), { username: 'new.user', password: 'a-long-enough-password', role: 'registrar', displayName: 'New User' });
     await audited('GET', '/admin/clients', admin(['admin']));
     await audited('POST', '/admin/clients', denied(['admin', 'denied']), { clientId: 'nope' });
+    await audited('PUT', '/admin/users/new.user/disabled', admin(['admin']), { disabled: true });
+    await audited('PUT', '/admin/clients/no-such-client/disabled', admin(['admin']), { disabled: true });
     await audited('GET', '/admin/users', denied(['admin', 'denied']));
     const po = (actions: string[], personId?: string): Expectation => ({ actions, outcome: 'success', role: 'privacy-officer', personId });
     await audited('GET', `/fhir/Patient/${enc.patients.B}/$access-report`, po(['audit-report', 'read'], enc.personId));

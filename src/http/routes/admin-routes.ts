@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { AuthInputError } from '../../auth/auth-service.ts';
-import { badRequest, forbidden } from '../../fhir/outcome.ts';
+import { badRequest, conflict, forbidden, notFound } from '../../fhir/outcome.ts';
+import { WEB_CLIENT_ID } from '../../auth/clients.ts';
 import type { Services } from '../../services.ts';
 import type { AccessContext } from '../../access/context.ts';
 
@@ -8,13 +9,19 @@ function requireAdmin(ctx: AccessContext): void {
   if (ctx.role !== 'admin') throw forbidden('Only HIE administrators manage users and system clients.');
 }
 
-async function wrapInput<T>(fn: () => Promise<T>): Promise<T> {
+/** The account store's input errors as 400, or as 404 where the input names an account (`missing`). */
+async function wrapInput<T>(fn: () => Promise<T>, missing = false): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof AuthInputError) throw badRequest(err.message);
+    if (err instanceof AuthInputError) throw missing ? notFound(err.message) : badRequest(err.message);
     throw err;
   }
+}
+
+function disabledFlag(body: { disabled?: unknown } | undefined): boolean {
+  if (typeof body?.disabled !== 'boolean') throw badRequest('The body must be {"disabled": true} or {"disabled": false}.', ['disabled']);
+  return body.disabled;
 }
 
 /**
@@ -43,6 +50,14 @@ export async function adminRoutes(app: FastifyInstance, s: Services): Promise<vo
     await s.gate.run(request.ctx, { action: 'admin', query: 'add user' }, async () => undefined);
     return reply.status(201).send(user);
   });
+  // Disabling ends the user's sessions and refuses their access tokens at once (src/auth/token-liveness.ts).
+  app.put<{ Params: { username: string }; Body: { disabled?: unknown } }>('/admin/users/:username/disabled', async (request) => {
+    requireAdmin(request.ctx);
+    const disabled = disabledFlag(request.body);
+    await audited(s, request.ctx, `${disabled ? 'disable' : 'enable'} user`);
+    await wrapInput(() => s.auth.setUserDisabled(request.params.username, disabled), true);
+    return { username: request.params.username, disabled };
+  });
   app.get('/admin/clients', async (request) => {
     requireAdmin(request.ctx);
     const clients = await s.auth.listClients();
@@ -57,5 +72,13 @@ export async function adminRoutes(app: FastifyInstance, s: Services): Promise<vo
     }));
     await s.gate.run(request.ctx, { action: 'admin', query: 'add client' }, async () => undefined);
     return reply.status(201).send(client);
+  });
+  app.put<{ Params: { clientId: string }; Body: { disabled?: unknown } }>('/admin/clients/:clientId/disabled', async (request) => {
+    requireAdmin(request.ctx);
+    const disabled = disabledFlag(request.body);
+    if (request.params.clientId === WEB_CLIENT_ID) throw conflict('The built-in web app cannot be disabled: every user signs in through it. Disable users instead.');
+    await audited(s, request.ctx, `${disabled ? 'disable' : 'enable'} client`);
+    await wrapInput(() => s.auth.setClientDisabled(request.params.clientId, disabled), true);
+    return { clientId: request.params.clientId, disabled };
   });
 }

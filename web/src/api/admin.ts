@@ -22,6 +22,11 @@ export const retryIngestError = (id: string): Promise<{ status: string }> =>
 export const listUsers = (): Promise<UserSummary[]> => requestJson('/admin/users');
 export const addUser = (user: NewUser): Promise<unknown> => post('/admin/users', user);
 export const listClients = (): Promise<ClientSummary[]> => requestJson('/admin/clients');
+/** Disabling cuts the account off at once: its sessions end and its access tokens are refused. */
+export const setUserDisabled = (username: string, disabled: boolean): Promise<unknown> =>
+  requestJson(`/admin/users/${encodeURIComponent(username)}/disabled`, { method: 'PUT', body: { disabled } });
+export const setClientDisabled = (clientId: string, disabled: boolean): Promise<unknown> =>
+  requestJson(`/admin/clients/${encodeURIComponent(clientId)}/disabled`, { method: 'PUT', body: { disabled } });
 export const addClient = (client: NewClient): Promise<unknown> => post('/admin/clients', client);
 
 export const breakGlassEvents = (): Promise<BreakGlassEvent[]> => requestJson('/admin/break-glass');

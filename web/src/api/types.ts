@@ -90,6 +90,7 @@ export interface UserSummary {
   organizationId?: string;
   displayName: string;
   mfaRequired: boolean;
+  disabled: boolean;
 }
 
 export interface NewUser {
@@ -105,6 +106,7 @@ export interface ClientSummary {
   name: string;
   organizationId?: string;
   scopes: string[];
+  disabled: boolean;
 }
 
 export interface NewClient {
