@@ -1,9 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../store/database.ts';
 import { appendAudit, loadCheckpointKey, verifyChain } from './chain.ts';
+import { readCheckpointLog } from './checkpoint.ts';
 import { startCheckpoints } from './checkpoint-schedule.ts';
 import { migratedPglite, readOf } from './test-support.ts';
 
@@ -28,6 +29,11 @@ describe('startCheckpoints', () => {
     const key = await loadCheckpointKey(keyDir);
     expect(key).toBeDefined();
     expect(await verifyChain(db, { key })).toMatchObject({ ok: true, count: 3, checkpoints: 1, signaturesChecked: true });
+    // The same signed checkpoint also lands outside the database, where deleting checkpoint rows cannot reach it.
+    const outside = await readCheckpointLog(keyDir);
+    expect(outside).toMatchObject([{ chain: 1, seq: 3 }]);
+    expect(await readFile(join(keyDir, 'audit-checkpoints.ndjson'), 'utf8')).toContain(outside[0].signature);
+    expect(await verifyChain(db, { key, externalCheckpoints: outside })).toMatchObject({ ok: true, checkpoints: 1 });
   });
 
   it('does nothing when switched off', async () => {

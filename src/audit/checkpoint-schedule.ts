@@ -1,5 +1,5 @@
 import type { Queryable } from '../store/database.ts';
-import { loadCheckpointKey, writeCheckpoint } from './checkpoint.ts';
+import { appendCheckpointLog, loadCheckpointKey, writeCheckpoint } from './checkpoint.ts';
 
 export interface CheckpointLog {
   info(obj: object, msg: string): void;
@@ -19,6 +19,7 @@ export async function startCheckpoints(db: Queryable, keyDir: string, minutes: n
     running = running.then(async () => {
       try {
         const cps = await writeCheckpoint(db, key);
+        await appendCheckpointLog(keyDir, cps);
         log.info({ chains: cps.length, entries: cps.reduce((n, c) => n + c.seq, 0) }, 'audit checkpoint signed');
       } catch (err) {
         log.error({ err: (err as Error).message }, 'audit checkpoint failed');

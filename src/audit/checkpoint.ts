@@ -1,10 +1,15 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Queryable } from '../store/database.ts';
 
 export const CHECKPOINT_KEY_FILE = 'audit-checkpoint.key';
+/**
+ * Every signed checkpoint is also appended here (NDJSON, next to the key, outside the database): whoever can rewrite
+ * the database could otherwise delete the truncated tail, its checkpoints and roll the published head back together.
+ */
+export const CHECKPOINT_LOG_FILE = 'audit-checkpoints.ndjson';
 
 /** The Ed25519 key that signs checkpoints. Kept in `<dataDir>/keys`, never in the database. */
 export interface CheckpointKey {
@@ -82,6 +87,23 @@ export async function writeCheckpoint(db: Queryable, key: CheckpointKey, now: Da
     out.push({ chain, seq, hash: tail.hash, signature, keyId: key.keyId, createdAt });
   }
   return out;
+}
+
+/** Appends checkpoints to `<keyDir>/audit-checkpoints.ndjson` (mode 0600), the copy the database cannot remove. */
+export async function appendCheckpointLog(keyDir: string, checkpoints: Checkpoint[]): Promise<void> {
+  if (checkpoints.length === 0) return;
+  await mkdir(keyDir, { recursive: true, mode: 0o700 });
+  await appendFile(join(keyDir, CHECKPOINT_LOG_FILE), checkpoints.map((c) => JSON.stringify(c) + '\n').join(''), { mode: 0o600 });
+}
+
+/** The checkpoints kept outside the database (none when the file is absent). */
+export async function readCheckpointLog(keyDir: string): Promise<Checkpoint[]> {
+  const file = join(keyDir, CHECKPOINT_LOG_FILE);
+  if (!existsSync(file)) return [];
+  return (await readFile(file, 'utf8')).split('\n').filter((l) => l.trim()).map((l) => {
+    const c = JSON.parse(l) as Checkpoint;
+    return { chain: Number(c.chain), seq: Number(c.seq), hash: c.hash, signature: c.signature, keyId: c.keyId, createdAt: c.createdAt };
+  });
 }
 
 export async function listCheckpoints(db: Queryable): Promise<Checkpoint[]> {

@@ -1,11 +1,11 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../store/database.ts';
-import { retentionCutoff, verifyArchive } from './archive.ts';
+import { checkArchive, retentionCutoff, verifyArchive } from './archive.ts';
 import { appendAudit } from './chain.ts';
-import { auditCheckpoint, auditExport, auditVerify } from './cli-commands.ts';
+import { auditCheckpoint, auditExport, auditVerify, auditVerifyArchive } from './cli-commands.ts';
 import { migratedPglite, readOf } from './test-support.ts';
 
 let db: Database;
@@ -52,6 +52,41 @@ describe('audit CLI commands', () => {
     await db.query('alter table audit_log enable always trigger audit_log_no_update');
     const bad = await auditVerify(db, join(dir, 'keys'));
     expect(bad).toMatchObject({ ok: false, text: 'audit log TAMPERED: entry 2 entry was changed' });
+  });
+});
+
+describe('archives checked on their own and against the log', () => {
+  it('finds lines removed at either end of an archive (manifest) and a file the log never exported', async () => {
+    const own = await migratedPglite();
+    for (let i = 1; i <= 5; i++) await own.transaction((tx) => appendAudit(tx, readOf(`q${i}`, `Patient/${i}`), { now: new Date(`2026-0${i}-01T00:00:00Z`) }));
+    const out = join(dir, 'ends.ndjson');
+    await auditExport(own, { before: new Date('2026-05-01T00:00:00Z'), out });
+    expect(await auditVerifyArchive(own, out)).toMatchObject({ ok: true, text: `archive OK: 4 entries in ${out}, checked against its chains, its manifest, the audit log` });
+    const lines = (await readFile(out, 'utf8')).trim().split('\n');
+    await writeFile(out, lines.slice(1).join('\n') + '\n');
+    expect(await verifyArchive(out)).toMatchObject({ ok: true }); // each remaining chain link is intact
+    expect(await checkArchive(out)).toEqual({ ok: false, text: `archive TAMPERED: ${out} does not match its manifest (sha256, count (3, manifest 4), first entry, first previous hash)` });
+    await writeFile(out, lines.slice(0, -1).join('\n') + '\n');
+    expect((await checkArchive(out)).text).toBe(`archive TAMPERED: ${out} does not match its manifest (sha256, count (3, manifest 4), last entry, last hash)`);
+    await rm(`${out}.manifest.json`);
+    expect(await auditVerifyArchive(own, out)).toMatchObject({ ok: false, text: expect.stringContaining('the audit log recorded no export of') });
+  });
+});
+
+describe('checkpoints kept outside the database', () => {
+  it('reveal a truncated tail even when its checkpoint rows are deleted and the published head rolled back', async () => {
+    const own = await migratedPglite();
+    const keyDir = join(dir, 'keys-outside');
+    for (let i = 1; i <= 6; i++) await own.transaction((tx) => appendAudit(tx, readOf(`r${i}`, `Patient/${i}`)));
+    await auditCheckpoint(own, keyDir);
+    expect(await readFile(join(keyDir, 'audit-checkpoints.ndjson'), 'utf8')).toContain('"seq":6');
+    for (const t of ['audit_log', 'audit_checkpoints', 'audit_chain_head']) await own.query(`alter table ${t} disable trigger all`);
+    await own.query('delete from audit_log where seq > 4');
+    await own.query('delete from audit_checkpoints');
+    await own.query('update audit_chain_head set seq = 4, hash = (select hash from audit_log where seq = 4) where id = 1');
+    expect(await auditVerify(own, keyDir)).toMatchObject({
+      ok: false, text: 'audit log TAMPERED: entry 5 and every later entry are missing (the log was truncated)',
+    });
   });
 });
 

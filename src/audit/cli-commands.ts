@@ -1,6 +1,6 @@
 import type { Queryable } from '../store/database.ts';
-import { exportArchive, type ArchiveManifest } from './archive.ts';
-import { loadCheckpointKey, writeCheckpoint } from './checkpoint.ts';
+import { checkArchive, exportArchive, type ArchiveManifest } from './archive.ts';
+import { appendCheckpointLog, loadCheckpointKey, readCheckpointLog, writeCheckpoint } from './checkpoint.ts';
 import { verifyChain, type VerifyResult } from './verify.ts';
 
 /** What the CLI prints and its exit status. */
@@ -21,7 +21,7 @@ const PROBLEM_TEXT: Record<string, string> = {
 /** `katahdin audit verify`: walks the chain and checks checkpoints with the key in `keyDir` when present. */
 export async function auditVerify(db: Queryable, keyDir: string): Promise<CommandResult<VerifyResult>> {
   const key = await loadCheckpointKey(keyDir);
-  const result = await verifyChain(db, { key });
+  const result = await verifyChain(db, { key, externalCheckpoints: await readCheckpointLog(keyDir) });
   if (result.ok) {
     const sig = result.signaturesChecked ? 'signatures verified' : 'signatures NOT checked (no checkpoint key found)';
     return { ok: true, result, text: `audit log OK: ${result.count} entries, ${result.checkpoints} checkpoints, ${sig}` };
@@ -33,7 +33,9 @@ export async function auditVerify(db: Queryable, keyDir: string): Promise<Comman
 /** `katahdin audit checkpoint`: signs the current heads (creating the key on first use). */
 export async function auditCheckpoint(db: Queryable, keyDir: string): Promise<CommandResult<{ seq: number; hash: string; chains: number }>> {
   const key = (await loadCheckpointKey(keyDir, { create: true }))!;
-  const [first, ...others] = await writeCheckpoint(db, key);
+  const cps = await writeCheckpoint(db, key);
+  await appendCheckpointLog(keyDir, cps);
+  const [first, ...others] = cps;
   const more = others.length ? ` (and the heads of ${others.length} more chains)` : '';
   return { ok: true, result: { seq: first.seq, hash: first.hash, chains: others.length + 1 }, text: `checkpoint at entry ${first.seq}${more} signed with key ${first.keyId}` };
 }
@@ -44,6 +46,12 @@ export async function auditExport(db: Queryable, opts: { before: Date; out: stri
   const m = await exportArchive(db, opts.before, opts.out);
   const range = m.count ? `entries ${m.firstSeq}–${m.lastSeq}, last hash ${m.lastHash}` : 'no entries';
   return { ok: true, result: m, text: `exported ${m.count} audit entries before ${m.before} to ${opts.out} (${range}); manifest ${opts.out}.manifest.json` };
+}
+
+/** `katahdin audit verify-archive --file FILE`: the file's chains, its manifest, and the log's record of the export. */
+export async function auditVerifyArchive(db: Queryable, file: string): Promise<CommandResult<null>> {
+  const res = await checkArchive(file, db);
+  return { ...res, result: null };
 }
 
 function emptyManifest(before: Date): ArchiveManifest {

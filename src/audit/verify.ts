@@ -12,6 +12,11 @@ export type VerifyResult =
 export interface VerifyOptions {
   /** The checkpoint key; without it checkpoint hashes are compared but signatures are not checked. */
   key?: CheckpointKey;
+  /**
+   * Checkpoints kept outside the database (`readCheckpointLog`): checked with those in `audit_checkpoints`, so deleting
+   * checkpoint rows together with the tail they cover does not hide a truncation.
+   */
+  externalCheckpoints?: Checkpoint[];
   batchSize?: number;
 }
 
@@ -87,6 +92,13 @@ async function verifyOne(db: Queryable, head: { id: number; seq: number; hash: s
   return result.count;
 }
 
+/** The database's checkpoints plus those only found outside it (the same signed checkpoint counted once). */
+function mergeCheckpoints(stored: Checkpoint[], external: Checkpoint[]): Checkpoint[] {
+  const key = (c: Checkpoint) => `${c.chain}|${c.seq}|${c.hash}|${c.createdAt}|${c.signature}`;
+  const seen = new Set(stored.map(key));
+  return [...stored, ...external.filter((c) => !seen.has(key(c)))];
+}
+
 /**
  * Walks every chain in position order and reports the first changed, removed or reordered entry of the first
  * broken chain; then compares each chain's tail with its head and with every signed checkpoint, which reveals
@@ -96,7 +108,7 @@ export async function verifyChain(db: Queryable, opts: VerifyOptions = {}): Prom
   const published = (await db.query<{ id: number; seq: number | string; hash: string }>('select id, seq, hash from audit_chain_head order by id')).rows
     .map((h) => ({ id: Number(h.id), seq: Number(h.seq), hash: h.hash }));
   if (!published.some((h) => h.id === 1)) return { ok: false, firstBadSeq: 1, problem: 'truncated', chain: 1 };
-  const checkpoints = await listCheckpoints(db);
+  const checkpoints = mergeCheckpoints(await listCheckpoints(db), opts.externalCheckpoints ?? []);
   // A chain deleted whole, head row included, still has its signed checkpoints: walk it as an empty chain, so the
   // checkpoints reveal the truncation.
   const heads = [...published];

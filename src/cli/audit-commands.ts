@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { auditCheckpoint, auditExport, auditVerify, type CommandResult } from '../audit/cli-commands.ts';
+import { retentionCutoff } from '../audit/archive.ts';
+import { auditCheckpoint, auditExport, auditVerify, auditVerifyArchive, type CommandResult } from '../audit/cli-commands.ts';
 import { loadConfig } from '../config.ts';
 import { openDatabase } from '../services.ts';
 import type { Database } from '../store/database.ts';
@@ -31,12 +32,21 @@ export const AUDIT_COMMANDS: CliCommand[] = [
     run: () => withAuditDb((db, keyDir) => auditCheckpoint(db, keyDir)),
   },
   {
-    name: 'audit export', usage: 'audit export --before <date> --out <file>', summary: 'archive audit entries before a date as NDJSON with chain hashes',
+    name: 'audit export', usage: 'audit export [--before <date>] --out <file>',
+    summary: 'archive audit entries before a date (default: older than AUDIT_RETENTION_YEARS) as NDJSON with chain hashes; rows are kept',
     async run(args) {
       const p = parseArgs(args, ['before', 'out']);
-      const before = new Date(requireFlag(p, 'before'));
+      const before = p.flags.before === undefined ? retentionCutoff(loadConfig().auditRetentionYears) : new Date(requireFlag(p, 'before'));
       const out = requireFlag(p, 'out');
       return withAuditDb((db) => auditExport(db, { before, out }));
+    },
+  },
+  {
+    name: 'audit verify-archive', usage: 'audit verify-archive --file <file>',
+    summary: "check an exported archive: its chains, its manifest, the log's record of the export and the live hashes",
+    async run(args) {
+      const file = requireFlag(parseArgs(args, ['file']), 'file');
+      return withAuditDb((db) => auditVerifyArchive(db, file));
     },
   },
 ];

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -83,6 +83,24 @@ describe.each(kinds)('katahdin audit verify / checkpoint / export on %s', (kind)
     expect(exported.code).toBe(0);
     expect((await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l).seq)).toEqual([1, 2, 3]);
     expect((await katahdin(env, 'audit', 'export', '--before', 'not-a-date', '--out', out)).code).toBe(1);
+    expect(await katahdin(env, 'audit', 'verify-archive', '--file', out)).toEqual({
+      code: 0, text: `archive OK: 3 entries in ${out}, checked against its chains, its manifest, the audit log`,
+    });
+  });
+
+  it('audit export defaults to entries older than AUDIT_RETENTION_YEARS; verify-archive finds an edited archive', async () => {
+    const old = join(dataDir, 'retention.ndjson');
+    const res = await katahdin({ ...env, AUDIT_RETENTION_YEARS: '7' }, 'audit', 'export', '--out', old);
+    const cutoff = new Date();
+    cutoff.setUTCFullYear(cutoff.getUTCFullYear() - 7);
+    expect(res).toEqual({ code: 0, text: expect.stringContaining(`exported 0 audit entries before ${cutoff.toISOString().slice(0, 10)}`) });
+    const out = join(dataDir, 'archive.ndjson');
+    const lines = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    lines[0].source_ip = '6.6.6.6';
+    await writeFile(out, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    expect(await katahdin(env, 'audit', 'verify-archive', '--file', out)).toEqual({
+      code: 1, text: `archive TAMPERED: entry 1 was changed, removed or reordered in ${out}`,
+    });
   });
 
   // Each tamper is earlier in the chain than the one before, so each becomes the first bad entry reported.

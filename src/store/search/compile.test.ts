@@ -79,6 +79,15 @@ describe('compileSearch SQL text', () => {
     expect(q.values.slice(3)).toEqual(['smi%', 'jo%']);
   });
 
+  it(':missing values are OR-ed like any other: true,false asks for every row', () => {
+    const where = (type: string, q: string) => toQuery(compile(type, q).count).text.split('(true) and ')[1];
+    expect(where('Patient', 'gender:missing=true,false')).toBe('true');
+    expect(where('Patient', 'gender:missing=false,true')).toBe('true');
+    expect(where('Patient', 'gender:missing=true')).toMatch(/^not exists \(select 1 from search_token/);
+    expect(where('Patient', '_lastUpdated:missing=true,false')).toBe('true');
+    expect(where('Patient', '_lastUpdated:missing=true')).toBe('false');
+  });
+
   it('applies the row filter inside chains and _has', () => {
     const { request } = parseSearch('Patient', [['_has:Condition:patient:code', 'B20'], ['general-practitioner.name', 'x']], { strict: true });
     const seen: string[] = [];

@@ -51,9 +51,12 @@ function indexRows(ctx: Ctx, type: string, r: string, def: SearchParamDef): { i:
   return { i, from };
 }
 
+/** The `:missing` values asked for, OR-ed: `true,false` asks for both. */
+const missingWanted = (f: ParamFilter) => new Set(f.values.map((v) => v.kind === 'missing' && v.missing));
+
 function columnCondition(r: string, f: ParamFilter): Sql {
-  const missing = f.values.find((v) => v.kind === 'missing');
-  if (missing) return missing.missing ? sql`false` : sql`true`;
+  // The row always has its id and last_updated.
+  if (f.modifier === 'missing') return missingWanted(f).has(false) ? sql`true` : sql`false`;
   if (f.param.column === 'id') {
     const ids = f.values.flatMap((v) => (v.kind === 'token' && v.code !== undefined ? [v.code] : []));
     const cond = sql`${raw(r)}.id = any(${ids}::text[])`;
@@ -68,8 +71,9 @@ export function paramCondition(ctx: Ctx, type: string, r: string, f: ParamFilter
   if (f.param.column) return columnCondition(r, f);
   const { i, from } = indexRows(ctx, type, r, f.param);
   if (f.modifier === 'missing') {
-    const missing = f.values.some((v) => v.kind === 'missing' && v.missing);
-    return missing ? sql`not exists (select 1 ${from})` : sql`exists (select 1 ${from})`;
+    const wanted = missingWanted(f);
+    if (wanted.size === 2) return sql`true`;
+    return wanted.has(true) ? sql`not exists (select 1 ${from})` : sql`exists (select 1 ${from})`;
   }
   const indexed = sql`exists (select 1 ${from} and ${or(f.values.map((v) => valueCondition(i, v, f.modifier)))})`;
   const match = f.protectedHashes?.length ? or([...(f.values.length ? [indexed] : []), protectedMatch(type, r, f.protectedHashes)]) : indexed;

@@ -67,6 +67,12 @@ describe('extractIndex', () => {
     expect(ix.reference.find((r) => r.param === 'general-practitioner')).toEqual({ param: 'general-practitioner', targetType: 'Practitioner', targetId: 'dr1', ref: 'Practitioner/dr1' });
   });
 
+  it('indexes a name given as text alone and an address without line or city', () => {
+    const ix = extractIndex({ resourceType: 'Patient', id: 'p2', name: [{ text: 'Ana Lí' }], address: [{ state: 'ME', country: 'US' }] });
+    expect(ix.string.filter((s) => s.param === 'name').map((s) => s.value)).toEqual(['ana li']);
+    expect(ix.string.filter((s) => s.param === 'address').map((s) => s.value)).toEqual(['me', 'us']);
+  });
+
   it('indexes an Observation: CodeableConcept text, open Period, quantity, absolute reference', () => {
     const ix = extractIndex(obs);
     expect(ix.token.filter((t) => t.param === 'code')).toEqual([

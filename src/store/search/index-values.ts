@@ -38,18 +38,17 @@ function stringValue(raw: string): StringValue {
   return { value: normalizeText(raw).slice(0, MAX_INDEXED_TEXT), raw };
 }
 
-/** String parameters: the text itself, or the searchable parts of a HumanName or Address. */
+/**
+ * String parameters: the text itself, or every searchable part of a HumanName or Address. Not chosen by `tv.type`
+ * (the fast path leaves it unknown) nor guessed from a field: a name may be `text` alone, an address only a state.
+ */
 export function toStrings(tv: TypedValue): StringValue[] {
   const v = tv.value as unknown;
   if (typeof v === 'string') return [stringValue(v)];
   if (!isObj(v)) return [];
-  if (tv.type === 'HumanName' || 'family' in v || 'given' in v) {
-    return strings(v.text, v.family, v.given, v.prefix, v.suffix).map(stringValue);
-  }
-  if (tv.type === 'Address' || 'city' in v || 'line' in v) {
-    return strings(v.text, v.line, v.city, v.district, v.state, v.postalCode, v.country).map(stringValue);
-  }
-  return [];
+  const nameParts = [v.family, v.given, v.prefix, v.suffix];
+  const addressParts = [v.line, v.city, v.district, v.state, v.postalCode, v.country];
+  return strings(v.text, ...nameParts, ...addressParts).map(stringValue);
 }
 
 function coding(c: Coding): TokenValue {

@@ -5,7 +5,7 @@ import type { SearchParamDef } from './search-parameters.ts';
 import type { ParamFilter, Prefix, SearchValue } from './types.ts';
 
 const PREFIXES = new Set(['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap']);
-const NUMBER = /^[+-]?(\d+)(?:\.(\d+))?(?:[eE][+-]?\d+)?$/;
+const NUMBER = /^[+-]?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 /** Shortened for messages: never echo large or arbitrary input back. */
@@ -49,14 +49,20 @@ function dateValue(def: SearchParamDef, text: string): SearchValue {
   return { kind: 'date', prefix, ...range };
 }
 
+/** Half a unit of the last digit given, `places` after the point (less the exponent): `100` → 0.5, `5.40` → 0.005, `1e2` → 50. */
+function halfUnit(places: number): string {
+  return places >= 0 ? `0.${'0'.repeat(places)}5` : `5${'0'.repeat(-places - 1)}`;
+}
+
 function numberValue(def: SearchParamDef, text: string, quantity: boolean): SearchValue {
   const { prefix, rest } = prefixed(def, text);
   const [num, system, code, extra] = splitEscaped(rest, '|').map(unescape);
   const m = NUMBER.exec(num);
-  if (!m || extra !== undefined || (!quantity && system !== undefined)) throw bad(def, `'${shown(text)}' is not a ${def.type}`);
-  const decimals = m[2]?.length ?? 0;
-  const half = /[eE]/.test(num) ? '0' : `0.${'0'.repeat(decimals)}5`;
-  return { kind: 'number', prefix, value: num, half, ...(system ? { system } : {}), ...(code ? { code } : {}) };
+  // Exponents are bounded: PostgreSQL's numeric and the half-unit string both grow with them.
+  if (!m || extra !== undefined || (!quantity && system !== undefined) || Math.abs(Number(m[3] ?? 0)) > 300) {
+    throw bad(def, `'${shown(text)}' is not a ${def.type}`);
+  }
+  return { kind: 'number', prefix, value: num, half: halfUnit((m[2]?.length ?? 0) - Number(m[3] ?? 0)), ...(system ? { system } : {}), ...(code ? { code } : {}) };
 }
 
 function tokenValue(def: SearchParamDef, text: string, modifier: ParamFilter['modifier']): SearchValue {

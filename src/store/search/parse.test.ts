@@ -32,6 +32,12 @@ describe('parseSearch', () => {
     expect(combo.values).toEqual([{ kind: 'token', code: 'a,b' }]);
   });
 
+  it('an exponent sets the precision of eq: half a unit of the last digit given', () => {
+    const half = (v: string) => ((parse('RiskAssessment', `probability=${v}`).request.filters[0] as ParamFilter).values[0] as { half: string }).half;
+    expect([half('100'), half('1e2'), half('1.5e2'), half('2.50e-1')]).toEqual(['0.5', '50', '5', '0.0005']);
+    expect(status(() => parse('RiskAssessment', 'probability=1e999999999'))).toBe(400);
+  });
+
   it('resolves references: relative, bare id with type modifier, own absolute URL, canonical', () => {
     const { request } = parse('Observation', 'subject=Patient/1&subject:Patient=2&subject=http://hie.test/fhir/Patient/3&subject=http://elsewhere.org/Patient/4');
     expect((request.filters as ParamFilter[]).map((f) => f.values[0])).toEqual([

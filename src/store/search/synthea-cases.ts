@@ -67,6 +67,7 @@ export function countCases(now: number): CountCase[] {
     { query: 'Observation?value-quantity=le50|http://unitsofmeasure.org|kg', expected: count('Observation', (o) => o.valueQuantity?.value <= 50 && o.valueQuantity.code === 'kg') },
     { query: 'Observation?value-quantity=ap70', expected: count('Observation', (o) => o.valueQuantity?.value >= 63 && o.valueQuantity.value <= 77) },
     { query: 'Observation?value-quantity=164.3', expected: count('Observation', (o) => o.valueQuantity?.value >= 164.25 && o.valueQuantity.value < 164.35) },
+    { query: 'Observation?value-quantity=1.643e2', expected: count('Observation', (o) => o.valueQuantity?.value >= 164.25 && o.valueQuantity.value < 164.35) },
     { query: 'Observation?value-quantity=ne0', expected: count('Observation', (o) => o.valueQuantity && !(o.valueQuantity.value >= -0.5 && o.valueQuantity.value < 0.5)) },
     { query: `Observation?subject=${PATIENT}`, expected: count('Observation', (o) => o.subject.reference === PATIENT) },
     { query: `Observation?patient=${PID}&code=8302-2&date=ge2015`, expected: count('Observation', (o) => o.subject.reference === PATIENT && o.code.coding[0].code === '8302-2' && ms(o.effectiveDateTime) >= ms('2015-01-01')) },
