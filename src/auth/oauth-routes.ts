@@ -39,7 +39,8 @@ export function smartConfiguration(publicUrl: string): Record<string, unknown> {
     response_types_supported: ['code'],
     code_challenge_methods_supported: ['S256'],
     capabilities: [
-      'launch-standalone', 'client-public', 'client-confidential-asymmetric', 'sso-openid-connect',
+      // context-standalone-patient: a patient user asking for launch/patient gets their own Patient (token-endpoint.ts).
+      'launch-standalone', 'context-standalone-patient', 'client-public', 'client-confidential-asymmetric', 'sso-openid-connect',
       'permission-v2', 'permission-patient', 'permission-user', 'permission-offline', 'permission-online',
     ],
   };

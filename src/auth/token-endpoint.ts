@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Queryable } from '../store/database.ts';
+import { newestPatientOfPerson } from '../store/person-patients.ts';
 import type { AuthAuditHook } from './audit-hook.ts';
 import type { AuthService } from './auth-service.ts';
 import { authenticateClient, ClientAuthError, findClient, type Client } from './clients.ts';
@@ -37,6 +38,8 @@ export interface TokenResponse {
   display_name?: string;
   organization_id?: string;
   person_id?: string;
+  /** SMART launch context: the Patient in context, when `launch/patient` was granted and there is one. */
+  patient?: string;
 }
 
 export interface TokenDeps {
@@ -90,7 +93,17 @@ async function activeUser(tx: Queryable, userId: string): Promise<User> {
   return user;
 }
 
-async function userTokens(deps: TokenDeps, user: User, subject: TokenSubject, refreshToken: string): Promise<TokenResponse> {
+/**
+ * The Patient in context for `launch/patient` (SMART standalone launch): a patient user's own record. Other roles
+ * get none, since there is no patient picker to choose one.
+ */
+async function launchPatient(tx: Queryable, subject: TokenSubject): Promise<string | undefined> {
+  if (subject.role !== 'patient' || !subject.personId || !subject.scopes.includes('launch/patient')) return undefined;
+  return newestPatientOfPerson(tx, subject.personId);
+}
+
+async function userTokens(deps: TokenDeps, tx: Queryable, user: User, subject: TokenSubject, refreshToken: string): Promise<TokenResponse> {
+  const patient = await launchPatient(tx, subject);
   const { accessToken, expiresIn } = await deps.auth.tokens.issue(subject);
   const idToken = subject.scopes.includes('openid') ? await deps.auth.tokens.idToken(subject, deps.auth.fhirUser(user)) : undefined;
   return {
@@ -98,6 +111,7 @@ async function userTokens(deps: TokenDeps, user: User, subject: TokenSubject, re
     refresh_token: refreshToken, ...(idToken ? { id_token: idToken } : {}),
     role: subject.role, username: subject.username, display_name: subject.displayName,
     ...(subject.organizationId ? { organization_id: subject.organizationId } : {}), ...(subject.personId ? { person_id: subject.personId } : {}),
+    ...(patient ? { patient } : {}),
   };
 }
 
@@ -143,7 +157,7 @@ async function authorizationCodeGrant(deps: TokenDeps, form: TokenForm, sourceIp
       sessionId: code.sessionId, userId: user.id, clientId: client.clientId, scopes: code.scopes, days: deps.auth.config.refreshTokenDays,
     });
     await deps.audit?.(tx, { type: 'token', outcome: 'success', username: user.username, userId: user.id, clientId: client.clientId, sourceIp, detail: 'authorization_code' });
-    return userTokens(deps, user, subject, refresh);
+    return userTokens(deps, tx, user, subject, refresh);
   });
 }
 
@@ -163,7 +177,7 @@ async function refreshTokenGrant(deps: TokenDeps, form: TokenForm, sourceIp: str
     const scopes = requested.length ? requested.filter((s) => rotated.value.scopes.includes(s)) : rotated.value.scopes;
     const subject = { ...deps.auth.subjectForUser(user, client, scopes, rotated.value.sessionId), scopes };
     await deps.audit?.(tx, { type: 'token', outcome: 'success', username: user.username, userId: user.id, clientId: client.clientId, sourceIp, detail: 'refresh_token' });
-    return userTokens(deps, user, subject, rotated.value.refreshToken);
+    return userTokens(deps, tx, user, subject, rotated.value.refreshToken);
   });
 }
 

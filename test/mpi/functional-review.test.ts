@@ -6,42 +6,23 @@ import { systemContext } from '../../src/access/context.ts';
 // main.ts first: the CLI modules import each other through it.
 import { CliError } from '../../src/main.ts';
 import { MPI_COMMANDS } from '../../src/cli/mpi-commands.ts';
-import { run } from '../../src/store/database.ts';
-import { sql } from '../../src/store/sql.ts';
 import { databaseKinds } from '../support/databases.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
 import { systemClientToken, userWithToken } from '../support/tokens.ts';
+import { demoPatient, jsonCaller, patientWriter, personOfPatient, type Demo } from './support.ts';
 
 const kinds = await databaseKinds();
 const MRN = 'urn:katahdin:id:REVIEW';
-const SSN = 'http://hl7.org/fhir/sid/us-ssn';
 
-interface Demo { mrn: string; given: string; family: string; birthDate: string; gender?: 'male' | 'female'; ssn?: string }
-const patient = (d: Demo): Patient => ({
-  resourceType: 'Patient',
-  identifier: [{ system: MRN, value: d.mrn }, ...(d.ssn ? [{ system: SSN, value: d.ssn }] : [])],
-  name: [{ use: 'official', family: d.family, given: [d.given] }],
-  gender: d.gender ?? 'female',
-  birthDate: d.birthDate,
-  address: [{ line: ['7 Elm St'], city: 'Bangor', postalCode: '04401' }],
-});
+const patient = (d: Demo): Patient => demoPatient(MRN, d, { line: ['7 Elm St'], city: 'Bangor', postalCode: '04401' });
 
 describe.each(kinds)('MPI functional review on %s', (kind) => {
   let server: TestServer;
   let system: string;
   let admin: string;
-  const call = async (token: string, method: string, url: string, body?: unknown) => {
-    const res = await server.app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: res.statusCode, body: res.body ? res.json() : undefined };
-  };
-  const create = async (d: Demo): Promise<string> => {
-    const res = await call(system, 'POST', '/fhir/Patient', patient(d));
-    expect(res.status).toBe(201);
-    return res.body.id;
-  };
-  const update = async (id: string, d: Demo) => expect((await call(system, 'PUT', `/fhir/Patient/${id}`, { ...patient(d), id })).status).toBe(200);
-  const personOf = async (patientId: string) =>
-    (await run<{ person_id: string }>(server.services.db, sql`select person_id from mpi_links where patient_id = ${patientId}`))[0]?.person_id;
+  const call = jsonCaller(() => server);
+  const { create, update } = patientWriter(call, () => system, patient);
+  const personOf = (patientId: string) => personOfPatient(server, patientId);
   const personLinks = async (personId: string) =>
     (await call(admin, 'GET', `/fhir/Person/${personId}`)).body.link?.map((l: { target: { reference: string } }) => l.target.reference).sort() ?? [];
 
@@ -65,8 +46,8 @@ describe.each(kinds)('MPI functional review on %s', (kind) => {
     expect(await personOf(a)).toBe(shared);
     const moved = await personOf(b);
     expect(moved).not.toBe(shared);
-    expect(await personLinks(shared)).toEqual([`Patient/${a}`]);
-    expect(await personLinks(moved)).toEqual([`Patient/${b}`]);
+    expect(await personLinks(shared!)).toEqual([`Patient/${a}`]);
+    expect(await personLinks(moved!)).toEqual([`Patient/${b}`]);
   });
 
   it('an update keeps a record with a steward-confirmed companion (level4 is never undone automatically)', async () => {

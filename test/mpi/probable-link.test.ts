@@ -10,6 +10,7 @@ import { sql } from '../../src/store/sql.ts';
 import { databaseKinds } from '../support/databases.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
 import { systemClientToken, userWithToken } from '../support/tokens.ts';
+import { jsonCaller, personOfPatient } from './support.ts';
 
 const kinds = await databaseKinds();
 const MRN = 'urn:katahdin:id:PROBABLE';
@@ -31,10 +32,7 @@ describe.each(kinds)('MPI probable (level2) links on %s', (kind) => {
   let systemB: string;
   let admin: string;
   let clinicianA: string;
-  const call = async (token: string, method: string, url: string, body?: unknown) => {
-    const res = await server.app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: res.statusCode, body: res.body ? res.json() : undefined };
-  };
+  const call = jsonCaller(() => server);
   const write = async (token: string, resource: object): Promise<string> => {
     const res = await call(token, 'POST', `/fhir/${(resource as { resourceType: string }).resourceType}`, resource);
     expect(res.status).toBe(201);
@@ -42,8 +40,7 @@ describe.each(kinds)('MPI probable (level2) links on %s', (kind) => {
   };
   const observe = (token: string, patientId: string) =>
     write(token, { resourceType: 'Observation', status: 'final', code: { text: 'glucose' }, subject: { reference: `Patient/${patientId}` }, valueQuantity: { value: 101, unit: 'mg/dL' } });
-  const personOf = async (patientId: string) =>
-    (await run<{ person_id: string }>(server.services.db, sql`select person_id from mpi_links where patient_id = ${patientId}`))[0]?.person_id;
+  const personOf = (patientId: string) => personOfPatient(server, patientId);
   const links = async (personId: string): Promise<Array<[string, string | undefined]>> =>
     ((await call(admin, 'GET', `/fhir/Person/${personId}`)).body.link as PersonLink[]).map((l) => [l.target.reference!, l.assurance]);
   const taskFor = async (x: string, y: string) => {

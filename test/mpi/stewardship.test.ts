@@ -8,21 +8,12 @@ import { sql } from '../../src/store/sql.ts';
 import { databaseKinds } from '../support/databases.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
 import { systemClientToken, userWithToken } from '../support/tokens.ts';
+import { demoPatient, jsonCaller, patientWriter, personOfPatient, type Demo } from './support.ts';
 
 const kinds = await databaseKinds();
 const MRN = 'urn:katahdin:id:STEWARD';
-const SSN = 'http://hl7.org/fhir/sid/us-ssn';
 
-interface Demo { mrn: string; given: string; family: string; birthDate: string; ssn?: string; gender?: 'male' | 'female' }
-
-const patient = (d: Demo): Patient => ({
-  resourceType: 'Patient',
-  identifier: [{ system: MRN, value: d.mrn }, ...(d.ssn ? [{ system: SSN, value: d.ssn }] : [])],
-  name: [{ use: 'official', family: d.family, given: [d.given] }],
-  gender: d.gender ?? 'female',
-  birthDate: d.birthDate,
-  address: [{ line: ['12 Harbor Rd'], city: 'Rockland', postalCode: '04841' }],
-});
+const patient = (d: Demo): Patient => demoPatient(MRN, d, { line: ['12 Harbor Rd'], city: 'Rockland', postalCode: '04841' });
 
 interface TaskView { id: string; a: Patient; b: Patient; explanation: Array<{ field: string; level: string; weight: number }> }
 
@@ -30,24 +21,15 @@ describe.each(kinds)('MPI stewardship on %s', (kind) => {
   let server: TestServer;
   let system: string;
   let admin: string;
-  const call = async (token: string, method: string, url: string, body?: unknown) => {
-    const res = await server.app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: res.statusCode, body: res.body ? res.json() : undefined };
-  };
-  const create = async (d: Demo): Promise<string> => {
-    const res = await call(system, 'POST', '/fhir/Patient', patient(d));
-    expect(res.status).toBe(201);
-    return res.body.id;
-  };
-  const update = async (id: string, d: Demo) => expect((await call(system, 'PUT', `/fhir/Patient/${id}`, { ...patient(d), id })).status).toBe(200);
+  const call = jsonCaller(() => server);
+  const { create, update } = patientWriter(call, () => system, patient);
   const observe = async (patientId: string, n: number) => {
     for (let i = 0; i < n; i++) {
       const res = await call(system, 'POST', '/fhir/Observation', { resourceType: 'Observation', status: 'final', code: { text: `reading ${i}` }, subject: { reference: `Patient/${patientId}` }, valueQuantity: { value: 100 + i, unit: 'mg/dL' } });
       expect(res.status).toBe(201);
     }
   };
-  const personOf = async (patientId: string) =>
-    (await run<{ person_id: string }>(server.services.db, sql`select person_id from mpi_links where patient_id = ${patientId}`))[0]?.person_id;
+  const personOf = (patientId: string) => personOfPatient(server, patientId);
   /** Every current non-Person resource of these source Patients: id → person it is filed under. */
   const owners = async (patientIds: string[]) => {
     const rows = await run<{ resource_type: string; id: string; patient_id: string; person_id: string }>(server.services.db, sql`
