@@ -72,12 +72,16 @@ function withPatient(fields: string[], p: FeedPatient): string[] {
   return out;
 }
 
-/** One concrete message: unique MSH-10 and visit/order/document numbers (suffix `n`), the patient's PID. */
+/** One concrete message: unique MSH-10 and visit/order/document numbers (suffix `n`), the patient's PID, processing id P. */
 export function instantiate(t: Template, n: string, patient: FeedPatient): string {
   return t.lines
     .map((fields) => {
       const out = fields[0] === 'PID' ? withPatient(fields, patient) : [...fields];
-      if (out[0] === 'MSH') out[9] = `B${n}`;
+      if (out[0] === 'MSH') {
+        out[9] = `B${n}`;
+        // Production messages (MSH-11 P): several corpus samples are marked training or debugging, which are refused.
+        out[10] = 'P';
+      }
       for (const f of UNIQUE_FIELDS[out[0]] ?? []) {
         if (!out[f]) continue;
         out[f] = out[f].split('~')[0].replace(/^([^^]*)/, (first) => (first ? `${first}-${n}` : first));

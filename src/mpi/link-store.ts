@@ -63,12 +63,12 @@ export class LinkStore implements PatientLinker {
     const leaves = current !== undefined && !current.anchored && !candidates.some((c) => c.decision.decision === 'auto-link');
     const stay = leaves ? undefined : current?.person_id;
     const choice = chooseLink(candidates, stay);
-    const proposedTo = await this.openTasks(scope, patient.id, choice.tasks);
+    await this.openTasks(scope, patient.id, choice.tasks);
     if (choice.autoLinkPersons > 1) {
       scope.note('mpi-link', [], [`Patient/${patient.id}`], { detail: `auto-link candidates in ${choice.autoLinkPersons} persons: sent to review` });
     }
     const personId = choice.best?.personId ?? stay ?? randomUUID();
-    return this.finish(scope, patient.id, personId, 'level3', choice.best?.result, current?.person_id, fingerprint, proposedTo);
+    return this.finish(scope, patient.id, personId, 'level3', choice.best?.result, current?.person_id, fingerprint);
   }
 
   /** Keyed (the record holds the SSN): what `link` decided from, with the model that decided. */
@@ -129,23 +129,22 @@ export class LinkStore implements PatientLinker {
 
   /**
    * Review tasks, one statement; the decision reason rides in the explanation as a zero-weight `decision` entry for
-   * the steward. Returns the persons of the candidates newly proposed: their Persons now list the record at level2.
+   * the steward. The candidates' Persons list the record at level2 from their next write (a decision, a batch relink,
+   * a later link into that person), not here: rewriting another person's Person in every feed transaction made
+   * concurrent messages deadlock on those rows (`bench:ingest`, 2026-12-07: 5 AE of 1,728 messages, p99 847 ms).
    */
-  private async openTasks(scope: GateScope, patientId: string, tasks: LinkChoice['tasks']): Promise<string[]> {
-    if (tasks.length === 0) return [];
+  private async openTasks(scope: GateScope, patientId: string, tasks: LinkChoice['tasks']): Promise<void> {
+    if (tasks.length === 0) return;
     const explanations = tasks.map((t) => JSON.stringify([...t.candidate.result.explanation, { field: 'decision', level: t.reason, weight: 0 }]));
-    const opened = await run<{ patient_b: string }>(scope.tx, sql`insert into mpi_tasks (id, patient_a, patient_b, score, explanation, status, created_at)
+    await run(scope.tx, sql`insert into mpi_tasks (id, patient_a, patient_b, score, explanation, status, created_at)
       select gen_random_uuid()::text, ${patientId}, b, sc, ex::jsonb, 'open', ${scope.settings.now.toISOString()}
       from unnest(${tasks.map((t) => t.candidate.patientId)}::text[], ${tasks.map((t) => t.candidate.result.weight)}::float8[], ${explanations}::text[]) as t(b, sc, ex)
-      on conflict do nothing returning patient_b`);
-    const personOf = new Map(tasks.map((t) => [t.candidate.patientId, t.candidate.personId]));
-    return opened.map((o) => personOf.get(o.patient_b)!);
+      on conflict do nothing`);
   }
 
   /** Records the link, moves the record's data into the person's compartment, refreshes both Person resources. */
   /** `recordHash`: the fingerprint of what `link` decided from; stewardship passes none, so the next update decides anew. */
-  /** `proposedTo`: persons the record was just proposed to (review tasks); their Persons are rewritten with it at level2. */
-  async finish(scope: GateScope, patientId: string, personId: string, assurance: Assurance, result: ScoreResult | undefined, previousPerson: string | undefined, recordHash?: string, proposedTo: readonly string[] = []): Promise<string> {
+  async finish(scope: GateScope, patientId: string, personId: string, assurance: Assurance, result: ScoreResult | undefined, previousPerson: string | undefined, recordHash?: string): Promise<string> {
     await run(scope.tx, sql`insert into mpi_links (patient_id, person_id, assurance, score, explanation, updated_at, record_hash)
       values (${patientId}, ${personId}, ${assurance}, ${result?.weight ?? null}, ${result ? JSON.stringify(result.explanation) : null}::jsonb, ${scope.settings.now.toISOString()}, ${recordHash ?? null})
       on conflict (patient_id) do update set person_id = excluded.person_id, assurance = excluded.assurance,
@@ -153,7 +152,7 @@ export class LinkStore implements PatientLinker {
         record_hash = excluded.record_hash`);
     const joined = await rehomePatient(scope.tx, patientId, personId);
     const moved = previousPerson !== undefined && previousPerson !== personId;
-    const optedOut = await this.writePersons(scope, [...new Set([personId, ...(moved ? [previousPerson] : []), ...proposedTo])]);
+    const optedOut = await this.writePersons(scope, moved ? [personId, previousPerson] : [personId]);
     if (moved) {
       scope.note('mpi-link', [personId, previousPerson], [`Patient/${patientId}`], { detail: `moved to person with assurance ${assurance}` });
     } else if (!previousPerson) {
