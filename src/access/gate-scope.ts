@@ -64,6 +64,14 @@ function assertAudited(row: { audited: boolean } | undefined): void {
   if (!row?.audited) throw new Error('recorded read: audit entry not written');
 }
 
+/**
+ * The labels a stored version is decided on: its own and the current row's. A correction that dropped a label does not
+ * release the labelled version, and a label gained since (relabelling) covers the older ones.
+ */
+function versionLabels(current: { security: string[] }, version: { security: string[] }): string[] {
+  return unique([...current.security, ...version.security]);
+}
+
 /** Whether the caller has any relationship with the row's person, by its fact columns (alias `x`). */
 const RELATED = raw('(x.fact_enc or x.fact_att or x.fact_btg)');
 
@@ -249,9 +257,7 @@ export class GateScope {
     const row = current && (await readVersion(this.tx, type, id, version));
     if (!current || !row) throw notFound(`${type}/${id}/_history/${version} is not known`);
     if (row.deleted) throw gone(`${type}/${id} version ${version} is a deletion`);
-    // The version is decided on its own labels and the current row's: a correction that dropped a label does not
-    // release the labelled version, and a label gained since (relabelling) covers the older ones.
-    return this.deliverOne({ ...current, security: unique([...current.security, ...row.security]) }, row.content, 'vread');
+    return this.deliverOne({ ...current, security: versionLabels(current, row) }, row.content, 'vread');
   }
 
   /**
@@ -379,9 +385,8 @@ export class GateScope {
     for (const row of rows) {
       const meta = byKey.get(`${row.resource_type}/${row.id}`);
       if (!meta) continue;
-      // Checked again in code on the labels the SQL filter used: the version's and the current row's (`readHistory`).
-      const security = unique([...meta.security, ...row.security]);
-      const [content] = row.deleted ? [row.content] : await this.deliver([{ ...meta, security, content: row.content }], 'history');
+      // Checked again in code on the labels the SQL filter used (`readHistory`).
+      const [content] = row.deleted ? [row.content] : await this.deliver([{ ...meta, security: versionLabels(meta, row), content: row.content }], 'history');
       out.push({ ...row, content });
     }
     return { entries: out, total };
