@@ -307,12 +307,10 @@ export class GateScope {
   /** `deliver` for rows that brought their facts with them (`deliveryColumns`). */
   private deliverRows(rows: DeliveryRow[], action: AuditAction, opts: DeliverOptions = {}): Resource[] {
     const facts = new Map<string, PersonFacts>();
-    const orgNames = new Map<string, string>();
     for (const row of rows) {
       if (row.person_id) facts.set(row.person_id, factsFromColumns(row.person_id, row));
-      if (row.source_org && row.org_name) orgNames.set(row.source_org, row.org_name);
     }
-    return this.deliverWith(rows, facts, orgNames, action, opts);
+    return this.deliverWith(rows, facts, orgNamesOf(rows), action, opts);
   }
 
   /**
@@ -369,10 +367,15 @@ export class GateScope {
     const where = sql`where r.person_id = ${personId} and r.deleted = false and ${condition}${this.scopedTypes(raw('r'))}
       ${opts.since ? sql`and r.last_updated >= ${opts.since}` : sql``}
       ${opts.types?.length ? sql`and r.resource_type = any(${opts.types}::text[])` : sql``}`;
-    const rows = await run<ResultRow>(this.tx, sql`select ${ROW_COLUMNS} from resources r ${where}
-      order by case r.resource_type when 'Patient' then 0 else 1 end, r.resource_type, r.id limit ${opts.count} offset ${opts.offset}`);
-    const total = (await run<{ total: number }>(this.tx, sql`select count(*)::int as total from resources r ${where}`))[0].total;
-    return { resources: await this.deliver(rows, 'everything', {}, facts && new Map([[personId, facts]])), total };
+    const order = sql`order by case r.resource_type when 'Patient' then 0 else 1 end, r.resource_type, r.id`;
+    // The page is chosen from keys with the total beside it, then only its rows' content and senders' names are read:
+    // one statement where a page, a count and a look-up of names were three.
+    const rows = await run<ResultRow & { org_name: string | null; total: number }>(this.tx, sql`select ${ROW_COLUMNS}, ${this.orgNameColumn(raw('r'))}, k.total
+      from (select r.resource_type, r.id, count(*) over ()::int as total from resources r ${where} ${order} limit ${opts.count} offset ${opts.offset}) k
+      join resources r on r.resource_type = k.resource_type and r.id = k.id ${order}`);
+    const total = rows.length ? rows[0].total : opts.offset === 0 ? 0 : (await run<{ total: number }>(this.tx, sql`select count(*)::int as total from resources r ${where}`))[0].total;
+    const known = facts ? new Map([[personId, facts]]) : await loadPersonFacts(this.tx, this.ctx, rows.length ? [personId] : [], this.settings);
+    return { resources: this.deliverWith(rows, known, orgNamesOf(rows), 'everything'), total };
   }
 
   async history(q: { type?: string; id?: string; since?: string; count: number; offset: number }): Promise<{ entries: StoredRow[]; total: number }> {
@@ -568,6 +571,11 @@ function queryText(type: string, query: Array<[string, string]>): string {
 }
 
 const unique = <T,>(xs: T[]): T[] => [...new Set(xs)];
+
+/** The senders' names that rows read with `orgNameColumn` brought with them. */
+function orgNamesOf(rows: Array<{ source_org: string | null; org_name: string | null }>): Map<string, string> {
+  return new Map(rows.flatMap((r) => (r.source_org && r.org_name ? [[r.source_org, r.org_name] as const] : [])));
+}
 const splitKey = (k: string) => {
   const i = k.indexOf('/');
   return { resource_type: k.slice(0, i), id: k.slice(i + 1) };

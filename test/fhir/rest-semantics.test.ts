@@ -245,4 +245,23 @@ describe.each(kinds)('FHIR REST semantics on %s', (kind) => {
     expect((await call('GET', `/fhir/Observation/${obs.id}?_summary=count`)).statusCode).toBe(400);
     expect((await call('GET', `/fhir/Observation/${obs.id}?_elements=bad;name`)).statusCode).toBe(400);
   });
+
+  it('$everything pages through the record: every resource once, the Patient first, the total on every page and past the end', async () => {
+    const patient = await create({ resourceType: 'Patient', identifier: [{ system: 'urn:everything', value: 'e1' }], name: [{ family: 'Pager' }], birthDate: '1970-01-01' });
+    const created = [`Patient/${patient.id}`];
+    for (let i = 0; i < 7; i++) {
+      const obs = await create({ resourceType: 'Observation', status: 'final', code: { text: `page-${i}` }, subject: { reference: `Patient/${patient.id}` } });
+      created.push(`Observation/${obs.id}`);
+    }
+    const seen: string[] = [];
+    for (const offset of [0, 3, 6, 9]) {
+      const res = await call('GET', `/fhir/Patient/${patient.id}/$everything?_count=3&_offset=${offset}`);
+      expect(res.statusCode, res.body).toBe(200);
+      const bundle = res.json() as Bundle;
+      expect(bundle.total).toBe(8);
+      seen.push(...(bundle.entry ?? []).map((e) => `${e.resource!.resourceType}/${e.resource!.id}`));
+    }
+    expect(seen[0]).toBe(`Patient/${patient.id}`);
+    expect(seen.sort()).toEqual(created.sort());
+  });
 });
