@@ -27,6 +27,19 @@ describe('loadConfig (privacy-rules §1, §5, §7)', () => {
     expect(() => loadConfig({ DATABASE_POOL_SIZE: 'many' })).toThrow(ConfigError);
   });
 
+  it('reads which facilities each MLLP client certificate may send for, and whether unknown facilities register', () => {
+    const tls = { TLS_CERT_FILE: '/etc/katahdin/cert.pem', TLS_KEY_FILE: '/etc/katahdin/key.pem', TLS_CA_FILE: '/etc/katahdin/senders.pem' };
+    expect(loadConfig({})).toMatchObject({ mllpCertFacilities: new Map(), mllpRegisterUnknownFacilities: true });
+    expect(loadConfig({ ...tls, MLLP_CERT_FACILITIES: ' cn-a = FAC1, FAC2 ;cn-b=FAC3;', MLLP_REGISTER_UNKNOWN_FACILITIES: 'false' })).toMatchObject({
+      mllpCertFacilities: new Map([['cn-a', ['FAC1', 'FAC2']], ['cn-b', ['FAC3']]]),
+      mllpRegisterUnknownFacilities: false,
+    });
+    for (const bad of ['cn-a', '=FAC1', 'cn-a=', 'cn-a=FAC1;cn-a=FAC2']) expect(() => loadConfig({ ...tls, MLLP_CERT_FACILITIES: bad })).toThrow(/MLLP_CERT_FACILITIES/);
+    // Without a CA no certificate is asked for: the list would bind nothing.
+    expect(() => loadConfig({ ...tls, TLS_CA_FILE: '', MLLP_CERT_FACILITIES: 'cn-a=FAC1' })).toThrow(/TLS_CA_FILE/);
+    expect(() => loadConfig({ MLLP_REGISTER_UNKNOWN_FACILITIES: 'sometimes' })).toThrow(/MLLP_REGISTER_UNKNOWN_FACILITIES/);
+  });
+
   it('reads the working hours and time zone of the unusual-access report, refusing nonsense', () => {
     expect(loadConfig({})).toMatchObject({ auditWorkingHours: { start: 7, end: 19 }, auditTimeZone: 'America/New_York' });
     expect(loadConfig({ AUDIT_WORKING_HOURS: '0-24', AUDIT_TIME_ZONE: 'Europe/Paris' })).toMatchObject({ auditWorkingHours: { start: 0, end: 24 }, auditTimeZone: 'Europe/Paris' });

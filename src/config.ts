@@ -39,11 +39,20 @@ export interface Config {
   exportFileResources: number;
   /** How long a bulk export's status and files stay available after the kick-off. */
   exportExpiryHours: number;
+  /** Most `_include`d and `_revinclude`d resources in one page of a search. */
+  searchMaxIncludes: number;
   bodyLimitBytes: number;
   mllpMaxMessageBytes: number;
   mllpIdleTimeoutMs: number;
   /** Comma-separated addresses allowed to connect over MLLP without a client certificate (empty = any, demo only). */
   mllpAllowedAddresses: string[];
+  /**
+   * Client certificate CN → the facilities (MSH-4) it may send for over MLLP. A certificate not listed may send only
+   * for the facility its CN or a DNS/URI subject alternative name names.
+   */
+  mllpCertFacilities: Map<string, string[]>;
+  /** Whether a message over MLLP from a facility without an Organization registers one (else it is refused). */
+  mllpRegisterUnknownFacilities: boolean;
   /** HL7 v2 processing ids (MSH-11) applied to the record; others are rejected (default P: training and debug messages stay out). */
   hl7ProcessingIds: string[];
   corsOrigins: string[];
@@ -89,6 +98,22 @@ function timeZone(env: Env): string {
     throw new ConfigError(`AUDIT_TIME_ZONE must be an IANA time zone such as America/New_York, got "${zone}"`);
   }
   return zone;
+}
+
+/** `cn-a=FAC1,FAC2;cn-b=FAC3`: which facilities each client certificate may send for. */
+function certFacilities(env: Env, caFile: string | undefined): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const entry of (env.MLLP_CERT_FACILITIES ?? '').split(';').map((e) => e.trim()).filter(Boolean)) {
+    const at = entry.indexOf('=');
+    const cn = at > 0 ? entry.slice(0, at).trim() : '';
+    const facilities = entry.slice(at + 1).split(',').map((f) => f.trim()).filter(Boolean);
+    if (!cn || !facilities.length) throw new ConfigError(`MLLP_CERT_FACILITIES must be "cn=FACILITY,FACILITY;cn=FACILITY", got "${entry}"`);
+    if (out.has(cn)) throw new ConfigError(`MLLP_CERT_FACILITIES lists the certificate "${cn}" twice`);
+    out.set(cn, facilities);
+  }
+  // Without a CA no client certificate is asked for, and the list would bind nothing: a plain peer sends as anyone.
+  if (out.size && !caFile) throw new ConfigError('MLLP_CERT_FACILITIES needs client certificates: set TLS_CA_FILE (with TLS_CERT_FILE and TLS_KEY_FILE)');
+  return out;
 }
 
 /** Every connection holds one of the schema's 1,024 audit chains while it lives (0015_audit_session_chains.sql). */
@@ -138,10 +163,13 @@ export function loadConfig(env: Env = process.env): Config {
     auditTimeZone: timeZone(env),
     exportFileResources: Math.max(1, int(env, 'EXPORT_FILE_RESOURCES', 10_000)),
     exportExpiryHours: Math.max(1, int(env, 'EXPORT_EXPIRY_HOURS', 24)),
+    searchMaxIncludes: Math.max(1, int(env, 'SEARCH_MAX_INCLUDES', 1000)),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16 * 1024 * 1024),
     mllpMaxMessageBytes: int(env, 'MLLP_MAX_MESSAGE_BYTES', 4 * 1024 * 1024),
     mllpIdleTimeoutMs: int(env, 'MLLP_IDLE_TIMEOUT_MS', 120_000),
     mllpAllowedAddresses: list(env, 'MLLP_ALLOWED_ADDRESSES'),
+    mllpCertFacilities: certFacilities(env, tls?.caFile),
+    mllpRegisterUnknownFacilities: bool(env, 'MLLP_REGISTER_UNKNOWN_FACILITIES', true),
     hl7ProcessingIds: env.HL7_PROCESSING_IDS ? list(env, 'HL7_PROCESSING_IDS') : ['P'],
     corsOrigins: list(env, 'CORS_ORIGINS'),
   };

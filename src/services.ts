@@ -17,7 +17,7 @@ import { prepareValidation } from './record/validate.ts';
 import { loadValueSets } from './privacy/labels/value-sets.ts';
 import { TransactionService } from './record/transaction-service.ts';
 import { joinIntake } from './record/join-intake.ts';
-import { createWritePolicy } from './record/write-policy.ts';
+import { createWritePolicy, refreshPersonPrivacy } from './record/write-policy.ts';
 import { purgePerson } from './record/purge-person.ts';
 import { FhirError, unprocessable } from './fhir/outcome.ts';
 import { Notifier } from './notify/notifier.ts';
@@ -74,7 +74,8 @@ export async function buildServices(config: Config, db: Database): Promise<Servi
   await migrate(db);
   const auth = await createAuthService({ db, config });
   await auth.ensureBuiltinClients();
-  const search = createSearchEngine();
+  const fhirBase = `${config.publicUrl}/fhir`;
+  const search = createSearchEngine({ fhirBase, maxIncludes: config.searchMaxIncludes });
   const gate = new AccessGate({
     db,
     config,
@@ -101,6 +102,9 @@ export async function buildServices(config: Config, db: Database): Promise<Servi
     },
     onJoinOptedOut: purge,
     onJoin: (scope, personId, joined) => joinIntake(scope, personId, joined, search.deleteIndex),
+    onChoicesMoved: async (scope, personIds) => {
+      for (const personId of personIds) await refreshPersonPrivacy(scope, personId);
+    },
   });
   const notifier = new Notifier({
     // Notifications carry health information: https only in production (everything travels encrypted).
@@ -114,9 +118,8 @@ export async function buildServices(config: Config, db: Database): Promise<Servi
       }
     },
   });
-  const records = new RecordService({ linker: links, policy: createWritePolicy(purge), compartment: compartmentPatient, subscriptions: notifier });
+  const records = new RecordService({ linker: links, policy: createWritePolicy(purge), compartment: (resource) => compartmentPatient(resource, fhirBase), subscriptions: notifier });
   await notifier.load(db);
-  const fhirBase = `${config.publicUrl}/fhir`;
   const transactions = new TransactionService(gate, records, fhirBase);
   return { config, db, auth, gate, records, transactions, links, model, notifier, fhirBase };
 }

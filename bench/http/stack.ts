@@ -50,7 +50,7 @@ function withoutAudit(s: Services): Services {
   const gate = new AccessGate({
     db: s.db,
     config: s.config,
-    search: createSearchEngine(),
+    search: createSearchEngine({ fhirBase: s.fhirBase, maxIncludes: s.config.searchMaxIncludes }),
     protector: createSsnProtector(s.auth.fieldCrypto),
     audit: {
       append: async () => undefined,

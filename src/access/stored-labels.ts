@@ -1,5 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { withAddedLabels } from '../privacy/labels/classifier.ts';
+import { labelsForNamedBinaries, passesToStoredBinary, type RowOwner } from '../privacy/labels/propagate.ts';
+import type { SensitivityLabel } from '../privacy/labels/value-set-types.ts';
 import type { Queryable } from '../store/database.ts';
 import { run } from '../store/database.ts';
 import { sql } from '../store/sql.ts';
@@ -21,22 +23,47 @@ export async function saveLabelsInPlace(tx: Queryable, row: CurrentRow, security
     where resource_type = ${row.resource_type} and id = ${row.id} and version_id = ${row.version_id}`);
 }
 
+/** The types whose attachments name a Binary, as the `resources_binaries_named` index (0022) lists them. */
+const DOCUMENT_TYPES = sql`resource_type in ('DocumentReference', 'DiagnosticReport', 'Communication', 'CommunicationRequest', 'Contract')`;
+
 /**
- * Adds sensitivity labels to stored resources in place (`additions` keyed `Type/id`; keys not stored are skipped).
- * A deleted resource's current row (the deletion) gains them too: history reads decide on it as well.
- * Returns what each changed resource gained.
+ * The sensitive labels stored, live documents pass to these Binaries (keyed `Binary/id`; see `labelsForNamedBinaries`),
+ * only from documents that may label them (`passesToStoredBinary`: the Binary's own person's, or for a Binary of no
+ * person its own sender's). One statement through the
+ * `resources_binaries_named` index, which finds the documents naming one of them; the code decides which pass labels.
+ */
+export async function labelsFromDocuments(tx: Queryable, binaries: ReadonlyArray<{ id: string } & RowOwner>): Promise<Map<string, SensitivityLabel[]>> {
+  if (binaries.length === 0) return new Map();
+  const documents = await run<{ content: Resource; security: string[]; person_id: string | null; source_org: string | null }>(tx, sql`select content, security, person_id, source_org
+    from resources where ${DOCUMENT_TYPES} and binaries_named(content) && ${binaries.map((b) => b.id)}::text[] and not deleted`);
+  const out = new Map<string, SensitivityLabel[]>();
+  for (const binary of binaries) {
+    const key = `Binary/${binary.id}`;
+    const own = documents.filter((d) => passesToStoredBinary({ personId: d.person_id, sourceOrg: d.source_org }, binary));
+    const labels = labelsForNamedBinaries(own.map((d) => ({ resource: d.content, labels: d.security }))).get(key);
+    if (labels) out.set(key, labels);
+  }
+  return out;
+}
+
+/**
+ * Adds the labels documents pass to stored Binaries in place (`additions` keyed `Binary/id`; keys not stored are
+ * skipped), as far as a stored document that may label the Binary gives them (`labelsFromDocuments`): a document
+ * naming another person's Binary labels nothing. A deleted Binary's current row (the deletion) gains them too:
+ * history reads decide on it as well. Returns what each changed Binary gained.
  */
 export async function addLabelsInPlace(tx: Queryable, additions: ReadonlyMap<string, readonly string[]>): Promise<Array<{ key: string; added: string[] }>> {
-  const keys = [...additions.keys()].map((k) => /^([A-Z][A-Za-z]+)\/([^/]+)$/.exec(k)).filter((m): m is RegExpExecArray => !!m);
-  if (keys.length === 0) return [];
-  const rows = await run<CurrentRow & { content: Resource }>(tx, sql`select resource_type, id, version_id, security, content from resources
-    where (resource_type, id) in (select * from unnest(${keys.map((k) => k[1])}::text[], ${keys.map((k) => k[2])}::text[]))
-    order by resource_type, id for update`);
+  const ids = [...additions.keys()].map((k) => /^Binary\/([^/]+)$/.exec(k)?.[1]).filter((id): id is string => !!id);
+  if (ids.length === 0) return [];
+  const rows = await run<CurrentRow & { content: Resource; person_id: string | null; source_org: string | null }>(tx, sql`select resource_type, id, version_id,
+      security, content, person_id, source_org from resources where resource_type = 'Binary' and id = any(${ids}::text[]) order by id for update`);
+  const passed = await labelsFromDocuments(tx, rows.map((r) => ({ id: r.id, personId: r.person_id, sourceOrg: r.source_org })));
   const changed: Array<{ key: string; added: string[] }> = [];
   for (const row of rows) {
-    const key = `${row.resource_type}/${row.id}`;
+    const key = `Binary/${row.id}`;
     const had = row.security ?? [];
-    const next = withAddedLabels(row.content, had, additions.get(key) ?? []);
+    const given: readonly string[] = passed.get(key) ?? [];
+    const next = withAddedLabels(row.content, had, (additions.get(key) ?? []).filter((l) => given.includes(l)));
     if (!next) continue;
     await saveLabelsInPlace(tx, row, next.security, next.resource);
     changed.push({ key, added: next.security.filter((l) => !had.includes(l)) });

@@ -9,6 +9,7 @@ import type { AccessContext } from './context.ts';
 import type { FieldProtector, ProtectedValue } from './field-protector.ts';
 import { authorizeWrite, type WriteInteraction } from './authorize.ts';
 import type { SearchEngine } from './search-engine.ts';
+import { labelsFromDocuments } from './stored-labels.ts';
 
 export interface WriteInput {
   resource: Resource & { id: string };
@@ -50,8 +51,16 @@ export async function writeBatch(scope: BatchScope, inputs: WriteInput[]): Promi
       authorizeWrite(scope.ctx, input.resource.resourceType, target, input.action === 'create' ? 'c' : 'u');
     }
   }
+  // A Binary written after the labelled document naming it is as sensitive as that document (a PDF or text has no
+  // codes of its own): it is stored with the document's labels rather than served until `katahdin privacy relabel`.
+  const binaries = inputs.filter((i) => i.resource.resourceType === 'Binary');
+  const passed = await labelsFromDocuments(scope.tx, binaries.map((i) => ({ id: i.resource.id, personId: i.personId, sourceOrg: i.sourceOrg })));
+  const labelled = inputs.map((input) => {
+    const add = passed.get(`Binary/${input.resource.id}`);
+    return add ? { ...input, security: [...new Set([...input.security, ...add])].sort() } : input;
+  });
   const lastUpdated = scope.now.toISOString();
-  const sealed = inputs.map((input) => {
+  const sealed = labelled.map((input) => {
     const versionId = (input.previous?.version_id ?? 0) + 1;
     const { resource, values } = scope.protector.seal(input.resource);
     const content = {

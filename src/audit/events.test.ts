@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from './canonical.ts';
-import { auditFacts, BREAK_GLASS_URL, buildAuditEvent, CLIENT_SYSTEM, KATAHDIN_ACTION, RELATIONSHIP_URL, USER_SYSTEM } from './events.ts';
+import { accountRef, auditFacts, BREAK_GLASS_URL, buildAuditEvent, CLIENT_SYSTEM, KATAHDIN_ACTION, RELATIONSHIP_URL, USER_SYSTEM, withSourcePatients } from './events.ts';
 import { eventOfRow, factsRow } from './entry.ts';
 import { clinician } from './test-support.ts';
 
@@ -74,6 +74,32 @@ describe('buildAuditEvent (IHE BALP)', () => {
   it('records failed logins as User Authentication / Login with a failure outcome', () => {
     const e = buildAuditEvent({ ctx: { displayName: 'unknown user', role: 'clinician', scopes: [], purposeOfUse: 'TREAT', sourceIp: '1.2.3.4' }, action: 'login-failed', outcome: 'success', personIds: [], resources: [] }, at);
     expect([e.type.code, e.subtype?.[0].code, e.outcome]).toEqual(['110114', '110122', '4']);
+  });
+});
+
+describe('accounts and patients as BALP entities', () => {
+  const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
+  const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
+
+  it('names the user or client an administrator acted on by its identifier, as a security user entity', () => {
+    const admin = clinician({ userId: 'u-admin', role: 'admin', purposeOfUse: 'HSYSADMIN' });
+    const e = buildAuditEvent({ ctx: admin, action: 'disable', outcome: 'success', personIds: [], resources: [accountRef('user', 'u-9'), accountRef('client', 'lab-feed')], query: 'user dr.nine' }, at);
+    expect([e.type.code, e.subtype?.[0].code, e.action]).toEqual(['110113', '110137', 'U']);
+    expect(e.entity?.slice(0, 2)).toEqual([
+      { what: { identifier: { system: USER_SYSTEM, value: 'u-9' } }, type: { system: ENTITY_TYPE, code: '2' }, role: { system: OBJECT_ROLE, code: '11' } },
+      { what: { identifier: { system: CLIENT_SYSTEM, value: 'lab-feed' } }, type: { system: ENTITY_TYPE, code: '2' }, role: { system: OBJECT_ROLE, code: '11' } },
+    ]);
+  });
+
+  it('follows each Person entity with the source Patients given for it, leaving the event itself alone', () => {
+    const input = { ctx: clinician(), action: 'search' as const, outcome: 'success' as const, personIds: ['per-1', 'per-2'], resources: ['Observation/o1'] };
+    const e = buildAuditEvent(input, at);
+    const shown = withSourcePatients(e, (personId) => (personId === 'per-1' ? ['pa-1', 'pa-2'] : []));
+    expect(shown.entity?.map((x) => [x.what?.reference, x.type?.code, x.role?.code])).toEqual([
+      ['Person/per-1', '1', '1'], ['Patient/pa-1', '1', '1'], ['Patient/pa-2', '1', '1'], ['Person/per-2', '1', '1'], ['Observation/o1', '2', '4'],
+    ]);
+    expect(shown.entity?.[1]).toEqual({ what: { reference: 'Patient/pa-1' }, type: { system: ENTITY_TYPE, code: '1' }, role: { system: OBJECT_ROLE, code: '1' } });
+    expect(e).toEqual(buildAuditEvent(input, at));
   });
 });
 

@@ -32,6 +32,7 @@ const TYPE_REST: Coding = { system: EVENT_TYPE, code: 'rest', display: 'Restful 
 const TYPE_AUTH = dcm('110114', 'User Authentication');
 const TYPE_ALERT = dcm('110113', 'Security Alert');
 const TYPE_AUDIT = dcm('110101', 'Audit Log Used');
+const SECURITY_ATTRIBUTES_CHANGED = dcm('110137', 'User Security Attributes Changed');
 const PATIENT_RECORD = dcm('110110', 'Patient Record');
 
 /** IHE BALP shape of each Katahdin action: event type, standard subtype, CRUDE action code. */
@@ -69,6 +70,9 @@ const SHAPES: Record<AuditAction, ActionShape> = {
   'audit-review': { type: TYPE_AUDIT, subtype: rest('update'), code: 'U' },
   'audit-request': { type: TYPE_AUDIT, subtype: rest('create'), code: 'C' },
   'audit-report': { type: TYPE_AUDIT, subtype: rest('read'), code: 'R' },
+  revoke: { type: TYPE_AUTH, subtype: rest('operation'), code: 'E' },
+  disable: { type: TYPE_ALERT, subtype: SECURITY_ATTRIBUTES_CHANGED, code: 'U' },
+  enable: { type: TYPE_ALERT, subtype: SECURITY_ATTRIBUTES_CHANGED, code: 'U' },
 };
 
 export const AUDIT_ACTIONS = Object.keys(SHAPES) as AuditAction[];
@@ -133,17 +137,36 @@ function agents(ctx: AccessContext): AuditEventAgent[] {
   return out;
 }
 
+const ACCOUNT_SYSTEMS = { user: USER_SYSTEM, client: CLIENT_SYSTEM };
+
+/**
+ * How an entry names a user or OAuth client it acted on (disabled, revoked…) among its resource references: as an
+ * identifier, `system|id`, since accounts are not FHIR resources. Never confused with a `Type/id` reference: FHIR ids
+ * have no `|`.
+ */
+export function accountRef(kind: 'user' | 'client', id: string): string {
+  return `${ACCOUNT_SYSTEMS[kind]}|${id}`;
+}
+
+/** The patient as BALP names it (a Person or a Patient): type 1 (Person), role 1 (Patient). */
+const patientRole = (reference: string): AuditEventEntity => ({
+  what: { reference },
+  type: { system: ENTITY_TYPE, code: '1' },
+  role: { system: OBJECT_ROLE, code: '1' },
+});
+
+function resourceEntity(ref: string): AuditEventEntity {
+  const system = Object.values(ACCOUNT_SYSTEMS).find((s) => ref.startsWith(`${s}|`));
+  if (system) {
+    // An account: a system object, in the role of a security user entity.
+    return { what: { identifier: { system, value: ref.slice(system.length + 1) } }, type: { system: ENTITY_TYPE, code: '2' }, role: { system: OBJECT_ROLE, code: '11' } };
+  }
+  return { what: { reference: ref }, type: { system: ENTITY_TYPE, code: '2' }, role: { system: OBJECT_ROLE, code: '4' } };
+}
+
 function entities(input: AuditInput): AuditEventEntity[] {
-  const people = input.personIds.map((id): AuditEventEntity => ({
-    what: { reference: `Person/${id}` },
-    type: { system: ENTITY_TYPE, code: '1' },
-    role: { system: OBJECT_ROLE, code: '1' },
-  }));
-  const resources = input.resources.map((ref): AuditEventEntity => ({
-    what: { reference: ref },
-    type: { system: ENTITY_TYPE, code: '2' },
-    role: { system: OBJECT_ROLE, code: '4' },
-  }));
+  const people = input.personIds.map((id) => patientRole(`Person/${id}`));
+  const resources = input.resources.map(resourceEntity);
   const query: AuditEventEntity[] = input.query
     ? [{
         type: { system: ENTITY_TYPE, code: '2' },
@@ -186,6 +209,22 @@ export function buildAuditEvent(input: AuditInput, recorded: Date): AuditEvent {
     },
     entity: entities(input),
   };
+}
+
+/**
+ * IHE BALP names the patient with a `Patient` entity; the log names the person (MPI), whose source Patients change as
+ * records are linked, merged and split. When an event is read, each of its Person entities is followed by the source
+ * Patients `patientsOf` gives for it (those linked when the event was recorded). Only the rendering: what is stored
+ * and hashed stays the person.
+ */
+export function withSourcePatients(event: AuditEvent, patientsOf: (personId: string) => readonly string[]): AuditEvent {
+  if (!event.entity?.length) return event;
+  const entity = event.entity.flatMap((e) => {
+    const ref = e.what?.reference;
+    const person = e.role?.code === '1' && ref?.startsWith('Person/') ? ref.slice('Person/'.length) : undefined;
+    return person ? [e, ...patientsOf(person).map((id) => patientRole(`Patient/${id}`))] : [e];
+  });
+  return { ...event, entity };
 }
 
 /** The facts stored for one audited act: the searchable columns, from which its AuditEvent is rebuilt when read. */

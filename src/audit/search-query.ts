@@ -48,6 +48,7 @@ const DOCUMENTATION: Record<string, string> = {
   agent: 'User id, OAuth client id or organization id of the agent; Organization/id: the organization only',
   action: 'The CRUDE code (C, R, U, D, E) or a Katahdin action (read, search, break-glass…)',
   outcome: 'The outcome code (0, 4, 8) or success, denied, error',
+  patient: 'A source Patient: events about its person (MPI), and about the persons its records belonged to before, while they did',
 };
 
 /** The search parameters `GET /fhir/AuditEvent` implements, for the CapabilityStatement. */

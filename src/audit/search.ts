@@ -1,9 +1,11 @@
 import type { AuditEvent } from '@medplum/fhirtypes';
 import type { AccessContext } from '../access/context.ts';
+import { earlierMemberships, patientsAt, type EarlierMembership } from '../mpi/link-periods.ts';
 import { run, type Queryable } from '../store/database.ts';
 import { approximateRange, or } from '../store/search/conditions.ts';
 import { join, plannedPerValues, raw, sql, type Sql } from '../store/sql.ts';
 import { AUDIT_COLUMNS, eventOfRow, type AuditRow } from './entry.ts';
+import { withSourcePatients } from './events.ts';
 import type { AuditFilter, AuditQuery, DateValue } from './search-query.ts';
 
 export interface AuditSearchResult {
@@ -47,15 +49,33 @@ function recordedCondition(v: DateValue, now: number): Sql {
 
 const anyOf = (parts: Sql[]) => (parts.length ? or(parts) : raw('false'));
 
-function condition(f: AuditFilter, persons: Map<string, string>, now: number): Sql {
+/** The person of a Patient that `patient=` names, and the persons its person's records belonged to before, with when. */
+interface PatientPersons {
+  personId: string;
+  earlier: EarlierMembership[];
+}
+
+/**
+ * Events about the patients' persons, and, as the patient access report counts them, events about a person one of
+ * their records belonged to before (a merge, a move), recorded while it did.
+ */
+function patientCondition(found: PatientPersons[]): Sql {
+  if (found.length === 0) return raw('false');
+  const current = found.map((p) => p.personId);
+  const earlier = found.flatMap((p) => p.earlier);
+  // Every person goes into the indexed `&&`; an earlier person's events then count only inside its periods.
+  return sql`(person_ids && ${[...current, ...earlier.map((e) => e.personId)]}::text[] and (person_ids && ${current}::text[] or exists (
+    select 1 from unnest(${earlier.map((e) => e.personId)}::text[], ${earlier.map((e) => e.from.toISOString())}::timestamptz[],
+        ${earlier.map((e) => e.until?.toISOString() ?? null)}::timestamptz[]) as e(person_id, linked_from, linked_until)
+     where person_ids @> array[e.person_id] and recorded >= e.linked_from and (e.linked_until is null or recorded < e.linked_until))))`;
+}
+
+function condition(f: AuditFilter, persons: Map<string, PatientPersons>, now: number): Sql {
   switch (f.on) {
     case 'date': return anyOf(f.values.map((v) => recordedCondition(v, now)));
     case 'agent': return anyOf(f.values.map(({ id, organizationOnly }) =>
       organizationOnly ? sql`agent_org = ${id}` : sql`(agent_user_id = ${id} or agent_client = ${id} or agent_org = ${id})`));
-    case 'patient': {
-      const ids = f.patientIds.flatMap((p) => persons.get(p) ?? []);
-      return ids.length ? sql`person_ids && ${ids}::text[]` : raw('false');
-    }
+    case 'patient': return patientCondition(f.patientIds.flatMap((p) => persons.get(p) ?? []));
     case 'entity': return anyOf([
       ...(f.refs.length ? [sql`entity_refs && ${f.refs}::text[]`] : []),
       ...(f.personIds.length || f.ids.length ? [sql`person_ids && ${[...f.personIds, ...f.ids]}::text[]`] : []),
@@ -71,16 +91,28 @@ function condition(f: AuditFilter, persons: Map<string, string>, now: number): S
 }
 
 /** The persons of every Patient a `patient=` names (a Patient of no known person matches nothing). */
-async function personsOf(filters: AuditFilter[], personOf: AuditSearchOptions['personOf']): Promise<Map<string, string>> {
-  const persons = new Map<string, string>();
+async function personsOf(db: Queryable, filters: AuditFilter[], personOf: AuditSearchOptions['personOf']): Promise<Map<string, PatientPersons>> {
+  const persons = new Map<string, PatientPersons>();
   for (const f of filters) {
     if (f.on !== 'patient') continue;
     for (const p of f.patientIds) {
-      const person = persons.get(p) ?? (await personOf(p));
-      if (person) persons.set(p, person);
+      if (persons.has(p)) continue;
+      const personId = await personOf(p);
+      if (personId) persons.set(p, { personId, earlier: await earlierMemberships(db, [personId]) });
     }
   }
   return persons;
+}
+
+/**
+ * The entries as AuditEvents, each Person entity followed by its source Patients as linked when the entry was
+ * recorded (`mpi_link_periods`, as the access report reads it): IHE BALP names the patient by a Patient.
+ */
+async function eventsOf(db: Queryable, rows: AuditRow[]): Promise<AuditEvent[]> {
+  const key = (seq: AuditRow['seq'], personId: string) => `${seq} ${personId}`;
+  const patients = await patientsAt(db, rows.flatMap((r) => (r.person_ids ?? []).map((personId) =>
+    ({ key: key(r.seq, personId), personId, at: new Date(r.recorded).toISOString() }))));
+  return rows.map((r) => withSourcePatients(eventOfRow(r), (personId) => patients.get(key(r.seq, personId)) ?? []));
 }
 
 /** Only privacy officers search the log (patients get their own report; clinicians never see it). */
@@ -94,19 +126,19 @@ export function mayReadAuditLog(ctx: AccessContext): boolean {
  */
 export async function searchAudit(db: Queryable, query: AuditQuery, opts: AuditSearchOptions): Promise<AuditSearchResult> {
   const now = opts.now ?? Date.now();
-  const persons = await personsOf(query.filters, opts.personOf);
+  const persons = await personsOf(db, query.filters, opts.personOf);
   const pin = query.before ?? Number((await run<{ n: number | string }>(db, sql`select coalesce(max(seq), 0) as n from audit_log`))[0].n);
   const where = join([sql`seq <= ${pin}`, ...query.filters.map((f) => condition(f, persons, now))], ' and ');
   const [totalRow] = await run<{ n: number | string }>(db, plannedPerValues(sql`select count(*) as n from audit_log where ${where}`));
   const rows = query.count === 0 ? [] : await run<AuditRow>(db, plannedPerValues(
     sql`select ${raw(AUDIT_COLUMNS)} from audit_log where ${where} order by seq desc limit ${query.count} offset ${query.offset}`,
   ));
-  return { total: Number(totalRow.n), events: rows.map(eventOfRow), before: pin };
+  return { total: Number(totalRow.n), events: await eventsOf(db, rows), before: pin };
 }
 
 /** One entry of the log as its AuditEvent; undefined when no entry has that id. */
 export async function readAuditEvent(db: Queryable, id: string): Promise<AuditEvent | undefined> {
   if (!/^[1-9]\d{0,17}$/.test(id)) return undefined;
   const [row] = await run<AuditRow>(db, sql`select ${raw(AUDIT_COLUMNS)} from audit_log where seq = ${id}::bigint`);
-  return row && eventOfRow(row);
+  return row && (await eventsOf(db, [row]))[0];
 }

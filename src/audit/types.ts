@@ -6,7 +6,8 @@ export type AuditAction =
   | 'read' | 'vread' | 'search' | 'create' | 'update' | 'delete' | 'history' | 'everything' | 'match'
   | 'export' | 'notify' | 'document' | 'binary' | 'ingest' | 'login' | 'login-failed' | 'logout' | 'token' | 'consent'
   | 'mpi-link' | 'mpi-unlink' | 'mpi-merge' | 'break-glass' | 'attest' | 'denied' | 'purge' | 'admin'
-  | 'capabilities' | 'validate' | 'operation' | 'audit-review' | 'audit-request' | 'audit-report';
+  | 'capabilities' | 'validate' | 'operation' | 'audit-review' | 'audit-request' | 'audit-report'
+  | 'revoke' | 'disable' | 'enable';
 
 /** How the gate justified access to the person: recorded so privacy officers can find access without one. */
 export type Relationship = 'none' | 'encounter' | 'attestation' | 'break-glass';
@@ -20,7 +21,7 @@ export interface AuditInput {
   outcome: AuditOutcome;
   /** Enterprise (MPI) person ids the act touched; one search naming 20 people = one input with 20 ids. */
   personIds: string[];
-  /** `Type/id` references of the resources read or written. */
+  /** `Type/id` references of the resources read or written; `accountRef`s of the users and clients acted on. */
   resources: string[];
   /** The search or operation query (`Observation?patient=…`), stored base64 in the event. */
   query?: string;

@@ -1,7 +1,7 @@
 import { hkdfSync } from 'node:crypto';
 import type { AccessContext } from '../access/context.ts';
 import type { Config } from '../config.ts';
-import { run, type Database } from '../store/database.ts';
+import { run, type Database, type Queryable } from '../store/database.ts';
 import { sql } from '../store/sql.ts';
 import {
   ensureBuiltinClients, findClient, insertClient, listClients, setClientDisabled,
@@ -10,7 +10,7 @@ import {
 import { createFieldCrypto, rotateKeys, type FieldCrypto } from './field-crypto.ts';
 import { findDataKeySync, jwks, loadOrCreateDataKeys, loadOrCreateSigningKeys, type DataKeyRing, type SigningKeyRing } from './keys.ts';
 import { checkPasswordPolicy, hashPassword, type Argon2Cost } from './passwords.ts';
-import { endSession, endUserSessions } from './sessions.ts';
+import { endUserSessions } from './sessions.ts';
 import { fhirUserOf, subjectForClient, subjectForUser } from './subjects.ts';
 import { createTokenIssuer, type IssuedAccessToken, type TokenIssuer, type TokenSubject, type VerifiedContext } from './tokens.ts';
 import { cachedVerifier } from './token-cache.ts';
@@ -37,6 +37,12 @@ export class AuthInputError extends Error {
   override name = 'AuthInputError';
 }
 
+/**
+ * Runs the statements of a change to an account (they resolve to its id) in a transaction: by default one of the
+ * account store's own; an administrator's request passes the gate's, so that the change commits with its audit entry.
+ */
+export type AccountTransaction = (change: (tx: Queryable) => Promise<string>) => Promise<string>;
+
 export interface AuthService {
   readonly db: Database;
   readonly config: Config;
@@ -56,12 +62,12 @@ export interface AuthService {
    * Disabling also ends the user's sessions; their access tokens are refused at once in this process and within
    * LIVENESS_CHECK_MS in the others. The same holds for a client and every token issued to it.
    */
-  setUserDisabled(username: string, disabled: boolean): Promise<void>;
-  setClientDisabled(clientId: string, disabled: boolean): Promise<void>;
-  /** Ends a login session (logout, revocation): its refresh tokens and access tokens stop working. */
-  endSession(sessionId: string): Promise<void>;
+  setUserDisabled(username: string, disabled: boolean, inTransaction?: AccountTransaction): Promise<void>;
+  setClientDisabled(clientId: string, disabled: boolean, inTransaction?: AccountTransaction): Promise<void>;
   /** A session ended inside a transaction that has committed: refuse its access tokens here from now on. */
   sessionEnded(sessionId: string): void;
+  /** An access token revoked on its own (`revokeAccessToken`) in a transaction that has committed: refuse it here from now on. */
+  accessTokenRevoked(tokenId: string): void;
   setPassword(username: string, password: string): Promise<void>;
   /** Enrols (or re-enrols) TOTP and returns the otpauth:// URI to hand to the user. */
   enrolTotp(username: string): Promise<string>;
@@ -125,8 +131,12 @@ export async function createAuthService(opts: AuthServiceOptions): Promise<AuthS
     verifier.forget((ctx) => holdersOf(ctx).some((o) => o.kind === h.kind && o.id === h.id));
   };
 
-  const requireUser = async (username: string): Promise<User> => {
-    const user = await findUserByUsername(db, username);
+  /** After an account change has committed. */
+  const accountChanged = (h: Holder, disabled: boolean) => (disabled ? revoked(h) : liveness.restored(h));
+  const ownTransaction: AccountTransaction = (change) => db.transaction(change);
+
+  const requireUser = async (username: string, tx: Queryable = db): Promise<User> => {
+    const user = await findUserByUsername(tx, username);
     if (!user) throw new AuthInputError(`no user named ${username}`);
     return user;
   };
@@ -162,25 +172,24 @@ export async function createAuthService(opts: AuthServiceOptions): Promise<AuthS
     },
     listUsers: () => listUsers(db),
     listClients: () => listClients(db),
-    async setUserDisabled(username, disabled) {
-      const user = await requireUser(username);
-      await db.transaction(async (tx) => {
+    async setUserDisabled(username, disabled, inTransaction = ownTransaction) {
+      const userId = await inTransaction(async (tx) => {
+        const user = await requireUser(username, tx);
         await setUserDisabled(tx, username, disabled);
         if (disabled) await endUserSessions(tx, user.id);
+        return user.id;
       });
-      if (disabled) revoked({ kind: 'user', id: user.id });
-      else liveness.restored({ kind: 'user', id: user.id });
+      accountChanged({ kind: 'user', id: userId }, disabled);
     },
-    async setClientDisabled(clientId, disabled) {
-      if (!(await setClientDisabled(db, clientId, disabled))) throw new AuthInputError(`no client ${clientId}`);
-      if (disabled) revoked({ kind: 'client', id: clientId });
-      else liveness.restored({ kind: 'client', id: clientId });
-    },
-    async endSession(sessionId) {
-      await endSession(db, sessionId);
-      revoked({ kind: 'session', id: sessionId });
+    async setClientDisabled(clientId, disabled, inTransaction = ownTransaction) {
+      await inTransaction(async (tx) => {
+        if (!(await setClientDisabled(tx, clientId, disabled))) throw new AuthInputError(`no client ${clientId}`);
+        return clientId;
+      });
+      accountChanged({ kind: 'client', id: clientId }, disabled);
     },
     sessionEnded: (sessionId) => revoked({ kind: 'session', id: sessionId }),
+    accessTokenRevoked: (tokenId) => revoked({ kind: 'token', id: tokenId }),
     async setPassword(username, password) {
       try {
         checkPasswordPolicy(password);

@@ -6,15 +6,16 @@ import type { AuthAuditHook } from './audit-hook.ts';
 import type { AuthService } from './auth-service.ts';
 import { showAuthorize, submitAuthorize } from './authorize.ts';
 import { createRateLimiter, type RateLimiter } from './rate-limiter.ts';
-import { refreshTokenOwner } from './sessions.ts';
-import { handleTokenRequest, identifyClient, OAuthError, type TokenForm } from './token-endpoint.ts';
+import { endSession } from './sessions.ts';
+import { handleTokenRequest, OAuthError, type TokenForm } from './token-endpoint.ts';
+import { accountOf, revokeToken, tokenOwner, type TokenOwner } from './token-revocation.ts';
 
 export interface OAuthRoutesOptions {
   db: Database;
   config: Config;
   auth: AuthService;
   audit?: AuthAuditHook;
-  /** Per-IP limits; defaults: 20 sign-in posts and 60 token requests per minute. */
+  /** Per-IP limits; defaults: 20 sign-in posts and 60 token and revocation requests per minute. */
   loginLimiter?: RateLimiter;
   tokenLimiter?: RateLimiter;
 }
@@ -61,6 +62,9 @@ function bearerOf(req: FastifyRequest): string | undefined {
 const noStoreJson = (reply: FastifyReply, status: number, body: unknown) =>
   reply.status(status).header('cache-control', 'no-store').header('pragma', 'no-cache').send(body);
 
+const tooManyRequests = (reply: FastifyReply) =>
+  noStoreJson(reply.header('retry-after', '60'), 429, { error: 'invalid_request', error_description: 'too many requests' });
+
 /** OAuth 2.0 / SMART endpoints. Register without a prefix, outside the protected (token-checking) scope. */
 export async function oauthRoutes(app: FastifyInstance, opts: OAuthRoutesOptions): Promise<void> {
   const { auth, config, audit } = opts;
@@ -74,15 +78,14 @@ export async function oauthRoutes(app: FastifyInstance, opts: OAuthRoutesOptions
   const deps = { auth, audit, loginLimiter: opts.loginLimiter ?? createRateLimiter({ max: 20, windowMs: 60_000 }) };
   app.get('/oauth/authorize', (req, reply) => showAuthorize(deps, req, reply));
   app.post('/oauth/authorize', (req, reply) => submitAuthorize(deps, req, reply));
-  tokenRoute(app, auth, audit, opts.tokenLimiter ?? createRateLimiter({ max: 60, windowMs: 60_000 }));
-  sessionRoutes(app, auth, audit);
+  const tokenLimiter = opts.tokenLimiter ?? createRateLimiter({ max: 60, windowMs: 60_000 });
+  tokenRoute(app, auth, audit, tokenLimiter);
+  sessionRoutes(app, auth, audit, tokenLimiter);
 }
 
 function tokenRoute(app: FastifyInstance, auth: AuthService, audit: AuthAuditHook | undefined, limiter: RateLimiter): void {
   app.post('/oauth/token', async (req, reply) => {
-    if (!limiter.take(req.ip)) {
-      return noStoreJson(reply.header('retry-after', '60'), 429, { error: 'invalid_request', error_description: 'too many requests' });
-    }
+    if (!limiter.take(req.ip)) return tooManyRequests(reply);
     try {
       return noStoreJson(reply, 200, await handleTokenRequest({ auth, audit }, (req.body ?? {}) as TokenForm, req.ip));
     } catch (err) {
@@ -97,32 +100,14 @@ function oauthErrorReply(reply: FastifyReply, err: unknown): FastifyReply {
   return noStoreJson(reply, err.status, { error: err.code, error_description: err.description });
 }
 
-/**
- * The session and client of a refresh or access token of ours; undefined for anything else. Access tokens are
- * checked for signature and expiry only, so one whose session has already ended still names it.
- */
-async function tokenOwner(auth: AuthService, token: string): Promise<{ sessionId?: string; clientId?: string } | undefined> {
-  const refresh = await refreshTokenOwner(auth.db, token);
-  if (refresh) return refresh;
-  const ctx = await auth.tokens.verify(token).catch(() => undefined);
-  return ctx && { sessionId: ctx.sessionId, clientId: ctx.clientId };
-}
-
-function sessionRoutes(app: FastifyInstance, auth: AuthService, audit: AuthAuditHook | undefined): void {
-  // RFC 7009: the client authenticates as at the token endpoint; a refresh or access token of a login session
-  // ends the session (every token of the grant); unknown or expired tokens still answer 200.
+function sessionRoutes(app: FastifyInstance, auth: AuthService, audit: AuthAuditHook | undefined, limiter: RateLimiter): void {
   app.post('/oauth/revoke', async (req, reply) => {
-    const form = (req.body ?? {}) as TokenForm;
+    if (!limiter.take(req.ip)) return tooManyRequests(reply);
+    // An administrator's own token, sent with the request, lets them revoke any client's token (token-revocation.ts).
+    const bearer = bearerOf(req);
+    const caller = bearer ? await auth.verify(bearer).catch(() => undefined) : undefined;
     try {
-      const client = await identifyClient(auth.db, { auth, audit }, form);
-      if (!form.token) throw new OAuthError('invalid_request', 'token is required');
-      const owner = await tokenOwner(auth, form.token);
-      if (owner) {
-        if (owner.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'the token was issued to another client');
-        // System tokens have no session, and no per-token revocation list exists: they end with the client or at `exp`.
-        if (!owner.sessionId) throw new OAuthError('unsupported_token_type', 'this access token has no session to revoke; it expires on its own');
-        await auth.endSession(owner.sessionId);
-      }
+      await revokeToken({ auth, audit }, (req.body ?? {}) as TokenForm, caller, req.ip);
       return noStoreJson(reply, 200, {});
     } catch (err) {
       return oauthErrorReply(reply, err);
@@ -130,19 +115,26 @@ function sessionRoutes(app: FastifyInstance, auth: AuthService, audit: AuthAudit
   });
 
   // Logout by refresh or access token (`refresh_token` or `token` in the body, form or JSON; or the Bearer header):
-  // ends its session. The holder of a token may end it without authenticating the client.
+  // ends its session. The holder of a token may end it without authenticating the client. Audited under the token's
+  // user, with the session's end.
   app.post('/oauth/logout', async (req, reply) => {
     const body = (req.body ?? {}) as TokenForm;
-    const bearer = bearerOf(req);
-    for (const token of [body.refresh_token, body.token, bearer]) {
+    const owners: TokenOwner[] = [];
+    for (const token of [body.refresh_token, body.token, bearerOf(req)]) {
       // A JSON body may carry anything; only strings can be tokens.
-      const sessionId = typeof token === 'string' ? (await tokenOwner(auth, token))?.sessionId : undefined;
-      if (sessionId) await auth.endSession(sessionId);
+      const owner = typeof token === 'string' ? await tokenOwner(auth, auth.db, token) : undefined;
+      if (owner) owners.push(owner);
     }
-    const ctx = bearer ? await auth.tokens.verify(bearer).catch(() => undefined) : undefined;
+    const sessions = [...new Set(owners.flatMap((o) => o.sessionId ?? []))];
+    const who = owners[0];
     await auth.db.transaction(async (tx) => {
-      await audit?.(tx, { type: 'logout', outcome: 'success', userId: ctx?.userId, username: ctx?.username, clientId: ctx?.clientId, sourceIp: req.ip });
+      for (const sessionId of sessions) await endSession(tx, sessionId);
+      await audit?.(tx, {
+        type: 'logout', outcome: who ? 'success' : 'failure', userId: who?.userId, clientId: who?.clientId,
+        account: who && accountOf(who), sourceIp: req.ip, detail: who ? undefined : 'unknown-token',
+      });
     });
+    for (const sessionId of sessions) auth.sessionEnded(sessionId);
     return reply.status(204).header('cache-control', 'no-store').send();
   });
 }

@@ -145,9 +145,15 @@ export async function rotateRefreshToken(
   return { ok: true, value: { userId: r.user_id, clientId: r.client_id, sessionId: r.session_id, scopes: r.scopes, refreshToken } };
 }
 
-/** The session and client of a refresh token (spent or not), for revocation; undefined when unknown. */
-export async function refreshTokenOwner(db: Queryable, token: string): Promise<{ sessionId: string; clientId: string } | undefined> {
-  const rows = await run<{ session_id: string; client_id: string }>(db,
-    sql`select session_id, client_id from refresh_tokens where token_hash = ${hashToken(token)}`);
-  return rows[0] ? { sessionId: rows[0].session_id, clientId: rows[0].client_id } : undefined;
+/** The session, user and client of a refresh token (spent or not), for revocation; undefined when unknown. */
+export async function refreshTokenOwner(db: Queryable, token: string): Promise<{ sessionId: string; userId: string; clientId: string } | undefined> {
+  const rows = await run<{ session_id: string; user_id: string; client_id: string }>(db,
+    sql`select session_id, user_id, client_id from refresh_tokens where token_hash = ${hashToken(token)}`);
+  return rows[0] ? { sessionId: rows[0].session_id, userId: rows[0].user_id, clientId: rows[0].client_id } : undefined;
+}
+
+/** Revokes an access token that has no session to end, until it expires; forgets the revocations already past that. */
+export async function revokeAccessToken(db: Queryable, jti: string, expiresAt: Date): Promise<void> {
+  await run(db, sql`delete from revoked_tokens where expires_at < now()`);
+  await run(db, sql`insert into revoked_tokens (jti, expires_at) values (${jti}, ${expiresAt.toISOString()}) on conflict (jti) do nothing`);
 }

@@ -23,14 +23,18 @@ export const TEST_ARGON2_COST = { memoryCost: 4096, timeCost: 1, parallelism: 1 
 export const PUBLIC_URL = 'http://katahdin.test';
 export const REDIRECT = `${PUBLIC_URL}/callback`;
 
-/** Only this module's migration, so the auth tests do not depend on other folders' work in progress. */
+/** Only this module's migrations, so the auth tests do not depend on other folders' work in progress. */
 export async function openAuthDb(): Promise<Database> {
   return migrateAuth(await openPglite());
 }
 
+const AUTH_MIGRATIONS = ['0003_auth.sql', '0020_revoked_tokens.sql'];
+
 async function migrateAuth(db: Database): Promise<Database> {
-  const text = await readFile(new URL('../store/migrations/0003_auth.sql', import.meta.url), 'utf8');
-  for (const statement of splitStatements(text)) await db.query(statement);
+  for (const file of AUTH_MIGRATIONS) {
+    const text = await readFile(new URL(`../store/migrations/${file}`, import.meta.url), 'utf8');
+    for (const statement of splitStatements(text)) await db.query(statement);
+  }
   return db;
 }
 

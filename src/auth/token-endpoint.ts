@@ -11,10 +11,9 @@ import { findUserById, type User } from './users.ts';
 
 export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
-/** RFC 6749 §5.2 error codes, and RFC 7009 §2.2.1's for revocation. */
+/** RFC 6749 §5.2 error codes (revocation answers with the same, RFC 7009 §2.2.1). */
 export type OAuthErrorCode =
-  | 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client' | 'unsupported_grant_type' | 'invalid_scope'
-  | 'unsupported_token_type';
+  | 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client' | 'unsupported_grant_type' | 'invalid_scope';
 
 export class OAuthError extends Error {
   constructor(readonly code: OAuthErrorCode, readonly description: string) {
@@ -119,7 +118,7 @@ async function userTokens(deps: TokenDeps, tx: Queryable, user: User, subject: T
  * Errors inside the transaction are returned, not thrown, so that what must stick (a consumed code, a revoked
  * family after reuse) commits together with its audit event. `onCommit` work runs once it has committed.
  */
-async function inTransaction<T>(
+export async function inTransaction<T>(
   deps: TokenDeps,
   fn: (tx: Queryable, onCommit: (work: () => void) => void) => Promise<T>,
 ): Promise<T> {

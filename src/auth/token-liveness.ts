@@ -3,17 +3,20 @@ import { sql } from '../store/sql.ts';
 import { InvalidTokenError, type VerifiedContext } from './tokens.ts';
 
 /**
- * How long a process trusts a "still live" answer from the database about a session, user or client that it did
- * not end itself (several servers on one database): a revocation made by another process takes effect here within
- * this time. One query per session, user and client per interval, never one per request.
+ * How long a process trusts a "still live" answer from the database about a session, user, client or session-less
+ * token that it did not end itself (several servers on one database): a revocation made by another process takes
+ * effect here within this time. One query per session, user, client and token per interval, never one per request.
  */
 export const LIVENESS_CHECK_MS = 5_000;
 
-/** Sessions, users and clients remembered at most (a few MB); the oldest answers are dropped first. */
+/** Sessions, tokens, users and clients remembered at most (a few MB); the oldest answers are dropped first. */
 const MAX_ENTRIES = 50_000;
 
-/** What an access token hangs off; ending any of them ends the token. */
-export type Holder = { kind: 'session' | 'user' | 'client'; id: string };
+/**
+ * What an access token hangs off; ending any of them ends the token. A token of a login session is revoked by ending
+ * the session; one without a session (a system client's, or minted by the CLI) by its own id (`jti`).
+ */
+export type Holder = { kind: 'session' | 'token' | 'user' | 'client'; id: string };
 
 export interface TokenLivenessOptions {
   db: Queryable;
@@ -21,7 +24,7 @@ export interface TokenLivenessOptions {
 }
 
 export interface TokenLiveness {
-  /** Refuses (InvalidTokenError) a token whose session has ended, whose user or client is disabled. */
+  /** Refuses (InvalidTokenError) a token revoked, or whose session has ended, whose user or client is disabled. */
   check(ctx: VerifiedContext): Promise<void>;
   /** This process ended or disabled it (call once the change is committed): refused at once from now on. */
   ended(holder: Holder): void;
@@ -40,13 +43,16 @@ const revoked = () => new InvalidTokenError('access token is revoked');
 
 export function holdersOf(ctx: VerifiedContext): Holder[] {
   const out: Holder[] = [];
-  if (ctx.sessionId) out.push({ kind: 'session', id: ctx.sessionId });
+  out.push(ctx.sessionId ? { kind: 'session', id: ctx.sessionId } : { kind: 'token', id: ctx.tokenId });
   if (ctx.userId) out.push({ kind: 'user', id: ctx.userId });
   if (ctx.clientId) out.push({ kind: 'client', id: ctx.clientId });
   return out;
 }
 
 async function liveInDatabase(db: Queryable, h: Holder): Promise<boolean> {
+  if (h.kind === 'token') {
+    return (await run(db, sql`select 1 from revoked_tokens where jti = ${h.id}`)).length === 0;
+  }
   // A row that is gone counts as ended.
   const rows = await run<{ live: boolean }>(db, h.kind === 'session'
     ? sql`select ended_at is null as live from login_sessions where id = ${h.id}`

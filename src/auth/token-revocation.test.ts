@@ -51,13 +51,18 @@ describe.each(await databaseKinds())('access tokens end with their session, user
   const whoami = (token: string) => env.app.inject({ method: 'GET', url: '/whoami', headers: { authorization: `Bearer ${token}` } });
   const status = async (token: string) => (await whoami(token)).statusCode;
   const refresh = (token: string) => postForm(env.app, '/oauth/token', { grant_type: 'refresh_token', refresh_token: token, client_id: 'katahdin-web' });
-  async function systemToken(): Promise<string> {
-    const assertion = await new SignJWT({}).setProtectedHeader({ alg: 'ES384', kid: 'ehr-1' })
+  /** demo-ehr's client authentication (private_key_jwt), at the token endpoint and at revocation. */
+  const ehrAuth = async () => ({
+    client_assertion_type: JWT_BEARER_ASSERTION,
+    client_assertion: await new SignJWT({}).setProtectedHeader({ alg: 'ES384', kid: 'ehr-1' })
       .setIssuer('demo-ehr').setSubject('demo-ehr').setAudience(`${PUBLIC_URL}/oauth/token`)
-      .setJti(randomUUID()).setIssuedAt().setExpirationTime('4m').sign(ehrKey);
-    const res = await postForm(env.app, '/oauth/token', { grant_type: 'client_credentials', scope: 'system/*.rs', client_assertion_type: JWT_BEARER_ASSERTION, client_assertion: assertion });
+      .setJti(randomUUID()).setIssuedAt().setExpirationTime('4m').sign(ehrKey),
+  });
+  async function systemToken(): Promise<string> {
+    const res = await postForm(env.app, '/oauth/token', { grant_type: 'client_credentials', scope: 'system/*.rs', ...(await ehrAuth()) });
     return res.json().access_token;
   }
+  const userId = async (username: string) => (await env.auth.listUsers()).find((u) => u.username === username)!.id;
 
   it('refuses the access token at once after logout by Bearer header; other sessions keep working', async () => {
     const a = await login();
@@ -146,6 +151,71 @@ describe.each(await databaseKinds())('access tokens end with their session, user
     const notMine = await postForm(env.app, '/oauth/revoke', { token: system, client_id: 'katahdin-web' });
     expect(notMine.json().error).toBe('invalid_grant');
     expect(await status(system)).toBe(200);
+  });
+
+  it('/oauth/revoke lets a client revoke one system token: refused at once here, within the interval elsewhere; its other tokens live on', async () => {
+    const smart = (await env.app.inject({ method: 'GET', url: '/.well-known/smart-configuration' })).json();
+    expect(smart.revocation_endpoint).toBe(`${PUBLIC_URL}/oauth/revoke`);
+    const leaked = await systemToken();
+    const kept = await systemToken();
+    // A second server process on the same database and keys.
+    const elsewhere = await startTestEnv({ db: env.db, env: { DATA_DIR: env.config.dataDir }, clock: () => Date.now() + offset });
+    try {
+      const there = async (token: string) => (await elsewhere.app.inject({ method: 'GET', url: '/whoami', headers: { authorization: `Bearer ${token}` } })).statusCode;
+      expect([await status(leaked), await there(leaked)]).toEqual([200, 200]);
+      const res = await postForm(env.app, '/oauth/revoke', { token: leaked, token_type_hint: 'access_token', ...(await ehrAuth()) });
+      expect(res.statusCode).toBe(200);
+      expect(await status(leaked)).toBe(401);
+      expect(await status(kept)).toBe(200);
+      offset += LIVENESS_CHECK_MS + 1;
+      expect([await there(leaked), await there(kept)]).toEqual([401, 200]);
+    } finally {
+      await elsewhere.app.close();
+    }
+    expect(env.events.findLast((e) => e.type === 'revoke')).toMatchObject({
+      outcome: 'success', clientId: 'demo-ehr', userId: undefined, account: { kind: 'client', id: 'demo-ehr' }, detail: 'access-token',
+    });
+  });
+
+  it('revokes a token minted without a session (the CLI\'s) for its client, and a refresh token whatever the hint says', async () => {
+    const minted = (await env.auth.mintTokenForUser('dr.a')).accessToken;
+    expect((await postForm(env.app, '/oauth/revoke', { token: minted, client_id: 'katahdin-web' })).statusCode).toBe(200);
+    expect(await status(minted)).toBe(401);
+    const a = await login();
+    expect((await postForm(env.app, '/oauth/revoke', { token: a.refresh_token, token_type_hint: 'access_token', client_id: 'katahdin-web' })).statusCode).toBe(200);
+    expect((await refresh(a.refresh_token)).json().error).toBe('invalid_grant');
+    expect(await status(a.access_token)).toBe(401);
+    expect(env.events.findLast((e) => e.type === 'revoke')).toMatchObject({
+      outcome: 'success', clientId: 'katahdin-web', userId: await userId('dr.a'), account: { kind: 'user', id: await userId('dr.a') }, detail: 'session',
+    });
+  });
+
+  it('an administrator revokes another client\'s token with their own token; anyone else is refused, and audited', async () => {
+    await env.auth.addUser({ username: 'it.admin', password: PASSWORD, role: 'admin', displayName: 'IT Admin' });
+    const admin = (await env.auth.mintTokenForUser('it.admin')).accessToken;
+    const other = (await login('dr.b')).access_token;
+    const system = await systemToken();
+    const revokeAs = (bearer: string) => env.app.inject({
+      method: 'POST', url: '/oauth/revoke', payload: new URLSearchParams({ token: system, client_id: 'katahdin-web' }).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${bearer}` },
+    });
+    const refused = await revokeAs(other);
+    expect(refused.json().error).toBe('invalid_grant');
+    expect(await status(system)).toBe(200);
+    expect(env.events.findLast((e) => e.type === 'revoke')).toMatchObject({ outcome: 'failure', clientId: 'katahdin-web', account: { kind: 'client', id: 'demo-ehr' } });
+    expect((await revokeAs(admin)).statusCode).toBe(200);
+    expect(await status(system)).toBe(401);
+    expect(env.events.findLast((e) => e.type === 'revoke')).toMatchObject({ outcome: 'success', userId: await userId('it.admin'), account: { kind: 'client', id: 'demo-ehr' } });
+  });
+
+  it('audits a logout under the signed-in user, however the token arrives, and a refused client authentication', async () => {
+    const a = await login('dr.b');
+    expect((await env.app.inject({ method: 'POST', url: '/oauth/logout', payload: { token: a.refresh_token } })).statusCode).toBe(204);
+    expect(env.events.findLast((e) => e.type === 'logout')).toMatchObject({
+      outcome: 'success', userId: await userId('dr.b'), clientId: 'katahdin-web', account: { kind: 'user', id: await userId('dr.b') },
+    });
+    expect((await postForm(env.app, '/oauth/revoke', { token: a.access_token, client_id: 'demo-ehr' })).json().error).toBe('invalid_client');
+    expect(env.events.findLast((e) => e.type === 'revoke')).toMatchObject({ outcome: 'failure', detail: 'invalid-client' });
   });
 
   it('refuses a system token at once when its client is disabled', async () => {

@@ -1,4 +1,4 @@
-import type { Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, BundleLink, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 
 export interface PageInfo {
   url: string;
@@ -24,14 +24,15 @@ export function pageLinks(base: string, params: Array<[string, string]>, page: P
   return links;
 }
 
-export function searchBundle(fhirBase: string, matches: Resource[], included: Resource[], links: BundleLink[], total?: number, warnings: string[] = []): Bundle {
+/** `warnings`: issues for the outcome entry; a string is an unsupported parameter's. */
+export function searchBundle(fhirBase: string, matches: Resource[], included: Resource[], links: BundleLink[], total?: number, warnings: Array<string | OperationOutcomeIssue> = []): Bundle {
   const entry: BundleEntry[] = [
     ...matches.map((r) => ({ fullUrl: `${fhirBase}/${r.resourceType}/${r.id}`, resource: r, search: { mode: 'match' as const } })),
     ...included.map((r) => ({ fullUrl: `${fhirBase}/${r.resourceType}/${r.id}`, resource: r, search: { mode: 'include' as const } })),
   ];
   if (warnings.length > 0) {
     entry.push({
-      resource: { resourceType: 'OperationOutcome', issue: warnings.map((w) => ({ severity: 'warning', code: 'not-supported', diagnostics: w })) },
+      resource: { resourceType: 'OperationOutcome', issue: warnings.map((w) => (typeof w === 'string' ? { severity: 'warning', code: 'not-supported', diagnostics: w } : w)) },
       search: { mode: 'outcome' },
     });
   }

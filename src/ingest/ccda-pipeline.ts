@@ -127,7 +127,7 @@ async function resolveAmbiguousKeys(s: Services, ctx: AccessContext, bundle: Bun
     const keyed = entries.flatMap((entry, index) => {
       const key = (entry.resource as { identifier?: Identifier[] } | undefined)?.identifier?.[0];
       const query = entry.request?.method === 'POST' ? entry.request.ifNoneExist : undefined;
-      const scoped = key && query && entry.resource && identifierQuery(key) === query ? inOwnCompartment(entry.resource, query, resolve) : undefined;
+      const scoped = key && query && entry.resource && identifierQuery(key) === query ? inOwnCompartment(entry.resource, query, resolve, s.fhirBase) : undefined;
       return key && scoped && entry.resource ? [{ index, type: entry.resource.resourceType, key, query: scoped }] : [];
     });
     const matches = await scope.searchMany(keyed.map(({ type, query }) => ({ type, query: [...new URLSearchParams(query), ['_count', '100'], ['_total', 'none']] })));

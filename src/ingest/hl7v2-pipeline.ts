@@ -7,11 +7,13 @@ import type { Services } from '../services.ts';
 import { buildAck, echoFromHeader, echoFromRaw, type AckEcho } from './hl7v2/ack.ts';
 import { mapMessage, type MergeInstruction } from './hl7v2/map/index.ts';
 import { storedPatientsOf } from './hl7v2/message-patients.ts';
-import { parseHl7 } from './hl7v2/parse.ts';
-import { Hl7ErrorCode, type Hl7Error, type ParseResult } from './hl7v2/types.ts';
+import type { ClientCertificate } from './hl7v2/mllp-server.ts';
+import { facilityField, parseHl7 } from './hl7v2/parse.ts';
+import { Hl7ErrorCode, type Hl7Error, type MessageHeader, type ParseResult } from './hl7v2/types.ts';
 import { applyInboxBundle } from './apply-bundle.ts';
+import { isRefusedSender, maySendFor, refusedSender } from './certificate-facilities.ts';
 import { FIRST_RUN, RESEND_OF_ERROR, settleFailure, storeIncoming, type InboxMessage, type InboxStatus, type SettledMessage } from './inbox.ts';
-import { isSubmitterKey, senderContext, submitterContext, submitterKey } from './sender-context.ts';
+import { feedSender, isReservedName, isSubmitterKey, senderContext, submitterContext, submitterKey } from './sender-context.ts';
 
 export interface Hl7Outcome {
   ack: string;
@@ -33,15 +35,19 @@ const location = (e: Hl7Error) => (e.location ? `${e.location.segment}${e.locati
 /**
  * One HL7 v2 message from any channel: commit the raw message, then parse, map and apply it in one gate
  * transaction, and answer the ACK. A replayed control id gets the stored ACK and changes nothing; a resend of a
- * message that failed (AE) is the sender's retry and is processed again.
+ * message that failed (AE) is the sender's retry and is processed again. Over MLLP with client certificates
+ * (`certificate`), a message whose facility the certificate may not send for is kept and refused.
  */
-export async function receiveHl7(s: Services, raw: string, channel: 'mllp' | 'http' | 'import', sender?: AccessContext): Promise<Hl7Outcome> {
+export async function receiveHl7(s: Services, raw: string, channel: 'mllp' | 'http' | 'import', sender?: AccessContext, certificate?: ClientCertificate): Promise<Hl7Outcome> {
   const now = new Date();
   const parsed = parseHl7(raw);
   const header = parsed.ok ? parsed.message.header : parsed.partialHeader;
-  // An authenticated submitter is identified by its organization, whatever MSH-3/MSH-4 claim (de-duplication key).
+  const facility = header?.facilityKey || 'unknown';
+  // An authenticated submitter is identified by its organization, whatever MSH-3/MSH-4 claim (de-duplication key); a
+  // certificate that may not send for the facility named is kept apart from it.
+  const refused = certificate && header?.facilityKey && !maySendFor(certificate, facility, s.config.mllpCertFacilities);
   const { message, duplicate } = await storeIncoming(s.db, s.auth.fieldCrypto, {
-    channel, sender: sender ? submitterKey(sender) : header?.facilityKey || 'unknown',
+    channel, sender: sender ? submitterKey(sender) : refused ? refusedSender(certificate, facility) : feedSender(facility, isRefusedSender),
     messageType: header?.messageType ? `${header.messageType}^${header.triggerEvent ?? ''}` : undefined, controlId: header?.controlId, raw,
   }, now);
   if (duplicate && message.status !== 'received' && message.status !== 'error') {
@@ -64,25 +70,36 @@ export async function processStored(s: Services, message: InboxMessage, o: Proce
     const ack = buildAck({ ackCode: parsed.error.ackCode, echo: echoFromRaw(message.raw ?? ''), error: parsed.error, now, ackControlId: ackId });
     return fail(s, message, allowed, parsed.error, ack, [], now);
   }
-  const echo = echoFromHeader(parsed.message.header);
-  const rejectedId = processingIdError(s, parsed.message.header.processingId);
-  const mapped = rejectedId ? ({ kind: 'rejected', error: rejectedId } as const) : mapMessage(parsed.message, { now: new Date(message.received_at) });
-  if (mapped.kind === 'rejected') {
-    const ack = buildAck({ ackCode: mapped.error.ackCode, echo, error: mapped.error, now, ackControlId: ackId });
-    return fail(s, message, allowed, mapped.error, ack, await storedPatientsOf(s, parsed.message), now);
-  }
+  const header = parsed.message.header;
+  const echo = echoFromHeader(header);
+  // Filed under the persons its PID-3 names: the body holds their health information (opt-out purge).
+  const reject = async (error: Hl7Error) =>
+    fail(s, message, allowed, error, buildAck({ ackCode: error.ackCode, echo, error, now, ackControlId: ackId }), await storedPatientsOf(s, parsed.message), now);
+  // Refused on every run, crash recovery and retries included (see `refusedSender`).
+  const refused = isRefusedSender(message.sender)
+    ? facilityError(header, Hl7ErrorCode.ApplicationInternalError, 'client certificate not authorized for this sending facility')
+    : isReservedName(message.sender)
+      ? facilityError(header, Hl7ErrorCode.ApplicationInternalError, 'sending facility name is reserved for other kinds of sender (org:, client:): rename the facility')
+      : processingIdError(s, header.processingId);
+  const mapped = refused ? ({ kind: 'rejected', error: refused } as const) : mapMessage(parsed.message, { now: new Date(message.received_at) });
+  if (mapped.kind === 'rejected') return reject(mapped.error);
   try {
-    const ctx = o.sender ?? (isSubmitterKey(message.sender) ? submitterContext(message.sender, 'hl7v2') : await senderContext(s, parsed.message.header.facilityKey, 'hl7v2'));
+    const register = message.channel !== 'mllp' || s.config.mllpRegisterUnknownFacilities;
+    const ctx = o.sender ?? (isSubmitterKey(message.sender) ? submitterContext(message.sender, 'hl7v2') : await senderContext(s, header.facilityKey, 'hl7v2', register));
+    if (!ctx) return await reject(facilityError(header, Hl7ErrorCode.UnknownKeyIdentifier, 'unknown sending facility: no Organization is registered for it'));
     const ack = buildAck({ ackCode: 'AA', echo, now, ackControlId: ackId, warnings: mapped.summary.warnings });
     const after = mapped.kind === 'merge' ? (scope: GateScope) => applyMerges(s, scope, mapped.merges) : undefined;
     const result = await applyInboxBundle(s, ctx, message.id, mapped.bundle, { query: `${echo.triggerEvent ?? ''} ${message.control_id ?? ''}`, ack, now, after, allowed });
     return result.applied ? { ack, status: 'processed' } : { ack: settledAck(result.settled, echo, now), status: 'duplicate' };
   } catch (err) {
     const reason = err instanceof FhirError ? err.message.slice(0, 300) : 'internal error while applying the message';
-    const error: Hl7Error = { code: Hl7ErrorCode.ApplicationInternalError, ackCode: 'AE', reason };
-    const ack = buildAck({ ackCode: 'AE', echo, error, now, ackControlId: ackId });
-    return fail(s, message, allowed, error, ack, await storedPatientsOf(s, parsed.message), now);
+    return reject({ code: Hl7ErrorCode.ApplicationInternalError, ackCode: 'AE', reason });
   }
+}
+
+/** A sender that may not send as the facility it names (MSH-4, else MSH-3): refused as sent (AR). */
+function facilityError(header: MessageHeader, code: Hl7ErrorCode, reason: string): Hl7Error {
+  return { code, ackCode: 'AR', reason, location: { segment: 'MSH', sequence: 1, field: facilityField(header) } };
 }
 
 /** Training (T) and debugging (D) messages never reach the live record unless the server is told to take them. */

@@ -11,10 +11,11 @@ export { FACILITY_SYSTEM };
 const registry = new WeakMap<object, Map<string, Organization>>();
 
 /**
- * The context a feed writes under: a system acting for the sending organization (found, or registered on first
- * contact, by its facility identifier). Everything it stores carries that organization as its source.
+ * The context a feed writes under: a system acting for the sending organization (found by its facility identifier,
+ * or registered on first contact when `register`; else undefined). Everything it stores carries that organization as
+ * its source.
  */
-export async function senderContext(s: Services, facility: string, channel: string): Promise<AccessContext> {
+export async function senderContext(s: Services, facility: string, channel: string, register = true): Promise<AccessContext | undefined> {
   const registered = registry.get(s.db) ?? new Map<string, Organization>();
   registry.set(s.db, registered);
   const known = registered.get(facility);
@@ -24,9 +25,11 @@ export async function senderContext(s: Services, facility: string, channel: stri
     await lockKeys(scope.tx, [conditionalKey('Organization', `identifier=${encodedIdentifierToken({ system: FACILITY_SYSTEM, value: facility })}`)]);
     const found = await scope.searchType('Organization', [['identifier', `${FACILITY_SYSTEM}|${escapeSearchValue(facility)}`]], false);
     if (found.matches[0]) return found.matches[0] as Organization;
+    if (!register) return undefined;
     const created = await s.records.create(scope, { resourceType: 'Organization', name: facility, identifier: [{ system: FACILITY_SYSTEM, value: facility }], active: true });
     return created.resource as Organization;
   });
+  if (!org) return undefined;
   registered.set(facility, org);
   return contextFor(org, facility, channel);
 }
@@ -53,6 +56,21 @@ export function submitterKey(ctx: AccessContext): string {
 /** Whether an inbox sender is an authenticated submitter's key (rather than an MLLP or import facility). */
 export function isSubmitterKey(sender: string): boolean {
   return sender.startsWith('org:') || sender.startsWith('client:');
+}
+
+const RESERVED = 'reserved-name:';
+
+/**
+ * Inbox sender of a feed that names itself (MLLP, import): its facility. A facility named like another kind of
+ * sender (`org:…`, `client:…`, a refused certificate's key) would act as that authenticated submitter and take its
+ * control ids (the inbox de-duplicates on sender and control id), so it is kept apart and refused (`isReservedName`).
+ */
+export function feedSender(facility: string, reservedElsewhere: (sender: string) => boolean): string {
+  return isSubmitterKey(facility) || facility.startsWith(RESERVED) || reservedElsewhere(facility) ? `${RESERVED}${facility}` : facility;
+}
+
+export function isReservedName(sender: string): boolean {
+  return sender.startsWith(RESERVED);
 }
 
 /** The context a stored submission is reprocessed under (crash recovery, retry): a system acting for its organization. */

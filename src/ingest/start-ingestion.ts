@@ -13,7 +13,8 @@ export interface IngestionHandle {
 
 /**
  * Finishes every message committed but not processed before a crash (a page at a time until none is left), then
- * listens for MLLP (port MLLP_PORT; TLS with the HTTP certificate when configured; optional address allow-list).
+ * listens for MLLP (port MLLP_PORT; TLS with the HTTP certificate when configured, client certificates when a CA is,
+ * each bound to the facilities it may send for; optional address allow-list).
  */
 export async function startIngestion(s: Services, log: FastifyBaseLogger): Promise<IngestionHandle> {
   const recovered = await recoverPending(s);
@@ -27,7 +28,7 @@ export async function startIngestion(s: Services, log: FastifyBaseLogger): Promi
     idleTimeoutMs: config.mllpIdleTimeoutMs,
     maxMessageBytes: config.mllpMaxMessageBytes,
     allowedAddresses: config.mllpAllowedAddresses.length ? config.mllpAllowedAddresses : undefined,
-    handler: async (raw) => (await receiveHl7(s, raw, 'mllp')).ack,
+    handler: async (raw, meta) => (await receiveHl7(s, raw, 'mllp', undefined, meta.clientCertificate)).ack,
     logger: log,
   });
   return { mllpPort: server.port, close: () => server.close() };

@@ -1,12 +1,16 @@
 // Batch (re)linking of every stored source record, streamed: records are read a chunk at a time and linked in
 // order with the link store's decision rule (`OrderedLinker`); a record's person is final once it is linked, so
-// each linked chunk's links, block keys, review tasks and compartments are written (set-based, a transaction per
-// chunk) while the next chunk is linked. The `Person` resources follow at the end, when their membership is
-// complete. For initial loads and `mpi relink --batch`; the write path links one record at a time.
+// each linked chunk's links, block keys, review tasks and compartments, with the privacy intake of the rows that join
+// a person, are written (set-based, a transaction per chunk) while the next chunk is linked. The `Person` resources
+// follow at the end, when their membership is complete. For initial loads and `mpi relink --batch`; the write path
+// links one record at a time.
 import { randomUUID } from 'node:crypto';
 import { systemContext } from '../access/context.ts';
 import type { GateScope } from '../access/gate-scope.ts';
+import { joinIntakeMany } from '../record/join-intake.ts';
+import { refreshPersonPrivacy } from '../record/write-policy.ts';
 import { run } from '../store/database.ts';
+import { deleteIndex } from '../store/search/index-writer.ts';
 import { sql } from '../store/sql.ts';
 import type { Services } from '../services.ts';
 import type { ScoreResult } from './model.ts';
@@ -113,21 +117,35 @@ async function writeChunk(s: Services, scope: GateScope, all: readonly LinkedRow
   const movedRows = rows.filter((r) => r.previous?.person !== r.person);
   if (movedRows.length === 0) return;
   const moved = movedRows.map((r) => r.id);
-  const updated = await run<{ resource_type: string; id: string; person_id: string }>(scope.tx, sql`
+  const updated = await run<{ resource_type: string; id: string; person_id: string; source_patient: string }>(scope.tx, sql`
     with m as (select * from unnest(${moved}::text[], ${movedRows.map((r) => r.person)}::text[]) as m(patient_id, person_id)),
     targets as (
-      select r.resource_type, r.id, m.person_id from m join resources r on r.resource_type = 'Patient' and r.id = m.patient_id
+      select r.resource_type, r.id, m.person_id, m.patient_id from m join resources r on r.resource_type = 'Patient' and r.id = m.patient_id
       union
-      select r.resource_type, r.id, m.person_id from m join resources r on r.patient_id = m.patient_id)
+      select r.resource_type, r.id, m.person_id, m.patient_id from m join resources r on r.patient_id = m.patient_id)
     update resources r set person_id = t.person_id from targets t
     where r.resource_type = t.resource_type and r.id = t.id and r.person_id is distinct from t.person_id
-    returning r.resource_type, r.id, r.person_id`);
+    returning r.resource_type, r.id, r.person_id, t.patient_id as source_patient`);
   if (updated.length) {
     await run(scope.tx, sql`update resource_history h set person_id = t.person_id
       from unnest(${updated.map((r) => r.resource_type)}::text[], ${updated.map((r) => r.id)}::text[], ${updated.map((r) => r.person_id)}::text[]) as t(resource_type, id, person_id)
       where h.resource_type = t.resource_type and h.id = t.id`);
   }
   scope.note('mpi-link', [], moved.map((id) => `Patient/${id}`), { detail: 'batch relink' });
+  // A Consent that moved takes its patient's choices along: the persons it left and joined have their state worked
+  // out again from the Consents they now hold, before the intake below reads it.
+  const withConsents = new Set(updated.filter((r) => r.resource_type === 'Consent').map((r) => r.source_patient));
+  const choicesMoved = new Set(movedRows.filter((r) => withConsents.has(r.id)).flatMap((r) => (r.previous?.person ? [r.person, r.previous.person] : [r.person])));
+  for (const personId of choicesMoved) await refreshPersonPrivacy(scope, personId);
+  // The moved rows join their person as data arriving now would (privacy-rules §2–3), in the transaction that links
+  // them: those dated before an opt-in go, and an opted-out person's record is purged, newcomers included.
+  const joined = new Map<string, Array<{ resourceType: string; id: string }>>();
+  for (const r of updated) {
+    const keys = joined.get(r.person_id);
+    if (keys) keys.push({ resourceType: r.resource_type, id: r.id });
+    else joined.set(r.person_id, [{ resourceType: r.resource_type, id: r.id }]);
+  }
+  await s.links.joinedOptedOut(scope, await joinIntakeMany(scope, joined, deleteIndex));
 }
 
 /** Inserts the chunk's review tasks; returns the candidates' persons of those newly opened (their Persons gain a level2 entry). */
@@ -155,13 +173,16 @@ async function inParallel(jobs: Array<() => Promise<void>>): Promise<void> {
   await Promise.all(Array.from({ length: Math.min(WRITERS, jobs.length) }, worker));
 }
 
-/** Persons whose membership changed get their FHIR Person rewritten (and the opt-out rule applied to newcomers), set-based per chunk. */
+/**
+ * Persons whose membership changed get their FHIR Person rewritten, set-based per chunk (the privacy rules were applied
+ * to newcomers with their links, `writeChunk`).
+ */
 async function writePersons(s: Services, changed: string[], onProgress?: (phase: string, done: number) => void): Promise<void> {
   let done = 0;
   await inParallel(chunks(changed.length, PERSON_CHUNK).map(([from, to]) => async () => {
     const chunk = changed.slice(from, to);
     await s.gate.run(systemContext('mpi relink'), { action: 'mpi-link', query: 'batch relink persons' }, async (scope) => {
-      await s.links.joinedOptedOut(scope, await s.links.writePersons(scope, chunk));
+      await s.links.writePersons(scope, chunk);
     });
     onProgress?.('persons', (done += chunk.length));
   }));

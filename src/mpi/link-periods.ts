@@ -23,3 +23,23 @@ export async function earlierMemberships(db: Queryable, personIds: string[]): Pr
   )).rows;
   return rows.map((r) => ({ personId: r.person_id, from: new Date(r.linked_from), until: r.linked_until === null ? null : new Date(r.linked_until) }));
 }
+
+/** A person named by an audit entry, and when the entry was recorded. */
+export interface PersonAt {
+  key: string;
+  personId: string;
+  at: string;
+}
+
+/** For each person at a moment, its source Patients linked then (`mpi_link_periods`), by `key`. */
+export async function patientsAt(db: Queryable, asked: PersonAt[]): Promise<Map<string, string[]>> {
+  if (asked.length === 0) return new Map();
+  const rows = (await db.query<{ key: string; patients: string[] }>(
+    `select a.key, array_agg(p.patient_id order by p.patient_id) as patients
+       from unnest($1::text[], $2::text[], $3::timestamptz[]) as a(key, person_id, at)
+       join mpi_link_periods p on p.person_id = a.person_id and p.linked_from <= a.at and (p.linked_until is null or a.at < p.linked_until)
+      group by a.key`,
+    [asked.map((a) => a.key), asked.map((a) => a.personId), asked.map((a) => a.at)],
+  )).rows;
+  return new Map(rows.map((r) => [r.key, r.patients]));
+}

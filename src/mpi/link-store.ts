@@ -25,6 +25,8 @@ export interface LinkStoreDeps {
   onJoinOptedOut?: (scope: GateScope, personId: string) => Promise<void>;
   /** Called with the rows a record brought to a person: the privacy intake rules apply to them as to data arriving. */
   onJoin?: (scope: GateScope, personId: string, joined: Array<{ resourceType: string; id: string }>) => Promise<void>;
+  /** Called with the persons a Consent left or joined: their privacy choices are worked out again from the Consents they hold. */
+  onChoicesMoved?: (scope: GateScope, personIds: string[]) => Promise<void>;
   /** Keyed hash for stored block keys: they hold SSN, phone and address fragments and must not sit in clear. */
   hashKey: (key: string) => string;
 }
@@ -152,6 +154,9 @@ export class LinkStore implements PatientLinker {
         record_hash = excluded.record_hash`);
     const joined = await rehomePatient(scope.tx, patientId, personId);
     const moved = previousPerson !== undefined && previousPerson !== personId;
+    // Before anything reads the persons' state (their Person's opted-out flag, the intake of the joined rows): an
+    // opted-out patient's record merged into another person makes that person opted out.
+    if (joined.some((r) => r.resourceType === 'Consent')) await this.deps.onChoicesMoved?.(scope, moved ? [personId, previousPerson] : [personId]);
     const optedOut = await this.writePersons(scope, moved ? [personId, previousPerson] : [personId]);
     if (moved) {
       scope.note('mpi-link', [personId, previousPerson], [`Patient/${patientId}`], { detail: `moved to person with assurance ${assurance}` });

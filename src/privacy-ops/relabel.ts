@@ -54,8 +54,8 @@ async function relabelPerson(db: Database, personId: string, vs: ValueSets, repo
       await saveLabelsInPlace(tx, rows[i], declaredLabels(resources[i]), resources[i]);
       report.relabelled++;
     }
-    // Binaries the person's labelled documents name but stored outside the record (no security context, another
-    // person's): propagation labelled those inside it.
+    // Binaries the person's labelled documents name but stored outside the record (no security context): propagation
+    // labelled those inside it. Only those stored by the document's sender gain labels, never another person's.
     const inRecord = new Set(resources.map((r) => `${r.resourceType}/${r.id}`));
     const outside = [...labelsForNamedBinaries(resources.map((r) => ({ resource: r, labels: declaredLabels(r) })))].filter(([key]) => !inRecord.has(key));
     for (const { added } of await addLabelsInPlace(tx, new Map(outside))) {

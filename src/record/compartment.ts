@@ -2,18 +2,21 @@ import type { Binary, Provenance, Resource } from '@medplum/fhirtypes';
 import { patientCompartmentParams, patientCompartmentRefs } from '../store/search/extract.ts';
 import { withReferences } from './references.ts';
 
-/** The source Patient a resource belongs to, from the R4 Patient CompartmentDefinition. */
-export function compartmentPatient(resource: Resource): string | undefined {
-  const ref = patientCompartmentRefs(resource)[0];
+/**
+ * The source Patient a resource belongs to, from the R4 Patient CompartmentDefinition. `base`: this server's FHIR base
+ * URL; an absolute reference is to a local Patient only under it (another server's Patient/123 is not ours).
+ */
+export function compartmentPatient(resource: Resource, base: string): string | undefined {
+  const ref = patientCompartmentRefs(resource, base)[0];
   return ref ? ref.slice('Patient/'.length) : undefined;
 }
 
 /**
  * A search query restricted to the Patient compartment the resource is in, its references first mapped through
- * `resolve` (bundle-local `urn:uuid:` → `Patient/id`); undefined when it names no Patient.
+ * `resolve` (bundle-local `urn:uuid:` → `Patient/id`); undefined when it names no Patient. `base` as above.
  */
-export function inOwnCompartment(resource: Resource, query: string, resolve: (ref: string) => string | undefined): string | undefined {
-  const patient = patientCompartmentParams(withReferences(resource, resolve))[0];
+export function inOwnCompartment(resource: Resource, query: string, resolve: (ref: string) => string | undefined, base: string): string | undefined {
+  const patient = patientCompartmentParams(withReferences(resource, resolve), base)[0];
   if (!patient) return undefined;
   const params = new URLSearchParams(query);
   params.append(patient.code, patient.reference);

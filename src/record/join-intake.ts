@@ -1,11 +1,12 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { GateScope } from '../access/gate-scope.ts';
 import type { SearchEngine } from '../access/search-engine.ts';
+import type { ConsentState } from '../privacy/consent.ts';
 import { intakeDecision, isClinicalType, withinMessage, type IntakeDecision } from '../privacy/intake.ts';
 import { run } from '../store/database.ts';
 import { purgeResources } from '../store/purge.ts';
 import { sql } from '../store/sql.ts';
-import { countDiscarded, personPrivacy } from './write-policy.ts';
+import { countDiscarded, personPrivacy, personPrivacyMany } from './write-policy.ts';
 
 type ResourceKey = { resourceType: string; id: string };
 
@@ -17,8 +18,23 @@ type ResourceKey = { resourceType: string; id: string };
  */
 export async function joinIntake(scope: GateScope, personId: string, joined: ResourceKey[], deleteIndex: SearchEngine['deleteIndex']): Promise<void> {
   const clinical = joined.filter((k) => isClinicalType(k.resourceType));
-  if (clinical.length === 0) return;
-  const state = await personPrivacy(scope, personId);
+  if (clinical.length > 0) await discardJoined(scope, await personPrivacy(scope, personId), clinical, deleteIndex);
+}
+
+/**
+ * `joinIntake` for rows that joined several persons at once (a batch relink's chunk, `joined` keyed by person), their
+ * privacy state read in one statement. Returns the opted-out persons among them, whose records the caller purges.
+ */
+export async function joinIntakeMany(scope: GateScope, joined: ReadonlyMap<string, ResourceKey[]>, deleteIndex: SearchEngine['deleteIndex']): Promise<string[]> {
+  const states = await personPrivacyMany(scope, [...joined.keys()]);
+  for (const [personId, state] of states) {
+    const clinical = (joined.get(personId) ?? []).filter((k) => isClinicalType(k.resourceType));
+    if (clinical.length > 0) await discardJoined(scope, state, clinical, deleteIndex);
+  }
+  return [...states].filter(([, state]) => state.optedOut).map(([personId]) => personId);
+}
+
+async function discardJoined(scope: GateScope, state: ConsentState, clinical: ResourceKey[], deleteIndex: SearchEngine['deleteIndex']): Promise<void> {
   if (!state.optedOut && !state.optInDate) return;
   const rows = await run<{ resource_type: string; id: string; content: Resource; received: Date }>(scope.tx, sql`select resource_type, id, content,
       coalesce(clinical_date, last_updated) as received from resources

@@ -70,8 +70,8 @@ function conditionalOf(p: PlannedEntry): string | undefined {
  * this bundle resolved through `ids`). Undefined when the entry names no Patient: then nothing may match, and a
  * conditional create or update creates.
  */
-function withPatient(p: PlannedEntry, query: string, ids: Map<string, string>): string | undefined {
-  return p.entry.resource ? inOwnCompartment(p.entry.resource, query, (ref) => ids.get(ref)) : undefined;
+function withPatient(p: PlannedEntry, query: string, ids: Map<string, string>, base: string): string | undefined {
+  return p.entry.resource ? inOwnCompartment(p.entry.resource, query, (ref) => ids.get(ref), base) : undefined;
 }
 
 /**
@@ -149,7 +149,7 @@ export class TransactionService {
     const ids = new Map<string, string>();
     await this.matchConditionals(scope, unscoped, conditionalOf, opts);
     for (const p of unscoped) this.assignIdentity(p, ids);
-    await this.matchConditionals(scope, scoped, (p) => withPatient(p, conditionalOf(p)!, ids), opts);
+    await this.matchConditionals(scope, scoped, (p) => withPatient(p, conditionalOf(p)!, ids, this.fhirBase), opts);
     for (const p of scoped) this.assignIdentity(p, ids);
     const resolve = await this.conditionalReferences(scope, planned, ids, opts);
     for (const p of planned) {
@@ -296,7 +296,7 @@ export class TransactionService {
         if (!/^[A-Z][A-Za-z]+\?/.test(ref)) return undefined;
         const type = ref.slice(0, ref.indexOf('?'));
         const query = ref.slice(ref.indexOf('?') + 1);
-        const scoped = opts.samePatient && inPatientCompartment(type) ? withPatient(p, query, ids) : query;
+        const scoped = opts.samePatient && inPatientCompartment(type) ? withPatient(p, query, ids, this.fhirBase) : query;
         const lookup = lookups.get(p) ?? new Map<string, string | undefined>();
         lookups.set(p, lookup.set(ref, scoped === undefined ? undefined : `${type}?${scoped}`));
         return undefined;

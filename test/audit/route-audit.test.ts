@@ -10,7 +10,7 @@ import { signIn, TEST_PASSWORD, systemClientToken } from '../support/tokens.ts';
 
 const kinds = await databaseKinds();
 
-/** Public routes that need no audit entry, with the reason. Sign-ins and token issuance are NOT here: they must be audited. */
+/** Public routes that need no audit entry, with the reason. Sign-ins, token issuance, revocation and logout are NOT here: they must be audited. */
 const EXEMPT: Record<string, string> = {
   'GET /healthz': 'liveness probe, no data',
   'GET /readyz': 'readiness probe, no data',
@@ -19,8 +19,6 @@ const EXEMPT: Record<string, string> = {
   'GET /oauth/jwks': 'public keys',
   'GET /oauth/authorize': 'renders the sign-in page; the sign-in itself (POST) is audited',
   'GET /*': 'static web app files',
-  'POST /oauth/revoke': 'ends a token; not an access to data',
-  'POST /oauth/logout': 'ends a session; not an access to data',
   'POST /portal/signup/start': 'public sign-up form before any identity exists; reads no record data',
   'POST /portal/signup/verify': 'completes sign-up; the patient\'s later sign-in is audited',
 };
@@ -97,6 +95,22 @@ describe.each(kinds)('every route is audited on %s', (kind) => {
     checked.add('POST /oauth/authorize').add('POST /oauth/token');
   });
 
+  it('token revocations and logouts are audited under the token\'s user, refusals included', async () => {
+    const before = await lastSeq();
+    const session = await signIn(server, 'dr.leak', TEST_PASSWORD);
+    const form = (o: Record<string, string>) => new URLSearchParams(o).toString();
+    expect((await http.call('POST', '/oauth/revoke', undefined, form({ token: session.access_token, client_id: 'ehr-a' }))).status).toBe(401);
+    expect((await http.call('POST', '/oauth/revoke', undefined, form({ token: session.refresh_token, client_id: 'katahdin-web' }))).status).toBe(200);
+    expect((await http.call('POST', '/oauth/logout', session.access_token)).status).toBe(204);
+    const rows = await since(before);
+    const find = (action: string, outcome: string) => rows.find((r) => r.action === action && r.outcome === outcome);
+    expect(find('revoke', 'denied'), 'refused client authentication').toBeTruthy();
+    expect(find('revoke', 'success'), 'revocation').toMatchObject({ agent_role: 'clinician', agent_org: f.orgA, agent_client: 'katahdin-web' });
+    expect(find('logout', 'success'), 'logout').toMatchObject({ agent_role: 'clinician', agent_org: f.orgA, agent_client: 'katahdin-web' });
+    for (const r of rows) expect(r.source_ip, `${r.action} has a source IP`).toBe('127.0.0.1');
+    checked.add('POST /oauth/revoke').add('POST /oauth/logout');
+  });
+
   it('FHIR reads, searches, history, writes and operations name user, role, organization, person and outcome', async () => {
     const enc = f.persons.encounter;
     const none = f.persons.none;
@@ -159,8 +173,9 @@ describe.each(kinds)('every route is audited on %s', (kind) => {
     await audited('POST', '/admin/users', admin(['admin']), { username: 'new.user', password: 'a-long-enough-password', role: 'registrar', displayName: 'New User' });
     await audited('GET', '/admin/clients', admin(['admin']));
     await audited('POST', '/admin/clients', denied(['admin', 'denied']), { clientId: 'nope' });
-    await audited('PUT', '/admin/users/new.user/disabled', admin(['admin']), { disabled: true });
-    await audited('PUT', '/admin/clients/no-such-client/disabled', admin(['admin']), { disabled: true });
+    await audited('PUT', '/admin/users/new.user/disabled', admin(['disable']), { disabled: true });
+    await audited('PUT', '/admin/clients/no-such-client/disabled', admin(['disable'], 'error'), { disabled: true });
+    await audited('PUT', '/admin/clients/no-such-client/disabled', denied(['enable']), { disabled: false });
     await audited('GET', '/admin/users', denied(['admin', 'denied']));
     const po = (actions: string[], personId?: string): Expectation => ({ actions, outcome: 'success', role: 'privacy-officer', personId });
     await audited('GET', `/fhir/Patient/${enc.patients.B}/$access-report`, po(['audit-report', 'read'], enc.personId));

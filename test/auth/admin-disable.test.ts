@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditEvent } from '@medplum/fhirtypes';
 import { systemContext } from '../../src/access/context.ts';
+import { CLIENT_SYSTEM, USER_SYSTEM } from '../../src/audit/events.ts';
 import { databaseKinds } from '../support/databases.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
 import { signIn, systemClientToken, TEST_PASSWORD, userWithToken } from '../support/tokens.ts';
@@ -12,6 +14,11 @@ describe.each(kinds)('administrators disable and enable accounts on %s', (kind) 
   const call = (method: 'GET' | 'PUT', url: string, token: string, body?: unknown) => server.app.inject({
     method, url, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: body === undefined ? undefined : JSON.stringify(body),
   });
+  const lastSeq = async () => Number((await server.services.db.query<{ s: string }>('select coalesce(max(seq), 0) as s from audit_log')).rows[0].s);
+  const entriesSince = async (seq: number) => (await server.services.db.query(
+    'select action, outcome, agent_user_id, agent_client, entity_refs, query from audit_log where seq > $1 order by seq', [seq])).rows;
+  const userId = async (username: string) => (await server.services.auth.listUsers()).find((u) => u.username === username)!.id;
+  const newOrg = async (name: string) => (await server.services.gate.run(systemContext('test'), { action: 'create' }, (s) => server.services.records.create(s, { resourceType: 'Organization', name }))).resource.id!;
 
   beforeAll(async () => {
     server = await startTestServer(kind);
@@ -48,5 +55,58 @@ describe.each(kinds)('administrators disable and enable accounts on %s', (kind) 
     // Every user signs in through the built-in web app: disabling it would lock everyone out, administrators included.
     expect((await call('PUT', '/admin/clients/katahdin-web/disabled', admin, { disabled: true })).statusCode).toBe(409);
     expect((await call('GET', '/fhir/Patient', admin)).statusCode).not.toBe(401);
+  });
+
+  it('audits disabling and enabling with the administrator, the account and the outcome; refusals and unknown accounts too', async () => {
+    const feed = await systemClientToken(server, 'moose-feed', await newOrg('Moose River Lab'));
+    await userWithToken(server, { username: 'dr.audited', role: 'clinician' });
+    const [adminId, doctorId] = [await userId('it.admin'), await userId('dr.audited')];
+    const before = await lastSeq();
+    expect((await call('PUT', '/admin/users/dr.audited/disabled', admin, { disabled: true })).statusCode).toBe(200);
+    expect((await call('PUT', '/admin/users/dr.audited/disabled', admin, { disabled: false })).statusCode).toBe(200);
+    expect((await call('PUT', '/admin/clients/moose-feed/disabled', feed, { disabled: true })).statusCode).toBe(403);
+    expect((await call('PUT', '/admin/clients/moose-feed/disabled', admin, { disabled: true })).statusCode).toBe(200);
+    expect((await call('PUT', '/admin/users/nobody.here/disabled', admin, { disabled: true })).statusCode).toBe(404);
+    const byAdmin = { agent_user_id: adminId, agent_client: 'katahdin-web' };
+    expect(await entriesSince(before)).toEqual([
+      { action: 'disable', outcome: 'success', ...byAdmin, entity_refs: [`${USER_SYSTEM}|${doctorId}`], query: 'user dr.audited' },
+      { action: 'enable', outcome: 'success', ...byAdmin, entity_refs: [`${USER_SYSTEM}|${doctorId}`], query: 'user dr.audited' },
+      { action: 'disable', outcome: 'denied', agent_user_id: null, agent_client: 'moose-feed', entity_refs: [], query: 'client moose-feed' },
+      { action: 'disable', outcome: 'success', ...byAdmin, entity_refs: [`${CLIENT_SYSTEM}|moose-feed`], query: 'client moose-feed' },
+      { action: 'disable', outcome: 'error', ...byAdmin, entity_refs: [], query: 'user nobody.here' },
+    ]);
+    // As a privacy officer reads it: the account is a BALP entity named by its identifier (a security user entity).
+    const po = await userWithToken(server, { username: 'po.accounts', role: 'privacy-officer' });
+    const event = (await call('GET', `/fhir/AuditEvent/${before + 1}`, po)).json<AuditEvent>();
+    expect(event.subtype).toContainEqual({ system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110137', display: 'User Security Attributes Changed' });
+    expect(event.entity).toContainEqual({
+      what: { identifier: { system: USER_SYSTEM, value: doctorId } },
+      type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2' },
+      role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '11' },
+    });
+  });
+
+  it('an administrator revokes one leaked system token; the revocation and a logout are audited', async () => {
+    const org = await newOrg('Allagash Imaging');
+    const leaked = await systemClientToken(server, 'allagash-feed', org);
+    const before = await lastSeq();
+    const revoke = await server.app.inject({
+      method: 'POST', url: '/oauth/revoke', payload: new URLSearchParams({ token: leaked, client_id: 'katahdin-web' }).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${admin}` },
+    });
+    expect(revoke.statusCode).toBe(200);
+    expect((await call('GET', '/fhir/Patient', leaked)).statusCode).toBe(401);
+    const clinician = await signIn(server, 'dr.audited', TEST_PASSWORD);
+    const seq = await lastSeq();
+    expect((await server.app.inject({ method: 'POST', url: '/oauth/logout', payload: { token: clinician.refresh_token } })).statusCode).toBe(204);
+    expect((await call('GET', '/fhir/Patient', clinician.access_token)).statusCode).toBe(401);
+    const revoked = (await entriesSince(before)).find((r) => r.action === 'revoke');
+    expect(revoked).toEqual({
+      action: 'revoke', outcome: 'success', agent_user_id: await userId('it.admin'), agent_client: 'katahdin-web', entity_refs: [`${CLIENT_SYSTEM}|allagash-feed`], query: null,
+    });
+    const doctor = `${USER_SYSTEM}|${await userId('dr.audited')}`;
+    expect((await entriesSince(seq)).filter((r) => r.action === 'logout')).toEqual([
+      { action: 'logout', outcome: 'success', agent_user_id: await userId('dr.audited'), agent_client: 'katahdin-web', entity_refs: [doctor], query: null },
+    ]);
   });
 });

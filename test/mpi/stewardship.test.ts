@@ -117,6 +117,26 @@ describe.each(kinds)('MPI stewardship on %s', (kind) => {
     expect(byPerson(await owners([id1, id2]), split)).toBe(0);
   });
 
+  it('a merge that brings an opted-out patient\'s record opts the person out: its clinical data goes; the person left keeps no stale choice', async () => {
+    const out = await create({ mrn: 'OO-1', given: 'Odile', family: 'Ouellette', birthDate: '1948-03-09' });
+    const other = await create({ mrn: 'OO-2', given: 'Aurele', family: 'Pelletier', birthDate: '1983-11-21', gender: 'male' });
+    await observe(other, 2);
+    const [from, to] = [await personOf(out), await personOf(other)];
+    expect(from).not.toBe(to);
+    const officer = await userWithToken(server, { username: 'oo-officer', role: 'privacy-officer' });
+    const optOut = await call(officer, 'POST', `/fhir/Patient/${out}/$consent`, { resourceType: 'Parameters', parameter: [{ name: 'action', valueString: 'opt-out' }, { name: 'channel', valueString: 'paper' }] });
+    expect(optOut.status).toBe(200);
+    const clinical = async (person: string) => (await run<{ n: number }>(server.services.db,
+      sql`select count(*)::int as n from resources where person_id = ${person} and resource_type not in ('Patient', 'Person', 'Consent')`))[0].n;
+    expect(await clinical(to!)).toBe(2);
+    expect((await call(admin, 'POST', '/admin/mpi/merge', { sourcePersonId: from, targetPersonId: to })).body.personId).toBe(to);
+    const state = async (person: string) => (await run<{ opted_out: boolean }>(server.services.db, sql`select opted_out from person_privacy where person_id = ${person}`))[0]?.opted_out ?? false;
+    expect(await state(to!)).toBe(true);
+    expect(await state(from!)).toBe(false);
+    expect(await clinical(to!)).toBe(0);
+    await expectConsistent([out, other]);
+  });
+
   it('Patient/$merge joins two persons; $ihe-pix then returns every identifier of the person', async () => {
     const x = await create({ mrn: 'PX-1', given: 'Roland', family: 'Daigle', birthDate: '1990-07-19', gender: 'male' });
     const y = await create({ mrn: 'PX-2', given: 'Beatrice', family: 'Cyr', birthDate: '1952-01-08' });

@@ -2,8 +2,8 @@
  * privacy-rules §4 for a document's content held in a Binary with no codes of its own (a PDF, plain text): a
  * DocumentReference labelled by its own codes passes its labels to the Binary its attachment names, so the content
  * is withheld with the document — by read, vread, search (totals included) and $everything — whether the Binary was
- * stored earlier, written in the same transaction bundle, or stored before this rule (labelled by
- * `katahdin privacy relabel`). Break-the-glass opens it.
+ * stored earlier, written in the same transaction bundle, written later than the document (labelled at its own write),
+ * or stored before this rule (labelled by `katahdin privacy relabel`). Break-the-glass opens it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
@@ -24,7 +24,7 @@ describe.each(kinds)('a labelled document withholds the Binary it points to, on 
   let doctor = '';
   let emergency = '';
   let patient = '';
-  const bin = { separate: '', bundled: '', legacy: '', plain: '' };
+  const bin = { separate: '', bundled: '', later: '', reported: '', legacy: '', plain: '' };
   /** A Binary with no security context: outside the person's record, only relabel's reach beyond it labels it. */
   let orphan = '';
 
@@ -48,7 +48,7 @@ describe.each(kinds)('a labelled document withholds the Binary it points to, on 
   };
   const keys = (b: Bundle) => (b.entry ?? []).map((e) => `${e.resource?.resourceType}/${e.resource?.id}`);
 
-  /** What a clinician gets of the three Binaries behind labelled documents and the plain one, by every path. */
+  /** What a clinician gets of the Binaries behind labelled documents and the plain one, by every path. */
   async function view(token: string) {
     const reads = Object.fromEntries(await Promise.all(Object.entries(bin).map(async ([name, id]) => [name, (await fhir(server, token, 'GET', `/fhir/Binary/${id}`)).status])));
     const search = asBundle(await fhir(server, token, 'GET', `/fhir/Binary?_id=${Object.values(bin).join(',')}`));
@@ -114,6 +114,32 @@ describe.each(kinds)('a labelled document withholds the Binary it points to, on 
     await withheldFromDoctor(bin.bundled);
   });
 
+  it('(d) a Binary written after the labelled document that names it, in a request of its own, is stored labelled', async () => {
+    bin.later = 'db-later';
+    await create(document(`Binary/${bin.later}`, true));
+    const put = await fhir(server, feed, 'PUT', `/fhir/Binary/${bin.later}`, { ...binary('crisis plan'), id: bin.later });
+    expect(put.status).toBe(201);
+    expect((put.body as Resource).meta?.security?.map((c) => c.code)).toEqual(['PSY']);
+    expect(await stored(bin.later)).toEqual({ column: ['PSY'], meta: ['PSY'], history: ['PSY'] });
+    await withheldFromDoctor(bin.later);
+  });
+
+  it('(d) so is one a labelled report presents by absolute URL; a deleted document passes nothing on', async () => {
+    bin.reported = 'db-reported';
+    await create({
+      resourceType: 'DiagnosticReport', status: 'final', code: { text: 'Psychiatric evaluation' }, conclusionCode: [DEPRESSION],
+      subject: { reference: `Patient/${patient}` }, effectiveDateTime: new Date().toISOString(),
+      presentedForm: [{ contentType: 'application/pdf', url: `https://ehr.example.org/fhir/Binary/${bin.reported}` }],
+    } as Resource);
+    expect((await fhir(server, feed, 'PUT', `/fhir/Binary/${bin.reported}`, { ...binary('evaluation'), id: bin.reported })).status).toBe(201);
+    expect(await stored(bin.reported)).toEqual({ column: ['PSY'], meta: ['PSY'], history: ['PSY'] });
+    await withheldFromDoctor(bin.reported);
+    const gone = await create(document('Binary/db-after-deletion', true));
+    expect((await fhir(server, feed, 'DELETE', `/fhir/DocumentReference/${gone}`)).status).toBeLessThan(300);
+    expect((await fhir(server, feed, 'PUT', '/fhir/Binary/db-after-deletion', { ...binary('released', false), id: 'db-after-deletion' })).status).toBe(201);
+    expect((await stored('db-after-deletion')).column).toEqual([]);
+  });
+
   it('(c) a Binary stored unlabelled before this rule is labelled by relabel, in and outside the person\'s record; a second run changes nothing', async () => {
     bin.legacy = await create(binary('group therapy summary'));
     orphan = await create(binary('intake form', false));
@@ -131,9 +157,9 @@ describe.each(kinds)('a labelled document withholds the Binary it points to, on 
     expect((await relabelAll(server.services.db)).relabelled).toBe(0);
   });
 
-  it('a treating clinician without a share gets none of the three Binaries by read, search (totals) or $everything; the plain one, yes', async () => {
+  it('a treating clinician without a share gets none of the Binaries behind labelled documents by read, search (totals) or $everything; the plain one, yes', async () => {
     const v = await view(doctor);
-    expect(v.reads).toEqual({ separate: 403, bundled: 403, legacy: 403, plain: 200 });
+    expect(v.reads).toEqual({ separate: 403, bundled: 403, later: 403, reported: 403, legacy: 403, plain: 200 });
     expect(v.search).toEqual({ keys: [`Binary/${bin.plain}`], total: 1, count: 1 });
     expect(v.everything).toEqual([`Binary/${bin.plain}`]);
     expect(v.everythingTotal).toBe(v.everythingShown);
@@ -143,9 +169,9 @@ describe.each(kinds)('a labelled document withholds the Binary it points to, on 
     const btg = await fhir(server, emergency, 'POST', `/fhir/Patient/${patient}/$break-the-glass`, { resourceType: 'Parameters', parameter: [{ name: 'reason', valueString: 'crisis presentation' }] });
     expect(btg.status).toBe(200);
     const v = await view(emergency);
-    expect(v.reads).toEqual({ separate: 200, bundled: 200, legacy: 200, plain: 200 });
+    expect(v.reads).toEqual({ separate: 200, bundled: 200, later: 200, reported: 200, legacy: 200, plain: 200 });
     const all = Object.values(bin).map((id) => `Binary/${id}`).sort();
-    expect(v.search).toEqual({ keys: all, total: 4, count: 4 });
+    expect(v.search).toEqual({ keys: all, total: 6, count: 6 });
     expect(v.everything).toEqual(all);
     const opened = (await fhir(server, emergency, 'GET', `/fhir/Binary/${bin.separate}`)).body as { data: string };
     expect(Buffer.from(opened.data, 'base64').toString()).toContain('amended');

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { AuthInputError } from '../../auth/auth-service.ts';
+import { accountRef } from '../../audit/events.ts';
+import { AuthInputError, type AccountTransaction } from '../../auth/auth-service.ts';
 import { badRequest, conflict, forbidden, notFound } from '../../fhir/outcome.ts';
 import { WEB_CLIENT_ID } from '../../auth/clients.ts';
 import type { Services } from '../../services.ts';
@@ -32,6 +33,23 @@ export async function audited(s: Services, ctx: AccessContext, what: string): Pr
   await s.gate.run(ctx, { action: 'admin', query: what }, async () => undefined);
 }
 
+/**
+ * Disabling or enabling an account, run in the gate's transaction (`AccountTransaction`): the change commits only with
+ * its audit entry, which names the administrator, the account and the outcome. A refusal (not an administrator,
+ * `check`) or an unknown account is audited by the gate as such, the account named in the query as asked for.
+ */
+function asAdministrator(s: Services, ctx: AccessContext, disabled: boolean, account: { kind: 'user' | 'client'; name: string }, check = () => {}): AccountTransaction {
+  const action = disabled ? 'disable' : 'enable';
+  const query = `${account.kind} ${account.name}`;
+  return (change) => s.gate.run(ctx, { action, query }, async (scope) => {
+    requireAdmin(ctx);
+    check();
+    const id = await wrapInput(() => change(scope.tx), true);
+    scope.note(action, [], [accountRef(account.kind, id)], { query });
+    return id;
+  });
+}
+
 /** Users and system clients (organizations are FHIR resources under /fhir/Organization). Every call is audited. */
 export async function adminRoutes(app: FastifyInstance, s: Services): Promise<void> {
   app.get('/admin/users', async (request) => {
@@ -52,11 +70,10 @@ export async function adminRoutes(app: FastifyInstance, s: Services): Promise<vo
   });
   // Disabling ends the user's sessions and refuses their access tokens at once (src/auth/token-liveness.ts).
   app.put<{ Params: { username: string }; Body: { disabled?: unknown } }>('/admin/users/:username/disabled', async (request) => {
-    requireAdmin(request.ctx);
     const disabled = disabledFlag(request.body);
-    await audited(s, request.ctx, `${disabled ? 'disable' : 'enable'} user`);
-    await wrapInput(() => s.auth.setUserDisabled(request.params.username, disabled), true);
-    return { username: request.params.username, disabled };
+    const { username } = request.params;
+    await s.auth.setUserDisabled(username, disabled, asAdministrator(s, request.ctx, disabled, { kind: 'user', name: username }));
+    return { username, disabled };
   });
   app.get('/admin/clients', async (request) => {
     requireAdmin(request.ctx);
@@ -74,11 +91,11 @@ export async function adminRoutes(app: FastifyInstance, s: Services): Promise<vo
     return reply.status(201).send(client);
   });
   app.put<{ Params: { clientId: string }; Body: { disabled?: unknown } }>('/admin/clients/:clientId/disabled', async (request) => {
-    requireAdmin(request.ctx);
     const disabled = disabledFlag(request.body);
-    if (request.params.clientId === WEB_CLIENT_ID) throw conflict('The built-in web app cannot be disabled: every user signs in through it. Disable users instead.');
-    await audited(s, request.ctx, `${disabled ? 'disable' : 'enable'} client`);
-    await wrapInput(() => s.auth.setClientDisabled(request.params.clientId, disabled), true);
-    return { clientId: request.params.clientId, disabled };
+    const { clientId } = request.params;
+    await s.auth.setClientDisabled(clientId, disabled, asAdministrator(s, request.ctx, disabled, { kind: 'client', name: clientId }, () => {
+      if (clientId === WEB_CLIENT_ID) throw conflict('The built-in web app cannot be disabled: every user signs in through it. Disable users instead.');
+    }));
+    return { clientId, disabled };
   });
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Resource } from '@medplum/fhirtypes';
+import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { isStorableType } from '../../fhir/definitions.ts';
 import { allOk, badRequest, fhirError } from '../../fhir/outcome.ts';
 import { selectElements, summarize, type SummaryMode } from '../../record/elements.ts';
@@ -55,6 +55,17 @@ function sendWritten(request: FastifyRequest, reply: FastifyReply, fhirBase: str
   return sendResource(reply, resource, status);
 }
 
+/**
+ * A page whose includes reached the limit (the search stops reading there, `SEARCH_MAX_INCLUDES`) may be missing some:
+ * the client is told rather than left to think it has them all.
+ */
+function includesCut(limit: number): OperationOutcomeIssue {
+  return {
+    severity: 'warning', code: 'incomplete',
+    diagnostics: `This page reached the limit of ${limit} included resources (_include, _revinclude): some may be missing. Ask for smaller pages (_count) to have them all.`,
+  };
+}
+
 /** Create, read, update, delete, search and history for every resource type. */
 export async function fhirRestRoutes(app: FastifyInstance, s: HttpServices): Promise<void> {
   const search = async (request: FastifyRequest<{ Params: TypeParams }>, reply: FastifyReply, pairs: Array<[string, string]>) => {
@@ -65,7 +76,8 @@ export async function fhirRestRoutes(app: FastifyInstance, s: HttpServices): Pro
     const summary = req.summary === 'true' || req.summary === 'text' || req.summary === 'data' ? req.summary : undefined;
     const shape = (r: Resource) => (summary ? summarize(r, summary) : selectElements(r, req.elements));
     const links = pageLinks(`${s.fhirBase}/${type}`, pairs, { url: '', offset: req.offset, count: req.count, total: result.total, returned: result.matches.length });
-    return reply.type(FHIR_JSON).send(searchBundle(s.fhirBase, result.matches.map(shape), result.included.map(shape), req.summary === 'count' ? [] : links, result.total, result.warnings));
+    const warnings = result.included.length < s.config.searchMaxIncludes ? result.warnings : [...result.warnings, includesCut(s.config.searchMaxIncludes)];
+    return reply.type(FHIR_JSON).send(searchBundle(s.fhirBase, result.matches.map(shape), result.included.map(shape), req.summary === 'count' ? [] : links, result.total, warnings));
   };
 
   app.get<{ Params: TypeParams }>('/fhir/:type', (request, reply) => search(request, reply, queryPairs(request)));

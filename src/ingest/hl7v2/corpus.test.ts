@@ -153,6 +153,20 @@ describe.skipIf(!exists)('HL7 v2 corpus', () => {
     expect(all<DiagnosticReport>(key, 'DiagnosticReport')[0].presentedForm?.[0].data).toBe(doc.content[0].attachment.data);
   });
 
+  it('a comment sent a line per FT OBX among coded results is one Observation holding every line (Natus_002)', () => {
+    const key = 'cdc-trusted-intermediary/Natus_002_Natus_ORU_R01_NBS.hl7#0';
+    for (const code of ['69969-4', '58093-6', '57710-6']) {
+      const lines = src(key).split(/\r\n|\r|\n/).filter((l) => l.startsWith('OBX|') && l.split('|')[3].startsWith(`${code}^`));
+      expect(lines.map((l) => l.split('|')[2]), code).toEqual(['FT', 'FT']);
+      const found = all<Observation>(key, 'Observation').filter((o) => o.code.coding?.[0].code === code);
+      expect(found, code).toHaveLength(1);
+      const starts = lines.map((l) => found[0].valueString?.indexOf(l.split('|')[5].slice(0, 60)));
+      expect(starts[0], code).toBe(0);
+      expect(starts[1], code).toBeGreaterThan(0);
+      expect(found[0].valueString?.charAt(starts[1]! - 1), code).toBe('\n');
+    }
+  });
+
   it('rejects the malformed CDC cases with the field named', () => {
     const line = (f: string) => outcomeLine(byKey.get(`cdc-trusted-intermediary/${f}#0`)!);
     expect(line('invalid_msh_present_but_missing_msh-2.hl7')).toContain('AR 101 @MSH-2');

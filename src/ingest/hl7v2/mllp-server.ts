@@ -5,9 +5,18 @@ import { decodeHl7Bytes } from './decode.ts';
 import { frame, MllpFramer } from './mllp-framer.ts';
 import { Hl7ErrorCode } from './types.ts';
 
+/** The names of a verified client certificate (mutual TLS) that can stand for a sender. */
+export interface ClientCertificate {
+  /** Subject CN. */
+  cn?: string;
+  /** DNS and URI subject alternative names. */
+  altNames: string[];
+}
+
 export interface MllpMeta {
   remoteAddress: string;
-  tlsPeerCN?: string;
+  /** Absent on a plain connection. */
+  clientCertificate?: ClientCertificate;
 }
 
 /** Pino-compatible subset; messages and fields carry no message content (PHI). */
@@ -54,10 +63,23 @@ interface Connection {
   closing: boolean;
 }
 
-function peerCN(socket: net.Socket): string | undefined {
+/** One entry of Node's `subjectaltname` (`DNS:a, URI:b, IP Address:c`); values with separators in them are JSON strings. */
+const ALT_NAME = /([A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/y;
+
+function altNames(text = ''): string[] {
+  const names: string[] = [];
+  ALT_NAME.lastIndex = 0;
+  for (let m = ALT_NAME.exec(text); m; m = ALT_NAME.exec(text)) {
+    if (m[1] === 'DNS' || m[1] === 'URI') names.push(m[2].startsWith('"') ? (JSON.parse(m[2]) as string) : m[2]);
+  }
+  return names;
+}
+
+function clientCertificate(socket: net.Socket): ClientCertificate | undefined {
   if (!(socket instanceof tls.TLSSocket) || !socket.authorized) return undefined;
-  const cn = socket.getPeerCertificate()?.subject?.CN;
-  return Array.isArray(cn) ? cn[0] : cn;
+  const cert = socket.getPeerCertificate();
+  const cn = cert.subject?.CN;
+  return { cn: Array.isArray(cn) ? cn[0] : cn, altNames: altNames(cert.subjectaltname) };
 }
 
 interface ServerCtx {
@@ -91,7 +113,7 @@ function serveConnection(ctx: ServerCtx, socket: net.Socket, remoteAddress: stri
   const { opts } = ctx;
   const conn: Connection = { socket, chain: Promise.resolve(), inFlight: 0, closing: false };
   ctx.connections.add(conn);
-  const meta: MllpMeta = { remoteAddress, tlsPeerCN: peerCN(socket) };
+  const meta: MllpMeta = { remoteAddress, clientCertificate: clientCertificate(socket) };
   const framer = new MllpFramer(opts.maxMessageBytes);
   socket.setTimeout(opts.idleTimeoutMs);
   socket.on('timeout', () => {

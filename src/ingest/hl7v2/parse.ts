@@ -66,6 +66,11 @@ export function readHeader(msh: Hl7Segment): MessageHeader {
   };
 }
 
+/** The field the sending facility's key was read from: MSH-4, or MSH-3 when MSH-4 is empty. */
+export function facilityField(h: Pick<MessageHeader, 'sendingFacility'>): 3 | 4 {
+  return h.sendingFacility.namespace || h.sendingFacility.universalId ? 4 : 3;
+}
+
 function checkHeader(h: MessageHeader): Hl7Error | undefined {
   const at = (field: number): Hl7ErrorLocation => ({ segment: 'MSH', sequence: 1, field });
   const missing = (field: number, what: string): Hl7Error => ({ code: Hl7ErrorCode.RequiredFieldMissing, ackCode: 'AR', reason: `${what} missing`, location: at(field) });
@@ -75,7 +80,7 @@ function checkHeader(h: MessageHeader): Hl7Error | undefined {
   // They key the inbox (an index): HL7 bounds MSH-10 at 199 characters, an HD namespace or universal id at 199.
   const tooLong = (field: number, what: string): Hl7Error => ({ code: Hl7ErrorCode.DataType, ackCode: 'AR', reason: `${what} longer than ${MAX_KEY} characters`, location: at(field) });
   if (h.controlId.length > MAX_KEY) return tooLong(10, 'MSH-10 message control id');
-  if (h.facilityKey.length > MAX_KEY) return tooLong(h.sendingFacility.namespace || h.sendingFacility.universalId ? 4 : 3, 'sending facility');
+  if (h.facilityKey.length > MAX_KEY) return tooLong(facilityField(h), 'sending facility');
   if (!h.version) return missing(12, 'MSH-12 version id');
   if (!SUPPORTED_VERSION.test(h.version)) {
     return { code: Hl7ErrorCode.UnsupportedVersionId, ackCode: 'AR', reason: 'MSH-12 version not supported (2.1 to 2.8)', location: at(12) };

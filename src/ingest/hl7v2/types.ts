@@ -10,6 +10,7 @@ export const Hl7ErrorCode = {
   UnsupportedEventCode: 201,
   UnsupportedProcessingId: 202,
   UnsupportedVersionId: 203,
+  UnknownKeyIdentifier: 204,
   ApplicationInternalError: 207,
 } as const;
 export type Hl7ErrorCode = (typeof Hl7ErrorCode)[keyof typeof Hl7ErrorCode];

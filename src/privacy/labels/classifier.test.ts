@@ -1,7 +1,7 @@
 import type { Bundle, Condition, DiagnosticReport, Encounter, Medication, MedicationRequest, Observation, Resource } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { applyLabels, declaredLabels, labelsForCode, labelsForResource, withAddedLabels } from './classifier.ts';
-import { labelsForNamedBinaries, namedBinaries, propagateBundleLabels, propagateLabels, relabelRecord, versionLabels } from './propagate.ts';
+import { labelsForNamedBinaries, namedBinaries, passesToStoredBinary, propagateBundleLabels, propagateLabels, relabelRecord, versionLabels } from './propagate.ts';
 import { ACT_CODE_SYSTEM, SYSTEMS } from './value-set-types.ts';
 import { loadValueSets } from './value-sets.ts';
 
@@ -259,6 +259,15 @@ describe('a labelled document passes its labels to the Binary it names (a PDF or
       { resource: pdf('b3'), labels: ['ETH'] },
     ]);
     expect([...passed]).toEqual([['Binary/b1', ['PSY', 'HIV']]]);
+  });
+
+  it('passesToStoredBinary: within one person, or to a Binary of no person from its own sender; never across persons', () => {
+    expect(passesToStoredBinary({ personId: 'p1', sourceOrg: 'o2' }, { personId: 'p1', sourceOrg: 'o1' })).toBe(true);
+    expect(passesToStoredBinary({ personId: 'p2', sourceOrg: 'o1' }, { personId: 'p1', sourceOrg: 'o1' })).toBe(false);
+    expect(passesToStoredBinary({ personId: null, sourceOrg: 'o1' }, { personId: 'p1', sourceOrg: 'o1' })).toBe(false);
+    expect(passesToStoredBinary({ personId: 'p1', sourceOrg: 'o1' }, { personId: null, sourceOrg: 'o1' })).toBe(true);
+    expect(passesToStoredBinary({ personId: 'p1', sourceOrg: 'o2' }, { personId: null, sourceOrg: 'o1' })).toBe(false);
+    expect(passesToStoredBinary({ personId: 'p1', sourceOrg: null }, { personId: null, sourceOrg: null })).toBe(false);
   });
 
   it('withAddedLabels: adds to the stored labels and meta.security, keeps other codings, never removes, undefined when nothing to add', () => {

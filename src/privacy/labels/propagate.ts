@@ -79,6 +79,21 @@ export function labelsForNamedBinaries(documents: ReadonlyArray<{ resource: Reso
   return out;
 }
 
+/** Who a stored row belongs to: its person, and the organization that sent it. */
+export interface RowOwner {
+  personId?: string | null;
+  sourceOrg?: string | null;
+}
+
+/**
+ * Whether a document's labels pass to a Binary stored apart from it: only within one person's record, or to a Binary
+ * of no person that the document's own sender stored. Never across persons: a sender could otherwise withhold anyone's
+ * content by naming it from a labelled document.
+ */
+export function passesToStoredBinary(document: RowOwner, binary: RowOwner): boolean {
+  return binary.personId ? binary.personId === document.personId : !!binary.sourceOrg && binary.sourceOrg === document.sourceOrg;
+}
+
 /** Keys a reference may use for a resource: `Type/id`, its fullUrl, and absolute `…/Type/id` URLs. */
 function refKey(reference: string): string {
   const m = /([A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(reference);

@@ -97,13 +97,17 @@ describe('compileSearch SQL text', () => {
     expect(q.text).toContain('r2.deleted = false');
   });
 
-  it('includes use the filter and dedupe', () => {
-    const { request } = parseSearch('Observation', [['_include', 'Observation:patient'], ['_revinclude', 'Provenance:target']], { strict: true });
-    const q = toQuery(compileIncludes(request, [{ resourceType: 'Observation', id: 'o1' }], { filter })!);
-    expect(q.text).toContain('distinct on (x.resource_type, x.id)');
+  it('includes use the filter, dedupe and stop at the limit, level by level', () => {
+    const { request } = parseSearch('Observation', [['_include', 'Observation:patient'], ['_revinclude:iterate', 'Provenance:target']], { strict: true });
+    const q = toQuery(compileIncludes(request, [{ resourceType: 'Observation', id: 'o1' }], { filter, limit: 50 })!);
     expect(q.text).toContain("'include' as search_mode");
     expect(q.text).toContain('r.source_org = $');
-    expect(compileIncludes({ ...request, include: [], revinclude: [] }, [{ resourceType: 'Observation', id: 'o1' }], { filter })).toBeUndefined();
+    // The iterated level leaves out the page and the first level, so every level holds new resources only.
+    expect(q.text).toContain('lvl2 as (');
+    expect(q.text).toMatch(/not exists \(select 1 from page seen .* not exists \(select 1 from lvl1 seen /);
+    expect(q.text.match(/ limit \$\d+/g)).toHaveLength(3);
+    expect(q.values.filter((v) => v === 50)).toHaveLength(3);
+    expect(compileIncludes({ ...request, include: [], revinclude: [] }, [{ resourceType: 'Observation', id: 'o1' }], { filter, limit: 50 })).toBeUndefined();
   });
 });
 

@@ -75,7 +75,7 @@ export function paramCondition(ctx: Ctx, type: string, r: string, f: ParamFilter
     if (wanted.size === 2) return sql`true`;
     return wanted.has(true) ? sql`not exists (select 1 ${from})` : sql`exists (select 1 ${from})`;
   }
-  const indexed = sql`exists (select 1 ${from} and ${or(f.values.map((v) => valueCondition(i, v, f.modifier)))})`;
+  const indexed = sql`exists (select 1 ${from} and ${or(f.values.map((v) => valueCondition(i, v, f)))})`;
   const match = f.protectedHashes?.length ? or([...(f.values.length ? [indexed] : []), protectedMatch(type, r, f.protectedHashes)]) : indexed;
   return f.modifier === 'not' ? sql`not ${match}` : match;
 }

@@ -1,7 +1,7 @@
 import type { Sql } from '../sql.ts';
 import { join, raw, sql } from '../sql.ts';
 import { normalizeText } from './normalize.ts';
-import type { Prefix, SearchValue } from './types.ts';
+import type { ParamFilter, Prefix, SearchValue } from './types.ts';
 
 /** Escapes LIKE wildcards in user text (PostgreSQL's default escape character is `\`). */
 export const likeEscape = (text: string) => text.replace(/[\\%_]/g, '\\$&');
@@ -71,9 +71,12 @@ function stringCondition(i: string, v: Extract<SearchValue, { kind: 'string' }>,
   return modifier === 'contains' ? sql`${raw(i)}.value like ${'%' + text + '%'}` : sql`${raw(i)}.value like ${text + '%'}`;
 }
 
-function referenceCondition(i: string, v: Extract<SearchValue, { kind: 'reference' }>): Sql {
+/** `targets`: the parameter's target types, which a bare id may be of (FHIR R4 §3.1.1.4.13); empty when any. */
+function referenceCondition(i: string, v: Extract<SearchValue, { kind: 'reference' }>, targets: string[]): Sql {
   if (v.url !== undefined) return sql`${raw(i)}.ref = ${v.url}`;
-  const type = v.type ? sql` and ${raw(i)}.target_type = ${v.type}` : sql``;
+  let type = sql``;
+  if (v.type) type = sql` and ${raw(i)}.target_type = ${v.type}`;
+  else if (targets.length) type = sql` and ${raw(i)}.target_type = any(${targets}::text[])`;
   return sql`(${raw(i)}.target_id = ${v.id ?? ''}${type})`;
 }
 
@@ -83,8 +86,9 @@ function uriCondition(i: string, v: Extract<SearchValue, { kind: 'uri' }>, modif
   return sql`${raw(i)}.value = ${v.value}`;
 }
 
-/** The condition one value puts on index alias `i` (an internal alias, never user input). */
-export function valueCondition(i: string, v: SearchValue, modifier?: string): Sql {
+/** The condition one value of `f` puts on index alias `i` (an internal alias, never user input). */
+export function valueCondition(i: string, v: SearchValue, f: Pick<ParamFilter, 'param' | 'modifier'>): Sql {
+  const modifier = f.modifier;
   switch (v.kind) {
     case 'string': return stringCondition(i, v, modifier);
     case 'token': return tokenCondition(i, v);
@@ -94,7 +98,7 @@ export function valueCondition(i: string, v: SearchValue, modifier?: string): Sq
       const system = v.system ? sql` and ${raw(i)}.system = ${v.system}` : sql``;
       return sql`(${numberCondition(raw(`${i}.value`), v)}${system}${unit})`;
     }
-    case 'reference': return referenceCondition(i, v);
+    case 'reference': return referenceCondition(i, v, f.param.targets);
     case 'uri': return uriCondition(i, v, modifier);
     case 'missing': return sql`true`;
   }

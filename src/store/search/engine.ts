@@ -7,12 +7,19 @@ import type { SearchRequest } from './types.ts';
 
 type Parsed = ParsedSearch & { request: SearchRequest };
 
+export interface SearchEngineOptions {
+  /** This server's FHIR base: absolute references under it are local, in the index and in searches. */
+  fhirBase: string;
+  /** Most `_include`d and `_revinclude`d resources per page. */
+  maxIncludes: number;
+}
+
 /** The generic search implementation behind the gate's `SearchEngine` seam. */
-export function createSearchEngine(): SearchEngine {
+export function createSearchEngine(opts: SearchEngineOptions): SearchEngine {
   const inner = (p: ParsedSearch) => (p as Parsed).request;
   return {
     parse(resourceType, query, strict, protectedHashes) {
-      const { request, warnings } = parseSearch(resourceType, query, { strict, protectedHashes });
+      const { request, warnings } = parseSearch(resourceType, query, { strict, protectedHashes, baseUrl: opts.fhirBase });
       const parsed: Parsed = {
         resourceType,
         count: request.count,
@@ -30,8 +37,8 @@ export function createSearchEngine(): SearchEngine {
     count: (p, filter, perPerson) => compileSearch(inner(p), { filter, perPerson }).count,
     criteria: (p, filter) => compileCriteria(inner(p), filter),
     includes: (p, page, filter) =>
-      compileIncludes(inner(p), page.map((r) => ({ resourceType: r.resource_type, id: r.id })), { filter }),
-    writeIndex: (tx, resources, opts) => writeIndex(tx, resources, opts),
+      compileIncludes(inner(p), page.map((r) => ({ resourceType: r.resource_type, id: r.id })), { filter, limit: opts.maxIncludes }),
+    writeIndex: (tx, resources, write) => writeIndex(tx, resources, { ...write, base: opts.fhirBase }),
     deleteIndex: (tx, keys) => deleteIndex(tx, keys),
   };
 }

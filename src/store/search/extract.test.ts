@@ -81,14 +81,26 @@ describe('extractIndex', () => {
     ]);
     expect(ix.date.find((d) => d.param === 'date')).toEqual({ param: 'date', lo: '2020-01-01T10:00:00.000Z', hi: 'infinity' });
     expect(ix.quantity.find((q) => q.param === 'value-quantity')).toMatchObject({ value: '13.5', code: 'g/dL' });
-    expect(ix.reference.find((r) => r.param === 'performer')).toMatchObject({ targetType: 'Practitioner', targetId: 'dr2' });
     expect(ix.reference.find((r) => r.param === 'patient')).toMatchObject({ targetType: 'Patient', targetId: 'p1' });
+    // Under this server's base an absolute reference is local; under another's it is only its URL.
+    expect(extractIndex(obs, 'https://other.org/fhir/').reference.find((r) => r.param === 'performer')).toMatchObject({ targetType: 'Practitioner', targetId: 'dr2' });
+    expect(ix.reference.find((r) => r.param === 'performer')).toEqual({ param: 'performer', targetType: null, targetId: null, ref: 'https://other.org/fhir/Practitioner/dr2' });
   });
 
-  it('patientCompartmentRefs', () => {
+  it('indexes a versioned reference as the resource, another server\'s without its version', () => {
+    const versioned = (reference: string) => extractIndex({ ...obs, subject: { reference } }, 'https://hie.test/fhir').reference.find((r) => r.param === 'subject');
+    expect(versioned('Patient/p1/_history/2')).toMatchObject({ targetType: 'Patient', targetId: 'p1' });
+    expect(versioned('https://hie.test/fhir/Patient/p1/_history/2')).toMatchObject({ targetType: 'Patient', targetId: 'p1' });
+    expect(versioned('https://other.org/fhir/Patient/p1/_history/2')).toEqual({ param: 'subject', targetType: null, targetId: null, ref: 'https://other.org/fhir/Patient/p1' });
+  });
+
+  it('patientCompartmentRefs: a local Patient only, never another server\'s of the same id', () => {
     expect(patientCompartmentRefs(obs)).toEqual(['Patient/p1']);
     expect(patientCompartmentRefs(patient)).toEqual(['Patient/p1']);
     expect(patientCompartmentRefs({ resourceType: 'Organization', id: 'x' })).toEqual([]);
+    const at = (reference: string) => patientCompartmentRefs({ ...obs, subject: { reference } }, 'https://hie.test/fhir');
+    expect(at('https://hie.test/fhir/Patient/p2')).toEqual(['Patient/p2']);
+    expect(at('https://other.org/fhir/Patient/p2')).toEqual([]);
   });
 });
 

@@ -49,14 +49,14 @@ function evaluate(def: SearchParamDef, input: TypedValue[]): TypedValue[] {
   }
 }
 
-function addValues(out: ExtractedIndex, def: SearchParamDef, values: TypedValue[]): void {
+function addValues(out: ExtractedIndex, def: SearchParamDef, values: TypedValue[], base: string | undefined): void {
   const param = def.code;
   for (const tv of values) {
     switch (def.type) {
       case 'string': for (const v of toStrings(tv)) out.string.push({ ...v, param }); break;
       case 'token': for (const v of toTokens(tv)) out.token.push({ ...v, param }); break;
       case 'date': for (const v of toDates(tv)) out.date.push({ ...v, param }); break;
-      case 'reference': for (const v of toReferences(tv)) out.reference.push({ ...v, param }); break;
+      case 'reference': for (const v of toReferences(tv, base)) out.reference.push({ ...v, param }); break;
       case 'quantity': for (const v of toQuantities(tv)) out.quantity.push({ ...v, param }); break;
       case 'number': for (const value of toNumbers(tv)) out.number.push({ value, param }); break;
       case 'uri': for (const value of toUris(tv)) out.uri.push({ value, param }); break;
@@ -64,13 +64,16 @@ function addValues(out: ExtractedIndex, def: SearchParamDef, values: TypedValue[
   }
 }
 
-/** Evaluates every supported search parameter of the resource's type (expressions parsed once, cached). */
-export function extractIndex(resource: Resource): ExtractedIndex {
+/**
+ * Evaluates every supported search parameter of the resource's type (expressions parsed once, cached). `base`: this
+ * server's FHIR base, under which absolute references are local (without it, every absolute reference is another server's).
+ */
+export function extractIndex(resource: Resource, base?: string): ExtractedIndex {
   const out = emptyIndex();
   const input = [toTypedValue(resource)];
   for (const def of searchParamsFor(resource.resourceType).values()) {
     if (def.column) continue;
-    addValues(out, def, evaluate(def, input));
+    addValues(out, def, evaluate(def, input), base);
   }
   return out;
 }
@@ -90,24 +93,27 @@ export function inPatientCompartment(type: string): boolean {
   return type !== 'Patient' && compartmentParams(type).length > 0;
 }
 
-/** Each search parameter of the Patient CompartmentDefinition that puts this resource in a Patient's compartment, with that Patient. */
-export function patientCompartmentParams(resource: Resource): Array<{ code: string; reference: string }> {
+/**
+ * Each search parameter of the Patient CompartmentDefinition that puts this resource in a Patient's compartment, with
+ * that Patient: a local one only (`base` as for `extractIndex`), never another server's Patient of the same id.
+ */
+export function patientCompartmentParams(resource: Resource, base?: string): Array<{ code: string; reference: string }> {
   const out: Array<{ code: string; reference: string }> = [];
   const input = [toTypedValue(resource)];
   for (const code of compartmentParams(resource.resourceType)) {
     const def = searchParamsFor(resource.resourceType).get(code);
     if (!def || def.type !== 'reference') continue;
     for (const tv of evaluate(def, input)) {
-      for (const r of toReferences(tv)) if (r.targetType === 'Patient') out.push({ code, reference: `Patient/${r.targetId}` });
+      for (const r of toReferences(tv, base)) if (r.targetType === 'Patient') out.push({ code, reference: `Patient/${r.targetId}` });
     }
   }
   return out;
 }
 
-/** The `Patient/id` references that put this resource in a Patient compartment (a Patient is in its own). */
-export function patientCompartmentRefs(resource: Resource): string[] {
+/** The `Patient/id` references that put this resource in a Patient compartment (a Patient is in its own); `base` as above. */
+export function patientCompartmentRefs(resource: Resource, base?: string): string[] {
   const refs = new Set<string>();
   if (resource.resourceType === 'Patient' && resource.id) refs.add(`Patient/${resource.id}`);
-  for (const { reference } of patientCompartmentParams(resource)) refs.add(reference);
+  for (const { reference } of patientCompartmentParams(resource, base)) refs.add(reference);
   return [...refs];
 }

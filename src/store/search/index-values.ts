@@ -109,22 +109,33 @@ export function toDates(tv: TypedValue): DateRange[] {
   return r ? [r] : [];
 }
 
-const RELATIVE_REF = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;
-const ABSOLUTE_REF = /^https?:\/\/.+\/([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;
+const LOCAL_REF = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;
+const RESTFUL_URL = /^(https?:\/\/.+\/[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;
 
-/** Parses a reference string: `Type/id`, an absolute URL ending in `Type/id`, or a canonical/other URL. */
-export function parseReference(ref: string): ReferenceValue | undefined {
-  if (!ref || ref.startsWith('#')) return undefined;
-  const m = RELATIVE_REF.exec(ref) ?? ABSOLUTE_REF.exec(ref);
-  if (m && isResourceType(m[1])) return { targetType: m[1], targetId: m[2], ref };
-  return { targetType: null, targetId: null, ref: ref.split('|')[0] };
+/** `ref` made relative when it is an absolute URL under this server's FHIR base `base`: such a reference is local. */
+export function relativeTo(ref: string, base: string | undefined): string {
+  const b = base?.replace(/\/$/, '');
+  return b && ref.startsWith(`${b}/`) ? ref.slice(b.length + 1) : ref;
 }
 
-/** Reference parameters: Reference.reference, canonical and uri values. */
-export function toReferences(tv: TypedValue): ReferenceValue[] {
+/**
+ * Parses a reference string: `Type/id` (also as an absolute URL under this server's base `base`, and versioned) is a
+ * local resource; any other URL is only itself (FHIR R4 §3.1.1.4.13): another server's `…/Patient/123` is never
+ * the local Patient 123. Such a URL is kept without its `/_history/…`, and a canonical without its `|version`, as a
+ * local reference matches whatever its version.
+ */
+export function parseReference(ref: string, base?: string): ReferenceValue | undefined {
+  if (!ref || ref.startsWith('#')) return undefined;
+  const m = LOCAL_REF.exec(relativeTo(ref, base));
+  if (m && isResourceType(m[1])) return { targetType: m[1], targetId: m[2], ref };
+  return { targetType: null, targetId: null, ref: RESTFUL_URL.exec(ref)?.[1] ?? ref.split('|')[0] };
+}
+
+/** Reference parameters: Reference.reference, canonical and uri values; `base` as for `parseReference`. */
+export function toReferences(tv: TypedValue, base?: string): ReferenceValue[] {
   const v = tv.value as unknown;
   const text = typeof v === 'string' ? v : isObj(v) && typeof v.reference === 'string' ? v.reference : undefined;
-  const r = text ? parseReference(text) : undefined;
+  const r = text ? parseReference(text, base) : undefined;
   return r ? [r] : [];
 }
 

@@ -32,11 +32,11 @@ const TABLES: Array<{ key: keyof ExtractedIndex; table: Sql; fields: string[]; s
     select: (c) => sql`insert into search_uri (resource_type, id, param, value) select * from unnest(${str(c[0])}, ${str(c[1])}, ${str(c[2])}, ${str(c[3])})` },
 ];
 
-/** Extracts every resource and lays the rows out column-wise per table. */
-export function buildColumns(resources: Resource[]): Map<keyof ExtractedIndex, Column[]> {
+/** Extracts every resource and lays the rows out column-wise per table; `base` as for `extractIndex`. */
+export function buildColumns(resources: Resource[], base?: string): Map<keyof ExtractedIndex, Column[]> {
   const out = new Map<keyof ExtractedIndex, Column[]>(TABLES.map((t) => [t.key, [[], [], ...t.fields.map(() => [])]]));
   for (const resource of resources) {
-    const index = extractIndex(resource);
+    const index = extractIndex(resource, base);
     for (const t of TABLES) {
       const cols = out.get(t.key) as Column[];
       for (const row of index[t.key] as Array<Record<string, unknown>>) {
@@ -73,13 +73,14 @@ export async function deleteIndex(tx: Queryable, keys: ResourceKey[]): Promise<v
 
 /**
  * Replaces the index rows of the given resources: deletes the old rows, then one INSERT … unnest per table for the
- * whole batch, all tables in one statement. `fresh: true` skips the delete for resources known to be new.
+ * whole batch, all tables in one statement. `fresh: true` skips the delete for resources known to be new; `base` is
+ * this server's FHIR base, as for `extractIndex`.
  */
-export async function writeIndex(tx: Queryable, resources: Resource[], opts: { fresh?: boolean } = {}): Promise<void> {
+export async function writeIndex(tx: Queryable, resources: Resource[], opts: { fresh?: boolean; base?: string } = {}): Promise<void> {
   if (resources.length === 0) return;
   for (const r of resources) if (!r.id) throw new Error('writeIndex: resource without id');
   if (!opts.fresh) await deleteIndex(tx, resources.map((r) => ({ resourceType: r.resourceType, id: r.id as string })));
-  const columns = buildColumns(resources);
+  const columns = buildColumns(resources, opts.base);
   await runTogether(tx, TABLES.flatMap((t) => {
     const cols = columns.get(t.key) as Column[];
     return cols[0].length > 0 ? [t.select(cols)] : [];

@@ -30,7 +30,8 @@ function parseSort(ctx: ParseContext, request: SearchRequest, value: string): vo
 }
 
 function parseInclude(ctx: ParseContext, value: string, iterate: boolean, reverse: boolean): IncludeSpec | undefined {
-  if (value === '*') return { sourceType: reverse ? '*' : ctx.resourceType, iterate };
+  // `*` follows every reference parameter: of the searched type, or, iterated, of whatever was included.
+  if (value === '*') return { sourceType: reverse || iterate ? '*' : ctx.resourceType, iterate };
   const [sourceType, code, targetType, ...more] = value.split(':');
   const param = sourceType && code && isStorableType(sourceType) ? getSearchParam(sourceType, code) : undefined;
   const targetOk = !targetType || (param?.targets.includes(targetType) ?? false);

@@ -1,6 +1,7 @@
 import { isResourceType } from '@medplum/core';
 import { badRequest } from '../../fhir/outcome.ts';
 import { dateRange } from './date-range.ts';
+import { parseReference, relativeTo } from './index-values.ts';
 import type { SearchParamDef } from './search-parameters.ts';
 import type { ParamFilter, Prefix, SearchValue } from './types.ts';
 
@@ -79,15 +80,15 @@ function tokenValue(def: SearchParamDef, text: string, modifier: ParamFilter['mo
   return { kind: 'token', system, ...(code ? { code } : {}) };
 }
 
+/** Local references (`Type/id`, this server's absolute URL, a bare id) and other URLs, read as the index reads them. */
 function referenceValue(def: SearchParamDef, text: string, type: string | undefined, baseUrl?: string): SearchValue {
-  let ref = unescape(text);
-  if (baseUrl && ref.startsWith(`${baseUrl.replace(/\/$/, '')}/`)) ref = ref.slice(baseUrl.replace(/\/$/, '').length + 1);
+  const ref = relativeTo(unescape(text), baseUrl);
   const rel = /^([A-Z][A-Za-z]+)\/([^/]+)$/.exec(ref);
   if (rel) {
     if (!isResourceType(rel[1]) || !ID.test(rel[2]) || (type && type !== rel[1])) throw bad(def, `'${shown(text)}' is not a valid reference`);
     return { kind: 'reference', type: rel[1], id: rel[2] };
   }
-  if (/^[a-z][a-z0-9+.-]*:/i.test(ref)) return { kind: 'reference', url: ref.split('|')[0] };
+  if (/^[a-z][a-z0-9+.-]*:/i.test(ref)) return { kind: 'reference', url: parseReference(ref)!.ref };
   if (!ID.test(ref)) throw bad(def, `'${shown(text)}' is not a valid id`);
   return { kind: 'reference', id: ref, ...(type ? { type } : {}) };
 }

@@ -38,14 +38,17 @@ describe('parseSearch', () => {
     expect(status(() => parse('RiskAssessment', 'probability=1e999999999'))).toBe(400);
   });
 
-  it('resolves references: relative, bare id with type modifier, own absolute URL, canonical', () => {
-    const { request } = parse('Observation', 'subject=Patient/1&subject:Patient=2&subject=http://hie.test/fhir/Patient/3&subject=http://elsewhere.org/Patient/4');
+  it('resolves references: relative, bare id with type modifier, own absolute URL, another server\'s (as the index keeps it), canonical', () => {
+    const { request } = parse('Observation', 'subject=Patient/1&subject:Patient=2&subject=http://hie.test/fhir/Patient/3&subject=http://elsewhere.org/Patient/4&subject=http://elsewhere.org/Patient/5/_history/1&subject=5');
     expect((request.filters as ParamFilter[]).map((f) => f.values[0])).toEqual([
       { kind: 'reference', type: 'Patient', id: '1' },
       { kind: 'reference', type: 'Patient', id: '2' },
       { kind: 'reference', type: 'Patient', id: '3' },
       { kind: 'reference', url: 'http://elsewhere.org/Patient/4' },
+      { kind: 'reference', url: 'http://elsewhere.org/Patient/5' },
+      { kind: 'reference', id: '5' },
     ]);
+    expect(parse('Library', 'depends-on=http://hl7.org/fhir/Library/x|1.0').request.filters[0]).toMatchObject({ values: [{ kind: 'reference', url: 'http://hl7.org/fhir/Library/x' }] });
   });
 
   it('chains one level over the allowed targets, and _has', () => {

@@ -53,7 +53,7 @@ async function search(db: Database, text: string) {
   expect((await run<{ total: number }>(db, split.count))[0].total, text).toBe(total);
   expect((await run<{ id: string; total_matches: number }>(db, split.pageWithTotal)).map((r) => [r.id, r.total_matches]), text)
     .toEqual(page.map((r) => [r.id, total]));
-  const inc = compileIncludes(request, page.map((r) => ({ resourceType: r.resource_type, id: r.id })), { filter });
+  const inc = compileIncludes(request, page.map((r) => ({ resourceType: r.resource_type, id: r.id })), { filter, limit: 1000 });
   const included = inc ? await run<{ resource_type: string; id: string; search_mode: string }>(db, inc) : [];
   return { total, page, included };
 }

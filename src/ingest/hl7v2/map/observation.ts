@@ -19,21 +19,33 @@ export interface ObservationCtx {
 
 export type Obx = { seg: Hl7Segment; seq: number };
 
+/** What an OBX observes (OBX-3): its code, else its text; empty when OBX-3 is. */
+export function obxCode(o: Obx): string {
+  const code = codeableConcept(repAt(o.seg, 3, 0));
+  return code?.coding?.[0]?.code ?? code?.text ?? '';
+}
+
 /**
  * Per OBX, what tells it apart among its group's results: OBX-3 code and the whole OBX-4 sub-ID, then OBX-1 (set ID)
  * where those repeat (a result or comment line given twice under one code).
  */
 export function obxKeys(obx: Obx[]): string[] {
-  const keys = obx.map((o) => {
-    const code = codeableConcept(repAt(o.seg, 3, 0));
-    return `${code?.coding?.[0]?.code ?? code?.text ?? ''}|${fieldText(o.seg, 4).trim()}`;
-  });
+  const keys = obx.map((o) => `${obxCode(o)}|${fieldText(o.seg, 4).trim()}`);
   return uniqueKeys(keys, (i) => val(obx[i].seg, 1) || String(obx[i].seq));
 }
 
-/** One OBX → Observation, upserted on `anchor` + `itemKey` (from `obxKeys`). */
-export function addObservation(b: BundleBuilder, groupKey: string, o: Obx, ctx: ObservationCtx, itemKey: string): Ref | Hl7Error | undefined {
-  const value = obxValue(o.seg, o.seq, b.options.timeZone);
+/** The text of a narrative's lines (TX/FT), one per line. */
+function narrativeValue(lines: Obx[]): { valueString: string } | undefined {
+  const text = lines.map((l) => fieldText(l.seg, 5).trim()).join('\n').trim();
+  return text ? { valueString: text } : undefined;
+}
+
+/**
+ * One OBX → Observation, upserted on `anchor` + `itemKey` (from `obxKeys`). `continued`: the further lines of a
+ * narrative `o` begins, whose text joins its own.
+ */
+export function addObservation(b: BundleBuilder, groupKey: string, o: Obx, ctx: ObservationCtx, itemKey: string, continued: Obx[] = []): Ref | Hl7Error | undefined {
+  const value = continued.length ? narrativeValue([o, ...continued]) : obxValue(o.seg, o.seq, b.options.timeZone);
   if (isError(value)) return value;
   const code = codeableConcept(repAt(o.seg, 3, 0)) ?? { text: 'unknown' };
   const identifier = itemIdentifier(ctx.anchor, 'obx', itemKey);

@@ -118,6 +118,35 @@ describe('ORU^R01 mapping', () => {
     expect(new Set(entriesOf(b, 'Observation').map((e) => e.request?.url)).size).toBe(2);
   });
 
+  it('maps a narrative sent a line per TX/FT OBX among other results to one Observation with the lines joined', () => {
+    const lines = [
+      MSH, PID,
+      'OBR|1||FL8^LAB^1.2.3^ISO|58092-8^Acylcarnitine panel^LN',
+      'OBX|1|CWE|58088-6^Interpretation^LN|^1^1|LA18592-8^In range^LN||||||F',
+      'OBX|2|FT|58093-6^Comment^LN|^2^1|RESULT INTERPRETATION: this screening||||||F',
+      'OBX|3|FT|58093-6^Comment^LN|^2^2|is negative.||||||F',
+      'OBX|4|TX|||  Indented continuation without a code||||||F',
+      'OBX|5|NM|GLU^Glucose^L||100|mg/dL||||F',
+      'OBX|6|TX|58093-6^Comment^LN||Second comment, after the glucose||||||F',
+      'OBX|7|TX|OTHER^Other finding^L||A finding of its own||||||F',
+    ];
+    const b = bundleOf(mapEr7(lines));
+    const obs = entriesOf<Observation>(b, 'Observation');
+    expect(obs.map((o) => [o.resource.code.coding?.[0].code, o.resource.valueString ?? o.resource.valueQuantity?.value ?? o.resource.valueCodeableConcept?.coding?.[0].code])).toEqual([
+      ['58088-6', 'LA18592-8'],
+      ['58093-6', 'RESULT INTERPRETATION: this screening\nis negative.\nIndented continuation without a code'],
+      ['GLU', 100],
+      ['58093-6', 'Second comment, after the glucose'],
+      ['OTHER', 'A finding of its own'],
+    ]);
+    expect(entriesOf<DiagnosticReport>(b, 'DiagnosticReport')[0].resource.result).toHaveLength(5);
+    expect(entriesOf(b, 'DocumentReference')).toHaveLength(0);
+    // Keyed on the first line, so a resend (or a correction) finds the same Observation.
+    const items = obs.map((e) => decodeURIComponent(e.request!.url.split('|').slice(1).join('|')).replaceAll('\\|', '|'));
+    expect(items[1]).toBe('FL8|58092-8|58093-6|^2^1');
+    expect(entriesOf(bundleOf(mapEr7(lines.map((l) => l.replace('|L1|', '|L3|')))), 'Observation').map((e) => e.request?.url)).toEqual(obs.map((e) => e.request?.url));
+  });
+
   it('rejects a non-numeric NM with AE 102 at OBX-n-5', () => {
     const r = mapEr7([MSH, PID, 'OBR|1||F9|X^Y^LN', 'OBX|1|NM|X^Y^LN||positive']);
     expect(r.kind === 'rejected' && r.error).toEqual({ code: 102, ackCode: 'AE', reason: 'OBX-5 is not numeric for value type NM', location: { segment: 'OBX', sequence: 1, field: 5 } });

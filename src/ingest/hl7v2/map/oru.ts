@@ -7,7 +7,7 @@ import { hl7ToFhirDateTime } from './datetime.ts';
 import { codeableConcept, identifierSystem } from './datatypes.ts';
 import { addPatient, addPractitioner, isError, type PatientLink } from './common.ts';
 import { addVisitReference } from './encounter.ts';
-import { addObservation, obxKeys, type ObservationCtx } from './observation.ts';
+import { addObservation, obxCode, obxKeys, type Obx, type ObservationCtx } from './observation.ts';
 import { itemIdentifier, uniqueItems } from './item-keys.ts';
 import { edAttachment, obxValue, TEXT_TYPES } from './obx-value.ts';
 import { textAttachment } from './text.ts';
@@ -83,6 +83,24 @@ function reportText(g: OrderGroup): string | undefined {
   return text.length ? text.join('\n') : undefined;
 }
 
+const NARRATIVE_LINE = new Set(['TX', 'FT']);
+
+/**
+ * The group's OBX as results: a narrative sent a line per OBX (consecutive TX/FT under one OBX-3, continuation lines
+ * often without one: a report's or a comment's text) is one result, not an Observation per line.
+ */
+function resultRuns(obx: Obx[]): Obx[][] {
+  const runs: Obx[][] = [];
+  const narrative = (o: Obx) => NARRATIVE_LINE.has(val(o.seg, 2));
+  for (const o of obx) {
+    const run = runs.at(-1);
+    const code = obxCode(o);
+    if (run && narrative(run.at(-1)!) && narrative(o) && (code === '' || code === obxCode(run[0]))) run.push(o);
+    else runs.push([o]);
+  }
+  return runs;
+}
+
 /** A group whose results are all narrative (radiology, pathology, transcription) or embedded documents. */
 function isDocumentGroup(g: OrderGroup): boolean {
   return g.obx.length > 0 && g.obx.every((o) => TEXT_TYPES.has(val(o.seg, 2)) || val(o.seg, 2) === 'ED') && g.obx.some((o) => val(o.seg, 2) !== 'ST');
@@ -135,10 +153,10 @@ function mapGroup(b: BundleBuilder, g: OrderGroup, item: string, patient: Patien
     if (text) forms.unshift(textAttachment(text));
   } else {
     const results: Ref[] = [];
-    const obx = g.obx.filter((x) => val(x.seg, 2) !== 'ED');
-    const keys = obxKeys(obx);
-    for (const [i, o] of obx.entries()) {
-      const ref = addObservation(b, String(g.index), o, ctx, keys[i]);
+    const runs = resultRuns(g.obx.filter((x) => val(x.seg, 2) !== 'ED'));
+    const keys = obxKeys(runs.map((r) => r[0]));
+    for (const [i, [first, ...continued]] of runs.entries()) {
+      const ref = addObservation(b, String(g.index), first, ctx, keys[i], continued);
       if (isError(ref)) return ref;
       if (ref) results.push(ref);
     }

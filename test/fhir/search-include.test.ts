@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
+import { systemContext } from '../../src/access/context.ts';
+import { databaseKinds } from '../support/databases.ts';
+import { startTestServer, type TestServer } from '../support/test-server.ts';
+import { systemClientToken } from '../support/tokens.ts';
+
+const kinds = await databaseKinds();
+const LIMIT = 3;
+
+/** `_include` / `_revinclude`: the wildcard, `:iterate`, and the limit of included resources per page (`SEARCH_MAX_INCLUDES`). */
+describe.each(kinds)('_include and _revinclude on %s', (kind) => {
+  let server: TestServer;
+  let token: string;
+  const call = (method: string, url: string, body?: unknown) =>
+    server.app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' }, payload: body === undefined ? undefined : JSON.stringify(body) });
+  const create = async (body: { resourceType: string } & Record<string, unknown>) => {
+    const res = await call('POST', `/fhir/${body.resourceType}`, body);
+    expect(res.statusCode, res.body).toBe(201);
+    return (res.json() as { id: string }).id;
+  };
+  const observation = (patient: string, extra: Record<string, unknown> = {}) =>
+    create({ resourceType: 'Observation', status: 'final', code: { text: 'include test' }, subject: { reference: `Patient/${patient}` }, ...extra });
+  const search = async (query: string) => {
+    const res = await call('GET', `/fhir/${query}`);
+    expect(res.statusCode, res.body).toBe(200);
+    const entry = (res.json() as Bundle).entry ?? [];
+    const keys = (mode: string) => entry.filter((e) => e.search?.mode === mode).map((e) => `${e.resource!.resourceType}/${e.resource!.id}`).sort();
+    const outcome = entry.find((e) => e.search?.mode === 'outcome')?.resource as OperationOutcome | undefined;
+    return { matches: keys('match'), included: keys('include'), issues: outcome?.issue ?? [] };
+  };
+
+  beforeAll(async () => {
+    server = await startTestServer(kind, { searchMaxIncludes: LIMIT });
+    const org = await server.services.gate.run(systemContext('test'), { action: 'create' }, (scope) =>
+      server.services.records.create(scope, { resourceType: 'Organization', name: 'Include Hospital' }));
+    token = await systemClientToken(server, 'include-ehr', org.resource.id!);
+  });
+  afterAll(async () => server?.stop());
+
+  it('a page whose includes reach the limit holds that many and says so in an outcome entry; one below it says nothing', async () => {
+    const many = await create({ resourceType: 'Patient', name: [{ family: 'Many' }] });
+    const few = await create({ resourceType: 'Patient', name: [{ family: 'Few' }] });
+    for (let i = 0; i < LIMIT + 2; i++) await observation(many);
+    for (let i = 0; i < LIMIT - 1; i++) await observation(few);
+
+    for (const query of [`Patient?_id=${many}&_revinclude=Observation:subject`, `Patient?_id=${many}&_revinclude=*`]) {
+      const cut = await search(query);
+      expect(cut.matches, query).toEqual([`Patient/${many}`]);
+      expect(cut.included, query).toHaveLength(LIMIT);
+      expect(cut.issues, query).toEqual([expect.objectContaining({ severity: 'warning', code: 'incomplete', diagnostics: expect.stringContaining(`limit of ${LIMIT} included resources`) })]);
+    }
+    const whole = await search(`Patient?_id=${few}&_revinclude=Observation:subject`);
+    expect(whole.included).toHaveLength(LIMIT - 1);
+    expect(whole.issues).toEqual([]);
+  });
+
+  it('the warning joins the unsupported parameters\' in one outcome', async () => {
+    const patient = await create({ resourceType: 'Patient', name: [{ family: 'Both' }] });
+    for (let i = 0; i < LIMIT; i++) await observation(patient);
+    const res = await search(`Patient?_id=${patient}&_revinclude=Observation:subject&bogus=1`);
+    expect(res.issues.map((i) => i.code)).toEqual(['not-supported', 'incomplete']);
+  });
+
+  it('_include=* follows every reference parameter of the searched type', async () => {
+    const patient = await create({ resourceType: 'Patient', name: [{ family: 'Star' }] });
+    const practitioner = await create({ resourceType: 'Practitioner', name: [{ family: 'Performer' }] });
+    const obs = await observation(patient, { performer: [{ reference: `Practitioner/${practitioner}` }] });
+    const res = await search(`Observation?_id=${obs}&_include=*`);
+    expect(res.included).toEqual([`Patient/${patient}`, `Practitioner/${practitioner}`]);
+    expect(res.issues).toEqual([]);
+  });
+
+  it('_include:iterate=* follows the references of what it included as well', async () => {
+    const parent = await create({ resourceType: 'Organization', name: 'Parent' });
+    const child = await create({ resourceType: 'Organization', name: 'Child', partOf: { reference: `Organization/${parent}` } });
+    const patient = await create({ resourceType: 'Patient', name: [{ family: 'Iterated' }], managingOrganization: { reference: `Organization/${child}` } });
+    expect((await search(`Patient?_id=${patient}&_include=*`)).included).toEqual([`Organization/${child}`]);
+    expect((await search(`Patient?_id=${patient}&_include:iterate=*`)).included).toEqual([`Organization/${child}`, `Organization/${parent}`].sort());
+  });
+
+  it('_include:iterate over a cycle of references includes each resource once and ends', async () => {
+    const patient = await create({ resourceType: 'Patient', name: [{ family: 'Cycle' }] });
+    const a = await observation(patient);
+    const b = await observation(patient, { hasMember: [{ reference: `Observation/${a}` }] });
+    const put = await call('PUT', `/fhir/Observation/${a}`, { resourceType: 'Observation', id: a, status: 'final', code: { text: 'include test' }, subject: { reference: `Patient/${patient}` }, hasMember: [{ reference: `Observation/${b}` }] });
+    expect(put.statusCode, put.body).toBe(200);
+    const res = await search(`Observation?_id=${a}&_include:iterate=Observation:has-member&_include:iterate=Observation:subject`);
+    expect(res.matches).toEqual([`Observation/${a}`]);
+    expect(res.included).toEqual([`Observation/${b}`, `Patient/${patient}`]);
+    expect(res.issues).toEqual([]);
+  });
+});
