@@ -14,6 +14,7 @@ import { importAny } from './import-files.ts';
 import { PRIVACY_COMMANDS } from './privacy-commands.ts';
 import { MPI_COMMANDS } from './mpi-commands.ts';
 import { AUDIT_COMMANDS } from './audit-commands.ts';
+import { REINDEX_COMMANDS } from './reindex-commands.ts';
 
 export interface CliCommand {
   name: string;
@@ -170,4 +171,5 @@ export const COMMANDS: CliCommand[] = [
   ...MPI_COMMANDS,
   ...PRIVACY_COMMANDS,
   ...AUDIT_COMMANDS,
+  ...REINDEX_COMMANDS,
 ];
