@@ -27,7 +27,7 @@ export type AuthAuditDetail =
   | 'authorization_code' | 'refresh_token' | 'client_credentials'
   | 'invalid-client' | 'invalid-grant' | 'refresh-reused' | 'code-replayed'
   | 'signup-started' | 'signup-completed' | 'signup-bad-code'
-  | 'session' | 'access-token' | 'other-client' | 'unknown-token';
+  | 'session' | 'access-token' | 'other-client';
 
 /** Called inside the transaction of the change it describes; if it throws, that change rolls back. */
 export type AuthAuditHook = (tx: Queryable, event: AuthAuditEvent) => Promise<void>;

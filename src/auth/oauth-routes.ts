@@ -15,7 +15,7 @@ export interface OAuthRoutesOptions {
   config: Config;
   auth: AuthService;
   audit?: AuthAuditHook;
-  /** Per-IP limits; defaults: 20 sign-in posts and 60 token and revocation requests per minute. */
+  /** Per-IP limits; defaults: 20 sign-in posts and 60 token, revocation and logout requests per minute (one budget). */
   loginLimiter?: RateLimiter;
   tokenLimiter?: RateLimiter;
 }
@@ -116,7 +116,9 @@ function sessionRoutes(app: FastifyInstance, auth: AuthService, audit: AuthAudit
 
   // Logout by refresh or access token (`refresh_token` or `token` in the body, form or JSON; or the Bearer header):
   // ends its session. The holder of a token may end it without authenticating the client. Audited under the token's
-  // user, with the session's end.
+  // user, with the session's end. Anyone may call it: a logout naming no token of ours is answered the same (204) but
+  // writes nothing, so junk cannot flood the audit log, and it counts against the token endpoint's per-address limit.
+  // A real logout is never refused: a user behind a busy address must always be able to end their session.
   app.post('/oauth/logout', async (req, reply) => {
     const body = (req.body ?? {}) as TokenForm;
     const owners: TokenOwner[] = [];
@@ -125,16 +127,16 @@ function sessionRoutes(app: FastifyInstance, auth: AuthService, audit: AuthAudit
       const owner = typeof token === 'string' ? await tokenOwner(auth, auth.db, token) : undefined;
       if (owner) owners.push(owner);
     }
-    const sessions = [...new Set(owners.flatMap((o) => o.sessionId ?? []))];
     const who = owners[0];
-    await auth.db.transaction(async (tx) => {
-      for (const sessionId of sessions) await endSession(tx, sessionId);
-      await audit?.(tx, {
-        type: 'logout', outcome: who ? 'success' : 'failure', userId: who?.userId, clientId: who?.clientId,
-        account: who && accountOf(who), sourceIp: req.ip, detail: who ? undefined : 'unknown-token',
+    if (!who && !limiter.take(req.ip)) return tooManyRequests(reply);
+    if (who) {
+      const sessions = [...new Set(owners.flatMap((o) => o.sessionId ?? []))];
+      await auth.db.transaction(async (tx) => {
+        for (const sessionId of sessions) await endSession(tx, sessionId);
+        await audit?.(tx, { type: 'logout', outcome: 'success', userId: who.userId, clientId: who.clientId, account: accountOf(who), sourceIp: req.ip });
       });
-    });
-    for (const sessionId of sessions) auth.sessionEnded(sessionId);
+      for (const sessionId of sessions) auth.sessionEnded(sessionId);
+    }
     return reply.status(204).header('cache-control', 'no-store').send();
   });
 }

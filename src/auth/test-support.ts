@@ -13,7 +13,7 @@ import { PG_URL, throwawaySchema } from '../../test/support/databases.ts';
 import type { AuthAuditEvent } from './audit-hook.ts';
 import { createAuthService, type AuthService } from './auth-service.ts';
 import { oauthRoutes } from './oauth-routes.ts';
-import { createRateLimiter } from './rate-limiter.ts';
+import { createRateLimiter, type RateLimiter } from './rate-limiter.ts';
 import { installAuth } from './request-auth.ts';
 import { currentTotp } from './totp.ts';
 
@@ -71,6 +71,8 @@ export interface TestEnvOptions {
   db?: Database;
   /** Clock of the token caches. */
   clock?: () => number;
+  /** The token endpoint's per-IP limiter (shared with revocation and logout); default: one too generous to matter. */
+  tokenLimiter?: RateLimiter;
   /** More routes to register before the app is ready. */
   register?: (app: FastifyInstance, auth: AuthService, events: AuthAuditEvent[]) => Promise<void>;
 }
@@ -84,7 +86,7 @@ export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> 
   const app = Fastify(opts.fastify);
   const generous = createRateLimiter({ max: 10_000, windowMs: 60_000 });
   await app.register(oauthRoutes, {
-    db, config, auth, audit: async (_tx, e) => void events.push(e), loginLimiter: generous, tokenLimiter: generous,
+    db, config, auth, audit: async (_tx, e) => void events.push(e), loginLimiter: generous, tokenLimiter: opts.tokenLimiter ?? generous,
   });
   await app.register(async (protectedApp) => {
     installAuth(protectedApp, auth);

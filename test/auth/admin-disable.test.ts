@@ -86,7 +86,26 @@ describe.each(kinds)('administrators disable and enable accounts on %s', (kind) 
     });
   });
 
-  it('an administrator revokes one leaked system token; the revocation and a logout are audited', async () => {
+  it('checks the caller\'s role before the body: a non-administrator\'s malformed request is refused 403 and audited', async () => {
+    const feed = await systemClientToken(server, 'rangeley-feed', await newOrg('Rangeley Lab'));
+    const nurse = await userWithToken(server, { username: 'rn.curious', role: 'clinical-staff' });
+    const before = await lastSeq();
+    expect((await call('PUT', '/admin/clients/rangeley-feed/disabled', feed, { disabled: 'yes' })).statusCode).toBe(403);
+    expect((await call('PUT', '/admin/users/dr.audited/disabled', nurse, {})).statusCode).toBe(403);
+    expect((await call('PUT', '/admin/users/dr.audited/disabled', nurse, { disabled: false, extra: 1 })).statusCode).toBe(403);
+    // An administrator's malformed body is still a 400 (nothing was refused, nothing changed).
+    expect((await call('PUT', '/admin/users/dr.audited/disabled', admin, { disabled: 'no' })).statusCode).toBe(400);
+    const nurseId = await userId('rn.curious');
+    expect(await entriesSince(before)).toEqual([
+      { action: 'disable', outcome: 'denied', agent_user_id: null, agent_client: 'rangeley-feed', entity_refs: [], query: 'client rangeley-feed' },
+      { action: 'disable', outcome: 'denied', agent_user_id: nurseId, agent_client: 'katahdin-web', entity_refs: [], query: 'user dr.audited' },
+      { action: 'enable', outcome: 'denied', agent_user_id: nurseId, agent_client: 'katahdin-web', entity_refs: [], query: 'user dr.audited' },
+    ]);
+    // The feed is still enabled.
+    expect((await call('GET', '/fhir/Patient', feed)).statusCode).toBe(200);
+  });
+
+  it('an administrator revokes one leaked system token; the revocation and a logout are audited, a logout of nothing is not', async () => {
     const org = await newOrg('Allagash Imaging');
     const leaked = await systemClientToken(server, 'allagash-feed', org);
     const before = await lastSeq();
@@ -99,6 +118,8 @@ describe.each(kinds)('administrators disable and enable accounts on %s', (kind) 
     const clinician = await signIn(server, 'dr.audited', TEST_PASSWORD);
     const seq = await lastSeq();
     expect((await server.app.inject({ method: 'POST', url: '/oauth/logout', payload: { token: clinician.refresh_token } })).statusCode).toBe(204);
+    // A logout naming no token of ours is answered the same and leaves nothing in the log.
+    expect((await server.app.inject({ method: 'POST', url: '/oauth/logout', payload: { token: 'junk' } })).statusCode).toBe(204);
     expect((await call('GET', '/fhir/Patient', clinician.access_token)).statusCode).toBe(401);
     const revoked = (await entriesSince(before)).find((r) => r.action === 'revoke');
     expect(revoked).toEqual({

@@ -20,7 +20,21 @@ async function wrapInput<T>(fn: () => Promise<T>, missing = false): Promise<T> {
   }
 }
 
-function disabledFlag(body: { disabled?: unknown } | undefined): boolean {
+/** The account a PUT .../disabled acts on, as its URL names it. */
+interface AccountName {
+  kind: 'user' | 'client';
+  name: string;
+}
+
+/**
+ * The `disabled` flag of a PUT .../disabled body, read only once the caller is known to be an administrator: anyone
+ * else is refused (403) and audited as `asAdministrator` audits it, whatever the body holds (a body that does not say
+ * `false` counts as disabling), so a malformed body cannot turn a refused attempt into an unaudited 400.
+ */
+async function disabledFlag(s: Services, ctx: AccessContext, body: { disabled?: unknown } | undefined, account: AccountName): Promise<boolean> {
+  if (ctx.role !== 'admin') {
+    await s.gate.run(ctx, { action: body?.disabled === false ? 'enable' : 'disable', query: `${account.kind} ${account.name}` }, async () => requireAdmin(ctx));
+  }
   if (typeof body?.disabled !== 'boolean') throw badRequest('The body must be {"disabled": true} or {"disabled": false}.', ['disabled']);
   return body.disabled;
 }
@@ -38,7 +52,7 @@ export async function audited(s: Services, ctx: AccessContext, what: string): Pr
  * its audit entry, which names the administrator, the account and the outcome. A refusal (not an administrator,
  * `check`) or an unknown account is audited by the gate as such, the account named in the query as asked for.
  */
-function asAdministrator(s: Services, ctx: AccessContext, disabled: boolean, account: { kind: 'user' | 'client'; name: string }, check = () => {}): AccountTransaction {
+function asAdministrator(s: Services, ctx: AccessContext, disabled: boolean, account: AccountName, check = () => {}): AccountTransaction {
   const action = disabled ? 'disable' : 'enable';
   const query = `${account.kind} ${account.name}`;
   return (change) => s.gate.run(ctx, { action, query }, async (scope) => {
@@ -70,9 +84,10 @@ export async function adminRoutes(app: FastifyInstance, s: Services): Promise<vo
   });
   // Disabling ends the user's sessions and refuses their access tokens at once (src/auth/token-liveness.ts).
   app.put<{ Params: { username: string }; Body: { disabled?: unknown } }>('/admin/users/:username/disabled', async (request) => {
-    const disabled = disabledFlag(request.body);
     const { username } = request.params;
-    await s.auth.setUserDisabled(username, disabled, asAdministrator(s, request.ctx, disabled, { kind: 'user', name: username }));
+    const account: AccountName = { kind: 'user', name: username };
+    const disabled = await disabledFlag(s, request.ctx, request.body, account);
+    await s.auth.setUserDisabled(username, disabled, asAdministrator(s, request.ctx, disabled, account));
     return { username, disabled };
   });
   app.get('/admin/clients', async (request) => {
@@ -91,9 +106,10 @@ export async function adminRoutes(app: FastifyInstance, s: Services): Promise<vo
     return reply.status(201).send(client);
   });
   app.put<{ Params: { clientId: string }; Body: { disabled?: unknown } }>('/admin/clients/:clientId/disabled', async (request) => {
-    const disabled = disabledFlag(request.body);
     const { clientId } = request.params;
-    await s.auth.setClientDisabled(clientId, disabled, asAdministrator(s, request.ctx, disabled, { kind: 'client', name: clientId }, () => {
+    const account: AccountName = { kind: 'client', name: clientId };
+    const disabled = await disabledFlag(s, request.ctx, request.body, account);
+    await s.auth.setClientDisabled(clientId, disabled, asAdministrator(s, request.ctx, disabled, account, () => {
       if (clientId === WEB_CLIENT_ID) throw conflict('The built-in web app cannot be disabled: every user signs in through it. Disable users instead.');
     }));
     return { clientId, disabled };
