@@ -40,6 +40,28 @@ describe('loadConfig (privacy-rules §1, §5, §7)', () => {
     expect(() => loadConfig({ MLLP_REGISTER_UNKNOWN_FACILITIES: 'sometimes' })).toThrow(/MLLP_REGISTER_UNKNOWN_FACILITIES/);
   });
 
+  it('trusts no proxy by default; TRUST_PROXY lists proxy addresses and CIDRs, never "everyone" or a hop count', () => {
+    expect(loadConfig({}).trustProxy).toEqual([]);
+    expect(loadConfig({ TRUST_PROXY: '' }).trustProxy).toEqual([]);
+    expect(loadConfig({ TRUST_PROXY: ' 10.0.0.0/8, 127.0.0.1 ,fd00::/8,::1,uniquelocal' }).trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1', 'fd00::/8', '::1', 'uniquelocal']);
+    for (const bad of ['true', '*', '1', '2', '0.0.0.0/0', '::/0', '10.0.0.0/33', 'fd00::/129', '10.0.0.0/8/8', '10.0.0', 'proxy.example.org', 'loopback/8', '10.0.0.0/x']) {
+      expect(() => loadConfig({ TRUST_PROXY: bad }), bad).toThrow(ConfigError);
+      expect(() => loadConfig({ TRUST_PROXY: bad }), bad).toThrow(/TRUST_PROXY must list/);
+    }
+    expect(() => loadConfig({ TRUST_PROXY: 'true' })).toThrow(/any client/);
+  });
+
+  it('reads the per-address sign-in, token and portal sign-up limits, refusing anything but a positive whole number', () => {
+    expect(loadConfig({})).toMatchObject({ authLoginRateLimit: 20, authTokenRateLimit: 60, portalSignupRateLimit: 10 });
+    expect(loadConfig({ AUTH_LOGIN_RATE_LIMIT: '200', AUTH_TOKEN_RATE_LIMIT: '600', PORTAL_SIGNUP_RATE_LIMIT: '30' }))
+      .toMatchObject({ authLoginRateLimit: 200, authTokenRateLimit: 600, portalSignupRateLimit: 30 });
+    for (const name of ['AUTH_LOGIN_RATE_LIMIT', 'AUTH_TOKEN_RATE_LIMIT', 'PORTAL_SIGNUP_RATE_LIMIT']) {
+      for (const bad of ['0', '-5', '2.5', 'lots', '1e3', '0x10', ' ']) {
+        expect(() => loadConfig({ [name]: bad }), `${name}=${bad}`).toThrow(new RegExp(`${name} must be a positive whole number`));
+      }
+    }
+  });
+
   it('reads the working hours and time zone of the unusual-access report, refusing nonsense', () => {
     expect(loadConfig({})).toMatchObject({ auditWorkingHours: { start: 7, end: 19 }, auditTimeZone: 'America/New_York' });
     expect(loadConfig({ AUDIT_WORKING_HOURS: '0-24', AUDIT_TIME_ZONE: 'Europe/Paris' })).toMatchObject({ auditWorkingHours: { start: 0, end: 24 }, auditTimeZone: 'Europe/Paris' });

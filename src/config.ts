@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
 /** Every setting Katahdin reads from the environment, typed, with its default. Documented in README.md. */
@@ -17,6 +18,17 @@ export interface Config {
   logLevel: string;
   tls?: { certFile: string; keyFile: string; caFile?: string };
   tlsTerminatedUpstream: boolean;
+  /**
+   * Addresses/CIDRs of the reverse proxies whose X-Forwarded-For is believed (Fastify `trustProxy`); empty = none, and
+   * `request.ip` (rate limits, audit source IP) is the TCP peer.
+   */
+  trustProxy: string[];
+  /** Sign-in form posts per client address per minute. */
+  authLoginRateLimit: number;
+  /** Token, revocation and junk logout requests per client address per minute (one budget). */
+  authTokenRateLimit: number;
+  /** Portal sign-up requests (start and verify) per client address per minute. */
+  portalSignupRateLimit: number;
   /** 32-byte key (base64) for encrypting SSNs at rest; when absent a key file in dataDir/keys is used/created. */
   dataKey?: string;
   accessTokenSeconds: number;
@@ -116,6 +128,39 @@ function certFacilities(env: Env, caFile: string | undefined): Map<string, strin
   return out;
 }
 
+/** A limit that must allow at least one request: 0 would lock everyone out, and is never what is meant. */
+function positiveInt(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < 1) throw new ConfigError(`${name} must be a positive whole number (requests per client address per minute), got "${raw}"`);
+  return n;
+}
+
+/** proxy-addr's named ranges, which Fastify's trustProxy understands. */
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * `TRUST_PROXY=10.0.0.0/8,127.0.0.1`: the proxies whose X-Forwarded-For is believed. Only addresses, CIDRs and
+ * proxy-addr's named ranges: `true`, hop counts and /0 would let any client name its own address (rate limits and
+ * the audit log's source IP would be whatever it says).
+ */
+function trustedProxies(env: Env): string[] {
+  const raw = env.TRUST_PROXY ?? '';
+  const entries = list(env, 'TRUST_PROXY');
+  for (const entry of entries) {
+    const [address, prefix, extra] = entry.split('/');
+    const kind = isIP(address);
+    const bits = kind === 4 ? 32 : 128;
+    const ok = extra === undefined && (
+      prefix === undefined ? kind !== 0 || PROXY_RANGES.has(entry) : kind !== 0 && /^\d{1,3}$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= bits);
+    if (!ok) {
+      throw new ConfigError(`TRUST_PROXY must list the reverse proxies' addresses or CIDRs (e.g. "10.0.0.0/8,127.0.0.1"; loopback, linklocal and uniquelocal also work); "${entry}" is not one${/^(true|\*|\d+)$/i.test(entry) || /\/0+$/.test(entry) ? ' (trusting every peer or a hop count would let any client choose the address that is rate-limited and audited)' : ''}. Got "${raw}"`);
+    }
+  }
+  return entries;
+}
+
 /** Every connection holds one of the schema's 1,024 audit chains while it lives (0015_audit_session_chains.sql). */
 function poolSize(env: Env): number {
   const n = int(env, 'DATABASE_POOL_SIZE', 10);
@@ -147,6 +192,10 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: env.LOG_LEVEL || 'info',
     tls,
     tlsTerminatedUpstream,
+    trustProxy: trustedProxies(env),
+    authLoginRateLimit: positiveInt(env, 'AUTH_LOGIN_RATE_LIMIT', 20),
+    authTokenRateLimit: positiveInt(env, 'AUTH_TOKEN_RATE_LIMIT', 60),
+    portalSignupRateLimit: positiveInt(env, 'PORTAL_SIGNUP_RATE_LIMIT', 10),
     dataKey: env.KATAHDIN_DATA_KEY || undefined,
     accessTokenSeconds: int(env, 'ACCESS_TOKEN_SECONDS', 300),
     refreshTokenDays: int(env, 'REFRESH_TOKEN_DAYS', 1),

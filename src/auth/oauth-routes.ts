@@ -15,7 +15,10 @@ export interface OAuthRoutesOptions {
   config: Config;
   auth: AuthService;
   audit?: AuthAuditHook;
-  /** Per-IP limits; defaults: 20 sign-in posts and 60 token, revocation and logout requests per minute (one budget). */
+  /**
+   * Per-IP limits; defaults: AUTH_LOGIN_RATE_LIMIT (20) sign-in posts and AUTH_TOKEN_RATE_LIMIT (60) token, revocation
+   * and logout requests per minute (one budget).
+   */
   loginLimiter?: RateLimiter;
   tokenLimiter?: RateLimiter;
 }
@@ -75,10 +78,10 @@ export async function oauthRoutes(app: FastifyInstance, opts: OAuthRoutesOptions
     reply.header('cache-control', 'public, max-age=300').send(smartConfiguration(config.publicUrl)));
   app.get('/oauth/jwks', async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(auth.jwks()));
 
-  const deps = { auth, audit, loginLimiter: opts.loginLimiter ?? createRateLimiter({ max: 20, windowMs: 60_000 }) };
+  const deps = { auth, audit, loginLimiter: opts.loginLimiter ?? createRateLimiter({ max: config.authLoginRateLimit, windowMs: 60_000 }) };
   app.get('/oauth/authorize', (req, reply) => showAuthorize(deps, req, reply));
   app.post('/oauth/authorize', (req, reply) => submitAuthorize(deps, req, reply));
-  const tokenLimiter = opts.tokenLimiter ?? createRateLimiter({ max: 60, windowMs: 60_000 });
+  const tokenLimiter = opts.tokenLimiter ?? createRateLimiter({ max: config.authTokenRateLimit, windowMs: 60_000 });
   tokenRoute(app, auth, audit, tokenLimiter);
   sessionRoutes(app, auth, audit, tokenLimiter);
 }

@@ -23,6 +23,7 @@ export interface PortalSignupOptions {
   /** Sends the one-time code to the user (the demo logs it). Only called when a person matched. */
   deliverCode: (username: string, code: string) => Promise<void>;
   audit?: AuthAuditHook;
+  /** Per-IP limit on start and verify; default: PORTAL_SIGNUP_RATE_LIMIT (10) per minute. */
   limiter?: RateLimiter;
 }
 
@@ -61,7 +62,7 @@ function parseStart(body: unknown): StartBody | string {
  * cannot be used to learn who is in the exchange; only a matched person receives a code.
  */
 export async function portalSignupRoutes(app: FastifyInstance, opts: PortalSignupOptions): Promise<void> {
-  const limiter = opts.limiter ?? createRateLimiter({ max: 10, windowMs: 60_000 });
+  const limiter = opts.limiter ?? createRateLimiter({ max: opts.auth.config.portalSignupRateLimit, windowMs: 60_000 });
   const limited = (handler: (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>) =>
     async (req: FastifyRequest, reply: FastifyReply) =>
       limiter.take(req.ip) ? handler(req, reply) : reply.status(429).send({ error: 'rate_limited', message: 'Too many attempts. Wait a minute.' });

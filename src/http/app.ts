@@ -26,6 +26,9 @@ export function createApp(config: Config, logStream?: DestinationStream): Fastif
       ...(logStream ? { stream: logStream } : {}),
     },
     genReqId: () => crypto.randomUUID(),
+    // Behind a reverse proxy, request.ip (rate limits, audit source IP) is the client named in X-Forwarded-For, but
+    // only when the peer is one of TRUST_PROXY's addresses; otherwise the header is ignored and request.ip is the peer.
+    ...(config.trustProxy.length ? { trustProxy: config.trustProxy } : {}),
     routerOptions: { maxParamLength: 256 },
     ...(config.tls ? { https: { key: readFileSync(config.tls.keyFile), cert: readFileSync(config.tls.certFile) } } : {}),
   });
