@@ -90,4 +90,81 @@ describe.each(kinds)('_include and _revinclude on %s', (kind) => {
     expect(res.included).toEqual([`Observation/${b}`, `Patient/${patient}`]);
     expect(res.issues).toEqual([]);
   });
+
+  describe(':iterate to a fixed point', () => {
+    /** Locations, each part of the next: `chain[0]` partOf `chain[1]`, … */
+    const locations = async (n: number) => {
+      const chain: string[] = [];
+      for (let i = 0; i < n; i++) chain.push(await create({ resourceType: 'Location', name: `Level ${i}` }));
+      for (let i = 0; i + 1 < n; i++) {
+        const put = await call('PUT', `/fhir/Location/${chain[i]}`, { resourceType: 'Location', id: chain[i], name: `Level ${i}`, partOf: { reference: `Location/${chain[i + 1]}` } });
+        expect(put.statusCode, put.body).toBe(200);
+      }
+      return chain;
+    };
+    let wide: TestServer;
+    let wideToken: string;
+    beforeAll(async () => {
+      // A limit that does not cut these chains short.
+      wide = await startTestServer(kind, { searchMaxIncludes: 20 });
+      const org = await wide.services.gate.run(systemContext('test'), { action: 'create' }, (scope) =>
+        wide.services.records.create(scope, { resourceType: 'Organization', name: 'Iterate Hospital' }));
+      wideToken = await systemClientToken(wide, 'iterate-ehr', org.resource.id!);
+    });
+    afterAll(async () => wide?.stop());
+    const onWide = async <T>(fn: () => Promise<T>): Promise<T> => {
+      const [s, t] = [server, token];
+      [server, token] = [wide, wideToken];
+      try {
+        return await fn();
+      } finally {
+        [server, token] = [s, t];
+      }
+    };
+
+    it('follows three levels: MedicationRequest → Encounter → Location → Location.partOf', () => onWide(async () => {
+      const patient = await create({ resourceType: 'Patient', name: [{ family: 'Levels' }] });
+      const [ward, building] = await locations(2);
+      const encounter = await create({ resourceType: 'Encounter', status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' }, subject: { reference: `Patient/${patient}` }, location: [{ location: { reference: `Location/${ward}` } }] });
+      const request = await create({ resourceType: 'MedicationRequest', status: 'active', intent: 'order', medicationCodeableConcept: { text: 'aspirin' }, subject: { reference: `Patient/${patient}` }, encounter: { reference: `Encounter/${encounter}` } });
+      const res = await search(`MedicationRequest?_id=${request}&_include=MedicationRequest:encounter&_include:iterate=Encounter:location&_include:iterate=Location:partof`);
+      expect(res.matches).toEqual([`MedicationRequest/${request}`]);
+      expect(res.included).toEqual([`Encounter/${encounter}`, `Location/${building}`, `Location/${ward}`].sort());
+      expect(res.issues).toEqual([]);
+    }));
+
+    it('_revinclude:iterate follows three levels back: Patient ← Encounter ← Observation ← Observation.hasMember', () => onWide(async () => {
+      const patient = await create({ resourceType: 'Patient', name: [{ family: 'Back' }] });
+      const encounter = await create({ resourceType: 'Encounter', status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }, subject: { reference: `Patient/${patient}` } });
+      const member = await create({ resourceType: 'Observation', status: 'final', code: { text: 'member' }, encounter: { reference: `Encounter/${encounter}` } });
+      const panel = await create({ resourceType: 'Observation', status: 'final', code: { text: 'panel' }, hasMember: [{ reference: `Observation/${member}` }] });
+      const res = await search(`Patient?_id=${patient}&_revinclude=Encounter:patient&_revinclude:iterate=Observation:encounter&_revinclude:iterate=Observation:has-member`);
+      expect(res.included).toEqual([`Encounter/${encounter}`, `Observation/${member}`, `Observation/${panel}`].sort());
+    }));
+
+    it('stops at the fourth included level', () => onWide(async () => {
+      const chain = await locations(7);
+      const res = await search(`Location?_id=${chain[0]}&_include:iterate=Location:partof`);
+      expect(res.included).toEqual(chain.slice(1, 5).map((id) => `Location/${id}`).sort());
+    }));
+
+    it('a cycle of three includes each resource once and ends', () => onWide(async () => {
+      const chain = await locations(3);
+      const put = await call('PUT', `/fhir/Location/${chain[2]}`, { resourceType: 'Location', id: chain[2], name: 'Level 2', partOf: { reference: `Location/${chain[0]}` } });
+      expect(put.statusCode, put.body).toBe(200);
+      for (const start of chain) {
+        const res = await search(`Location?_id=${start}&_include:iterate=Location:partof&_revinclude:iterate=Location:partof`);
+        expect(res.matches).toEqual([`Location/${start}`]);
+        expect(res.included).toEqual(chain.filter((id) => id !== start).map((id) => `Location/${id}`).sort());
+        expect(res.issues).toEqual([]);
+      }
+    }));
+
+    it('the limit of included resources still holds across levels', async () => {
+      const chain = await locations(LIMIT + 3);
+      const res = await search(`Location?_id=${chain[0]}&_include:iterate=Location:partof`);
+      expect(res.included).toEqual(chain.slice(1, LIMIT + 1).map((id) => `Location/${id}`).sort());
+      expect(res.issues.map((i) => i.code)).toEqual(['incomplete']);
+    });
+  });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Bundle, Observation } from '@medplum/fhirtypes';
+import type { Bundle, Observation, OperationOutcome } from '@medplum/fhirtypes';
 import { systemContext } from '../../src/access/context.ts';
 import { run } from '../../src/store/database.ts';
 import { sql } from '../../src/store/sql.ts';
@@ -72,6 +72,32 @@ describe.each(kinds)('reference search on %s', (kind) => {
   it('a bare id matches local references of every target type the parameter allows, and no other', async () => {
     expect((await search(`subject=${patient}`)).matches).toEqual(['group', 'ownAbsolute', 'relative', 'versioned']);
     expect((await search(`subject:Group=${patient}`)).matches).toEqual(['group']);
+  });
+
+  it('a type the parameter does not allow is a 400 naming the parameter and its target types, as Type/id or :Type', async () => {
+    const queries = [
+      `subject=Practitioner/${patient}`,
+      `subject:Practitioner=${patient}`,
+      `subject=${encodeURIComponent(`${base}/Practitioner/${patient}`)}`,
+      `subject=Patient/${patient},Practitioner/${patient}`,
+      `subject:Practitioner.name=x`,
+      `_has:Observation:subject:subject=Practitioner/${patient}`,
+    ];
+    for (const query of queries) {
+      const res = await call('GET', `/fhir/${query.startsWith('_has') ? 'Patient' : 'Observation'}?${query}`);
+      expect(res.statusCode, `${query}: ${res.body}`).toBe(400);
+      const issue = (res.json() as OperationOutcome).issue[0];
+      expect(issue.diagnostics, query).toContain("'subject'");
+      expect(issue.diagnostics, query).toContain('Practitioner');
+      for (const allowed of ['Device', 'Group', 'Location', 'Patient']) expect(issue.diagnostics, query).toContain(allowed);
+      expect(issue.expression, query).toEqual(['subject']);
+    }
+    // A parameter of a single target type names it too.
+    const res = await call('GET', `/fhir/Observation?patient=Group/${patient}`);
+    expect(res.statusCode, res.body).toBe(400);
+    expect((res.json() as OperationOutcome).issue[0].diagnostics).toContain('Patient');
+    // Another server's URL is not a local reference: any type may be named in it.
+    expect((await search(`subject=${encodeURIComponent(`${OTHER}/Practitioner/${patient}`)}`)).matches).toEqual([]);
   });
 
   it('another server\'s URL matches its references alone, versioned or not', async () => {

@@ -4,7 +4,7 @@ import { migrate } from '../migrate.ts';
 import { openPglite } from '../pglite-database.ts';
 import { sql, toQuery } from '../sql.ts';
 import { compileSearch } from './compile.ts';
-import { compileIncludes } from './includes.ts';
+import { compileIncludes, MAX_INCLUDE_DEPTH } from './includes.ts';
 import { parseSearch } from './parse.ts';
 import { writeIndex } from './index-writer.ts';
 import { FhirError } from '../../fhir/outcome.ts';
@@ -102,11 +102,18 @@ describe('compileSearch SQL text', () => {
     const q = toQuery(compileIncludes(request, [{ resourceType: 'Observation', id: 'o1' }], { filter, limit: 50 })!);
     expect(q.text).toContain("'include' as search_mode");
     expect(q.text).toContain('r.source_org = $');
-    // The iterated level leaves out the page and the first level, so every level holds new resources only.
-    expect(q.text).toContain('lvl2 as (');
-    expect(q.text).toMatch(/not exists \(select 1 from page seen .* not exists \(select 1 from lvl1 seen /);
-    expect(q.text.match(/ limit \$\d+/g)).toHaveLength(3);
-    expect(q.values.filter((v) => v === 50)).toHaveLength(3);
+    // Each iterated level leaves out the page and every level before it, so every level holds new resources only;
+    // iteration stops at MAX_INCLUDE_DEPTH levels.
+    expect(MAX_INCLUDE_DEPTH).toBe(4);
+    for (const l of ['lvl2', 'lvl3', 'lvl4']) expect(q.text).toContain(`${l} as (`);
+    expect(q.text).not.toContain('lvl5');
+    expect(q.text).toMatch(/lvl4 as \(.*not exists \(select 1 from page seen .* not exists \(select 1 from lvl1 seen .* not exists \(select 1 from lvl2 seen .* not exists \(select 1 from lvl3 seen /);
+    expect(q.text).toContain('join lvl3 s on');
+    expect(q.text.match(/ limit \$\d+/g)).toHaveLength(5);
+    expect(q.values.filter((v) => v === 50)).toHaveLength(5);
+    // Without :iterate there is one level.
+    const once = toQuery(compileIncludes({ ...request, revinclude: [] }, [{ resourceType: 'Observation', id: 'o1' }], { filter, limit: 50 })!);
+    expect(once.text).not.toContain('lvl2');
     expect(compileIncludes({ ...request, include: [], revinclude: [] }, [{ resourceType: 'Observation', id: 'o1' }], { filter, limit: 50 })).toBeUndefined();
   });
 });

@@ -34,10 +34,14 @@ function rows(keys: Sql, filter: RowFilter, depth: number, seen: string[], limit
   return sql`select r.resource_type, r.id, r.content, r.last_updated, r.version_id, r.person_id, r.source_org, r.security, ${depth}::int as lvl from resources r join (${keys}) k (resource_type, id) on r.resource_type = k.resource_type and r.id = k.id where r.deleted = false and (${filter('r')})${join(unseen, '')} limit ${limit}`;
 }
 
+/** Levels of included resources at most: the first (from the page) and up to three more of `:iterate`. */
+export const MAX_INCLUDE_DEPTH = 4;
+
 /**
- * The `_include`d and `_revinclude`d resources of a page (plus one level of `:iterate` applied to those: no more, so a
- * cycle of references cannot loop), without the page's own rows, each once and marked `search_mode = 'include'`; at
- * most `limit`, those of the first level first. Undefined when nothing is to be included.
+ * The `_include`d and `_revinclude`d resources of a page, without the page's own rows, each once and marked
+ * `search_mode = 'include'`; at most `limit`, nearer levels first. `:iterate` specs are applied again to what the
+ * previous level added until a level adds nothing, at most `MAX_INCLUDE_DEPTH` levels: each level leaves out the page
+ * and every level before it, so a cycle of references ends. Undefined when nothing is to be included.
  */
 export function compileIncludes(req: SearchRequest, page: PageRow[], opts: { filter: RowFilter; limit: number }): Sql | undefined {
   const all = [
@@ -46,12 +50,17 @@ export function compileIncludes(req: SearchRequest, page: PageRow[], opts: { fil
   ];
   const first = level(all, 'page');
   if (!first || page.length === 0) return undefined;
-  const iterate = level(all.filter((s) => s.spec.iterate), 'lvl1');
+  const iterated = all.filter((s) => s.spec.iterate);
   const types = page.map((p) => p.resourceType);
   const ids = page.map((p) => p.id);
-  const second = iterate ? sql`, lvl2 as (${rows(iterate, opts.filter, 2, ['page', 'lvl1'], opts.limit)})` : sql``;
-  const union = iterate ? sql`select * from lvl1 union all select * from lvl2` : sql`select * from lvl1`;
-  return plannedPerValues(sql`with page (resource_type, id) as (select * from unnest(${types}::text[], ${ids}::text[])), lvl1 as (${rows(first, opts.filter, 1, ['page'], opts.limit)})${second}
+  const levels = [sql`lvl1 as (${rows(first, opts.filter, 1, ['page'], opts.limit)})`];
+  const seen = ['page', 'lvl1'];
+  for (let depth = 2; iterated.length && depth <= MAX_INCLUDE_DEPTH; depth++) {
+    levels.push(sql`${raw(`lvl${depth}`)} as (${rows(level(iterated, `lvl${depth - 1}`)!, opts.filter, depth, seen, opts.limit)})`);
+    seen.push(`lvl${depth}`);
+  }
+  const union = join(seen.slice(1).map((l) => sql`select * from ${raw(l)}`), ' union all ');
+  return plannedPerValues(sql`with page (resource_type, id) as (select * from unnest(${types}::text[], ${ids}::text[])), ${join(levels, ', ')}
 select x.resource_type, x.id, x.content, x.last_updated, x.version_id, x.person_id, x.source_org, x.security, 'include' as search_mode from (${union}) x
 order by x.lvl, x.resource_type, x.id limit ${opts.limit}`);
 }

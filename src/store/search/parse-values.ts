@@ -17,6 +17,14 @@ export function shown(text: string): string {
 
 const bad = (def: SearchParamDef, what: string) => badRequest(`Invalid value for search parameter '${def.code}': ${what}`, [def.code]);
 
+/**
+ * A reference parameter searched for a type it cannot refer to, as `Type/id` or `:Type` (when the parameter declares
+ * its target types): an error rather than a search that can only match what should not have been stored.
+ */
+export function notATarget(def: SearchParamDef, type: string) {
+  return badRequest(`Search parameter '${def.code}' cannot refer to ${shown(type)}: its target types are ${[...def.targets].sort().join(', ')}`, [def.code]);
+}
+
 /** Splits on commas not escaped with `\`; splitOn('|') likewise for token/quantity parts. */
 export function splitEscaped(text: string, sep: string, limit = Infinity): string[] {
   const out: string[] = [];
@@ -86,6 +94,7 @@ function referenceValue(def: SearchParamDef, text: string, type: string | undefi
   const rel = /^([A-Z][A-Za-z]+)\/([^/]+)$/.exec(ref);
   if (rel) {
     if (!isResourceType(rel[1]) || !ID.test(rel[2]) || (type && type !== rel[1])) throw bad(def, `'${shown(text)}' is not a valid reference`);
+    if (def.targets.length && !def.targets.includes(rel[1])) throw notATarget(def, rel[1]);
     return { kind: 'reference', type: rel[1], id: rel[2] };
   }
   if (/^[a-z][a-z0-9+.-]*:/i.test(ref)) return { kind: 'reference', url: parseReference(ref)!.ref };

@@ -15,6 +15,26 @@ const status = (fn: () => unknown) => {
 };
 
 describe('parseSearch', () => {
+  it('a reference to a type the parameter cannot refer to is a 400 naming the parameter and its target types', () => {
+    const message = (q: string, type = 'Observation') => {
+      try {
+        parse(type, q);
+      } catch (err) {
+        return err instanceof FhirError ? `${err.status} ${err.outcome.issue[0].diagnostics}` : String(err);
+      }
+      return '200';
+    };
+    const expected = "400 Search parameter 'subject' cannot refer to Practitioner: its target types are Device, Group, Location, Patient";
+    for (const q of ['subject=Practitioner/1', 'subject:Practitioner=1', 'subject=http://hie.test/fhir/Practitioner/1', 'subject=Patient/1,Practitioner/1', 'subject:Practitioner.name=x']) {
+      expect(message(q), q).toBe(expected);
+    }
+    expect(message('_has:Observation:subject:subject=Practitioner/1', 'Patient')).toBe(expected);
+    expect(message('patient=Group/1')).toBe("400 Search parameter 'patient' cannot refer to Group: its target types are Patient");
+    // Allowed types, another server's URL (any type), a bare id, and a modifier that is no type at all are as before.
+    for (const q of ['subject=Group/1', 'subject:Device=1', 'subject=http://other.test/fhir/Practitioner/1', 'subject=1']) expect(message(q), q).toBe('200');
+    expect(message('subject:bogus=1')).toBe("400 Unsupported modifier ':bogus' on 'subject'");
+  });
+
   it('comma is OR, repeated parameter is AND', () => {
     const { request } = parse('Patient', 'birthdate=ge1980&birthdate=lt1990&gender=male,female');
     expect(request.filters).toHaveLength(3);

@@ -1,6 +1,7 @@
+import { isResourceType } from '@medplum/core';
 import { badRequest } from '../../fhir/outcome.ts';
 import { isStorableType } from '../../fhir/definitions.ts';
-import { parseValue, shown, splitEscaped } from './parse-values.ts';
+import { notATarget, parseValue, shown, splitEscaped } from './parse-values.ts';
 import { parseControl } from './parse-control.ts';
 import type { ParseContext, ParseOptions } from './parse-context.ts';
 import { unsupported } from './parse-context.ts';
@@ -32,6 +33,7 @@ export function paramFilter(ctx: ParseContext, type: string, key: string, value:
   let typeModifier: string | undefined;
   if (modifier !== undefined) {
     if (def.type === 'reference' && modifier !== 'missing') {
+      if (def.targets.length && isResourceType(modifier) && !def.targets.includes(modifier)) throw notATarget(def, modifier);
       if (!def.targets.includes(modifier)) throw badRequest(`Unsupported modifier ':${shown(modifier)}' on '${def.code}'`, [def.code]);
       typeModifier = modifier;
     } else if (MODIFIERS[def.type].includes(modifier) && !(def.column && modifier !== 'missing' && modifier !== 'not')) {
@@ -49,6 +51,7 @@ function chainFilter(ctx: ParseContext, key: string, value: string): ChainFilter
   const innerKey = key.slice(dot + 1);
   const def = getSearchParam(ctx.resourceType, code);
   if (!def || def.type !== 'reference' || more.length || innerKey.includes('.')) return undefined;
+  if (typeModifier && def.targets.length && isResourceType(typeModifier) && !def.targets.includes(typeModifier)) throw notATarget(def, typeModifier);
   if (typeModifier && !def.targets.includes(typeModifier)) return undefined;
   const targets = typeModifier ? [typeModifier] : def.targets;
   const inner: ChainFilter['inner'] = [];
