@@ -101,7 +101,7 @@ export async function buildServices(config: Config, db: Database): Promise<Servi
       }
     },
     onJoinOptedOut: purge,
-    onJoin: (scope, personId, joined) => joinIntake(scope, personId, joined, search.deleteIndex),
+    onJoin: (scope, personId, joined) => joinIntake(scope, personId, joined, search.deleteIndex, fhirBase),
     onChoicesMoved: async (scope, personIds) => {
       for (const personId of personIds) await refreshPersonPrivacy(scope, personId);
     },

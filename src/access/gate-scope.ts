@@ -141,6 +141,11 @@ export class GateScope {
   }
 
   /** `and` the row at alias `a` is of a type the token may read, so totals and paging of mixed-type paths agree with what is delivered. */
+  /** This server's FHIR base, where a search engine is configured (attachment URLs under it name local Binaries). */
+  get fhirBase(): string | undefined {
+    return this.search?.fhirBase;
+  }
+
   private scopedTypes(a: Sql): Sql {
     return this.readable ? sql` and ${a}.resource_type = any(${this.readable}::text[])` : sql``;
   }
@@ -434,7 +439,7 @@ export class GateScope {
    * and in this transaction. Not audited as a write: no content changes, only the protection the HIE derives.
    */
   async addStoredLabels(additions: ReadonlyMap<string, readonly string[]>): Promise<void> {
-    await addLabelsInPlace(this.tx, additions);
+    await addLabelsInPlace(this.tx, additions, this.fhirBase);
   }
 
   /** `currentForWrite` for many resources in one statement, keyed `Type/id`; absent keys do not exist yet. */

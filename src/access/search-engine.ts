@@ -25,6 +25,8 @@ export interface ParsedSearch {
 
 /** The seam between the gate and the generic search implementation in store/search. */
 export interface SearchEngine {
+  /** This server's FHIR base: an absolute reference or attachment URL under it names a local resource. */
+  readonly fhirBase: string;
   /** `protectedHashes`: see `ParseOptions` (the gate's field protector supplies it). */
   parse(
     resourceType: string, query: Array<[string, string]>, strict: boolean,

@@ -54,7 +54,7 @@ export async function writeBatch(scope: BatchScope, inputs: WriteInput[]): Promi
   // A Binary written after the labelled document naming it is as sensitive as that document (a PDF or text has no
   // codes of its own): it is stored with the document's labels rather than served until `katahdin privacy relabel`.
   const binaries = inputs.filter((i) => i.resource.resourceType === 'Binary');
-  const passed = await labelsFromDocuments(scope.tx, binaries.map((i) => ({ id: i.resource.id, personId: i.personId, sourceOrg: i.sourceOrg })));
+  const passed = await labelsFromDocuments(scope.tx, binaries.map((i) => ({ id: i.resource.id, personId: i.personId, sourceOrg: i.sourceOrg })), scope.engine.fhirBase);
   const labelled = inputs.map((input) => {
     const add = passed.get(`Binary/${input.resource.id}`);
     return add ? { ...input, security: [...new Set([...input.security, ...add])].sort() } : input;

@@ -17,7 +17,7 @@ export const PRIVACY_COMMANDS: CliCommand[] = [
     name: 'privacy relabel', usage: 'privacy relabel', summary: 're-apply the current sensitivity value sets to stored data',
     async run(args) {
       parseArgs(args, []);
-      return withServices((s) => relabelCommand(s.db, console.log));
+      return withServices((s) => relabelCommand(s.db, console.log, s.fhirBase));
     },
   },
 ];

@@ -145,7 +145,7 @@ async function writeChunk(s: Services, scope: GateScope, all: readonly LinkedRow
     if (keys) keys.push({ resourceType: r.resource_type, id: r.id });
     else joined.set(r.person_id, [{ resourceType: r.resource_type, id: r.id }]);
   }
-  await s.links.joinedOptedOut(scope, await joinIntakeMany(scope, joined, deleteIndex));
+  await s.links.joinedOptedOut(scope, await joinIntakeMany(scope, joined, deleteIndex, s.fhirBase));
 }
 
 /** Inserts the chunk's review tasks; returns the candidates' persons of those newly opened (their Persons gain a level2 entry). */

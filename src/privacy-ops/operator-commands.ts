@@ -1,3 +1,4 @@
+import { loadValueSets } from '../privacy/labels/value-sets.ts';
 import type { Database } from '../store/database.ts';
 import { run } from '../store/database.ts';
 import { sql } from '../store/sql.ts';
@@ -22,8 +23,8 @@ export async function verifyPurgeCommand(db: Database, id: string, print: (line:
   return v.ok ? 0 : 1;
 }
 
-/** `privacy relabel`: prints the counts; always 0 (a failure throws). */
-export async function relabelCommand(db: Database, print: (line: string) => void): Promise<number> {
-  print(formatRelabel(await relabelAll(db)));
+/** `privacy relabel`: prints the counts; always 0 (a failure throws). `base`: this server's FHIR base. */
+export async function relabelCommand(db: Database, print: (line: string) => void, base: string): Promise<number> {
+  print(formatRelabel(await relabelAll(db, loadValueSets(), base)));
   return 0;
 }

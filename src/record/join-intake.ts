@@ -3,6 +3,7 @@ import type { GateScope } from '../access/gate-scope.ts';
 import type { SearchEngine } from '../access/search-engine.ts';
 import type { ConsentState } from '../privacy/consent.ts';
 import { intakeDecision, isClinicalType, withinMessage, type IntakeDecision } from '../privacy/intake.ts';
+import { passLabelsOnJoin } from '../access/stored-labels.ts';
 import { run } from '../store/database.ts';
 import { purgeResources } from '../store/purge.ts';
 import { sql } from '../store/sql.ts';
@@ -15,22 +16,29 @@ type ResourceKey = { resourceType: string; id: string };
  * person) or moved by an MPI link, move or merge join the person as if they arrived now, so the intake rules apply
  * to them. An opted-out person's newcomers are counted here and purged with the rest of the record by the opt-out
  * purge (`onJoinOptedOut`); after an opt-in, those dated before it are purged here. Both are counted as discarded.
+ * privacy-rules §4: what stays passes document labels within the person's record as if it arrived now
+ * (`passLabelsOnJoin`): a labelled document's Binary stored apart from it, before either had a person, is withheld
+ * with it from this transaction on, not only after `katahdin privacy relabel`. `base`: this server's FHIR base, for
+ * which attachment URLs name a local Binary (see `labelsFromDocuments`).
  */
-export async function joinIntake(scope: GateScope, personId: string, joined: ResourceKey[], deleteIndex: SearchEngine['deleteIndex']): Promise<void> {
+export async function joinIntake(scope: GateScope, personId: string, joined: ResourceKey[], deleteIndex: SearchEngine['deleteIndex'], base?: string): Promise<void> {
   const clinical = joined.filter((k) => isClinicalType(k.resourceType));
   if (clinical.length > 0) await discardJoined(scope, await personPrivacy(scope, personId), clinical, deleteIndex);
+  await passLabelsOnJoin(scope.tx, joined, base);
 }
 
 /**
  * `joinIntake` for rows that joined several persons at once (a batch relink's chunk, `joined` keyed by person), their
- * privacy state read in one statement. Returns the opted-out persons among them, whose records the caller purges.
+ * privacy state read in one statement, their document labels passed in one go (each row now has its person, which
+ * `passLabelsOnJoin` keeps labels within). Returns the opted-out persons among them, whose records the caller purges.
  */
-export async function joinIntakeMany(scope: GateScope, joined: ReadonlyMap<string, ResourceKey[]>, deleteIndex: SearchEngine['deleteIndex']): Promise<string[]> {
+export async function joinIntakeMany(scope: GateScope, joined: ReadonlyMap<string, ResourceKey[]>, deleteIndex: SearchEngine['deleteIndex'], base?: string): Promise<string[]> {
   const states = await personPrivacyMany(scope, [...joined.keys()]);
   for (const [personId, state] of states) {
     const clinical = (joined.get(personId) ?? []).filter((k) => isClinicalType(k.resourceType));
     if (clinical.length > 0) await discardJoined(scope, state, clinical, deleteIndex);
   }
+  await passLabelsOnJoin(scope.tx, [...joined.values()].flat(), base);
   return [...states].filter(([, state]) => state.optedOut).map(([personId]) => personId);
 }
 

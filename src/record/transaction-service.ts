@@ -106,9 +106,9 @@ function rank(p: PlannedEntry): number {
  * Sensitivity labels flow along references inside the bundle before anything is written, so a report written
  * before its labelled results is labelled too (labels of already stored resources are added by the write policy).
  */
-function labelWithinBundle(planned: PlannedEntry[]): void {
+function labelWithinBundle(planned: PlannedEntry[], base: string): void {
   const withResource = planned.filter((p) => p.entry.resource && (p.method === 'POST' || p.method === 'PUT'));
-  const labelled = propagateLabels(withResource.map((p) => ({ ...p.entry.resource!, id: p.id ?? p.entry.resource!.id })), loadValueSets());
+  const labelled = propagateLabels(withResource.map((p) => ({ ...p.entry.resource!, id: p.id ?? p.entry.resource!.id })), loadValueSets(), [], base);
   withResource.forEach((p, i) => {
     p.entry = { ...p.entry, resource: labelled[i] };
   });
@@ -157,7 +157,7 @@ export class TransactionService {
         rewriteReferences(p.entry.resource, (ref) => ids.get(ref) ?? resolve(p, ref));
       }
     }
-    labelWithinBundle(planned);
+    labelWithinBundle(planned, this.fhirBase);
     // Every write is validated before anything is written: an invalid entry fails the bundle without a statement.
     const checked = new Map(planned.flatMap((p) => {
       const write = this.check(p);

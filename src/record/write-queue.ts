@@ -131,7 +131,7 @@ export class WriteQueue {
     const labels = await this.labels(stored);
     // A labelled document's Binary (a PDF or text has no codes) is as sensitive as the document: one written in this
     // batch is stored with the labels, one stored earlier gains them in place below.
-    const toBinaries = labelsForNamedBinaries(stored.map((d, i) => ({ resource: d.item.resource, labels: labels[i] })));
+    const toBinaries = labelsForNamedBinaries(stored.map((d, i) => ({ resource: d.item.resource, labels: labels[i] })), this.scope.fhirBase);
     stored.forEach((d, i) => {
       const add = toBinaries.get(keyOf(d.item.resource));
       if (!add) return;

@@ -124,12 +124,12 @@ describe.each(kinds)('a labelled document withholds the Binary it points to, on 
     await withheldFromDoctor(bin.later);
   });
 
-  it('(d) so is one a labelled report presents by absolute URL; a deleted document passes nothing on', async () => {
+  it('(d) so is one a labelled report presents by this server\'s absolute URL; a deleted document passes nothing on', async () => {
     bin.reported = 'db-reported';
     await create({
       resourceType: 'DiagnosticReport', status: 'final', code: { text: 'Psychiatric evaluation' }, conclusionCode: [DEPRESSION],
       subject: { reference: `Patient/${patient}` }, effectiveDateTime: new Date().toISOString(),
-      presentedForm: [{ contentType: 'application/pdf', url: `https://ehr.example.org/fhir/Binary/${bin.reported}` }],
+      presentedForm: [{ contentType: 'application/pdf', url: `${server.services.fhirBase}/Binary/${bin.reported}` }],
     } as Resource);
     expect((await fhir(server, feed, 'PUT', `/fhir/Binary/${bin.reported}`, { ...binary('evaluation'), id: bin.reported })).status).toBe(201);
     expect(await stored(bin.reported)).toEqual({ column: ['PSY'], meta: ['PSY'], history: ['PSY'] });

@@ -58,7 +58,7 @@ describe.each(kinds)('privacy relabel on %s', (kind) => {
     const visibleBefore = asBundle(await fhir(server, doctor, 'GET', `/fhir/Condition?patient=Patient/${patient}`)).total;
     expect(visibleBefore).toBe(1);
     const lines: string[] = [];
-    expect(await relabelCommand(server.services.db, (l) => lines.push(l))).toBe(0);
+    expect(await relabelCommand(server.services.db, (l) => lines.push(l), server.services.fhirBase)).toBe(0);
     expect(lines[0]).toMatch(/3 relabelled \(labels added: (PSY \+1, HIV \+2|HIV \+2, PSY \+1)\)/);
     expect(await labelsOf(ids.condition)).toEqual({ column: ['PSY'], meta: ['PSY'] });
     expect(await labelsOf(ids.hivObs)).toEqual({ column: ['HIV'], meta: ['HIV'] });

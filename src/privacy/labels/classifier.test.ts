@@ -217,6 +217,26 @@ describe('a labelled document passes its labels to the Binary it names (a PDF or
     expect(namedBinaries({ resourceType: 'Observation', id: 'o', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/p1' } } as Resource)).toEqual([]);
   });
 
+  it('with this server\'s FHIR base, an absolute URL names a local Binary only under it; another server\'s Binary/id is only itself', () => {
+    const base = 'https://hie.example/fhir';
+    const doc = docFor('Binary/b1', { content: [
+      { attachment: { url: 'Binary/b1' } }, { attachment: { url: 'https://hie.example/fhir/Binary/b2' } },
+      { attachment: { url: 'http://other.example.org/fhir/Binary/b3' } }, { attachment: { url: 'urn:uuid:c4' } },
+    ] });
+    expect(namedBinaries(doc, base)).toEqual(['Binary/b1', 'Binary/b2', 'http://other.example.org/fhir/Binary/b3', 'urn:uuid:c4']);
+    expect(namedBinaries(doc, `${base}/`)).toEqual(['Binary/b1', 'Binary/b2', 'http://other.example.org/fhir/Binary/b3', 'urn:uuid:c4']);
+    expect([...labelsForNamedBinaries([{ resource: doc, labels: ['PSY'] }], base).keys()]).toEqual(['Binary/b1', 'Binary/b2']);
+    const foreign = { ...psyDoc('http://other.example.org/fhir/Binary/b1'), id: 'd2' } as Resource;
+    expect(propagateLabels([pdf('b1'), foreign], vs, [], base).map(declaredLabels)).toEqual([[], ['PSY']]);
+    expect(propagateLabels([pdf('b1'), { ...psyDoc(`${base}/Binary/b1`), id: 'd3' } as Resource], vs, [], base).map(declaredLabels)).toEqual([['PSY'], ['PSY']]);
+    // A bundle entry with another server's fullUrl is still found by a reference to that exact URL.
+    const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: [
+      { fullUrl: 'http://sender.example/fhir/Binary/x1', resource: { ...pdf('x1'), id: undefined } },
+      { fullUrl: 'urn:uuid:doc', resource: { ...psyDoc('http://sender.example/fhir/Binary/x1'), id: undefined } as Resource },
+    ] };
+    expect(propagateBundleLabels(bundle, vs, base).entry?.map((e) => declaredLabels(e.resource as Resource))).toEqual([['PSY'], ['PSY']]);
+  });
+
   it('propagateLabels: the Binary of a document labelled by its own code gets the label, the patient does not', () => {
     const out = propagateLabels([{ resourceType: 'Patient', id: 'p1' }, pdf('b1'), psyDoc('Binary/b1')], vs);
     expect(out.map(declaredLabels)).toEqual([[], ['PSY'], ['PSY']]);

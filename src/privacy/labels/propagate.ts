@@ -57,24 +57,25 @@ export function propagatingReferences(resource: Resource): string[] {
 }
 
 /**
- * The Binaries a resource's attachments name (`Binary/id`, also from an absolute URL; a bundle entry's `urn:uuid:…`).
- * Sensitivity flows both ways along these: a PDF or text Binary has no codes of its own, so it is as sensitive as
- * the document that presents it.
+ * The Binaries a resource's attachments name (`Binary/id`, also from an absolute URL under this server's FHIR base
+ * `base`; a bundle entry's `urn:uuid:…`). Sensitivity flows both ways along these: a PDF or text Binary has no codes
+ * of its own, so it is as sensitive as the document that presents it. Another server's `…/Binary/id` is kept whole
+ * (it names no local Binary); without `base`, see `refKey`.
  */
-export function namedBinaries(resource: Resource): string[] {
-  return [...new Set(links(resource).attachments.map(refKey))];
+export function namedBinaries(resource: Resource, base?: string): string[] {
+  return [...new Set(links(resource).attachments.map((url) => refKey(url, base)))];
 }
 
 /**
  * Labels each named Binary must carry: the sensitive labels of every document (with its final labels) naming it,
  * keyed `Binary/id`. Only additions: a Binary keeps whatever it has besides.
  */
-export function labelsForNamedBinaries(documents: ReadonlyArray<{ resource: Resource; labels: readonly string[] }>): Map<string, SensitivityLabel[]> {
+export function labelsForNamedBinaries(documents: ReadonlyArray<{ resource: Resource; labels: readonly string[] }>, base?: string): Map<string, SensitivityLabel[]> {
   const out = new Map<string, SensitivityLabel[]>();
   for (const { resource, labels } of documents) {
     const sensitive = SENSITIVITY_LABELS.filter((l) => labels.includes(l));
     if (sensitive.length === 0) continue;
-    for (const key of namedBinaries(resource)) if (key.startsWith('Binary/')) out.set(key, mergeLabels(out.get(key) ?? [], sensitive));
+    for (const key of namedBinaries(resource, base)) if (key.startsWith('Binary/')) out.set(key, mergeLabels(out.get(key) ?? [], sensitive));
   }
   return out;
 }
@@ -94,10 +95,23 @@ export function passesToStoredBinary(document: RowOwner, binary: RowOwner): bool
   return binary.personId ? binary.personId === document.personId : !!binary.sourceOrg && binary.sourceOrg === document.sourceOrg;
 }
 
-/** Keys a reference may use for a resource: `Type/id`, its fullUrl, and absolute `…/Type/id` URLs. */
-function refKey(reference: string): string {
-  const m = /([A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(reference);
-  return m && !reference.startsWith('urn:') ? m[1] : reference;
+/** An absolute URL (`http:`, `https:`, `urn:` …), as opposed to a relative reference. */
+const ABSOLUTE = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+
+/**
+ * The key a reference names a resource by: `Type/id` for a local one (relative, or an absolute URL under this
+ * server's FHIR base `base`, as the search index reads references: `relativeTo` in store/search/index-values.ts),
+ * versioned or not; any other URL (another server's `…/Binary/1`, a `urn:uuid:` fullUrl) only itself.
+ * Without `base` (a caller that does not know it), any absolute `…/Type/id` counts as local: erring towards
+ * labelling too much rather than leaving this server's own content unlabelled.
+ */
+function refKey(reference: string, base?: string): string {
+  if (reference.startsWith('urn:')) return reference;
+  const root = base?.replace(/\/$/, '');
+  const local = root && reference.startsWith(`${root}/`) ? reference.slice(root.length + 1) : reference;
+  if (base !== undefined && ABSOLUTE.test(local)) return reference;
+  const m = /([A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(local);
+  return m ? m[1] : reference;
 }
 
 /** Labels of base64 content when it is XML (a C-CDA document: its coded elements, by code system OID). */
@@ -136,19 +150,19 @@ export function ownLabels(resource: Resource, vs: ValueSets): SensitivityLabel[]
  * flows along references, to a fixed point so chains (EOB → Claim → Condition) resolve.
  * `fullUrls[i]` is the bundle fullUrl of `resources[i]` when there is one.
  */
-export function propagateLabels(resources: Resource[], vs: ValueSets, fullUrls: Array<string | undefined> = []): Resource[] {
+export function propagateLabels(resources: Resource[], vs: ValueSets, fullUrls: Array<string | undefined> = [], base?: string): Resource[] {
   const labels = resources.map((r) => ownLabels(r, vs));
   const byKey = new Map<string, number>();
   resources.forEach((r, i) => {
     if (r.id) byKey.set(`${r.resourceType}/${r.id}`, i);
     const url = fullUrls[i];
-    if (url) byKey.set(refKey(url), i);
+    if (url) byKey.set(refKey(url, base), i);
   });
-  const resolve = (refs: string[]) => refs.map((ref) => byKey.get(refKey(ref))).filter((i): i is number => i !== undefined);
+  const resolve = (refs: string[]) => refs.map((ref) => byKey.get(refKey(ref, base))).filter((i): i is number => i !== undefined);
   // edges[i]: whose labels resource i takes — what it references, and for a Binary every document naming it.
   const edges = resources.map((r) => resolve(propagatingReferences(r)));
   resources.forEach((r, i) => {
-    for (const t of resolve(namedBinaries(r))) if (t !== i && resources[t].resourceType === 'Binary') edges[t].push(i);
+    for (const t of resolve(namedBinaries(r, base))) if (t !== i && resources[t].resourceType === 'Binary') edges[t].push(i);
   });
   for (let changed = true; changed; ) {
     changed = false;
@@ -163,10 +177,10 @@ export function propagateLabels(resources: Resource[], vs: ValueSets, fullUrls: 
   return resources.map((r, i) => applyLabels(r, labels[i]));
 }
 
-/** Same for a Bundle: entries resolve each other by fullUrl or `Type/id`. */
-export function propagateBundleLabels(bundle: Bundle, vs: ValueSets): Bundle {
+/** Same for a Bundle: entries resolve each other by fullUrl or `Type/id`; `base` as for `propagateLabels`. */
+export function propagateBundleLabels(bundle: Bundle, vs: ValueSets, base?: string): Bundle {
   const entries = (bundle.entry ?? []).filter((e) => e.resource);
-  const labelled = propagateLabels(entries.map((e) => e.resource as Resource), vs, entries.map((e) => e.fullUrl));
+  const labelled = propagateLabels(entries.map((e) => e.resource as Resource), vs, entries.map((e) => e.fullUrl), base);
   let k = 0;
   return { ...bundle, entry: (bundle.entry ?? []).map((e) => (e.resource ? { ...e, resource: labelled[k++] } : e)) };
 }
@@ -176,8 +190,8 @@ export function propagateBundleLabels(bundle: Bundle, vs: ValueSets): Bundle {
  * (labels propagate between the person's resources). Labels are only added, never removed
  * automatically; returns the indices whose labels changed so only those rows are rewritten.
  */
-export function relabelRecord(resources: Resource[], vs: ValueSets): { resources: Resource[]; changed: number[] } {
-  const next = propagateLabels(resources, vs);
+export function relabelRecord(resources: Resource[], vs: ValueSets, base?: string): { resources: Resource[]; changed: number[] } {
+  const next = propagateLabels(resources, vs, [], base);
   const changed = next.flatMap((r, i) => (declaredLabels(r).join() === declaredLabels(resources[i]).join() ? [] : [i]));
   return { resources: next, changed };
 }
@@ -187,7 +201,7 @@ export function relabelRecord(resources: Resource[], vs: ValueSets): { resources
  * labels of what it references in the relabelled record (`recordLabels`, keyed `Type/id`), added to `had`. Earlier
  * versions are not part of the record's propagation: nothing references a version, and they carry only what they hold.
  */
-export function versionLabels(version: Resource, had: readonly SensitivityLabel[], recordLabels: ReadonlyMap<string, readonly SensitivityLabel[]>, vs: ValueSets): SensitivityLabel[] {
-  const inherited = propagatingReferences(version).map((ref) => recordLabels.get(refKey(ref)) ?? []);
+export function versionLabels(version: Resource, had: readonly SensitivityLabel[], recordLabels: ReadonlyMap<string, readonly SensitivityLabel[]>, vs: ValueSets, base?: string): SensitivityLabel[] {
+  const inherited = propagatingReferences(version).map((ref) => recordLabels.get(refKey(ref, base)) ?? []);
   return mergeLabels(had, ownLabels(version, vs), ...inherited);
 }

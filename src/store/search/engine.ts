@@ -18,6 +18,7 @@ export interface SearchEngineOptions {
 export function createSearchEngine(opts: SearchEngineOptions): SearchEngine {
   const inner = (p: ParsedSearch) => (p as Parsed).request;
   return {
+    fhirBase: opts.fhirBase,
     parse(resourceType, query, strict, protectedHashes) {
       const { request, warnings } = parseSearch(resourceType, query, { strict, protectedHashes, baseUrl: opts.fhirBase });
       const parsed: Parsed = {
