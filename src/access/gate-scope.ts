@@ -140,12 +140,12 @@ export class GateScope {
     this.readable = ctx.internal ? undefined : readableTypes(ctx.scopes);
   }
 
-  /** `and` the row at alias `a` is of a type the token may read, so totals and paging of mixed-type paths agree with what is delivered. */
   /** This server's FHIR base, where a search engine is configured (attachment URLs under it name local Binaries). */
   get fhirBase(): string | undefined {
     return this.search?.fhirBase;
   }
 
+  /** `and` the row at alias `a` is of a type the token may read, so totals and paging of mixed-type paths agree with what is delivered. */
   private scopedTypes(a: Sql): Sql {
     return this.readable ? sql` and ${a}.resource_type = any(${this.readable}::text[])` : sql``;
   }

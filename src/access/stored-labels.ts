@@ -4,7 +4,7 @@ import { labelsForNamedBinaries, passesToStoredBinary, type RowOwner } from '../
 import { SENSITIVITY_LABELS, type SensitivityLabel } from '../privacy/labels/value-set-types.ts';
 import type { Queryable } from '../store/database.ts';
 import { run } from '../store/database.ts';
-import { sql } from '../store/sql.ts';
+import { raw, sql } from '../store/sql.ts';
 
 interface CurrentRow {
   resource_type: string;
@@ -25,7 +25,8 @@ export async function saveLabelsInPlace(tx: Queryable, row: CurrentRow, security
 
 /** The types whose attachments name a Binary, as the `resources_binaries_named` index (0022) lists them. */
 const DOCUMENT_TYPE_NAMES: ReadonlySet<string> = new Set(['DocumentReference', 'DiagnosticReport', 'Communication', 'CommunicationRequest', 'Contract']);
-const DOCUMENT_TYPES = sql`resource_type in ('DocumentReference', 'DiagnosticReport', 'Communication', 'CommunicationRequest', 'Contract')`;
+// As literals, so the planner can match the partial index's own predicate.
+const DOCUMENT_TYPES = raw(`resource_type in (${[...DOCUMENT_TYPE_NAMES].map((t) => `'${t}'`).join(', ')})`);
 
 /**
  * The sensitive labels stored, live documents pass to these Binaries (keyed `Binary/id`; see `labelsForNamedBinaries`),

@@ -56,7 +56,7 @@ export async function writeBatch(scope: BatchScope, inputs: WriteInput[]): Promi
   const binaries = inputs.filter((i) => i.resource.resourceType === 'Binary');
   const passed = await labelsFromDocuments(scope.tx, binaries.map((i) => ({ id: i.resource.id, personId: i.personId, sourceOrg: i.sourceOrg })), scope.engine.fhirBase);
   const labelled = inputs.map((input) => {
-    const add = passed.get(`Binary/${input.resource.id}`);
+    const add = input.resource.resourceType === 'Binary' ? passed.get(`Binary/${input.resource.id}`) : undefined;
     return add ? { ...input, security: [...new Set([...input.security, ...add])].sort() } : input;
   });
   const lastUpdated = scope.now.toISOString();

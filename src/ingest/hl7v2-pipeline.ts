@@ -47,7 +47,7 @@ export async function receiveHl7(s: Services, raw: string, channel: 'mllp' | 'ht
   // certificate that may not send for the facility named is kept apart from it.
   const refused = certificate && header?.facilityKey && !maySendFor(certificate, facility, s.config.mllpCertFacilities);
   const { message, duplicate } = await storeIncoming(s.db, s.auth.fieldCrypto, {
-    channel, sender: sender ? submitterKey(sender) : refused ? refusedSender(certificate, facility) : feedSender(facility, isRefusedSender),
+    channel, sender: sender ? submitterKey(sender) : refused ? refusedSender(certificate, facility) : feedSender(facility),
     messageType: header?.messageType ? `${header.messageType}^${header.triggerEvent ?? ''}` : undefined, controlId: header?.controlId, raw,
   }, now);
   if (duplicate && message.status !== 'received' && message.status !== 'error') {

@@ -3,6 +3,7 @@ import { systemContext, type AccessContext } from '../access/context.ts';
 import { encodedIdentifierToken, escapeSearchValue } from '../fhir/search-token.ts';
 import type { Services } from '../services.ts';
 import { conditionalKey, lockKeys } from '../record/conditional-locks.ts';
+import { isRefusedSender } from './certificate-facilities.ts';
 import { FACILITY_SYSTEM } from './hl7v2/map/context.ts';
 
 export { FACILITY_SYSTEM };
@@ -65,8 +66,8 @@ const RESERVED = 'reserved-name:';
  * sender (`org:…`, `client:…`, a refused certificate's key) would act as that authenticated submitter and take its
  * control ids (the inbox de-duplicates on sender and control id), so it is kept apart and refused (`isReservedName`).
  */
-export function feedSender(facility: string, reservedElsewhere: (sender: string) => boolean): string {
-  return isSubmitterKey(facility) || facility.startsWith(RESERVED) || reservedElsewhere(facility) ? `${RESERVED}${facility}` : facility;
+export function feedSender(facility: string): string {
+  return isSubmitterKey(facility) || facility.startsWith(RESERVED) || isRefusedSender(facility) ? `${RESERVED}${facility}` : facility;
 }
 
 export function isReservedName(sender: string): boolean {

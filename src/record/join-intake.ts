@@ -7,7 +7,7 @@ import { passLabelsOnJoin } from '../access/stored-labels.ts';
 import { run } from '../store/database.ts';
 import { purgeResources } from '../store/purge.ts';
 import { sql } from '../store/sql.ts';
-import { countDiscarded, personPrivacy, personPrivacyMany } from './write-policy.ts';
+import { countDiscarded, personPrivacyMany } from './write-policy.ts';
 
 type ResourceKey = { resourceType: string; id: string };
 
@@ -22,9 +22,8 @@ type ResourceKey = { resourceType: string; id: string };
  * which attachment URLs name a local Binary (see `labelsFromDocuments`).
  */
 export async function joinIntake(scope: GateScope, personId: string, joined: ResourceKey[], deleteIndex: SearchEngine['deleteIndex'], base?: string): Promise<void> {
-  const clinical = joined.filter((k) => isClinicalType(k.resourceType));
-  if (clinical.length > 0) await discardJoined(scope, await personPrivacy(scope, personId), clinical, deleteIndex);
-  await passLabelsOnJoin(scope.tx, joined, base);
+  // A record that brings nothing clinical (a new source Patient joining its person) costs no look-up.
+  if (joined.some((k) => isClinicalType(k.resourceType))) await joinIntakeMany(scope, new Map([[personId, joined]]), deleteIndex, base);
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { labelsForCdaXml } from './ccda-codes.ts';
 import { applyLabels, declaredLabels, labelsForResource, mergeLabels } from './classifier.ts';
+import { relativeTo } from '../../store/search/index-values.ts';
 import { SENSITIVITY_LABELS, type SensitivityLabel, type ValueSets } from './value-set-types.ts';
 
 /**
@@ -107,8 +108,7 @@ const ABSOLUTE = /^[A-Za-z][A-Za-z0-9+.-]*:/;
  */
 function refKey(reference: string, base?: string): string {
   if (reference.startsWith('urn:')) return reference;
-  const root = base?.replace(/\/$/, '');
-  const local = root && reference.startsWith(`${root}/`) ? reference.slice(root.length + 1) : reference;
+  const local = relativeTo(reference, base);
   if (base !== undefined && ABSOLUTE.test(local)) return reference;
   const m = /([A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(local);
   return m ? m[1] : reference;
