@@ -23,8 +23,8 @@ export async function saveLabelsInPlace(tx: Queryable, row: CurrentRow, security
     where resource_type = ${row.resource_type} and id = ${row.id} and version_id = ${row.version_id}`);
 }
 
-/** The types whose attachments name a Binary, as the `resources_binaries_named` index (0022) lists them. */
-const DOCUMENT_TYPE_NAMES: ReadonlySet<string> = new Set(['DocumentReference', 'DiagnosticReport', 'Communication', 'CommunicationRequest', 'Contract']);
+/** The types whose attachments name a Binary, as the `resources_binaries_named` index (0023) lists them. */
+const DOCUMENT_TYPE_NAMES: ReadonlySet<string> = new Set(['DocumentReference', 'DiagnosticReport', 'Communication', 'CommunicationRequest', 'Contract', 'Media']);
 // As literals, so the planner can match the partial index's own predicate.
 const DOCUMENT_TYPES = raw(`resource_type in (${[...DOCUMENT_TYPE_NAMES].map((t) => `'${t}'`).join(', ')})`);
 

@@ -135,6 +135,64 @@ describe('withinMessage: what has no clinical date follows what it belongs to', 
     expect(decide([binary, absolute], optedIn)[0].decision).toEqual({ store: false, reason: 'before-opt-in' });
   });
 
+  describe('a Binary follows every resource whose attachment names it, as label propagation reads attachments', () => {
+    const base = 'https://hie.example/fhir';
+    const binary = withId(R({ resourceType: 'Binary', contentType: 'application/pdf' }), 'b1');
+    const refused: IntakeDecision = { store: false, reason: 'before-opt-in' };
+    const kept: IntakeDecision = { store: true };
+    /** The Binary's final decision in a message where `holder` (with decision `holderDecision`) names it. */
+    const binaryAfter = (holder: Resource, holderDecision: IntakeDecision = refused) =>
+      withinMessage([binary, holder], [kept, holderDecision], (d: IntakeDecision) => d.store, base)[0].decision;
+    const documentReference = (url: string) => withId(R({ resourceType: 'DocumentReference', status: 'current', content: [{ attachment: { url } }] }), 'd1');
+
+    it.each([
+      ['a versioned URL', 'Binary/b1/_history/2'],
+      ['an absolute URL under this server\'s FHIR base', `${base}/Binary/b1`],
+      ['a versioned absolute URL under this server\'s FHIR base', `${base}/Binary/b1/_history/1`],
+    ])('a DocumentReference naming it by %s', (_, url) => {
+      expect(binaryAfter(documentReference(url))).toEqual(refused);
+    });
+
+    it.each([
+      ['DiagnosticReport.presentedForm', R({ resourceType: 'DiagnosticReport', status: 'final', code: {}, presentedForm: [{ contentType: 'application/pdf', url: 'Binary/b1/_history/1' }] })],
+      ['Media.content', R({ resourceType: 'Media', status: 'completed', content: { contentType: 'image/jpeg', url: `${base}/Binary/b1` } })],
+      ['Communication.payload.contentAttachment', R({ resourceType: 'Communication', status: 'completed', payload: [{ contentAttachment: { url: 'Binary/b1' } }] })],
+    ])('%s naming it', (_, holder) => {
+      expect(binaryAfter(withId(holder, 'h1'))).toEqual(refused);
+    });
+
+    it('another server\'s URL, a urn: outside the message and a non-Binary URL name no Binary of the message', () => {
+      for (const url of ['http://other.example.org/fhir/Binary/b1', 'http://other.example.org/fhir/Binary/b1/_history/1', 'urn:uuid:6f1c0c1e-2a51-4d4b-9d1e-3f5b3c2a1b00', 'Binary/b1/extra', 'Media/b1']) {
+        expect([url, binaryAfter(documentReference(url))]).toEqual([url, kept]);
+      }
+    });
+
+    it('a Binary sent without a person (own decision: store) still goes with the opted-out person\'s report naming it', () => {
+      const report = withId(R({ resourceType: 'DiagnosticReport', status: 'final', code: {}, presentedForm: [{ url: 'Binary/b1/_history/1' }] }), 'r1');
+      expect(binaryAfter(report, { store: false, reason: 'opted-out' })).toEqual({ store: false, reason: 'opted-out' });
+    });
+
+    it('a Binary named by a refused and by a kept document stays, whatever their order: it is the kept document\'s content', () => {
+      const old = withId(R({ resourceType: 'DocumentReference', status: 'current', date: '2026-01-10', content: [{ attachment: { url: 'Binary/b1' } }] }), 'old');
+      const pairs = [
+        [old, withId(R({ resourceType: 'DocumentReference', status: 'current', date: '2026-04-01', content: [{ attachment: { url: 'Binary/b1' } }] }), 'new')],
+        [withId({ ...old, content: [{ attachment: { url: 'Binary/b1/_history/1' } }] } as Resource, 'old'),
+          withId(R({ resourceType: 'DiagnosticReport', status: 'final', code: {}, effectiveDateTime: '2026-04-01', presentedForm: [{ url: `${base}/Binary/b1` }] }), 'new')],
+      ];
+      for (const [refusedDoc, keptDoc] of pairs) {
+        for (const resources of [[binary, refusedDoc, keptDoc], [keptDoc, binary, refusedDoc], [binary, keptDoc, refusedDoc]]) {
+          const decided = withinMessage(resources, resources.map((r) => intakeDecision(r, optedIn, received)), (d: IntakeDecision) => d.store, base);
+          expect(Object.fromEntries(resources.map((r, i) => [r.id, decided[i].decision.store]))).toEqual({ b1: true, old: false, new: true });
+        }
+      }
+    });
+
+    it('while opted out the Binary goes even when it is named by a kept (non-clinical) resource: its own decision stands', () => {
+      const decided = decide([binary, withId(R({ resourceType: 'Organization', name: 'x' }), 'o')], optedOut);
+      expect(decided[0].decision).toEqual({ store: false, reason: 'opted-out' });
+    });
+  });
+
   it('a Provenance whose clinical targets were all discarded is discarded; one with some kept names only those', () => {
     const old = withId(obs('2026-02-01'), 'o1');
     const recent = withId(obs('2026-04-01'), 'o2');
@@ -150,5 +208,24 @@ describe('withinMessage: what has no clinical date follows what it belongs to', 
     expect(decide([patient, prov(['Patient/p'])], optedOut).map((d) => d.decision.store)).toEqual([true, false]);
     // Targets outside the message are not second-guessed.
     expect(decide([prov(['Observation/elsewhere'])], optedIn)[0]).toEqual({ decision: { store: true }, resource: prov(['Observation/elsewhere']) });
+  });
+
+  it('a Provenance naming discarded data by a versioned or absolute local reference loses it as by `Type/id`', () => {
+    const base = 'https://hie.example/fhir';
+    const old = withId(obs('2026-02-01'), 'o1');
+    const recent = withId(obs('2026-04-01'), 'o2');
+    const patient = withId(R({ resourceType: 'Patient' }), 'p');
+    const resources = (p: Resource) => [patient, old, recent, p];
+    const decideWithBase = (rs: Resource[]) => withinMessage(rs, rs.map((r) => intakeDecision(r, optedIn, received)), (d: IntakeDecision) => d.store, base);
+    const allGone = decideWithBase(resources(prov([`${base}/Patient/p`, 'Observation/o1/_history/1'], `${base}/Observation/o1/_history/1`)))[3];
+    expect(allGone.decision).toEqual({ store: false, reason: 'before-opt-in' });
+    const partial = decideWithBase(resources(prov(['Patient/p/_history/2', `${base}/Observation/o1`, 'Observation/o2/_history/1'], 'Observation/o1/_history/1')))[3];
+    expect(partial.decision).toEqual({ store: true });
+    expect((partial.resource as Provenance).target.map((t) => t.reference)).toEqual(['Patient/p/_history/2', 'Observation/o2/_history/1']);
+    expect((partial.resource as Provenance).entity).toEqual([]);
+    // Another server's Observation/o1 is not this message's: not second-guessed.
+    const foreign = decideWithBase(resources(prov(['Patient/p', 'http://other.example.org/fhir/Observation/o1'])))[3];
+    expect(foreign.decision).toEqual({ store: true });
+    expect((foreign.resource as Provenance).target).toHaveLength(2);
   });
 });

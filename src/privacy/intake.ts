@@ -1,6 +1,7 @@
 import type { Provenance, Resource } from '@medplum/fhirtypes';
 import { clinicalDate, isOnOrAfter } from './clinical-date.ts';
 import type { ConsentState } from './consent.ts';
+import { namedBinaries, refKey } from './labels/propagate.ts';
 
 export type IntakeDecision = { store: true } | { store: false; reason: 'opted-out' | 'before-opt-in' };
 
@@ -18,8 +19,9 @@ export function isClinicalType(resourceType: string): boolean {
   return !NON_CLINICAL_TYPES.has(resourceType);
 }
 
-function referenceType(reference: string | undefined): string | undefined {
-  return /(?:^|\/)([A-Z][A-Za-z]+)\/[^/]+$/.exec(reference ?? '')?.[1];
+/** The type a reference names, read from its stored-row key so that a versioned reference names its resource's type. */
+function referenceType(reference: string | undefined, base?: string): string | undefined {
+  return /(?:^|\/)([A-Z][A-Za-z]+)\/[^/]+$/.exec(refKey(reference ?? '', base))?.[1];
 }
 
 /**
@@ -47,35 +49,41 @@ export function intakeDecision(resource: Resource, state: ConsentState, received
 /**
  * The rules of one message (a bundle, an HL7 message, a C-CDA document) over each resource's own decision, for
  * resources that carry no clinical date of their own:
- * - a Binary referenced by a DocumentReference of the message takes that DocumentReference's decision (the C-CDA's
- *   original XML goes or stays with the document, whose date is the care it covers, not the time it arrived);
+ * - a Binary that resources of the message present (a DocumentReference's attachment, a report's presentedForm, a
+ *   Media's content: every attachment label propagation reads, `namedBinaries`) goes with them: the C-CDA's original
+ *   XML or a report's PDF is dated by the care its document covers, not by the time it arrived. It stays when any of
+ *   them is kept: it is that document's content (a kept report would otherwise present nothing), and the refused
+ *   document itself is still discarded;
  * - a Provenance loses the targets (and source entities) that were discarded: one left behind would point at data
  *   the person asked us not to keep; it is itself discarded with them when no clinical target of it was stored.
+ * References and attachment URLs name a resource of the message as label propagation reads them (`refKey`): versioned,
+ * or absolute under this server's FHIR base `base`; another server's URL names none of them.
  * `decisions[i]` is resources[i]'s own; the answer gives each resource's final decision and the resource to store.
  */
-export function withinMessage<D>(resources: Resource[], decisions: D[], stored: (d: D) => boolean): Array<{ decision: D; resource: Resource }> {
+export function withinMessage<D>(resources: Resource[], decisions: D[], stored: (d: D) => boolean, base?: string): Array<{ decision: D; resource: Resource }> {
   const byRef = new Map(resources.map((r, i) => [`${r.resourceType}/${r.id}`, decisions[i]]));
-  const documentOf = new Map<string, D>();
+  const decisionOf = (ref: string | undefined) => byRef.get(refKey(ref ?? '', base));
+  const presenters = new Map<string, D[]>();
   resources.forEach((r, i) => {
-    if (r.resourceType !== 'DocumentReference') return;
-    for (const c of r.content) {
-      const binary = /(?:^|\/)(Binary\/[^/]+)$/.exec(c.attachment.url ?? '')?.[1];
-      if (binary) documentOf.set(binary, decisions[i]);
-    }
+    for (const binary of namedBinaries(r, base)) presenters.set(binary, [...(presenters.get(binary) ?? []), decisions[i]]);
   });
+  const binaryDecision = (id: string | undefined, own: D): D => {
+    const by = presenters.get(`Binary/${id}`) ?? [];
+    return by.some(stored) ? own : (by[0] ?? own);
+  };
   return resources.map((resource, i) => {
     const own = decisions[i];
     if (!stored(own)) return { decision: own, resource };
-    if (resource.resourceType === 'Binary') return { decision: documentOf.get(`Binary/${resource.id}`) ?? own, resource };
+    if (resource.resourceType === 'Binary') return { decision: binaryDecision(resource.id, own), resource };
     if (resource.resourceType !== 'Provenance') return { decision: own, resource };
-    const dropped = resource.target.map((t) => byRef.get(t.reference ?? '')).filter((d): d is D => d !== undefined && !stored(d));
+    const dropped = resource.target.map((t) => decisionOf(t.reference)).filter((d): d is D => d !== undefined && !stored(d));
     if (dropped.length === 0) return { decision: own, resource };
     const kept = (ref: string | undefined) => {
-      const d = byRef.get(ref ?? '');
+      const d = decisionOf(ref);
       return d === undefined || stored(d);
     };
     const target = resource.target.filter((t) => kept(t.reference));
-    if (!target.some((t) => isClinicalType(referenceType(t.reference) ?? 'unknown'))) return { decision: dropped[0], resource };
+    if (!target.some((t) => isClinicalType(referenceType(t.reference, base) ?? 'unknown'))) return { decision: dropped[0], resource };
     const entity = resource.entity?.filter((e) => kept(e.what.reference));
     return { decision: own, resource: { ...resource, target, ...(entity ? { entity } : {}) } };
   });

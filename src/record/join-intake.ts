@@ -35,20 +35,20 @@ export async function joinIntakeMany(scope: GateScope, joined: ReadonlyMap<strin
   const states = await personPrivacyMany(scope, [...joined.keys()]);
   for (const [personId, state] of states) {
     const clinical = (joined.get(personId) ?? []).filter((k) => isClinicalType(k.resourceType));
-    if (clinical.length > 0) await discardJoined(scope, state, clinical, deleteIndex);
+    if (clinical.length > 0) await discardJoined(scope, state, clinical, deleteIndex, base);
   }
   await passLabelsOnJoin(scope.tx, [...joined.values()].flat(), base);
   return [...states].filter(([, state]) => state.optedOut).map(([personId]) => personId);
 }
 
-async function discardJoined(scope: GateScope, state: ConsentState, clinical: ResourceKey[], deleteIndex: SearchEngine['deleteIndex']): Promise<void> {
+async function discardJoined(scope: GateScope, state: ConsentState, clinical: ResourceKey[], deleteIndex: SearchEngine['deleteIndex'], base?: string): Promise<void> {
   if (!state.optedOut && !state.optInDate) return;
   const rows = await run<{ resource_type: string; id: string; content: Resource; received: Date }>(scope.tx, sql`select resource_type, id, content,
       coalesce(clinical_date, last_updated) as received from resources
     where (resource_type, id) in (select * from unnest(${clinical.map((k) => k.resourceType)}::text[], ${clinical.map((k) => k.id)}::text[]))`);
   // A row without a clinical date was stored with the time it was received (`clinical_date`), as the intake dates it.
   const own = rows.map((r) => intakeDecision(r.content, state, r.received.toISOString()));
-  const decided = withinMessage(rows.map((r) => r.content), own, (d: IntakeDecision) => d.store);
+  const decided = withinMessage(rows.map((r) => r.content), own, (d: IntakeDecision) => d.store, base);
   const discarded = decided.flatMap(({ decision }, i) => (decision.store ? [] : [{ key: { resourceType: rows[i].resource_type, id: rows[i].id }, reason: decision.reason }]));
   await countDiscarded(scope, discarded.map((d) => ({ reason: d.reason, resourceType: d.key.resourceType })));
   if (!state.optedOut) await purgeResources(scope.tx, discarded.map((d) => d.key), deleteIndex);

@@ -4,7 +4,7 @@ import type { WriteInput } from '../access/write-batch.ts';
 import { preconditionFailed } from '../fhir/outcome.ts';
 import { NO_CHOICES, type ConsentState } from '../privacy/consent.ts';
 import { withinMessage } from '../privacy/intake.ts';
-import { labelsForNamedBinaries, propagatingReferences } from '../privacy/labels/propagate.ts';
+import { labelsForNamedBinaries, propagatingKeys } from '../privacy/labels/propagate.ts';
 import type { StoredRow } from '../store/resource-store.ts';
 import { ownerReferences } from './compartment.ts';
 import type { CompartmentResolver, IntakeOutcome, PatientLinker, SubscriptionHooks, WriteFacts, WritePolicy } from './hooks.ts';
@@ -116,8 +116,9 @@ export class WriteQueue {
       decided.push({ item, slot, previous, status, facts: { patientId, personId, sourceOrg }, clinicalDate, outcome });
       if (outcome === 'store') storedPatient.set(keyOf(item.resource), patientId);
     }
-    // A Binary and a Provenance have no clinical date of their own: they follow what they belong to in the batch.
-    const final = withinMessage(decided.map((d) => d.item.resource), decided.map((d) => d.outcome), (o) => o === 'store');
+    // A Binary and a Provenance have no clinical date of their own: they follow what they belong to in the batch (the
+    // base: a URL under another server's names nothing of this batch).
+    const final = withinMessage(decided.map((d) => d.item.resource), decided.map((d) => d.outcome), (o) => o === 'store', this.scope.fhirBase);
     const stored: Decided[] = [];
     const discarded: Array<{ reason: IntakeOutcome; resourceType: string }> = [];
     decided.forEach((d, i) => {
@@ -170,11 +171,12 @@ export class WriteQueue {
 
   /**
    * Each resource's labels: its own plus the sensitive labels of what it references, taken from a resource stored
-   * earlier in this batch when it is one, else from the database (one statement for the batch).
+   * earlier in this batch when it is one, else from the database (one statement for the batch). References are read
+   * as the rows' keys (`propagatingKeys`): a versioned or absolute local reference names the same row.
    */
   private async labels(writes: Decided[]): Promise<string[][]> {
     const { policy } = this.deps;
-    const references = writes.map((d) => propagatingReferences(d.item.resource));
+    const references = writes.map((d) => propagatingKeys(d.item.resource, this.scope.fhirBase));
     const inStore = await this.scope.labelsByReference(references.flat());
     const earlier = new Map<string, string[]>();
     return writes.map(({ item, previous }, i) => {

@@ -1,7 +1,7 @@
 import type { Bundle, Condition, DiagnosticReport, Encounter, Medication, MedicationRequest, Observation, Resource } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { applyLabels, declaredLabels, labelsForCode, labelsForResource, withAddedLabels } from './classifier.ts';
-import { labelsForNamedBinaries, namedBinaries, passesToStoredBinary, propagateBundleLabels, propagateLabels, relabelRecord, versionLabels } from './propagate.ts';
+import { labelsForNamedBinaries, namedBinaries, passesToStoredBinary, propagateBundleLabels, propagateLabels, propagatingKeys, relabelRecord, versionLabels } from './propagate.ts';
 import { ACT_CODE_SYSTEM, SYSTEMS } from './value-set-types.ts';
 import { loadValueSets } from './value-sets.ts';
 
@@ -301,5 +301,82 @@ describe('a labelled document passes its labels to the Binary it names (a PDF or
     expect(withAddedLabels(next!.resource, next!.security, [])).toBeUndefined();
     // The column had it but meta.security did not: both end with it.
     expect(withAddedLabels(pdf('b1'), ['HIV'], ['HIV'])?.resource.meta?.security?.map((c) => c.code)).toEqual(['HIV']);
+  });
+});
+
+describe('a versioned attachment URL names the Binary (its id; the version is ignored)', () => {
+  const base = 'https://hie.example/fhir';
+  const pdf = (id: string) => ({ resourceType: 'Binary', id, contentType: 'application/pdf', securityContext: { reference: 'Patient/p1' }, data: 'JVBERi0=' }) as Resource;
+  const xml = '<observation><value xsi:type="CD" code="B20" codeSystem="2.16.840.1.113883.6.90" displayName="HIV disease"/></observation>';
+  const ccda = { resourceType: 'Binary', id: 'c1', contentType: 'application/xml', data: Buffer.from(xml).toString('base64') } as Resource;
+  const docFor = (urls: string[], extra: Record<string, unknown> = {}) => ({
+    resourceType: 'DocumentReference', id: 'd1', status: 'current', subject: { reference: 'Patient/p1' },
+    content: urls.map((url) => ({ attachment: { contentType: 'application/pdf', url } })), ...extra,
+  }) as Resource;
+  const psy = { category: [cc(SYSTEMS.icd10cm, 'F32.9')] };
+
+  it('namedBinaries: relative and under this server\'s base, versioned or not; another server\'s, urn: and partial forms are no local Binary', () => {
+    const doc = docFor([
+      'Binary/b1/_history/2', `${base}/Binary/b2/_history/3`, 'http://other.example.org/fhir/Binary/b3/_history/1',
+      'urn:uuid:c4', 'urn:oid:1.2.3/Binary/b5', 'Binary/b6/_history', 'Binary/b7/_history/1/extra', 'Binary/b8/_history/a b',
+    ]);
+    expect(namedBinaries(doc, base)).toEqual(['Binary/b1', 'Binary/b2', 'http://other.example.org/fhir/Binary/b3/_history/1', 'urn:uuid:c4', 'urn:oid:1.2.3/Binary/b5']);
+    expect([...labelsForNamedBinaries([{ resource: doc, labels: ['PSY'] }], base).keys()]).toEqual(['Binary/b1', 'Binary/b2']);
+  });
+
+  it('propagateLabels: a labelled document\'s versioned URL labels the PDF; a C-CDA Binary named so labels the document', () => {
+    expect(propagateLabels([pdf('b1'), docFor(['Binary/b1/_history/1'], psy)], vs, [], base).map(declaredLabels)).toEqual([['PSY'], ['PSY']]);
+    expect(propagateLabels([pdf('b1'), docFor([`${base}/Binary/b1/_history/4`], psy)], vs, [], base).map(declaredLabels)).toEqual([['PSY'], ['PSY']]);
+    expect(propagateLabels([pdf('b1'), docFor(['http://other.example.org/fhir/Binary/b1/_history/4'], psy)], vs, [], base).map(declaredLabels)).toEqual([[], ['PSY']]);
+    expect(propagateLabels([ccda, docFor(['Binary/c1/_history/1'])], vs, [], base).map(declaredLabels)).toEqual([['HIV'], ['HIV']]);
+  });
+
+  it('relabelRecord and versionLabels read versioned URLs too', () => {
+    const { resources, changed } = relabelRecord([pdf('b1'), docFor([`${base}/Binary/b1/_history/2`], psy)], vs, base);
+    expect(changed).toEqual([0, 1]);
+    expect(declaredLabels(resources[0])).toEqual(['PSY']);
+    expect(versionLabels(docFor(['Binary/c1/_history/1']), [], new Map([['Binary/c1', ['HIV' as const]]]), vs, base)).toEqual(['HIV']);
+  });
+
+  it('propagatingKeys: what a resource takes labels from, keyed as stored (`Type/id`), versioned references included', () => {
+    const report = {
+      resourceType: 'DiagnosticReport', id: 'r1', status: 'final', code: { text: 'panel' },
+      result: [{ reference: 'Observation/o1/_history/2' }, { reference: `${base}/Observation/o2` }, { reference: 'http://other.example.org/fhir/Observation/o3' }],
+      presentedForm: [{ url: 'Binary/c1/_history/1' }],
+    } as Resource;
+    expect(propagatingKeys(report, base)).toEqual(['Observation/o1', 'Observation/o2', 'http://other.example.org/fhir/Observation/o3', 'Binary/c1']);
+  });
+});
+
+describe('Media: its content names a Binary like a document\'s attachment; its references follow the propagation rules', () => {
+  const image = (id: string) => ({ resourceType: 'Binary', id, contentType: 'image/jpeg', securityContext: { reference: 'Patient/p1' }, data: '/9j/' }) as Resource;
+  const media = (extra: Record<string, unknown> = {}) => ({
+    resourceType: 'Media', id: 'm1', status: 'completed', subject: { reference: 'Patient/p1' },
+    content: { contentType: 'image/jpeg', url: 'Binary/b1' }, ...extra,
+  }) as Resource;
+  const dep = condition(SYSTEMS.icd10cm, 'F32.9', 'dep');
+  const hivOrder = { resourceType: 'ServiceRequest', id: 'sr1', status: 'active', intent: 'order', subject: { reference: 'Patient/p1' }, code: cc(SYSTEMS.loinc, '10351-5') } as Resource;
+  const psyVisit: Encounter = { resourceType: 'Encounter', id: 'e1', status: 'finished', class: { code: 'AMB' }, reasonCode: [cc(SYSTEMS.icd10cm, 'F32.9')] };
+  const psyProcedure = { resourceType: 'Procedure', id: 'pr1', status: 'completed', subject: { reference: 'Patient/p1' }, reasonReference: [{ reference: 'Condition/dep' }] } as Resource;
+
+  it('namedBinaries: Media.content.url, versioned or not; a non-Media `content` is no attachment', () => {
+    expect(namedBinaries(media())).toEqual(['Binary/b1']);
+    expect(namedBinaries(media({ content: { url: 'https://hie.example/fhir/Binary/b2/_history/1' } }), 'https://hie.example/fhir')).toEqual(['Binary/b2']);
+    expect(namedBinaries({ resourceType: 'Basic', id: 'x', code: { text: 'x' }, content: { url: 'Binary/b1' } } as unknown as Resource)).toEqual([]);
+  });
+
+  it('a Media labelled by its reasonCode (value sets) passes the label to its content Binary', () => {
+    const out = propagateLabels([image('b1'), media({ reasonCode: [cc(SYSTEMS.icd10cm, 'F32.9')] })], vs);
+    expect(out.map(declaredLabels)).toEqual([['PSY'], ['PSY']]);
+    expect(propagateLabels([image('b1'), media()], vs).map(declaredLabels)).toEqual([[], []]);
+    expect([...labelsForNamedBinaries([{ resource: media(), labels: ['HIV'] }]).keys()]).toEqual(['Binary/b1']);
+  });
+
+  it('basedOn carries a labelled order\'s labels (to the Binary too); encounter and partOf do not, as for an Observation', () => {
+    expect(propagateLabels([image('b1'), hivOrder, media({ basedOn: [{ reference: 'ServiceRequest/sr1' }] })], vs).map(declaredLabels)).toEqual([['HIV'], ['HIV'], ['HIV']]);
+    expect(propagateLabels([image('b1'), psyVisit, media({ encounter: { reference: 'Encounter/e1' } })], vs).map(declaredLabels)).toEqual([[], ['PSY'], []]);
+    expect(propagateLabels([image('b1'), dep, psyProcedure, media({ partOf: [{ reference: 'Procedure/pr1' }] })], vs).map(declaredLabels)).toEqual([[], ['PSY'], ['PSY'], []]);
+    const obs: Observation = { resourceType: 'Observation', id: 'o1', status: 'final', code: { text: 'photo' }, partOf: [{ reference: 'Procedure/pr1' }], encounter: { reference: 'Encounter/e1' } };
+    expect(propagateLabels([dep, psyProcedure, psyVisit, obs], vs).map(declaredLabels)).toEqual([['PSY'], ['PSY'], ['PSY'], []]);
   });
 });

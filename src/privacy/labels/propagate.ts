@@ -22,11 +22,20 @@ function isObject(v: unknown): v is JsonObject {
 
 /**
  * Attachments whose `url` names the Binary holding the content (a document's, a report's presented form, a message's
- * payload): the content's sensitivity is the holder's, as a section's entries are a Composition's.
+ * payload, a Media's content): the content's sensitivity is the holder's, as a section's entries are a Composition's.
  */
 const ATTACHMENT_KEYS = new Set(['attachment', 'presentedForm', 'contentAttachment']);
-/** A stored Binary (`Binary/id`, also as an absolute URL) or a bundle entry (`urn:uuid:…`, resolved by fullUrl). */
-const BINARY_URL = /(?:^|\/)Binary\/[A-Za-z0-9\-.]{1,64}$|^urn:/;
+/**
+ * Types whose `content` is itself an Attachment (Media). Only these: elsewhere `content` is a backbone element
+ * (DocumentReference.content, whose `attachment` is found by its own key) or a code (CodeSystem.content).
+ */
+const CONTENT_ATTACHMENT_TYPES: ReadonlySet<string> = new Set(['Media']);
+/**
+ * A stored Binary (`Binary/id`, versioned `Binary/id/_history/vid` too, also as an absolute URL) or a bundle entry
+ * (`urn:uuid:…`, resolved by fullUrl). The version is read with the id's characters only, as `binaries_named` in
+ * the 0023 migration reads it: the SQL must find every document this names.
+ */
+const BINARY_URL = /(?:^|\/)Binary\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$|^urn:/;
 
 /** References under propagating keys and attachment URLs naming a Binary, anywhere except `meta`. */
 function links(resource: Resource): { references: string[]; attachments: string[] } {
@@ -35,13 +44,15 @@ function links(resource: Resource): { references: string[]; attachments: string[
   const visit = (node: unknown): void => {
     if (Array.isArray(node)) return node.forEach(visit);
     if (!isObject(node)) return;
+    const contentIsAttachment = typeof node.resourceType === 'string' && CONTENT_ATTACHMENT_TYPES.has(node.resourceType);
     for (const [k, v] of Object.entries(node)) {
       if (k === 'meta') continue;
-      if (PROPAGATING_KEYS.has(k) || ATTACHMENT_KEYS.has(k)) {
+      const attachment = ATTACHMENT_KEYS.has(k) || (k === 'content' && contentIsAttachment);
+      if (PROPAGATING_KEYS.has(k) || attachment) {
         for (const item of Array.isArray(v) ? v : [v]) {
           if (!isObject(item)) continue;
           if (PROPAGATING_KEYS.has(k) && typeof item.reference === 'string') references.push(item.reference);
-          if (ATTACHMENT_KEYS.has(k) && typeof item.url === 'string' && BINARY_URL.test(item.url)) attachments.push(item.url);
+          if (attachment && typeof item.url === 'string' && BINARY_URL.test(item.url)) attachments.push(item.url);
         }
       }
       visit(v);
@@ -58,10 +69,19 @@ export function propagatingReferences(resource: Resource): string[] {
 }
 
 /**
- * The Binaries a resource's attachments name (`Binary/id`, also from an absolute URL under this server's FHIR base
- * `base`; a bundle entry's `urn:uuid:…`). Sensitivity flows both ways along these: a PDF or text Binary has no codes
- * of its own, so it is as sensitive as the document that presents it. Another server's `…/Binary/id` is kept whole
- * (it names no local Binary); without `base`, see `refKey`.
+ * What a resource takes labels from, keyed as stored rows are (`Type/id`; see `refKey`): its propagating references
+ * and the Binaries its attachments name, versioned or absolute under `base` alike, so a write finds the stored labels
+ * of `Observation/1/_history/2` or `<base>/Binary/1` as it finds those of `Observation/1` and `Binary/1`.
+ */
+export function propagatingKeys(resource: Resource, base?: string): string[] {
+  return [...new Set(propagatingReferences(resource).map((ref) => refKey(ref, base)))];
+}
+
+/**
+ * The Binaries a resource's attachments name (`Binary/id`, the version of `Binary/id/_history/vid` dropped, also from
+ * an absolute URL under this server's FHIR base `base`; a bundle entry's `urn:uuid:…`). Sensitivity flows both ways
+ * along these: a PDF or text Binary has no codes of its own, so it is as sensitive as the document that presents it.
+ * Another server's `…/Binary/id` is kept whole (it names no local Binary); without `base`, see `refKey`.
  */
 export function namedBinaries(resource: Resource, base?: string): string[] {
   return [...new Set(links(resource).attachments.map((url) => refKey(url, base)))];
@@ -106,7 +126,7 @@ const ABSOLUTE = /^[A-Za-z][A-Za-z0-9+.-]*:/;
  * Without `base` (a caller that does not know it), any absolute `…/Type/id` counts as local: erring towards
  * labelling too much rather than leaving this server's own content unlabelled.
  */
-function refKey(reference: string, base?: string): string {
+export function refKey(reference: string, base?: string): string {
   if (reference.startsWith('urn:')) return reference;
   const local = relativeTo(reference, base);
   if (base !== undefined && ABSOLUTE.test(local)) return reference;
