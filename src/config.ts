@@ -8,6 +8,8 @@ export interface Config {
   mllpPort: number;
   /** Base URL clients use to reach us (links in bundles, SMART metadata). */
   publicUrl: string;
+  /** PUBLIC_URL was not set: `publicUrl` follows HOST and PORT (a development set-up), so it may change between starts. */
+  publicUrlDerived?: boolean;
   dataDir: string;
   /** When set, PostgreSQL instead of embedded PGlite. */
   databaseUrl?: string;
@@ -184,6 +186,7 @@ export function loadConfig(env: Env = process.env): Config {
     port,
     mllpPort: int(env, 'MLLP_PORT', 2575),
     publicUrl: (env.PUBLIC_URL || `${tls ? 'https' : 'http'}://${host}:${port}`).replace(/\/$/, ''),
+    publicUrlDerived: !env.PUBLIC_URL,
     dataDir: resolve(env.DATA_DIR || './data'),
     databaseUrl: env.DATABASE_URL || undefined,
     databasePoolSize: poolSize(env),

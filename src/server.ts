@@ -10,6 +10,7 @@ import { loadDemoData } from './demo/load-demo.ts';
 import { startIngestion, type IngestionHandle } from './ingest/start-ingestion.ts';
 import { startCheckpoints } from './audit/checkpoint-schedule.ts';
 import { startNotificationWorker, type NotificationWorker } from './notify/notification-worker.ts';
+import { IndexBaseMismatch, prepareSearchIndex } from './store/search/index-state.ts';
 import { startStatisticsMaintenance, type StatisticsMaintenance } from './store/statistics-maintenance.ts';
 import { serverRunning, startOperatorSocket } from './operator-socket.ts';
 
@@ -32,6 +33,7 @@ export interface RunningServer {
 /** Opens the database, migrates, loads demo data when asked, and serves HTTP and MLLP until `close`. */
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
   const config: Config = { ...loadConfig(opts.env ?? process.env), ...opts.config };
+  if (opts.config?.publicUrl) config.publicUrlDerived = false;
   if (config.port === 0) {
     // Token issuer and audience are the public URL, so a random port is chosen before anything is built.
     config.port = await freePort(config.host);
@@ -48,6 +50,11 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   let statistics: StatisticsMaintenance | undefined;
   try {
     const services = await buildServices(config, db);
+    // Before anything is served: a search must not answer from an index built for another FHIR base, or by an older
+    // extraction, while it is rebuilt (the rebuild logs its progress and resumes after a restart).
+    await prepareSearchIndex(db, { base: services.fhirBase, log: app.log, followAddress: config.publicUrlDerived === true }).catch((err: unknown) => {
+      throw err instanceof IndexBaseMismatch ? new ConfigError(err.message) : err;
+    });
     if (config.demo) await loadDemoData(services, app.log);
     await registerRoutes(app, services);
     await app.listen({ host: config.host, port: config.port });

@@ -14,7 +14,7 @@ import { importAny } from './import-files.ts';
 import { PRIVACY_COMMANDS } from './privacy-commands.ts';
 import { MPI_COMMANDS } from './mpi-commands.ts';
 import { AUDIT_COMMANDS } from './audit-commands.ts';
-import { REINDEX_COMMANDS } from './reindex-commands.ts';
+import { rebuildAfterMigrate, REINDEX_COMMANDS } from './reindex-commands.ts';
 
 export interface CliCommand {
   name: string;
@@ -44,7 +44,7 @@ const quietLog = { info: () => undefined, warn: (m: unknown) => console.warn(m) 
 export const COMMANDS: CliCommand[] = [
   { name: 'serve', usage: 'serve', summary: 'run the HIE (HTTP + MLLP)', run: serve },
   {
-    name: 'migrate', usage: 'migrate', summary: 'apply database migrations',
+    name: 'migrate', usage: 'migrate', summary: 'apply database migrations (and a pending search index rebuild)',
     async run() {
       const config = loadConfig();
       if (!config.databaseUrl && (await serverRunning(config.dataDir))) throw new CliError('a server is running on this data folder; stop it first');
@@ -52,6 +52,9 @@ export const COMMANDS: CliCommand[] = [
       try {
         const done = await migrate(db);
         console.log(done.length ? `applied: ${done.join(', ')}` : 'database is up to date');
+        // The FHIR base as buildServices derives it from PUBLIC_URL, only when this shell sets PUBLIC_URL: a default
+        // would be this machine's address, not the server's.
+        await rebuildAfterMigrate(db, { configuredBase: process.env.PUBLIC_URL ? `${config.publicUrl}/fhir` : undefined }, console.log);
         return 0;
       } finally {
         await db.close();

@@ -122,7 +122,9 @@ describe.each(kinds)('reindex on %s', (kind) => {
   });
 
   it('refuses an unknown type or a stray argument before opening the database', async () => {
-    expect(parseReindexArgs(['--type', 'Observation', '--type=Patient,Encounter']).types).toEqual(['Observation', 'Patient', 'Encounter']);
+    expect(parseReindexArgs(['--type', 'Observation', '--type=Patient,Encounter'])).toEqual({ types: ['Observation', 'Patient', 'Encounter'], rebase: false });
+    expect(parseReindexArgs(['--rebase'])).toEqual({ types: [], rebase: true });
+    expect(() => parseReindexArgs(['--rebase', '--type', 'Patient'])).toThrow(/--rebase rebuilds every type/);
     expect(() => parseReindexArgs(['--type', 'observation'])).toThrow(/unknown resource type "observation"/);
     expect(() => parseReindexArgs(['--type'])).toThrow(/--type needs a resource type/);
     expect(() => parseReindexArgs(['Observation'])).toThrow(/unexpected argument "Observation"/);
@@ -135,15 +137,16 @@ describe.each(kinds)('reindex on %s', (kind) => {
     const bad = await runCli(server, 'reindex', '--type', 'Patient', '--type', 'Nonsense');
     expect(bad.code).toBe(2);
     expect(bad.out).toContain('katahdin reindex: unknown resource type "Nonsense"');
-    // The CLI derives its FHIR base from PUBLIC_URL, as the server does: it must be run with the server's settings.
+    // The command rebuilds for the base the server recorded, whatever PUBLIC_URL its own environment has.
     const previous = process.env.PUBLIC_URL;
-    process.env.PUBLIC_URL = server.services.config.publicUrl;
+    process.env.PUBLIC_URL = 'http://cli.example.org';
     try {
       const out = await runCli(server, 'reindex');
       expect(out.code, out.out).toBe(0);
       expect(out.out).toContain('Observation: 3 reindexed');
       expect(out.out).toContain('Patient: 1 reindexed');
       expect(out.out).toContain(`(FHIR base ${base})`);
+      expect(out.out).toContain('PUBLIC_URL here gives FHIR base http://cli.example.org/fhir');
     } finally {
       if (previous === undefined) delete process.env.PUBLIC_URL;
       else process.env.PUBLIC_URL = previous;
