@@ -1,4 +1,4 @@
-import type { Identifier } from '@medplum/fhirtypes';
+import type { BundleEntry, Identifier } from '@medplum/fhirtypes';
 import type { AccessContext } from '../access/context.ts';
 import type { GateScope } from '../access/gate-scope.ts';
 import { FhirError } from '../fhir/outcome.ts';
@@ -11,6 +11,7 @@ import type { ClientCertificate } from './hl7v2/mllp-server.ts';
 import { facilityField, parseHl7 } from './hl7v2/parse.ts';
 import { Hl7ErrorCode, type Hl7Error, type MessageHeader, type ParseResult } from './hl7v2/types.ts';
 import { applyInboxBundle } from './apply-bundle.ts';
+import { withdrawDroppedResults } from './hl7v2-dropped-results.ts';
 import { isRefusedSender, maySendFor, refusedSender } from './certificate-facilities.ts';
 import { FIRST_RUN, RESEND_OF_ERROR, settleFailure, storeIncoming, type InboxMessage, type InboxStatus, type SettledMessage } from './inbox.ts';
 import { feedSender, isReservedName, isSubmitterKey, senderContext, submitterContext, submitterKey } from './sender-context.ts';
@@ -88,7 +89,9 @@ export async function processStored(s: Services, message: InboxMessage, o: Proce
     const ctx = o.sender ?? (isSubmitterKey(message.sender) ? submitterContext(message.sender, 'hl7v2') : await senderContext(s, header.facilityKey, 'hl7v2', register));
     if (!ctx) return await reject(facilityError(header, Hl7ErrorCode.UnknownKeyIdentifier, 'unknown sending facility: no Organization is registered for it'));
     const ack = buildAck({ ackCode: 'AA', echo, now, ackControlId: ackId, warnings: mapped.summary.warnings });
-    const after = mapped.kind === 'merge' ? (scope: GateScope) => applyMerges(s, scope, mapped.merges) : undefined;
+    const after = mapped.kind === 'merge' ? (scope: GateScope) => applyMerges(s, scope, mapped.merges)
+      : header.messageType === 'ORU' ? (scope: GateScope, responses: BundleEntry[]) => withdrawDroppedResults(s, scope, mapped.bundle, responses)
+      : undefined;
     const result = await applyInboxBundle(s, ctx, message.id, mapped.bundle, { query: `${echo.triggerEvent ?? ''} ${message.control_id ?? ''}`, ack, now, after, allowed });
     return result.applied ? { ack, status: 'processed' } : { ack: settledAck(result.settled, echo, now), status: 'duplicate' };
   } catch (err) {
