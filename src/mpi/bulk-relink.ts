@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { systemContext } from '../access/context.ts';
 import type { GateScope } from '../access/gate-scope.ts';
 import { joinIntakeMany } from '../record/join-intake.ts';
-import { refreshPersonPrivacy } from '../record/write-policy.ts';
+import { lockPersonPrivacy, personPrivacyMany, privacyLocks, refreshPersonPrivacy } from '../record/write-policy.ts';
 import { run } from '../store/database.ts';
 import { deleteIndex } from '../store/search/index-writer.ts';
 import { sql } from '../store/sql.ts';
@@ -54,6 +54,8 @@ interface LinkedRow {
   previous?: PreviousLink;
   linkedBy?: ScoreResult;
   keys: string[];
+  /** Its person was minted by this pass for this record's chunk: no other transaction can know it before the chunk commits. */
+  newPerson: boolean;
 }
 
 interface TaskRow {
@@ -97,8 +99,26 @@ async function readChunk(s: Services, chunk: string[]): Promise<ReadChunk> {
   });
 }
 
+/**
+ * Locks the privacy state of the persons the chunk's records move between, before anything moves (so a concurrent
+ * link, `$consent` or chunk holding one of them never waits for rows this chunk already holds): exclusively both
+ * persons of a record that holds Consents, whose state is worked out again; shared the person a record joins, whose
+ * state its rows are decided against, unless the person is new in this chunk. See `privacyLocks`.
+ */
+async function lockMovedPersons(scope: GateScope, moving: readonly LinkedRow[]): Promise<void> {
+  if (moving.length === 0) return;
+  await run(scope.tx, privacyLocks(sql`select v.p, v.x
+    from unnest(${moving.map((r) => r.id)}::text[], ${moving.map((r) => r.person)}::text[], ${moving.map((r) => r.previous?.person ?? null)}::text[],
+      ${moving.map((r) => r.newPerson)}::boolean[]) as m(patient_id, person_id, previous_id, new_person)
+    cross join lateral (select exists (select 1 from resources c where c.patient_id = m.patient_id and c.resource_type = 'Consent') as consents) as h
+    cross join lateral (values (case when h.consents or not m.new_person then m.person_id end, h.consents),
+      (case when h.consents then m.previous_id end, true)) as v(p, x)`));
+}
+
 async function writeChunk(s: Services, scope: GateScope, all: readonly LinkedRow[]): Promise<void> {
   const rows = all.filter((r) => r.previous?.assurance !== 'level4');
+  const movedRows = rows.filter((r) => r.previous?.person !== r.person);
+  await lockMovedPersons(scope, movedRows);
   const ids = rows.map((r) => r.id);
   const now = scope.settings.now.toISOString();
   await run(scope.tx, sql`insert into mpi_links (patient_id, person_id, assurance, score, explanation, updated_at)
@@ -114,7 +134,6 @@ async function writeChunk(s: Services, scope: GateScope, all: readonly LinkedRow
   await run(scope.tx, sql`insert into mpi_block_keys (key, patient_id) select * from unnest(${keys.map((k) => k[0])}::text[], ${keys.map((k) => k[1])}::text[])`);
   // Compartments follow their source Patient's person; only records whose person changed are touched, and the
   // history rows of the moved resources are then updated by primary key.
-  const movedRows = rows.filter((r) => r.previous?.person !== r.person);
   if (movedRows.length === 0) return;
   const moved = movedRows.map((r) => r.id);
   const updated = await run<{ resource_type: string; id: string; person_id: string; source_patient: string }>(scope.tx, sql`
@@ -136,7 +155,14 @@ async function writeChunk(s: Services, scope: GateScope, all: readonly LinkedRow
   // out again from the Consents they now hold, before the intake below reads it.
   const withConsents = new Set(updated.filter((r) => r.resource_type === 'Consent').map((r) => r.source_patient));
   const choicesMoved = new Set(movedRows.filter((r) => withConsents.has(r.id)).flatMap((r) => (r.previous?.person ? [r.person, r.previous.person] : [r.person])));
-  for (const personId of choicesMoved) await refreshPersonPrivacy(scope, personId);
+  // Held already unless a Consent committed after `lockMovedPersons` looked: then all of them in one go, not one by one.
+  await lockPersonPrivacy(scope.tx, choicesMoved);
+  const before = await personPrivacyMany(scope, [...choicesMoved]);
+  // A person an opt-in left (it was another person's) is opted out again: purged below like one an opt-out joined.
+  const optedOutAgain: string[] = [];
+  for (const personId of choicesMoved) {
+    if ((await refreshPersonPrivacy(scope, personId)).optedOut && !before.get(personId)?.optedOut) optedOutAgain.push(personId);
+  }
   // The moved rows join their person as data arriving now would (privacy-rules §2–3), in the transaction that links
   // them: those dated before an opt-in go, and an opted-out person's record is purged, newcomers included.
   const joined = new Map<string, Array<{ resourceType: string; id: string }>>();
@@ -145,7 +171,7 @@ async function writeChunk(s: Services, scope: GateScope, all: readonly LinkedRow
     if (keys) keys.push({ resourceType: r.resource_type, id: r.id });
     else joined.set(r.person_id, [{ resourceType: r.resource_type, id: r.id }]);
   }
-  await s.links.joinedOptedOut(scope, await joinIntakeMany(scope, joined, deleteIndex, s.fhirBase));
+  await s.links.joinedOptedOut(scope, new Set([...(await joinIntakeMany(scope, joined, deleteIndex, s.fhirBase)), ...optedOutAgain]));
 }
 
 /** Inserts the chunk's review tasks; returns the candidates' persons of those newly opened (their Persons gain a level2 entry). */
@@ -240,6 +266,9 @@ export async function bulkRelink(s: Services, onProgress?: (phase: string, done:
   const names: string[] = [];
   const claimed = new Set<string>();
   const changed = new Set<string>();
+  /** By cluster, the chunk its person was minted for by this pass (-1: an existing person), and the chunk being filled. */
+  const mintedIn: number[] = [];
+  let chunkNo = 0;
   const queue = new WriteQueue();
   let moved = 0;
   let tasks = 0;
@@ -249,6 +278,7 @@ export async function bulkRelink(s: Services, onProgress?: (phase: string, done:
   const flush = async () => {
     const [linkedRows, chunkTasks] = [rows, taskRows];
     [rows, taskRows] = [[], []];
+    chunkNo++;
     await queue.push(async () => {
       await s.gate.run(ctx(), { action: 'mpi-link', query: 'batch relink' }, async (scope) => {
         await writeChunk(s, scope, linkedRows);
@@ -270,7 +300,9 @@ export async function bulkRelink(s: Services, onProgress?: (phase: string, done:
       const r = linker.add(chunk.records[k], fixed);
       if (r.fresh) {
         const old = previous?.person;
-        names[r.cluster] = old && !claimed.has(old) ? old : (fixed ?? randomUUID());
+        const reused = old && !claimed.has(old) ? old : fixed;
+        names[r.cluster] = reused ?? randomUUID();
+        mintedIn[r.cluster] = reused ? -1 : chunkNo;
         claimed.add(names[r.cluster]);
       }
       const person = names[r.cluster];
@@ -280,7 +312,7 @@ export async function bulkRelink(s: Services, onProgress?: (phase: string, done:
         changed.add(person);
         if (previous) changed.add(previous.person);
       }
-      rows.push({ id, person, previous, linkedBy: r.linkedBy, keys: r.keys });
+      rows.push({ id, person, previous, linkedBy: r.linkedBy, keys: r.keys, newPerson: mintedIn[r.cluster] === chunkNo });
       for (const task of r.tasks) taskRows.push({ a: id, b: ids[task.b], person: names[linker.cluster(task.b)], result: task.result, reason: task.reason });
       tasks += r.tasks.length;
       if (rows.length === sizes.write) {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Patient, Person, PersonLink } from '@medplum/fhirtypes';
 import type { GateScope } from '../access/gate-scope.ts';
 import type { PatientLinker } from '../record/hooks.ts';
+import { personPrivacyMany, privacyLocks } from '../record/write-policy.ts';
 import { run } from '../store/database.ts';
 import { readBlockCandidates, readPersonMembers, type PersonMemberRow } from '../store/mpi-reads.ts';
 import { readPatients, rehomePatient, type StoredRow } from '../store/resource-store.ts';
@@ -147,16 +148,24 @@ export class LinkStore implements PatientLinker {
   /** Records the link, moves the record's data into the person's compartment, refreshes both Person resources. */
   /** `recordHash`: the fingerprint of what `link` decided from; stewardship passes none, so the next update decides anew. */
   async finish(scope: GateScope, patientId: string, personId: string, assurance: Assurance, result: ScoreResult | undefined, previousPerson: string | undefined, recordHash?: string): Promise<string> {
+    const moved = previousPerson !== undefined && previousPerson !== personId;
+    // Both persons' privacy state is locked (exclusively: the record may bring Consents) before anything moves or
+    // reads it, in the link's own statement rather than one more round trip per link: a concurrent relink chunk,
+    // link or `$consent` on either person waits for this commit, and this waits for theirs, so the state worked
+    // out below and the intake and purge decided against it see every Consent and row they committed.
     await run(scope.tx, sql`insert into mpi_links (patient_id, person_id, assurance, score, explanation, updated_at, record_hash)
-      values (${patientId}, ${personId}, ${assurance}, ${result?.weight ?? null}, ${result ? JSON.stringify(result.explanation) : null}::jsonb, ${scope.settings.now.toISOString()}, ${recordHash ?? null})
+      select ${patientId}::text, ${personId}::text, ${assurance}::text, ${result?.weight ?? null}::float8, ${result ? JSON.stringify(result.explanation) : null}::jsonb,
+        ${scope.settings.now.toISOString()}::timestamptz, ${recordHash ?? null}::text
+      from (${privacyLocks(sql`select unnest(${moved ? [personId, previousPerson] : [personId]}::text[]), true`)}) as locked
       on conflict (patient_id) do update set person_id = excluded.person_id, assurance = excluded.assurance,
         score = coalesce(excluded.score, mpi_links.score), explanation = coalesce(excluded.explanation, mpi_links.explanation), updated_at = excluded.updated_at,
         record_hash = excluded.record_hash`);
     const joined = await rehomePatient(scope.tx, patientId, personId);
-    const moved = previousPerson !== undefined && previousPerson !== personId;
     // Before anything reads the persons' state (their Person's opted-out flag, the intake of the joined rows): an
     // opted-out patient's record merged into another person makes that person opted out.
-    if (joined.some((r) => r.resourceType === 'Consent')) await this.deps.onChoicesMoved?.(scope, moved ? [personId, previousPerson] : [personId]);
+    const choicesMoved = joined.some((r) => r.resourceType === 'Consent');
+    const left = choicesMoved && moved ? (await personPrivacyMany(scope, [previousPerson])).get(previousPerson) : undefined;
+    if (choicesMoved) await this.deps.onChoicesMoved?.(scope, moved ? [personId, previousPerson] : [personId]);
     const optedOut = await this.writePersons(scope, moved ? [personId, previousPerson] : [personId]);
     if (moved) {
       scope.note('mpi-link', [personId, previousPerson], [`Patient/${patientId}`], { detail: `moved to person with assurance ${assurance}` });
@@ -165,6 +174,9 @@ export class LinkStore implements PatientLinker {
     }
     if (joined.length > 0) await this.deps.onJoin?.(scope, personId, joined);
     if (optedOut.has(personId)) await this.joinedOptedOut(scope, [personId]);
+    // The person the record left is opted out again when its opt-in went with it (it was someone else's): purged as
+    // when the opt-out was recorded, not merely hidden.
+    if (moved && left && !left.optedOut && optedOut.has(previousPerson)) await this.deps.onJoinOptedOut?.(scope, previousPerson);
     return personId;
   }
 

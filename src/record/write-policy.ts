@@ -5,8 +5,8 @@ import { consentState, NO_CHOICES, type ConsentState } from '../privacy/consent.
 import { intakeDecision } from '../privacy/intake.ts';
 import { ownLabels } from '../privacy/labels/propagate.ts';
 import { loadValueSets } from '../privacy/labels/value-sets.ts';
-import { run } from '../store/database.ts';
-import { sql } from '../store/sql.ts';
+import { run, type Queryable } from '../store/database.ts';
+import { sql, type Sql } from '../store/sql.ts';
 import type { IntakeOutcome, WritePolicy } from './hooks.ts';
 
 const ACTIVE_ENCOUNTER = new Set(['planned', 'arrived', 'triaged', 'in-progress', 'onleave']);
@@ -29,8 +29,38 @@ export async function personPrivacy(scope: GateScope, personId: string): Promise
   };
 }
 
-/** Recomputes the person's privacy state from every Consent in their compartment. */
+/**
+ * Takes transaction-scoped advisory locks on persons' privacy state: `pairs` is a query yielding `(p text, x boolean)`
+ * rows, a person and whether the lock must be exclusive. Whoever works the state out from the Consents (and writes
+ * it) locks the person exclusively; whoever moves rows into a person and then decides them against its state (the
+ * intake of joined rows, the opt-out purge) locks it shared, so that movers do not wait for each other. Without
+ * them, two transactions each read the person's Consents without the other's uncommitted ones and the last to
+ * commit wrote a state ignoring the other's Consent (an opt-out shown as opted in, its newcomers' data kept).
+ * All of a statement's locks are taken in one order (by key), so two lockers cannot deadlock on them. The state must
+ * be read in a later statement than the lock: under READ COMMITTED a statement sees what was committed when it
+ * began, not what committed while it waited.
+ */
+export function privacyLocks(pairs: Sql): Sql {
+  return sql`select count(case when l.x then pg_advisory_xact_lock(l.k) else pg_advisory_xact_lock_shared(l.k) end)::int as locked
+    from (select hashtextextended('person-privacy:' || w.p, 0) as k, bool_or(w.x) as x from (${pairs}) as w(p, x)
+      where w.p is not null group by 1 order by 1) as l`;
+}
+
+/** Exclusive `privacyLocks` on known persons, as a statement of its own (none when there are none). */
+export async function lockPersonPrivacy(tx: Queryable, personIds: Iterable<string>): Promise<void> {
+  const persons = [...new Set(personIds)];
+  if (persons.length === 0) return;
+  await run(tx, privacyLocks(sql`select unnest(${persons}::text[]), true`));
+}
+
+/**
+ * Recomputes the person's privacy state from every Consent in their compartment, under the person's exclusive lock
+ * (held until commit), so it sees every Consent another transaction committed into the person and no other
+ * recompute of the person interleaves with it. A caller recomputing several persons locks them all first, in one
+ * statement (`lockPersonPrivacy`): taken one by one in the caller's order, two callers could deadlock.
+ */
 export async function refreshPersonPrivacy(scope: GateScope, personId: string): Promise<ConsentState> {
+  await lockPersonPrivacy(scope.tx, [personId]);
   const consents = await run<{ content: Consent }>(
     scope.tx,
     sql`select content from resources where resource_type = 'Consent' and person_id = ${personId} and deleted = false`,
@@ -58,6 +88,22 @@ export async function personPrivacyMany(scope: GateScope, personIds: string[]): 
     history: [],
   } satisfies ConsentState]));
   return new Map(personIds.map((p) => [p, found.get(p) ?? NO_CHOICES]));
+}
+
+/**
+ * The privacy state a write decides its rows against, under a shared lock on each person (`privacyLocks`) held until
+ * commit: an opt-out recorded meanwhile either waits for this write and then purges its rows, or commits first and
+ * this write reads it (the read is a statement after the lock's). Without it, a write that read the state before an
+ * opt-out committed and stored its rows after the opt-out's purge left them behind for an opted-out person. Both
+ * statements go out together (pipelined on PostgreSQL): no round trip is added.
+ */
+async function personPrivacyForWrite(scope: GateScope, personIds: string[]): Promise<Map<string, ConsentState>> {
+  if (personIds.length === 0) return new Map();
+  const [, states] = await Promise.all([
+    run(scope.tx, privacyLocks(sql`select unnest(${personIds}::text[]), false`)),
+    personPrivacyMany(scope, personIds),
+  ]);
+  return states;
 }
 
 interface CareFact {
@@ -120,7 +166,7 @@ export function createWritePolicy(onOptOut: (scope: GateScope, personId: string)
     ownLabels: (resource: Resource) => ownLabels(resource, loadValueSets()),
     inheritedLabels: (labels) => labels.filter((l) => SENSITIVE.has(l)),
     clinicalDate: (resource, receivedAt) => clinicalDate(resource, receivedAt),
-    privacy: (scope, personIds) => personPrivacyMany(scope, personIds),
+    privacy: (scope, personIds) => personPrivacyForWrite(scope, personIds),
     intake(scope, resource, state) {
       const decision = intakeDecision(resource, state, scope.settings.now.toISOString());
       return decision.store ? 'store' : decision.reason;
@@ -132,11 +178,13 @@ export function createWritePolicy(onOptOut: (scope: GateScope, personId: string)
         if (resource.resourceType === 'ServiceRequest' && facts.patientId) return referralRelationships(scope, resource, facts.patientId);
         return [];
       }));
-      for (const { resource, facts } of written) {
-        if (resource.resourceType !== 'Consent' || !facts.personId) continue;
-        const before = await personPrivacy(scope, facts.personId);
-        const after = await refreshPersonPrivacy(scope, facts.personId);
-        if (after.optedOut && !before.optedOut) await onOptOut(scope, facts.personId);
+      const choosers = written.flatMap(({ resource, facts }) => (resource.resourceType === 'Consent' && facts.personId ? [facts.personId] : []));
+      // Before the state is read: `before` too must include what a concurrent relink or link committed.
+      await lockPersonPrivacy(scope.tx, choosers);
+      for (const personId of choosers) {
+        const before = await personPrivacy(scope, personId);
+        const after = await refreshPersonPrivacy(scope, personId);
+        if (after.optedOut && !before.optedOut) await onOptOut(scope, personId);
       }
     },
   };
