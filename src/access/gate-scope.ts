@@ -17,7 +17,7 @@ import type { FactColumns, PersonFacts } from './person-facts.ts';
 import { factsFromColumns, knownStanding, loadDeliveryFacts, loadPersonFacts } from './person-facts.ts';
 import type { FilterSettings } from './privacy-filter.ts';
 import { ownRecordsFilter, perPersonFilter, privacyFilter, standingColumns, type PerPersonFilter } from './privacy-filter.ts';
-import type { ParsedSearch, ResultRow, SearchEngine } from './search-engine.ts';
+import type { IncludeRow, ParsedSearch, ResultRow, SearchEngine } from './search-engine.ts';
 import type { WriteInput } from './write-batch.ts';
 import { addLabelsInPlace } from './stored-labels.ts';
 import { currentRowsForWrite, labelsByReference, V3_ACT_CODE, writeBatch } from './write-batch.ts';
@@ -36,6 +36,8 @@ export interface SearchResult {
   request: ParsedSearch;
   matches: Resource[];
   included: Resource[];
+  /** `_include:iterate` / `_revinclude:iterate` stopped at the deepest level they follow with more to include. */
+  includesBeyondDepth?: boolean;
   total?: number;
   warnings: string[];
 }
@@ -333,11 +335,11 @@ export class GateScope {
     const rows = await run<DeliveryRow & { total_matches?: number }>(this.tx, this.pageSql(engine, request));
     const total = await this.pageTotal(engine, request, rows);
     const includeSql = request.hasIncludes ? engine.includes(request, rows, (alias) => sql`(${this.filter(alias)}${this.scopedTypes(raw(alias))})`) : undefined;
-    const includeRows = includeSql ? await run<ResultRow>(this.tx, includeSql) : [];
+    const includeRows = includeSql ? await run<IncludeRow>(this.tx, includeSql) : [];
     const matches = this.deliverRows(rows, as.action, { query: queryText(type, query), wholeOnly: as.wholeOnly });
     // An include that found nothing released nothing: no second audit event (a search is then one event, one statement).
     const included = includeRows.length ? await this.deliver(includeRows, as.action, { query: queryText(type, query) + ' (_include)', wholeOnly: as.wholeOnly }) : [];
-    return { request, matches, included, total, warnings };
+    return { request, matches, included, includesBeyondDepth: includeRows.some((r) => r.beyond_depth), total, warnings };
   }
 
   /**

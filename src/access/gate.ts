@@ -62,12 +62,12 @@ export class AccessGate {
   }
 
   async run<T>(ctx: AccessContext, request: GateRequest, work: (scope: GateScope) => Promise<T>): Promise<T> {
-    return this.audited(ctx, request, (settings) => this.deps.db.transaction(async (tx) => {
+    return noted(ctx, this.audited(ctx, request, (settings) => this.deps.db.transaction(async (tx) => {
       const scope = this.scopeIn(tx, ctx, settings);
       const result = await work(scope);
       await this.deps.audit.append(tx, recordsOf(scope, request));
       return result;
-    }));
+    })));
   }
 
   /**
@@ -76,10 +76,10 @@ export class AccessGate {
    * (`Database.readThenWrite`), two round trips fewer than `run` on PostgreSQL; the guarantees are `run`'s.
    */
   async runReadOnly<T>(ctx: AccessContext, request: GateRequest, work: (scope: GateScope) => Promise<T>): Promise<T> {
-    return this.audited(ctx, request, (settings) => this.deps.db.readThenWrite(async (tx) => {
+    return noted(ctx, this.audited(ctx, request, (settings) => this.deps.db.readThenWrite(async (tx) => {
       const scope = this.scopeIn(tx, ctx, settings);
       return { value: await work(scope), final: this.deps.audit.appendStatements(recordsOf(scope, request)) };
-    }));
+    })));
   }
 
   /** Runs an access's transaction; a failure is audited in a transaction of its own and rethrown. */
@@ -101,7 +101,7 @@ export class AccessGate {
    * and records (`GateScope.readRecorded`).
    */
   async read(ctx: AccessContext, type: string, id: string): Promise<Resource> {
-    return this.grouped(ctx, { action: 'read' }, (scope) => scope.read(type, id), (scope) => scope.readRecorded(type, id, this.deps.audit));
+    return noted(ctx, this.grouped(ctx, { action: 'read' }, (scope) => scope.read(type, id), (scope) => scope.readRecorded(type, id, this.deps.audit)));
   }
 
   /**
@@ -111,8 +111,8 @@ export class AccessGate {
    */
   async search(ctx: AccessContext, type: string, query: Array<[string, string]>, strict: boolean): Promise<SearchResult> {
     const request: GateRequest = { action: 'search' };
-    return (await this.recordedAlone(ctx, request, (scope) => scope.searchRecorded(type, query, strict, this.deps.audit)))
-      ?? this.runReadOnly(ctx, request, (scope) => scope.searchType(type, query, strict));
+    const alone = this.recordedAlone(ctx, request, (scope) => scope.searchRecorded(type, query, strict, this.deps.audit));
+    return noted(ctx, alone.then((result) => result ?? this.runReadOnly(ctx, request, (scope) => scope.searchType(type, query, strict))));
   }
 
   /**
@@ -171,6 +171,7 @@ export class AccessGate {
   /** Audits a refusal decided before the gate was entered (a route's role check), so denied calls never go unrecorded. */
   async refused(ctx: AccessContext, request: GateRequest, err: unknown): Promise<void> {
     await this.auditFailure(ctx, request, err);
+    recordedContexts.add(ctx);
   }
 
   private async auditFailure(ctx: AccessContext, request: GateRequest, err: unknown): Promise<void> {
@@ -187,6 +188,30 @@ const auditedFailures = new WeakSet<object>();
 /** Whether the gate already recorded this failure (so the HTTP layer does not record it twice). */
 export function auditedByGate(err: unknown): boolean {
   return typeof err === 'object' && err !== null && auditedFailures.has(err);
+}
+
+const recordedContexts = new WeakSet<AccessContext>();
+
+/**
+ * Whether the gate has recorded an access made with this context object, whatever its outcome. A request's context is
+ * its own (`requireAuth` makes one per request), so the HTTP layer can tell a failed request the gate never recorded,
+ * which needs an entry of its own, from one it did, which must not get a second; an error alone does not say, as a
+ * request can fail after an access the gate recorded, or answer an error status without throwing.
+ */
+export function recordedByGate(ctx: AccessContext): boolean {
+  return recordedContexts.has(ctx);
+}
+
+/** An access the gate recorded once it settles: it returned (its records committed) or failed with a failure it audited. */
+async function noted<T>(ctx: AccessContext, access: Promise<T>): Promise<T> {
+  try {
+    const value = await access;
+    recordedContexts.add(ctx);
+    return value;
+  } catch (err) {
+    if (auditedByGate(err)) recordedContexts.add(ctx);
+    throw err;
+  }
 }
 
 /** What an access recorded, or that it succeeded when it recorded nothing itself. */

@@ -13,6 +13,11 @@ export interface ResultRow {
   security: string[];
 }
 
+/** An `_include`d row; `beyond_depth`: `:iterate` stopped at its deepest level with more it would have included. */
+export interface IncludeRow extends ResultRow {
+  beyond_depth: boolean;
+}
+
 export interface ParsedSearch {
   resourceType: string;
   count: number;
@@ -43,6 +48,7 @@ export interface SearchEngine {
   count(request: ParsedSearch, filter: (alias: string) => Sql, perPerson?: PerPersonFilter): Sql;
   /** The request's criteria as one condition on alias `r` (no paging, sort or total); `filter` as for chains above. */
   criteria(request: ParsedSearch, filter: (alias: string) => Sql): Sql;
+  /** The page's included rows (`IncludeRow`). */
   includes(request: ParsedSearch, page: ResultRow[], filter: (alias: string) => Sql): Sql | undefined;
   writeIndex(tx: Queryable, resources: Resource[], opts?: { fresh?: boolean }): Promise<void>;
   deleteIndex(tx: Queryable, keys: Array<{ resourceType: string; id: string }>): Promise<void>;

@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { Config } from '../config.ts';
 import { ssnSafeLoggerOptions } from '../auth/log-redaction.ts';
-import { errorHandler, notFoundHandler } from './errors.ts';
+import type { FhirError } from '../fhir/outcome.ts';
+import { errorHandler, notFoundHandler, unreadableBody, unsupportedMediaType } from './errors.ts';
 import { checkFhirFormat } from './negotiation.ts';
 
+const JSON_TYPES = ['application/json', 'application/fhir+json'];
 const TEXT_TYPES = ['x-application/hl7-v2+er7', 'application/hl7-v2', 'application/xml', 'text/xml', 'text/plain'];
 
 /** Paths and fields the logger must never print (tokens, passwords, bodies are never logged at all). */
@@ -33,9 +35,9 @@ export function createApp(config: Config, logStream?: DestinationStream): Fastif
     ...(config.tls ? { https: { key: readFileSync(config.tls.keyFile), cert: readFileSync(config.tls.certFile) } } : {}),
   });
   app.removeContentTypeParser(['application/json']);
-  app.addContentTypeParser(['application/json', 'application/fhir+json'], { parseAs: 'string' }, (_req, body, done) => {
+  app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (_req, body, done) => {
     try {
-      done(null, body === '' ? undefined : JSON.parse(body as string));
+      done(null, readJson(body as string));
     } catch {
       const err = Object.assign(new Error('invalid JSON'), { code: 'FST_ERR_CTP_INVALID_JSON_BODY', statusCode: 400 });
       done(err, undefined);
@@ -67,4 +69,38 @@ export function createApp(config: Config, logStream?: DestinationStream): Fastif
     }
   });
   return app;
+}
+
+/** An empty body is no body: routes that take none (a kick-off, a logout) accept it, writes refuse it themselves. */
+function readJson(body: string): unknown {
+  return body === '' ? undefined : JSON.parse(body);
+}
+
+/**
+ * Body parsing runs before any preHandler, so on its own a body that is not JSON, or in a content type no parser reads,
+ * would be refused before the caller is known: unaudited, and a 400 or 415 even without a token. In `scope` (the
+ * protected routes; call after `installAuth`) such a body is refused by a preHandler after authentication instead, with
+ * the same OperationOutcome, so the scope's audit hook records an authenticated caller's refusal.
+ */
+export function refuseUnreadableBodiesAfterAuth(scope: FastifyInstance): void {
+  const refusals = new WeakMap<FastifyRequest, FhirError>();
+  scope.removeContentTypeParser(JSON_TYPES);
+  scope.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (request, body, done) => {
+    try {
+      done(null, readJson(body as string));
+    } catch {
+      refusals.set(request, unreadableBody('not-json'));
+      done(null, undefined);
+    }
+  });
+  // Every type without a parser of its own (and a body sent without one). The body is not read: Node discards what is
+  // left of it once the answer is sent, as it did when Fastify refused the type itself.
+  scope.addContentTypeParser('*', (request, _payload, done) => {
+    refusals.set(request, unsupportedMediaType());
+    done(null, undefined);
+  });
+  scope.addHook('preHandler', async (request) => {
+    const refusal = refusals.get(request);
+    if (refusal) throw refusal;
+  });
 }

@@ -154,6 +154,127 @@ describe.each(kinds)('every route is audited on %s', (kind) => {
     await audited('POST', '/ccda', { actions: ['ingest', 'create', 'denied'], outcome: 'denied', role: 'clinician' }, '<ClinicalDocument/>', { 'content-type': 'application/xml' });
   });
 
+  it('a FHIR write whose body is empty or not JSON is refused 400 and audited as a failed write; without a token it is 401 and not audited', async () => {
+    const patient = f.persons.encounter.patients.A;
+    const fhirJson = { 'content-type': 'application/fhir+json' };
+    // Cut off mid-resource: it names the patient, which neither the answer nor the audit entry may repeat.
+    const truncated = `{"resourceType":"Observation","status":"final","subject":{"reference":"Patient/${patient}"`;
+    const invalid = 'The request body is not valid JSON.';
+    const empty = 'The request body is empty.';
+    const cases: Array<[method: string, url: string, body: string, action: string, message: string]> = [
+      ['POST', '/fhir/Observation', truncated, 'create', invalid],
+      ['POST', '/fhir/Observation', '', 'create', empty],
+      ['PUT', '/fhir/Observation/body-refused', truncated, 'update', invalid],
+      ['PUT', '/fhir/Observation/body-refused', '', 'update', empty],
+      ['PUT', '/fhir/Observation?_id=body-refused', truncated, 'update', invalid],
+      ['PUT', '/fhir/Observation?_id=body-refused', '', 'update', empty],
+      ['POST', '/fhir', `{"resourceType":"Bundle","type":"transaction","entry":[${truncated}`, 'create', invalid],
+      ['POST', '/fhir', '', 'create', empty],
+    ];
+    for (const [method, url, body, action, message] of cases) {
+      const what = `${method} ${url} ${body ? 'not JSON' : 'empty'}`;
+      const res = await audited(method, url, { actions: [action], outcome: 'error', role: 'system-a' }, body, fhirJson);
+      expect(res.status, what).toBe(400);
+      expect(res.json(), what).toEqual({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', diagnostics: message }] });
+      const entry = (await server.services.db.query<{ detail: string | null; query: string | null }>('select detail, query from audit_log order by seq desc limit 1')).rows[0];
+      expect(entry.detail, what).toBe(message);
+      expect(JSON.stringify(entry), what).not.toContain(patient);
+
+      const before = await lastSeq();
+      const anonymous = await http.call(method, url, undefined, body, fhirJson);
+      expect(anonymous.status, `${what} without a token`).toBe(401);
+      expect(await since(before), `${what} without a token`).toEqual([]);
+    }
+  });
+
+  it('a refusal or failure is audited exactly once, whether it comes before the gate or from it; without a token it is 401 and not audited', async () => {
+    const enc = f.persons.encounter;
+    const obs = enc.resources.find((r) => r.type === 'Observation' && r.org === 'A')!;
+    const hidden = f.persons.none.resources.find((r) => r.type === 'Observation')!;
+    // A name that must not reach the audit entry, whichever way the body was refused.
+    const marker = `Refusal${Date.now().toString(36)}`;
+    const observation = { resourceType: 'Observation', status: 'final', subject: { reference: `Patient/${enc.patients.A}` }, code: { text: marker } };
+    const patient = { resourceType: 'Patient', name: [{ family: marker }] };
+    interface Case {
+      method: string;
+      url: string;
+      role: FixtureRole;
+      body?: unknown;
+      headers?: Record<string, string>;
+      status: number;
+      /** The answer's diagnostics, unchanged by auditing; omitted where the gate refuses (its answers are tested elsewhere). */
+      diagnostics?: string;
+      action: string;
+      outcome: Expectation['outcome'];
+    }
+    const unknownType = 'Unknown resource type "Foo".';
+    const wrongType = 'The body\'s resourceType must be Observation.';
+    const cases: Case[] = [
+      // Refused by the routes before the gate is entered.
+      { method: 'GET', url: '/fhir/Foo', role: 'clinician', status: 404, diagnostics: unknownType, action: 'search', outcome: 'error' },
+      { method: 'GET', url: '/fhir/Foo/1', role: 'clinician', status: 404, diagnostics: unknownType, action: 'read', outcome: 'error' },
+      { method: 'POST', url: '/fhir/Foo', role: 'system-a', body: { resourceType: 'Foo' }, status: 404, diagnostics: unknownType, action: 'create', outcome: 'error' },
+      { method: 'DELETE', url: '/fhir/Foo/1', role: 'system-a', status: 404, diagnostics: unknownType, action: 'delete', outcome: 'error' },
+      { method: 'POST', url: '/fhir/Observation', role: 'system-a', body: patient, status: 400, diagnostics: wrongType, action: 'create', outcome: 'error' },
+      { method: 'PUT', url: '/fhir/Observation', role: 'system-a', body: observation, status: 400, diagnostics: 'Conditional update needs search parameters in the URL.', action: 'update', outcome: 'error' },
+      { method: 'POST', url: '/fhir', role: 'system-a', body: { resourceType: 'Bundle', type: 'collection', entry: [{ resource: observation }] }, status: 400, diagnostics: 'Bundle.type must be transaction or batch.', action: 'create', outcome: 'error' },
+      { method: 'POST', url: '/fhir', role: 'system-a', body: patient, status: 400, diagnostics: 'Expected a Bundle.', action: 'create', outcome: 'error' },
+      { method: 'POST', url: '/fhir/Observation', role: 'system-a', body: `family ${marker}`, headers: { 'content-type': 'text/plain' }, status: 400, diagnostics: wrongType, action: 'create', outcome: 'error' },
+      { method: 'POST', url: '/fhir/Observation', role: 'system-a', body: `<Observation><code value="${marker}"/></Observation>`, headers: { 'content-type': 'application/xml' }, status: 400, diagnostics: wrongType, action: 'create', outcome: 'error' },
+      // A content type no parser reads: refused once the caller is known (like a body that is not JSON), so audited.
+      { method: 'POST', url: '/fhir/Observation', role: 'system-a', body: JSON.stringify(observation), headers: { 'content-type': 'application/octet-stream' }, status: 415, diagnostics: 'Unsupported content type; send application/fhir+json.', action: 'create', outcome: 'error' },
+      { method: 'PUT', url: `/fhir/Observation/${obs.id}`, role: 'system-a', body: JSON.stringify(observation), headers: { 'content-type': 'multipart/form-data; boundary=x' }, status: 415, diagnostics: 'Unsupported content type; send application/fhir+json.', action: 'update', outcome: 'error' },
+      { method: 'GET', url: '/fhir/Observation/_history?_count=many', role: 'clinician', status: 400, diagnostics: '_count must be a non-negative integer.', action: 'history', outcome: 'error' },
+      { method: 'GET', url: '/fhir/_history?_since=yesterday', role: 'clinician', status: 400, diagnostics: '_since must be an instant.', action: 'history', outcome: 'error' },
+      { method: 'GET', url: `/fhir/Observation/${obs.id}/_history/first`, role: 'clinician', status: 400, diagnostics: 'The version id must be a positive integer.', action: 'vread', outcome: 'error' },
+      { method: 'GET', url: `/fhir/Observation/${obs.id}?_summary=short`, role: 'clinician', status: 400, diagnostics: '_summary on a read must be true, text, data or false.', action: 'read', outcome: 'error' },
+      { method: 'GET', url: `/fhir/Patient/${enc.patients.A}/$everything?_count=all`, role: 'clinician', status: 400, diagnostics: '_count must be a non-negative integer.', action: 'everything', outcome: 'error' },
+      { method: 'POST', url: '/admin/users', role: 'admin', body: { username: '', password: 'x' }, status: 400, action: 'admin', outcome: 'error' },
+      { method: 'POST', url: '/admin/mpi/tasks/no-such-task', role: 'admin', body: { decision: 'maybe' }, status: 400, diagnostics: 'decision must be "link" or "not-link".', action: 'mpi-link', outcome: 'error' },
+      { method: 'GET', url: '/admin/unusual-access?from=last-week', role: 'privacy-officer', status: 400, diagnostics: 'from must be a date or instant (YYYY-MM-DD or ISO 8601).', action: 'audit-report', outcome: 'error' },
+      // Refused before the gate for the caller's role: audited as a denial, as before.
+      { method: 'POST', url: '/ccda', role: 'clinician', body: '<ClinicalDocument/>', headers: { 'content-type': 'application/xml' }, status: 403, action: 'denied', outcome: 'denied' },
+      // Answered with an error status rather than thrown: a document the converter rejects.
+      { method: 'POST', url: '/ccda', role: 'system-a', body: `<ClinicalDocument><title>${marker}</title></ClinicalDocument>`, headers: { 'content-type': 'application/xml' }, status: 422, action: 'ingest', outcome: 'error' },
+      // Refused by the gate, which audits them itself: still exactly one entry.
+      { method: 'GET', url: '/fhir/Observation/no-such-observation', role: 'clinician', status: 404, action: 'read', outcome: 'error' },
+      // (Not the clinician: an earlier test broke the glass for this person.)
+      { method: 'GET', url: `/fhir/Observation/${hidden.id}`, role: 'clinical-staff', status: 403, action: 'read', outcome: 'denied' },
+      { method: 'GET', url: '/fhir/Observation?no-such-parameter=1', role: 'clinician', headers: { prefer: 'handling=strict' }, status: 400, action: 'search', outcome: 'error' },
+      { method: 'GET', url: '/fhir/Observation?_count=many', role: 'clinician', status: 400, action: 'search', outcome: 'error' },
+      { method: 'PUT', url: `/fhir/Observation/${obs.id}`, role: 'system-a', body: patient, status: 400, action: 'update', outcome: 'error' },
+      { method: 'PUT', url: `/fhir/Observation/${obs.id}`, role: 'system-a', body: { ...observation, id: 'another-id' }, status: 400, action: 'update', outcome: 'error' },
+      { method: 'PUT', url: `/fhir/Observation?_id=${obs.id}`, role: 'system-a', body: patient, status: 400, action: 'update', outcome: 'error' },
+      { method: 'PUT', url: `/fhir/Observation/${obs.id}`, role: 'system-a', body: `<Observation><code value="${marker}"/></Observation>`, headers: { 'content-type': 'text/xml' }, status: 400, action: 'update', outcome: 'error' },
+      { method: 'POST', url: '/fhir/Observation', role: 'system-a', body: { ...observation, status: 'not-a-status' }, status: 400, action: 'create', outcome: 'error' },
+      // The gate recorded the lookup, which found nothing: that entry is the request's, and no second one is made.
+      { method: 'GET', url: '/admin/ingest/errors/no-such-message', role: 'admin', status: 404, diagnostics: 'No such message.', action: 'admin', outcome: 'success' },
+    ];
+    for (const c of cases) {
+      const what = `${c.method} ${c.url} as ${c.role}${c.headers?.['content-type'] ? ` (${c.headers['content-type']})` : ''}`;
+      const route = routeFor(registeredRoutes, c.method, c.url);
+      expect(route, `${what} resolves to a registered route`).toBeTruthy();
+      checked.add(routeKey(route!));
+      // Soft: one run shows every case that is not audited once, not just the first.
+      const before = await lastSeq();
+      const res = await http.call(c.method, c.url, f.tokens[c.role], c.body, c.headers);
+      expect.soft(res.status, what).toBe(c.status);
+      expect.soft(res.json(), what).toMatchObject({ resourceType: 'OperationOutcome' });
+      if (c.diagnostics) expect.soft(res.json<{ issue: Array<{ diagnostics: string }> }>().issue[0].diagnostics, what).toBe(c.diagnostics);
+      const entries = (await server.services.db.query<AuditRow & { detail: string | null; query: string | null }>('select * from audit_log where seq > $1 order by seq', [before])).rows;
+      expect.soft(entries.map((r) => `${r.action}/${r.outcome}`), `${what}: exactly one entry`).toEqual([`${c.action}/${c.outcome}`]);
+      if (entries.length === 1) {
+        expect.soft(entries[0], `${what}: who and where`).toMatchObject({ ...agentOf(c.role), agent_org: orgOf(c.role), source_ip: '127.0.0.1' });
+      }
+      expect.soft(JSON.stringify(entries), `${what}: no body content in the entry`).not.toContain(marker);
+
+      const anonymousBefore = await lastSeq();
+      const anonymous = await http.call(c.method, c.url, undefined, c.body, c.headers);
+      expect.soft(anonymous.status, `${what} without a token`).toBe(401);
+      expect.soft(await since(anonymousBefore), `${what} without a token`).toEqual([]);
+    }
+  });
+
   it('MPI, ingestion, admin, audit-officer and portal routes are audited, denied calls included', async () => {
     const enc = f.persons.encounter;
     const admin = (actions: string[], outcome: Expectation['outcome'] = 'success'): Expectation => ({ actions, outcome, role: 'admin' });

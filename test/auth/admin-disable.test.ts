@@ -93,13 +93,15 @@ describe.each(kinds)('administrators disable and enable accounts on %s', (kind) 
     expect((await call('PUT', '/admin/clients/rangeley-feed/disabled', feed, { disabled: 'yes' })).statusCode).toBe(403);
     expect((await call('PUT', '/admin/users/dr.audited/disabled', nurse, {})).statusCode).toBe(403);
     expect((await call('PUT', '/admin/users/dr.audited/disabled', nurse, { disabled: false, extra: 1 })).statusCode).toBe(403);
-    // An administrator's malformed body is still a 400 (nothing was refused, nothing changed).
+    // An administrator's malformed body is still a 400: nothing changed, and the failed call is audited like any other.
     expect((await call('PUT', '/admin/users/dr.audited/disabled', admin, { disabled: 'no' })).statusCode).toBe(400);
+    const adminId = await userId('it.admin');
     const nurseId = await userId('rn.curious');
     expect(await entriesSince(before)).toEqual([
       { action: 'disable', outcome: 'denied', agent_user_id: null, agent_client: 'rangeley-feed', entity_refs: [], query: 'client rangeley-feed' },
       { action: 'disable', outcome: 'denied', agent_user_id: nurseId, agent_client: 'katahdin-web', entity_refs: [], query: 'user dr.audited' },
       { action: 'enable', outcome: 'denied', agent_user_id: nurseId, agent_client: 'katahdin-web', entity_refs: [], query: 'user dr.audited' },
+      { action: 'disable', outcome: 'error', agent_user_id: adminId, agent_client: 'katahdin-web', entity_refs: [], query: 'PUT /admin/users/:username/disabled' },
     ]);
     // The feed is still enabled.
     expect((await call('GET', '/fhir/Patient', feed)).statusCode).toBe(200);

@@ -142,10 +142,45 @@ describe.each(kinds)('_include and _revinclude on %s', (kind) => {
       expect(res.included).toEqual([`Encounter/${encounter}`, `Observation/${member}`, `Observation/${panel}`].sort());
     }));
 
-    it('stops at the fourth included level', () => onWide(async () => {
+    const depthCut = expect.objectContaining({ severity: 'warning', code: 'incomplete', diagnostics: expect.stringContaining('at most 4 levels') });
+
+    it('stops at the fourth included level and says so when more lay beyond it', () => onWide(async () => {
       const chain = await locations(7);
       const res = await search(`Location?_id=${chain[0]}&_include:iterate=Location:partof`);
       expect(res.included).toEqual(chain.slice(1, 5).map((id) => `Location/${id}`).sort());
+      expect(res.issues).toEqual([depthCut]);
+    }));
+
+    it('_revinclude:iterate cut at the fourth level says so too', () => onWide(async () => {
+      const chain = await locations(7);
+      const res = await search(`Location?_id=${chain[6]}&_revinclude:iterate=Location:partof`);
+      expect(res.included).toEqual(chain.slice(2, 6).map((id) => `Location/${id}`).sort());
+      expect(res.issues).toEqual([depthCut]);
+    }));
+
+    it('says nothing when the fourth level is the last there is', () => onWide(async () => {
+      const chain = await locations(5);
+      const res = await search(`Location?_id=${chain[0]}&_include:iterate=Location:partof`);
+      expect(res.included).toEqual(chain.slice(1).map((id) => `Location/${id}`).sort());
+      expect(res.issues).toEqual([]);
+    }));
+
+    it('says nothing when what lay beyond the fourth level is deleted', () => onWide(async () => {
+      const chain = await locations(6);
+      const del = await call('DELETE', `/fhir/Location/${chain[5]}`);
+      expect(del.statusCode, del.body).toBe(200);
+      const res = await search(`Location?_id=${chain[0]}&_include:iterate=Location:partof`);
+      expect(res.included).toEqual(chain.slice(1, 5).map((id) => `Location/${id}`).sort());
+      expect(res.issues).toEqual([]);
+    }));
+
+    it('says nothing when what lies beyond the fourth level was already included (a cycle)', () => onWide(async () => {
+      const chain = await locations(5);
+      const put = await call('PUT', `/fhir/Location/${chain[4]}`, { resourceType: 'Location', id: chain[4], name: 'Level 4', partOf: { reference: `Location/${chain[1]}` } });
+      expect(put.statusCode, put.body).toBe(200);
+      const res = await search(`Location?_id=${chain[0]}&_include:iterate=Location:partof`);
+      expect(res.included).toEqual(chain.slice(1).map((id) => `Location/${id}`).sort());
+      expect(res.issues).toEqual([]);
     }));
 
     it('a cycle of three includes each resource once and ends', () => onWide(async () => {
@@ -161,10 +196,17 @@ describe.each(kinds)('_include and _revinclude on %s', (kind) => {
     }));
 
     it('the limit of included resources still holds across levels', async () => {
-      const chain = await locations(LIMIT + 3);
+      const chain = await locations(LIMIT + 2);
       const res = await search(`Location?_id=${chain[0]}&_include:iterate=Location:partof`);
       expect(res.included).toEqual(chain.slice(1, LIMIT + 1).map((id) => `Location/${id}`).sort());
       expect(res.issues.map((i) => i.code)).toEqual(['incomplete']);
+    });
+
+    it('a page cut by both limits names both', async () => {
+      const chain = await locations(LIMIT + 3);
+      const res = await search(`Location?_id=${chain[0]}&_include:iterate=Location:partof`);
+      expect(res.included).toEqual(chain.slice(1, LIMIT + 1).map((id) => `Location/${id}`).sort());
+      expect(res.issues).toEqual([expect.objectContaining({ diagnostics: expect.stringContaining(`limit of ${LIMIT} included resources`) }), depthCut]);
     });
   });
 });

@@ -3,8 +3,10 @@ import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { isStorableType } from '../../fhir/definitions.ts';
 import { allOk, badRequest, fhirError } from '../../fhir/outcome.ts';
 import { selectElements, summarize, type SummaryMode } from '../../record/elements.ts';
+import { MAX_INCLUDE_DEPTH } from '../../store/search/includes.ts';
 import { parseElements } from '../../store/search/parse-control.ts';
 import type { WriteOutcome } from '../../record/record-service.ts';
+import { unreadableBody } from '../errors.ts';
 import { pageLinks, searchBundle } from '../fhir-bundle.ts';
 import { intParam, isStrict, preferredReturn, queryPairs } from '../query.ts';
 import type { HttpServices } from '../services.ts';
@@ -30,6 +32,12 @@ function readShape(request: FastifyRequest): (r: Resource) => Resource {
   if (elements === undefined) return (r) => r;
   const names = parseElements(elements);
   return (r) => selectElements(r, names);
+}
+
+/** A create, update or transaction without a body is refused like one that is not JSON: audited, the same answer. */
+function requireBody(request: FastifyRequest): unknown {
+  if (request.body === undefined) throw unreadableBody('empty');
+  return request.body;
 }
 
 function versionHeaders(reply: FastifyReply, resource: Resource): FastifyReply {
@@ -66,6 +74,14 @@ function includesCut(limit: number): OperationOutcomeIssue {
   };
 }
 
+/** `:iterate` stopped at its deepest level with more beyond it: unlike the limit above, smaller pages would not bring those. */
+function iterateCut(): OperationOutcomeIssue {
+  return {
+    severity: 'warning', code: 'incomplete',
+    diagnostics: `_include:iterate and _revinclude:iterate are followed at most ${MAX_INCLUDE_DEPTH} levels from the page: resources further along were not included.`,
+  };
+}
+
 /** Create, read, update, delete, search and history for every resource type. */
 export async function fhirRestRoutes(app: FastifyInstance, s: HttpServices): Promise<void> {
   const search = async (request: FastifyRequest<{ Params: TypeParams }>, reply: FastifyReply, pairs: Array<[string, string]>) => {
@@ -76,7 +92,11 @@ export async function fhirRestRoutes(app: FastifyInstance, s: HttpServices): Pro
     const summary = req.summary === 'true' || req.summary === 'text' || req.summary === 'data' ? req.summary : undefined;
     const shape = (r: Resource) => (summary ? summarize(r, summary) : selectElements(r, req.elements));
     const links = pageLinks(`${s.fhirBase}/${type}`, pairs, { url: '', offset: req.offset, count: req.count, total: result.total, returned: result.matches.length });
-    const warnings = result.included.length < s.config.searchMaxIncludes ? result.warnings : [...result.warnings, includesCut(s.config.searchMaxIncludes)];
+    const warnings = [
+      ...result.warnings,
+      ...(result.included.length < s.config.searchMaxIncludes ? [] : [includesCut(s.config.searchMaxIncludes)]),
+      ...(result.includesBeyondDepth ? [iterateCut()] : []),
+    ];
     return reply.type(FHIR_JSON).send(searchBundle(s.fhirBase, result.matches.map(shape), result.included.map(shape), req.summary === 'count' ? [] : links, result.total, warnings));
   };
 
@@ -97,35 +117,38 @@ export async function fhirRestRoutes(app: FastifyInstance, s: HttpServices): Pro
 
   app.post<{ Params: TypeParams; Body: unknown }>('/fhir/:type', async (request, reply) => {
     const { type } = request.params;
+    const body = requireBody(request);
     checkType(type);
-    if ((request.body as Resource | undefined)?.resourceType !== type) {
+    if ((body as Resource).resourceType !== type) {
       throw badRequest(`The body's resourceType must be ${type}.`, ['resourceType']);
     }
     const ifNoneExist = request.headers['if-none-exist'];
     const out = await s.gate.run(request.ctx, { action: 'create' }, (scope) =>
-      s.records.create(scope, request.body, { ifNoneExist: typeof ifNoneExist === 'string' ? ifNoneExist : undefined }),
+      s.records.create(scope, body, { ifNoneExist: typeof ifNoneExist === 'string' ? ifNoneExist : undefined }),
     );
     return sendWritten(request, reply, s.fhirBase, out);
   });
 
   app.put<{ Params: TypeParams; Body: unknown }>('/fhir/:type', async (request, reply) => {
     const { type } = request.params;
+    const body = requireBody(request);
     checkType(type);
     const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
     if (!query) throw badRequest('Conditional update needs search parameters in the URL.');
     const ifMatch = request.headers['if-match'];
     const out = await s.gate.run(request.ctx, { action: 'update' }, (scope) =>
-      s.records.conditionalUpdate(scope, type, query, request.body, typeof ifMatch === 'string' ? ifMatch : undefined),
+      s.records.conditionalUpdate(scope, type, query, body, typeof ifMatch === 'string' ? ifMatch : undefined),
     );
     return sendWritten(request, reply, s.fhirBase, out);
   });
 
   app.put<{ Params: IdParams; Body: unknown }>('/fhir/:type/:id', async (request, reply) => {
     const { type, id } = request.params;
+    const body = requireBody(request);
     checkType(type);
     const ifMatch = request.headers['if-match'];
     const out = await s.gate.run(request.ctx, { action: 'update' }, (scope) =>
-      s.records.update(scope, type, id, request.body, typeof ifMatch === 'string' ? ifMatch : undefined),
+      s.records.update(scope, type, id, body, typeof ifMatch === 'string' ? ifMatch : undefined),
     );
     return sendWritten(request, reply, s.fhirBase, out);
   });
@@ -175,7 +198,7 @@ export async function fhirRestRoutes(app: FastifyInstance, s: HttpServices): Pro
   });
 
   app.post<{ Body: unknown }>('/fhir', async (request, reply) => {
-    const bundle = await s.transactions.execute(request.ctx, request.body, { return: preferredReturn(request) });
+    const bundle = await s.transactions.execute(request.ctx, requireBody(request), { return: preferredReturn(request) });
     return reply.type(FHIR_JSON).send(bundle);
   });
 }

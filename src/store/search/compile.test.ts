@@ -109,11 +109,14 @@ describe('compileSearch SQL text', () => {
     expect(q.text).not.toContain('lvl5');
     expect(q.text).toMatch(/lvl4 as \(.*not exists \(select 1 from page seen .* not exists \(select 1 from lvl1 seen .* not exists \(select 1 from lvl2 seen .* not exists \(select 1 from lvl3 seen /);
     expect(q.text).toContain('join lvl3 s on');
-    expect(q.text.match(/ limit \$\d+/g)).toHaveLength(5);
+    // Whether the depth left anything out: one row of the next level, filtered and new like the others, never returned.
+    expect(q.text).toMatch(/exists \(select .* join lvl4 s on .* not exists \(select 1 from lvl4 seen .* limit \$\d+\) as beyond_depth/);
+    expect(q.text.match(/ limit \$\d+/g)).toHaveLength(6);
     expect(q.values.filter((v) => v === 50)).toHaveLength(5);
-    // Without :iterate there is one level.
+    // Without :iterate there is one level, and nothing beyond it to look for.
     const once = toQuery(compileIncludes({ ...request, revinclude: [] }, [{ resourceType: 'Observation', id: 'o1' }], { filter, limit: 50 })!);
     expect(once.text).not.toContain('lvl2');
+    expect(once.text).toContain('false as beyond_depth');
     expect(compileIncludes({ ...request, include: [], revinclude: [] }, [{ resourceType: 'Observation', id: 'o1' }], { filter, limit: 50 })).toBeUndefined();
   });
 });

@@ -41,7 +41,9 @@ export const MAX_INCLUDE_DEPTH = 4;
  * The `_include`d and `_revinclude`d resources of a page, without the page's own rows, each once and marked
  * `search_mode = 'include'`; at most `limit`, nearer levels first. `:iterate` specs are applied again to what the
  * previous level added until a level adds nothing, at most `MAX_INCLUDE_DEPTH` levels: each level leaves out the page
- * and every level before it, so a cycle of references ends. Undefined when nothing is to be included.
+ * and every level before it, so a cycle of references ends. Every row's `beyond_depth` says whether a further level
+ * would have added a resource the caller may see (so the answer can say it is incomplete). Undefined when nothing is
+ * to be included.
  */
 export function compileIncludes(req: SearchRequest, page: PageRow[], opts: { filter: RowFilter; limit: number }): Sql | undefined {
   const all = [
@@ -60,7 +62,11 @@ export function compileIncludes(req: SearchRequest, page: PageRow[], opts: { fil
     seen.push(`lvl${depth}`);
   }
   const union = join(seen.slice(1).map((l) => sql`select * from ${raw(l)}`), ' union all ');
+  // One row of the level after the last is enough to know the depth left something out; it is never returned.
+  const beyond = iterated.length
+    ? sql`exists (${rows(level(iterated, `lvl${MAX_INCLUDE_DEPTH}`)!, opts.filter, MAX_INCLUDE_DEPTH + 1, seen, 1)})`
+    : sql`false`;
   return plannedPerValues(sql`with page (resource_type, id) as (select * from unnest(${types}::text[], ${ids}::text[])), ${join(levels, ', ')}
-select x.resource_type, x.id, x.content, x.last_updated, x.version_id, x.person_id, x.source_org, x.security, 'include' as search_mode from (${union}) x
+select x.resource_type, x.id, x.content, x.last_updated, x.version_id, x.person_id, x.source_org, x.security, 'include' as search_mode, ${beyond} as beyond_depth from (${union}) x
 order by x.lvl, x.resource_type, x.id limit ${opts.limit}`);
 }
