@@ -104,7 +104,7 @@ export const COMMANDS: CliCommand[] = [
         const out = await retryInboxMessage(s, id);
         if (!out) throw new CliError(`no message ${id}, or its content was purged`);
         console.log(`${id}: ${out.status}`);
-        return out.status === 'processed' || out.status === 'duplicate' ? 0 : 1;
+        return ['processed', 'duplicate', 'superseded'].includes(out.status) ? 0 : 1;
       });
     },
   },

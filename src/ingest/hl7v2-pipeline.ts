@@ -1,4 +1,4 @@
-import type { BundleEntry, Identifier } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, Identifier } from '@medplum/fhirtypes';
 import type { AccessContext } from '../access/context.ts';
 import type { GateScope } from '../access/gate-scope.ts';
 import { FhirError } from '../fhir/outcome.ts';
@@ -12,6 +12,7 @@ import { facilityField, parseHl7 } from './hl7v2/parse.ts';
 import { Hl7ErrorCode, type Hl7Error, type MessageHeader, type ParseResult } from './hl7v2/types.ts';
 import { applyInboxBundle } from './apply-bundle.ts';
 import { withdrawDroppedResults } from './hl7v2-dropped-results.ts';
+import { selectCurrentResults, supersededWarnings, type ResultSelection } from './hl7v2-result-order.ts';
 import { isRefusedSender, maySendFor, refusedSender } from './certificate-facilities.ts';
 import { FIRST_RUN, RESEND_OF_ERROR, settleFailure, storeIncoming, type InboxMessage, type InboxStatus, type SettledMessage } from './inbox.ts';
 import { feedSender, isReservedName, isSubmitterKey, senderContext, submitterContext, submitterKey } from './sender-context.ts';
@@ -88,12 +89,17 @@ export async function processStored(s: Services, message: InboxMessage, o: Proce
     const register = message.channel !== 'mllp' || s.config.mllpRegisterUnknownFacilities;
     const ctx = o.sender ?? (isSubmitterKey(message.sender) ? submitterContext(message.sender, 'hl7v2') : await senderContext(s, header.facilityKey, 'hl7v2', register));
     if (!ctx) return await reject(facilityError(header, Hl7ErrorCode.UnknownKeyIdentifier, 'unknown sending facility: no Organization is registered for it'));
-    const ack = buildAck({ ackCode: 'AA', echo, now, ackControlId: ackId, warnings: mapped.summary.warnings });
+    const oru = mapped.kind === 'bundle' && header.messageType === 'ORU';
+    // An ORU older than what is stored of its orders leaves those orders out (decided in the transaction); the ACK says so.
+    const select = oru ? (scope: GateScope) => selectCurrentResults(scope, mapped.bundle, parsed.message) : undefined;
+    const ack = (_: BundleEntry[], selection: ResultSelection | undefined) =>
+      buildAck({ ackCode: 'AA', echo, now, ackControlId: ackId, warnings: [...mapped.summary.warnings, ...supersededWarnings(selection)] });
     const after = mapped.kind === 'merge' ? (scope: GateScope) => applyMerges(s, scope, mapped.merges)
-      : header.messageType === 'ORU' ? (scope: GateScope, responses: BundleEntry[]) => withdrawDroppedResults(s, scope, mapped.bundle, responses)
+      : oru ? (scope: GateScope, responses: BundleEntry[], applied: Bundle) => withdrawDroppedResults(s, scope, applied, responses)
       : undefined;
-    const result = await applyInboxBundle(s, ctx, message.id, mapped.bundle, { query: `${echo.triggerEvent ?? ''} ${message.control_id ?? ''}`, ack, now, after, allowed });
-    return result.applied ? { ack, status: 'processed' } : { ack: settledAck(result.settled, echo, now), status: 'duplicate' };
+    const result = await applyInboxBundle(s, ctx, message.id, mapped.bundle, { query: `${echo.triggerEvent ?? ''} ${message.control_id ?? ''}`, ack, now, select, after, allowed });
+    // A superseded message is answered like any accepted one: the sender has nothing to fix or resend.
+    return result.applied ? { ack: result.ack, status: 'processed' } : { ack: settledAck(result.settled, echo, now), status: 'duplicate' };
   } catch (err) {
     const reason = err instanceof FhirError ? err.message.slice(0, 300) : 'internal error while applying the message';
     return reject({ code: Hl7ErrorCode.ApplicationInternalError, ackCode: 'AE', reason });

@@ -3,7 +3,11 @@ import type { Database, Queryable } from '../store/database.ts';
 import { run } from '../store/database.ts';
 import { sql } from '../store/sql.ts';
 
-export type InboxStatus = 'received' | 'processed' | 'error' | 'rejected' | 'discarded' | 'purged';
+/**
+ * `superseded`: accepted (AA) but nothing written, every result in it being older than what a newer message of its
+ * order already stored (`hl7v2-result-order.ts`); the body is kept like a processed message's.
+ */
+export type InboxStatus = 'received' | 'processed' | 'error' | 'rejected' | 'discarded' | 'purged' | 'superseded';
 
 export interface InboxMessage {
   id: string;

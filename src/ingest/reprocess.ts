@@ -14,9 +14,16 @@ export async function processInboxMessage(s: Services, message: InboxMessage, al
   return isCcda(message) ? processStoredCcda(s, message, undefined, undefined, allowed) : processStored(s, message, { allowed });
 }
 
-/** An administrator's retry of one inbox row; undefined when it does not exist or its content was purged. */
+/**
+ * An administrator's retry of one inbox row; undefined when it does not exist or its content was purged. A result
+ * message older than what the record holds is acknowledged like a processed one but settled `superseded` (nothing
+ * applied): the retry answers that, so the administrator is not told it was applied.
+ */
 export async function retryInboxMessage(s: Services, id: string): Promise<{ status: string } | undefined> {
   const message = await getMessage(s.db, s.auth.fieldCrypto, id);
   if (!message?.raw) return undefined;
-  return processInboxMessage(s, message, ADMIN_RETRY);
+  const outcome = await processInboxMessage(s, message, ADMIN_RETRY);
+  if (outcome.status !== 'processed') return outcome;
+  const settled = await getMessage(s.db, s.auth.fieldCrypto, id);
+  return settled?.status === 'superseded' ? { status: 'superseded' } : outcome;
 }

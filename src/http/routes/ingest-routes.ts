@@ -33,7 +33,7 @@ export async function ingestRoutes(app: FastifyInstance, s: Services): Promise<v
       const by = Object.fromEntries(totals.map((t) => [t.status, t.n]));
       return {
         perMinute: perMinute.map((r) => ({ ...r, minute: new Date(r.minute).toISOString() })),
-        totals: { accepted: by.processed ?? 0, errors: (by.error ?? 0) + (by.rejected ?? 0), discarded: discarded[0]?.n ?? 0, pending: by.received ?? 0 },
+        totals: { accepted: by.processed ?? 0, errors: (by.error ?? 0) + (by.rejected ?? 0), discarded: discarded[0]?.n ?? 0, superseded: by.superseded ?? 0, pending: by.received ?? 0 },
       };
     });
   });

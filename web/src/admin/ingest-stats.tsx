@@ -33,6 +33,7 @@ export function IngestStatsView({ stats }: { stats: IngestStats }) {
         <div><dt>Accepted</dt><dd>{stats.totals.accepted}</dd></div>
         <div><dt>Errors</dt><dd>{stats.totals.errors}</dd></div>
         <div><dt>Discarded (opted out)</dt><dd>{stats.totals.discarded}</dd></div>
+        <div><dt>Superseded (older than stored results)</dt><dd>{stats.totals.superseded}</dd></div>
       </dl>
       {rows.length === 0 ? <p>No messages in the last minutes.</p> : (
         <TableScroll label="Messages per minute">

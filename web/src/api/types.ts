@@ -71,7 +71,7 @@ export interface IngestMinute {
 
 export interface IngestStats {
   perMinute: IngestMinute[];
-  totals: { accepted: number; errors: number; discarded: number };
+  totals: { accepted: number; errors: number; discarded: number; superseded: number };
 }
 
 export interface IngestError {

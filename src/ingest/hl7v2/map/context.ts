@@ -25,6 +25,11 @@ export function stableUuid(...parts: string[]): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
+/** The full URL of the entry a message's mapper files under `key`: the same for every mapping of the message. */
+export function entryFullUrl(header: { facilityKey: string; controlId: string }, key: string): string {
+  return `urn:uuid:${stableUuid(header.facilityKey, header.controlId, key)}`;
+}
+
 /** Collects transaction entries for one message; every resource gets meta.source and the message-type tag. */
 export class BundleBuilder {
   readonly entries: BundleEntry[] = [];
@@ -49,7 +54,7 @@ export class BundleBuilder {
   }
 
   fullUrl(key: string): string {
-    return `urn:uuid:${stableUuid(this.header.facilityKey, this.header.controlId, key)}`;
+    return entryFullUrl(this.header, key);
   }
 
   has(key: string): boolean {

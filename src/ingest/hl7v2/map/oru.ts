@@ -74,6 +74,9 @@ interface GroupCtx extends ObservationCtx {
   key?: Identifier;
 }
 
+/** The entry key of the report of the `groupIndex`th OBR (0-based): how the pipeline tells which OBR a report is. */
+export const reportEntryKey = (groupIndex: number) => `report:${groupIndex}`;
+
 const REPORT_STATUS: Record<string, DiagnosticReport['status']> = {
   F: 'final', C: 'corrected', P: 'preliminary', X: 'cancelled', R: 'partial', A: 'partial', I: 'registered', O: 'registered', S: 'registered', Y: 'final', Z: 'final',
 };
@@ -163,7 +166,7 @@ function mapGroup(b: BundleBuilder, g: OrderGroup, item: string, patient: Patien
     if (results.length) report.result = results;
   }
   if (forms.length) report.presentedForm = forms;
-  b.put(`report:${g.index}`, report, ctx.key);
+  b.put(reportEntryKey(g.index), report, ctx.key);
   if (forms.length) addDocumentReference(b, g, ctx, report, forms);
   return undefined;
 }
