@@ -41,6 +41,9 @@ export async function relinkAll(s: Services, onProgress?: (done: number) => void
     const ids = await patientIds(s, after, BATCH);
     if (ids.length === 0) break;
     await s.gate.run(systemContext('mpi relink'), { action: 'mpi-link', query: 'batch relink' }, async (scope) => {
+      // The batch's link rows are locked first, in patient order: each link below takes privacy locks that a clinical
+      // write of a record linked later in the batch may wait for while holding that record's row (`linksLockedFirst`).
+      await run(scope.tx, sql`select 1 from mpi_links where patient_id = any(${ids}::text[]) order by patient_id for no key update`);
       const records = new Map((await s.links.records(scope, ids)).map((r) => [r.id, r]));
       for (const id of ids) {
         const before = await s.links.personOf(scope, id);

@@ -13,6 +13,7 @@ import { run } from '../store/database.ts';
 import { deleteIndex } from '../store/search/index-writer.ts';
 import { sql } from '../store/sql.ts';
 import type { Services } from '../services.ts';
+import { linksLockedFirst } from './link-store.ts';
 import type { ScoreResult } from './model.ts';
 import type { MpiRecord } from './normalize.ts';
 import { OrderedLinker, pairKey } from './ordered-link.ts';
@@ -103,22 +104,26 @@ async function readChunk(s: Services, chunk: string[]): Promise<ReadChunk> {
  * Locks the privacy state of the persons the chunk's records move between, before anything moves (so a concurrent
  * link, `$consent` or chunk holding one of them never waits for rows this chunk already holds): exclusively both
  * persons of a record that holds Consents, whose state is worked out again; shared the person a record joins, whose
- * state its rows are decided against, unless the person is new in this chunk. See `privacyLocks`.
+ * state its rows are decided against, unless the person is new in this chunk. See `privacyLocks`. Before those, in
+ * the same statement, the link rows of every record the chunk writes (`linked`, see `linksLockedFirst`): a write
+ * to one of them holds its row while it waits for its person's privacy lock. With nothing moving it locks nothing:
+ * no privacy lock then comes before the link rows the chunk updates.
  */
-async function lockMovedPersons(scope: GateScope, moving: readonly LinkedRow[]): Promise<void> {
+async function lockMovedPersons(scope: GateScope, linked: readonly string[], moving: readonly LinkedRow[]): Promise<void> {
   if (moving.length === 0) return;
   await run(scope.tx, privacyLocks(sql`select v.p, v.x
     from unnest(${moving.map((r) => r.id)}::text[], ${moving.map((r) => r.person)}::text[], ${moving.map((r) => r.previous?.person ?? null)}::text[],
       ${moving.map((r) => r.newPerson)}::boolean[]) as m(patient_id, person_id, previous_id, new_person)
     cross join lateral (select exists (select 1 from resources c where c.patient_id = m.patient_id and c.resource_type = 'Consent') as consents) as h
     cross join lateral (values (case when h.consents or not m.new_person then m.person_id end, h.consents),
-      (case when h.consents then m.previous_id end, true)) as v(p, x)`));
+      (case when h.consents then m.previous_id end, true)) as v(p, x)
+    where ${linksLockedFirst(linked)}`));
 }
 
 async function writeChunk(s: Services, scope: GateScope, all: readonly LinkedRow[]): Promise<void> {
   const rows = all.filter((r) => r.previous?.assurance !== 'level4');
   const movedRows = rows.filter((r) => r.previous?.person !== r.person);
-  await lockMovedPersons(scope, movedRows);
+  await lockMovedPersons(scope, rows.map((r) => r.id), movedRows);
   const ids = rows.map((r) => r.id);
   const now = scope.settings.now.toISOString();
   await run(scope.tx, sql`insert into mpi_links (patient_id, person_id, assurance, score, explanation, updated_at)
@@ -155,7 +160,8 @@ async function writeChunk(s: Services, scope: GateScope, all: readonly LinkedRow
   // out again from the Consents they now hold, before the intake below reads it.
   const withConsents = new Set(updated.filter((r) => r.resource_type === 'Consent').map((r) => r.source_patient));
   const choicesMoved = new Set(movedRows.filter((r) => withConsents.has(r.id)).flatMap((r) => (r.previous?.person ? [r.person, r.previous.person] : [r.person])));
-  // Held already unless a Consent committed after `lockMovedPersons` looked: then all of them in one go, not one by one.
+  // Held already unless a Consent committed after `lockMovedPersons` looked (also one whose write that statement
+  // waited for at the record's link row): then all of them in one go, not one by one.
   await lockPersonPrivacy(scope.tx, choicesMoved);
   const before = await personPrivacyMany(scope, [...choicesMoved]);
   // A person an opt-in left (it was another person's) is opted out again: purged below like one an opt-out joined.

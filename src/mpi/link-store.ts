@@ -6,7 +6,7 @@ import { personPrivacyMany, privacyLocks } from '../record/write-policy.ts';
 import { run } from '../store/database.ts';
 import { readBlockCandidates, readPersonMembers, type PersonMemberRow } from '../store/mpi-reads.ts';
 import { readPatients, rehomePatient, type StoredRow } from '../store/resource-store.ts';
-import { sql } from '../store/sql.ts';
+import { sql, type Sql } from '../store/sql.ts';
 import { blockKeys, MAX_BLOCK_SIZE, MAX_CANDIDATES } from './blocking.ts';
 import { decide } from './decide.ts';
 import type { MatchModel, ScoreResult } from './model.ts';
@@ -39,6 +39,20 @@ export class LinkStore implements PatientLinker {
   async personOf(scope: GateScope, patientId: string): Promise<string | undefined> {
     const rows = await run<{ person_id: string }>(scope.tx, sql`select person_id from mpi_links where patient_id = ${patientId}`);
     return rows[0]?.person_id;
+  }
+
+  /**
+   * The persons a write files its rows under, each link row locked `for share` until commit: a move of one of these
+   * records (it updates the row) waits for the write to commit and then re-homes its rows too, or commits first and
+   * the write reads the new person (the lock waits for it, then reads the row as the move left it). Without the lock
+   * a move committing between this read and the write's commit left the write's rows in the person the record had
+   * left. Rows are locked in patient order (see `linksLockedFirst`). A record not linked yet has no row to lock.
+   */
+  async personsForWrite(scope: GateScope, patientIds: readonly string[]): Promise<Map<string, string>> {
+    if (patientIds.length === 0) return new Map();
+    const rows = await run<{ patient_id: string; person_id: string }>(scope.tx,
+      sql`select patient_id, person_id from mpi_links where patient_id = any(${patientIds}::text[]) order by patient_id for share`);
+    return new Map(rows.map((r) => [r.patient_id, r.person_id]));
   }
 
   async members(scope: GateScope, personId: string): Promise<string[]> {
@@ -152,11 +166,13 @@ export class LinkStore implements PatientLinker {
     // Both persons' privacy state is locked (exclusively: the record may bring Consents) before anything moves or
     // reads it, in the link's own statement rather than one more round trip per link: a concurrent relink chunk,
     // link or `$consent` on either person waits for this commit, and this waits for theirs, so the state worked
-    // out below and the intake and purge decided against it see every Consent and row they committed.
+    // out below and the intake and purge decided against it see every Consent and row they committed. The link row
+    // is locked first, in the same statement (`linksLockedFirst`): a clinical write of the record holds it
+    // (`personsForWrite`) until it commits, so the re-homing below, a later statement, takes its rows along.
     await run(scope.tx, sql`insert into mpi_links (patient_id, person_id, assurance, score, explanation, updated_at, record_hash)
       select ${patientId}::text, ${personId}::text, ${assurance}::text, ${result?.weight ?? null}::float8, ${result ? JSON.stringify(result.explanation) : null}::jsonb,
         ${scope.settings.now.toISOString()}::timestamptz, ${recordHash ?? null}::text
-      from (${privacyLocks(sql`select unnest(${moved ? [personId, previousPerson] : [personId]}::text[]), true`)}) as locked
+      from (${privacyLocks(sql`select unnest(${moved ? [personId, previousPerson] : [personId]}::text[]), true where ${linksLockedFirst([patientId])}`)}) as locked
       on conflict (patient_id) do update set person_id = excluded.person_id, assurance = excluded.assurance,
         score = coalesce(excluded.score, mpi_links.score), explanation = coalesce(excluded.explanation, mpi_links.explanation), updated_at = excluded.updated_at,
         record_hash = excluded.record_hash`);
@@ -226,6 +242,18 @@ export class LinkStore implements PatientLinker {
     }
     return out;
   }
+}
+
+/**
+ * A condition that is always true and locks the link rows of these records (in patient order, as a write locks
+ * them) when its statement starts: uncorrelated, it runs once as a one-time filter before the statement yields a
+ * row. A move puts it into the statement that takes its persons' privacy locks (`privacyLocks`), so it holds every
+ * link row it will update before any of those, the order a clinical write takes them in (`personsForWrite`, then
+ * its person's shared privacy lock). In the other order a write holding the row and waiting for the privacy lock,
+ * and a move holding that lock and waiting for the row, deadlocked.
+ */
+export function linksLockedFirst(patientIds: readonly string[]): Sql {
+  return sql`(select count(*) from (select 1 from mpi_links where patient_id = any(${patientIds}::text[]) order by patient_id for no key update) as l) >= 0`;
 }
 
 /** A member of a person as its Person resource shows it: the link, and the record's demographics when it is stored. */

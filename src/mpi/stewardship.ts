@@ -117,7 +117,10 @@ export async function mergePersons(scope: GateScope, links: LinkStore, sourcePer
   // A feed's ADT^A40 is the sending system's own authoritative merge of its records; people need the steward role.
   if (!fromFeed) requireSteward(scope);
   if (sourcePersonId === targetPersonId) throw badRequest('A person cannot be merged into itself.');
-  const members = await run<{ patient_id: string }>(scope.tx, sql`select patient_id from mpi_links where person_id = ${sourcePersonId}`);
+  // Every member's link row is locked here, in patient order, before the first move takes the persons' privacy
+  // locks: a clinical write holds its record's row while it waits for its person's privacy lock (`linksLockedFirst`).
+  const members = await run<{ patient_id: string }>(scope.tx,
+    sql`select patient_id from mpi_links where person_id = ${sourcePersonId} order by patient_id for no key update`);
   if (members.length === 0) throw notFound('The source person has no records.');
   for (const m of members) await links.finish(scope, m.patient_id, targetPersonId, 'level4', undefined, sourcePersonId);
   await run(scope.tx, sql`update attestations set person_id = ${targetPersonId} where person_id = ${sourcePersonId}`);

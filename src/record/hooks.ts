@@ -6,6 +6,8 @@ import type { ConsentState } from '../privacy/consent.ts';
 export interface PatientLinker {
   link(scope: GateScope, patient: Patient & { id: string }): Promise<string>;
   personOf(scope: GateScope, patientId: string): Promise<string | undefined>;
+  /** The persons a write files these records' rows under, each link held until commit so no move re-homes them meanwhile. */
+  personsForWrite(scope: GateScope, patientIds: readonly string[]): Promise<Map<string, string>>;
 }
 
 export type IntakeOutcome = 'store' | 'opted-out' | 'before-opt-in';
@@ -28,7 +30,11 @@ export interface WritePolicy {
   inheritedLabels(referencedLabels: string[]): string[];
   clinicalDate(resource: Resource, receivedAt: string): string | undefined;
   /** The privacy choices of each person (persons without choices get the default). */
-  privacy(scope: GateScope, personIds: string[]): Promise<Map<string, ConsentState>>;
+  /**
+   * The privacy state of persons a write decides rows against, locked until commit: shared, or exclusive for the
+   * persons in `choosing` (the write holds a Consent of theirs and will recompute their state).
+   */
+  privacy(scope: GateScope, personIds: string[], choosing?: ReadonlySet<string>): Promise<Map<string, ConsentState>>;
   /** 'store', or why the resource must be discarded before storage (opt-out, before opt-in). */
   intake(scope: GateScope, resource: Resource, state: ConsentState): IntakeOutcome;
   /** Counts what was discarded (the data itself is never kept). */

@@ -97,10 +97,12 @@ export async function personPrivacyMany(scope: GateScope, personIds: string[]): 
  * opt-out committed and stored its rows after the opt-out's purge left them behind for an opted-out person. Both
  * statements go out together (pipelined on PostgreSQL): no round trip is added.
  */
-async function personPrivacyForWrite(scope: GateScope, personIds: string[]): Promise<Map<string, ConsentState>> {
+async function personPrivacyForWrite(scope: GateScope, personIds: string[], choosing: ReadonlySet<string> = new Set()): Promise<Map<string, ConsentState>> {
   if (personIds.length === 0) return new Map();
+  // A write bringing a Consent locks its person exclusively from the start: two such writes that each held the lock
+  // shared and then asked for it exclusively (to recompute the state) deadlocked.
   const [, states] = await Promise.all([
-    run(scope.tx, privacyLocks(sql`select unnest(${personIds}::text[]), false`)),
+    run(scope.tx, privacyLocks(sql`select p, p = any(${[...choosing]}::text[]) from unnest(${personIds}::text[]) as p`)),
     personPrivacyMany(scope, personIds),
   ]);
   return states;
@@ -166,7 +168,7 @@ export function createWritePolicy(onOptOut: (scope: GateScope, personId: string)
     ownLabels: (resource: Resource) => ownLabels(resource, loadValueSets()),
     inheritedLabels: (labels) => labels.filter((l) => SENSITIVE.has(l)),
     clinicalDate: (resource, receivedAt) => clinicalDate(resource, receivedAt),
-    privacy: (scope, personIds) => personPrivacyForWrite(scope, personIds),
+    privacy: (scope, personIds, choosing) => personPrivacyForWrite(scope, personIds, choosing),
     intake(scope, resource, state) {
       const decision = intakeDecision(resource, state, scope.settings.now.toISOString());
       return decision.store ? 'store' : decision.reason;

@@ -96,12 +96,14 @@ export class WriteQueue {
 
   private async writeBatch(batch: Array<{ item: QueuedWrite; slot: WriteSlot }>): Promise<void> {
     const { scope, deps } = this;
+    // The persons first: their link rows and privacy locks come before the rows an update locks, the order a move
+    // takes them in (link rows, privacy locks, then the rows it re-homes); the other way round they deadlocked.
+    const persons = new PersonCache(scope, deps);
+    const compartments = batch.map((b) => deps.compartment(b.item.resource));
+    await persons.load(compartments, compartments.filter((_, i) => batch[i].item.resource.resourceType === 'Consent'));
     const updates = batch.filter((b) => b.item.kind === 'update').map((b) => ({ resourceType: b.item.resource.resourceType, id: b.item.resource.id }));
     const current = updates.length > 0 ? await scope.currentForWriteMany(updates) : new Map<string, CurrentRow>();
     const receivedAt = scope.settings.now.toISOString();
-    const persons = new PersonCache(scope, deps);
-    const compartments = batch.map((b) => deps.compartment(b.item.resource));
-    await persons.load(compartments);
     const decided: Array<Decided & { outcome: IntakeOutcome }> = [];
     const storedPatient = new Map<string, string | undefined>();
     for (const [i, { item, slot }] of batch.entries()) {
@@ -216,7 +218,11 @@ function checkIfMatch(item: QueuedWrite, current: StoredRow | undefined): void {
   }
 }
 
-/** MPI persons of source Patients and their privacy state, read once per batch (links do not change inside one). */
+/**
+ * MPI persons of source Patients and their privacy state, read once per batch. Links do not change inside one: each
+ * is read with its row locked until commit (`personsForWrite`), so no move re-homes the record until the batch's
+ * rows are committed, and they are then re-homed with the rest.
+ */
 class PersonCache {
   private readonly persons = new Map<string, string | undefined>();
   private readonly states = new Map<string, ConsentState>();
@@ -226,16 +232,27 @@ class PersonCache {
     private readonly deps: RecordDeps,
   ) {}
 
-  /** Reads the persons of the given patients, then all their privacy states in one statement. */
-  async load(patientIds: Array<string | undefined>): Promise<void> {
-    for (const patientId of new Set(patientIds)) if (patientId) await this.personOf(patientId);
+  /**
+   * Reads the persons of the given patients in one statement, then all their privacy states in one statement;
+   * `choosers` are the patients whose Consents the batch holds (their persons' state is locked for recomputing).
+   */
+  async load(patientIds: Array<string | undefined>, choosers: Array<string | undefined> = []): Promise<void> {
+    await this.read(patientIds.filter((p): p is string => !!p));
     const personIds = [...new Set([...this.persons.values()])].filter((p): p is string => !!p && !this.states.has(p));
-    for (const [personId, state] of await this.deps.policy.privacy(this.scope, personIds)) this.states.set(personId, state);
+    const choosing = new Set(choosers.flatMap((p) => { const person = p ? this.persons.get(p) : undefined; return person ? [person] : []; }));
+    for (const [personId, state] of await this.deps.policy.privacy(this.scope, personIds, choosing)) this.states.set(personId, state);
   }
 
   async personOf(patientId: string): Promise<string | undefined> {
-    if (!this.persons.has(patientId)) this.persons.set(patientId, await this.deps.linker.personOf(this.scope, patientId));
+    await this.read([patientId]);
     return this.persons.get(patientId);
+  }
+
+  private async read(patientIds: string[]): Promise<void> {
+    const unknown = [...new Set(patientIds)].filter((p) => !this.persons.has(p));
+    if (unknown.length === 0) return;
+    const found = await this.deps.linker.personsForWrite(this.scope, unknown);
+    for (const patientId of unknown) this.persons.set(patientId, found.get(patientId));
   }
 
   async privacy(personId: string): Promise<ConsentState> {

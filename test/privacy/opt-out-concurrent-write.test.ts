@@ -50,6 +50,16 @@ describe.each(kinds)('a clinical write concurrent with an opt-out, on %s', (kind
   }, 300_000);
   afterAll(async () => server?.stop());
 
+  it('two Consents recorded at once for one person both succeed (no deadlock between their recomputes)', async () => {
+    for (let round = 0; round < 4; round++) {
+      const both = await Promise.all([
+        consent(server, registrar, PATIENT.id, 'share', { category: 'PSY' }),
+        consent(server, registrar, PATIENT.id, 'share', { category: 'HIV' }),
+      ]);
+      expect(both.map((r) => r.status)).toEqual([200, 200]);
+    }
+  }, 120_000);
+
   it('leaves nothing of the write once the opt-out has committed', async () => {
     const db = server.services.db;
     const key = 1 + Math.floor(Math.random() * 2 ** 30);
