@@ -11,95 +11,20 @@
  * self-deadlock) with the same result.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import type { Consent, Patient, Resource } from '@medplum/fhirtypes';
 import { systemContext } from '../../src/access/context.ts';
 import { bulkRelink } from '../../src/mpi/bulk-relink.ts';
 import { moveToPerson } from '../../src/mpi/stewardship.ts';
 import { consentState } from '../../src/privacy/consent.ts';
 import { verifyPurge } from '../../src/privacy-ops/verify-purge.ts';
-import { databaseKinds, PG_URL } from '../support/databases.ts';
+import { databaseKinds } from '../support/databases.ts';
+import { tracked, TriggerBarrier } from '../support/race-barrier.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
 import { systemClientToken, userWithToken } from '../support/tokens.ts';
 import { consent, count, facilityOrganization, fhir } from '../privacy/support.ts';
 
 const kinds = await databaseKinds();
 const DAY = 86_400_000;
-const WAIT_MS = 30_000;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-/**
- * Holds the first transaction that writes `personId`'s privacy state (insert or update of its `person_privacy`
- * row) until `release`: a BEFORE trigger takes an advisory lock this test's own connection holds. A sequence (not
- * rolled back, seen by every transaction at once) lets only the first writer wait.
- */
-class Barrier {
-  private readonly client = new pg.Client({ connectionString: PG_URL });
-  private readonly key = 1 + Math.floor(Math.random() * 2 ** 30);
-  private schema = '';
-
-  constructor(private readonly server: TestServer) {}
-
-  async arm(personId: string): Promise<void> {
-    const db = this.server.services.db;
-    this.schema = (await db.query<{ s: string }>('select current_schema() as s')).rows[0].s;
-    await this.client.connect();
-    await this.client.query('select pg_advisory_lock($1, 1)', [this.key]);
-    await db.query(`create sequence ${this.schema}.katahdin_test_barrier_seq`);
-    await db.query(`create function ${this.schema}.katahdin_test_barrier() returns trigger language plpgsql as $$
-      begin
-        if nextval('${this.schema}.katahdin_test_barrier_seq') = 1 then perform pg_advisory_xact_lock(${this.key}, 1); end if;
-        return new;
-      end $$`);
-    await db.query(`create trigger katahdin_test_barrier before insert or update on ${this.schema}.person_privacy for each row
-      when (new.person_id = '${personId.replace(/'/g, "''")}') execute function ${this.schema}.katahdin_test_barrier()`);
-  }
-
-  /** The backend of the transaction waiting at the barrier. */
-  held(): Promise<number> {
-    return until('a transaction to reach the barrier', async () => (await this.client.query<{ pid: number }>(
-      `select pid from pg_locks where locktype = 'advisory' and not granted and classid = $1::int::oid and objid = 1 and objsubid = 2`, [this.key])).rows[0]?.pid);
-  }
-
-  /** Waits until `done()` or until some backend waits for the held transaction. */
-  async settledOrBlockedBehind(pid: number, done: () => boolean): Promise<'settled' | 'blocked'> {
-    return until('the concurrent operation to commit or wait for the held one', async () => {
-      if (done()) return 'settled';
-      const blocked = await this.client.query(`select 1 from pg_stat_activity where $1 = any(pg_blocking_pids(pid))`, [pid]);
-      return blocked.rows.length > 0 ? 'blocked' : undefined;
-    });
-  }
-
-  async release(): Promise<void> {
-    await this.client.query('select pg_advisory_unlock($1, 1)', [this.key]);
-  }
-
-  async disarm(): Promise<void> {
-    const db = this.server.services.db;
-    await db.query(`drop trigger if exists katahdin_test_barrier on ${this.schema}.person_privacy`);
-    await db.query(`drop function if exists ${this.schema}.katahdin_test_barrier()`);
-    await db.query(`drop sequence if exists ${this.schema}.katahdin_test_barrier_seq`);
-    await this.client.end();
-  }
-}
-
-/** Tracks whether a promise has settled, without letting a rejection go unhandled before it is awaited. */
-function tracked<T>(p: Promise<T>): { promise: Promise<T>; settled: () => boolean } {
-  let settled = false;
-  p.then(() => { settled = true; }, () => { settled = true; });
-  return { promise: p, settled: () => settled };
-}
 
 const patient = (id: string, given: string, family: string, birthDate: string, ssn: string): Patient & { id: string } => ({
   resourceType: 'Patient', id, identifier: [{ system: 'urn:katahdin:id:RACE', value: id }, { system: 'http://hl7.org/fhir/sid/us-ssn', value: ssn }],
@@ -218,7 +143,7 @@ class Store {
  * Runs `first` until it waits at the barrier (PostgreSQL), then `second` until it commits or waits for `first`; then
  * lets `first` go. On PGlite both simply run concurrently.
  */
-async function interleave(store: Store, barrier: Barrier | undefined, first: () => Promise<unknown>, second: () => Promise<unknown>): Promise<void> {
+async function interleave(store: Store, barrier: TriggerBarrier | undefined, first: () => Promise<unknown>, second: () => Promise<unknown>): Promise<void> {
   if (!barrier) {
     await Promise.all([first(), second()]);
     return;
@@ -233,7 +158,7 @@ async function interleave(store: Store, barrier: Barrier | undefined, first: () 
 }
 
 /** `optedOut`: the state X must end with (then its record must be purged too). */
-const scenarios: Array<{ name: string; setup: Setup; optedOut: boolean; run: (store: Store, barrier: Barrier | undefined) => Promise<void> }> = [
+const scenarios: Array<{ name: string; setup: Setup; optedOut: boolean; run: (store: Store, barrier: TriggerBarrier | undefined) => Promise<void> }> = [
   {
     // Either chunk may reach X's state first (both run at once); each alone gives a state both Consents do not, so
     // whichever is held writes a wrong one without the lock.
@@ -285,8 +210,11 @@ describe.each(kinds)('a person\'s privacy state under concurrent Consent moves, 
     afterAll(async () => store.server?.stop());
 
     it('leaves the person with the state of all her Consents (opted out: with the newcomers\' data purged)', async () => {
-      const barrier = kind === 'postgres' ? new Barrier(store.server) : undefined;
-      await barrier?.arm(store.x);
+      // Holds the first transaction that writes X's privacy state, after it has read the Consents.
+      const barrier = kind === 'postgres'
+        ? new TriggerBarrier(store.server, { table: 'person_privacy', events: 'insert or update', when: `new.person_id = '${store.x.replace(/'/g, "''")}'`, tag: 1 })
+        : undefined;
+      await barrier?.arm();
       try {
         await scenario.run(store, barrier);
       } finally {

@@ -25,32 +25,13 @@ import { bulkRelink } from '../../src/mpi/bulk-relink.ts';
 import { moveToPerson } from '../../src/mpi/stewardship.ts';
 import { verifyPurge } from '../../src/privacy-ops/verify-purge.ts';
 import { databaseKinds, PG_URL } from '../support/databases.ts';
+import { tracked, TriggerBarrier, until } from '../support/race-barrier.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
 import { systemClientToken, userWithToken } from '../support/tokens.ts';
 import { consent, count, facilityOrganization, fhir, type FhirResponse } from '../privacy/support.ts';
 
 const kinds = await databaseKinds();
 const DAY = 86_400_000;
-const WAIT_MS = 30_000;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-/** Tracks whether a promise has settled, without letting a rejection go unhandled before it is awaited. */
-function tracked<T>(p: Promise<T>): { promise: Promise<T>; settled: () => boolean } {
-  let settled = false;
-  p.then(() => { settled = true; }, () => { settled = true; });
-  return { promise: p, settled: () => settled };
-}
 
 const ADDRESS = [{ line: ['12 Ledge Rd'], city: 'Millinocket', state: 'ME', postalCode: '04462' }];
 const patient = (id: string, given: string, family: string, birthDate: string, ssn: string): Patient & { id: string } => ({
@@ -157,61 +138,6 @@ class Store {
 }
 
 /**
- * Holds the first insert of a `type` row of `move-p` into `resources` until `release`: a BEFORE trigger takes an
- * advisory lock this test's own connection holds. A sequence (not rolled back, seen by every transaction at once)
- * lets only the first insert wait.
- */
-class InsertBarrier {
-  private readonly client = new pg.Client({ connectionString: PG_URL });
-  private readonly key = 1 + Math.floor(Math.random() * 2 ** 30);
-  private schema = '';
-
-  constructor(private readonly server: TestServer) {}
-
-  async arm(type: string): Promise<void> {
-    const db = this.server.services.db;
-    this.schema = (await db.query<{ s: string }>('select current_schema() as s')).rows[0].s;
-    await this.client.connect();
-    await this.client.query('select pg_advisory_lock($1, 3)', [this.key]);
-    await db.query(`create sequence ${this.schema}.katahdin_test_insert_seq`);
-    await db.query(`create function ${this.schema}.katahdin_test_insert_hold() returns trigger language plpgsql as $$
-      begin
-        if nextval('${this.schema}.katahdin_test_insert_seq') = 1 then perform pg_advisory_xact_lock(${this.key}, 3); end if;
-        return new;
-      end $$`);
-    await db.query(`create trigger katahdin_test_insert_hold before insert on ${this.schema}.resources for each row
-      when (new.resource_type = '${type}' and new.patient_id = '${P}') execute function ${this.schema}.katahdin_test_insert_hold()`);
-  }
-
-  /** The backend of the transaction waiting at the barrier. */
-  held(): Promise<number> {
-    return until('the write to wait at its insert', async () => (await this.client.query<{ pid: number }>(
-      `select pid from pg_locks where locktype = 'advisory' and not granted and classid = $1::int::oid and objid = 3 and objsubid = 2`, [this.key])).rows[0]?.pid);
-  }
-
-  /** Waits until `done()` or until some backend waits for `pid`. */
-  settledOrBlockedBehind(pid: number, done: () => boolean): Promise<'settled' | 'blocked'> {
-    return until('the move to commit or wait for the held write', async () => {
-      if (done()) return 'settled';
-      const blocked = await this.client.query(`select 1 from pg_stat_activity where $1 = any(pg_blocking_pids(pid))`, [pid]);
-      return blocked.rows.length > 0 ? 'blocked' : undefined;
-    });
-  }
-
-  async release(): Promise<void> {
-    await this.client.query('select pg_advisory_unlock($1, 3)', [this.key]);
-  }
-
-  async disarm(): Promise<void> {
-    const db = this.server.services.db;
-    await db.query(`drop trigger if exists katahdin_test_insert_hold on ${this.schema}.resources`);
-    await db.query(`drop function if exists ${this.schema}.katahdin_test_insert_hold()`);
-    await db.query(`drop sequence if exists ${this.schema}.katahdin_test_insert_seq`);
-    await this.client.end();
-  }
-}
-
-/**
  * Holds a person's privacy state lock (the key `privacyLocks` takes) from a connection of the test's own: the move
  * out of that person and the write for one of its records queue behind it.
  */
@@ -267,8 +193,10 @@ const scenarios: Scenario[] = [
 async function race(store: Store, kind: 'pglite' | 'postgres', scenario: Scenario): Promise<string | undefined> {
   if (kind === 'pglite') return (await Promise.all([store.write(scenario.write), store.move(scenario.mover)]))[0];
   if (scenario.barrier === 'insert') {
-    const barrier = new InsertBarrier(store.server);
-    await barrier.arm(scenario.write === 'opt-out' ? 'Consent' : 'Observation');
+    // Holds the first insert of the write's row of the moved record (after the write has read its person).
+    const type = scenario.write === 'opt-out' ? 'Consent' : 'Observation';
+    const barrier = new TriggerBarrier(store.server, { table: 'resources', events: 'insert', when: `new.resource_type = '${type}' and new.patient_id = '${P}'`, tag: 3 });
+    await barrier.arm();
     try {
       const write = tracked(store.write(scenario.write));
       const pid = await barrier.held();

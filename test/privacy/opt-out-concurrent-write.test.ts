@@ -6,33 +6,15 @@
  * then is the write let go. On PGlite (one connection) both run concurrently and must end the same way.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import type { Patient } from '@medplum/fhirtypes';
 import { verifyPurge } from '../../src/privacy-ops/verify-purge.ts';
-import { databaseKinds, PG_URL } from '../support/databases.ts';
+import { databaseKinds } from '../support/databases.ts';
+import { tracked, TriggerBarrier } from '../support/race-barrier.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
 import { systemClientToken, userWithToken } from '../support/tokens.ts';
 import { consent, count, facilityOrganization, fhir } from './support.ts';
 
 const kinds = await databaseKinds();
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-function tracked<T>(p: Promise<T>): { promise: Promise<T>; settled: () => boolean } {
-  let settled = false;
-  p.then(() => { settled = true; }, () => { settled = true; });
-  return { promise: p, settled: () => settled };
-}
-
 const PATIENT: Patient & { id: string } = {
   resourceType: 'Patient', id: 'late-write-a', identifier: [{ system: 'urn:katahdin:id:LATE', value: 'late-write-a' }],
   name: [{ family: 'Thibodeau', given: ['Rosalind'] }], gender: 'female', birthDate: '1963-05-14',
@@ -62,43 +44,27 @@ describe.each(kinds)('a clinical write concurrent with an opt-out, on %s', (kind
 
   it('leaves nothing of the write once the opt-out has committed', async () => {
     const db = server.services.db;
-    const key = 1 + Math.floor(Math.random() * 2 ** 30);
-    const holder = kind === 'postgres' ? new pg.Client({ connectionString: PG_URL }) : undefined;
-    let schema = '';
-    if (holder) {
-      schema = (await db.query<{ s: string }>('select current_schema() as s')).rows[0].s;
-      await holder.connect();
-      await holder.query('select pg_advisory_lock($1, 7)', [key]);
-      await db.query(`create function ${schema}.katahdin_test_hold() returns trigger language plpgsql as $$
-        begin perform pg_advisory_xact_lock(${key}, 7); return new; end $$`);
-      await db.query(`create trigger katahdin_test_hold before insert on ${schema}.resources for each row
-        when (new.resource_type = 'Observation' and new.patient_id = '${PATIENT.id}') execute function ${schema}.katahdin_test_hold()`);
-    }
+    // Holds the Observation's insert, after the write has read the person's privacy state.
+    const barrier = kind === 'postgres'
+      ? new TriggerBarrier(server, { table: 'resources', events: 'insert', when: `new.resource_type = 'Observation' and new.patient_id = '${PATIENT.id}'`, tag: 7 })
+      : undefined;
+    await barrier?.arm();
     try {
       const write = tracked(fhir(server, feed, 'POST', '/fhir/Observation', {
         resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '2345-7' }] },
         subject: { reference: `Patient/${PATIENT.id}` }, effectiveDateTime: new Date().toISOString(), valueQuantity: { value: 101, unit: 'mg/dL' },
       }));
       const optOut = tracked(consent(server, registrar, PATIENT.id, 'opt-out'));
-      if (holder) {
-        const pid = await until('the write to wait at its insert', async () => (await holder.query<{ pid: number }>(
-          `select pid from pg_locks where locktype = 'advisory' and not granted and classid = $1::int::oid and objid = 7 and objsubid = 2`, [key])).rows[0]?.pid);
-        await until('the opt-out to commit or wait for the write', async () => {
-          if (optOut.settled()) return 'settled';
-          const blocked = await holder.query(`select 1 from pg_stat_activity where $1 = any(pg_blocking_pids(pid))`, [pid]);
-          return blocked.rows.length > 0 ? 'blocked' : undefined;
-        });
-        await holder.query('select pg_advisory_unlock($1, 7)', [key]);
+      if (barrier) {
+        const pid = await barrier.held('the write to wait at its insert');
+        await barrier.settledOrBlockedBehind(pid, optOut.settled, 'the opt-out to commit or wait for the write');
+        await barrier.release();
       }
       expect((await write.promise).status).toBe(201);
       expect((await optOut.promise).status).toBe(200);
     } finally {
-      if (holder) {
-        await holder.query('select pg_advisory_unlock_all()');
-        await db.query(`drop trigger if exists katahdin_test_hold on ${schema}.resources`);
-        await db.query(`drop function if exists ${schema}.katahdin_test_hold()`);
-        await holder.end();
-      }
+      await barrier?.release().catch(() => undefined);
+      await barrier?.disarm();
     }
     expect(await count(server, `select count(*)::int as n from resources where resource_type = 'Observation' and patient_id = $1`, [PATIENT.id])).toBe(0);
     const person = (await db.query<{ person_id: string }>('select person_id from mpi_links where patient_id = $1', [PATIENT.id])).rows[0].person_id;
